@@ -1,0 +1,114 @@
+package dev.aertrace.ingest;
+
+/**
+ * One event line of a schema-v1 trace (probes/EVENTS.md), already typed. Header and footer are not events
+ * ({@link TraceHeader}, {@link TraceFooter}). Optional wire fields are boxed and {@code null} when absent.
+ * {@link Gap} is not on the wire: ingest synthesises it where a line could not be read, so that later stages
+ * see the hole at its place in the stream instead of silently missing an event.
+ */
+public sealed interface Event {
+    Common common();
+
+    /** The schema's {@code type} string. */
+    String type();
+
+    default long ts() { return common().ts(); }
+    default int tid() { return common().tid(); }
+    default String dev() { return common().dev(); }
+    /** 1-based line number in its source (0 for synthesised events without a line). */
+    default long line() { return common().line(); }
+
+    /** Fields every event line has; {@code dev} is null where the schema allows it to be absent. */
+    record Common(long ts, int cpu, int pid, int tid, String comm, String dev, long line) {}
+
+    record AerError(Common common, int severity, long status, boolean tlpValid, long[] tlp) implements Event {
+        public String type() { return "aer.event"; }
+    }
+    record RecoveryEnter(Common common, Integer state) implements Event {
+        public String type() { return "recovery.enter"; }
+    }
+    record RecoveryExit(Common common, Integer ret) implements Event {
+        public String type() { return "recovery.exit"; }
+    }
+    record CallbackEnter(Common common, Callback cb, String driver, Integer state) implements Event {
+        public String type() { return "cb.enter"; }
+    }
+    record CallbackExit(Common common, Callback cb, Integer result) implements Event {
+        public String type() { return "cb.exit"; }
+    }
+    /** Host reset step; {@code dev} is the bridge/port being reset. */
+    record ResetEnter(Common common, String fn) implements Event {
+        public String type() { return "reset.enter"; }
+    }
+    record ResetExit(Common common, String fn, Long ret) implements Event {
+        public String type() { return "reset.exit"; }
+    }
+    record VfioErrDetectedEnter(Common common, Integer state) implements Event {
+        public String type() { return "vfio.err_detected.enter"; }
+    }
+    record VfioErrDetectedExit(Common common, Integer ret) implements Event {
+        public String type() { return "vfio.err_detected.exit"; }
+    }
+    record EventfdSignal(Common common, String ctx) implements Event {
+        public String type() { return "eventfd.signal"; }
+    }
+    record IoctlEnter(Common common, long cmd, String cmdName) implements Event {
+        public String type() { return "vfio.ioctl.enter"; }
+    }
+    record IoctlExit(Common common, long cmd, String cmdName, Long ret) implements Event {
+        public String type() { return "vfio.ioctl.exit"; }
+    }
+    /** {@code value}: the written value for config writes of at most 4 bytes, else null. */
+    record RwEnter(Common common, String region, long offset, int size, boolean write, Long value) implements Event {
+        public String type() { return "vfio.rw.enter"; }
+    }
+    /** {@code value}: what a config read of at most 4 bytes returned to the user, else null. */
+    record RwExit(Common common, String region, long offset, int size, boolean write, Long ret, Long value) implements Event {
+        public String type() { return "vfio.rw.exit"; }
+    }
+    record VfioOpen(Common common) implements Event {
+        public String type() { return "vfio.open"; }
+    }
+    record VfioClose(Common common) implements Event {
+        public String type() { return "vfio.close"; }
+    }
+    record UserResetEnter(Common common, String fn) implements Event {
+        public String type() { return "user_reset.enter"; }
+    }
+    record UserResetExit(Common common, String fn, Long ret) implements Event {
+        public String type() { return "user_reset.exit"; }
+    }
+    /** {@code op}: lock, trylock or unlock; {@code ret}: trylock only, 1 = got it. */
+    record CfgLock(Common common, String op, Long ret) implements Event {
+        public String type() { return "cfg_lock"; }
+    }
+    /** The agent's own loss marker: {@code count} events dropped on {@code cpu}. */
+    record Lost(Common common, long count) implements Event {
+        public String type() { return "lost"; }
+    }
+    /** A hole found by ingest (unreadable line, impossible order, ...); ts is the best known position. */
+    record Gap(Common common, GapKind kind, String detail) implements Event {
+        public String type() { return "gap"; }
+    }
+
+    enum GapKind { CORRUPT_LINE, TRUNCATED_LINE, INVALID_EVENT, OUT_OF_ORDER, LOST_EVENTS }
+
+    enum Callback {
+        ERROR_DETECTED("error_detected"), MMIO_ENABLED("mmio_enabled"), SLOT_RESET("slot_reset"), RESUME("resume");
+
+        public final String wire;
+
+        Callback(String wire) { this.wire = wire; }
+
+        public static Callback fromWire(String s) {
+            if (s == null) return null;
+            return switch (s) {
+                case "error_detected" -> ERROR_DETECTED;
+                case "mmio_enabled" -> MMIO_ENABLED;
+                case "slot_reset" -> SLOT_RESET;
+                case "resume" -> RESUME;
+                default -> null;
+            };
+        }
+    }
+}

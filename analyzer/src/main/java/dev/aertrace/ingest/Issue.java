@@ -1,0 +1,40 @@
+package dev.aertrace.ingest;
+
+import java.util.List;
+
+/**
+ * One kind of input problem, counted, with the first line numbers where it happened (at most
+ * {@link Diagnostics#MAX_LINES} kept so memory stays bounded) and the first occurrence's detail.
+ */
+public record Issue(Kind kind, long count, List<Long> lines, String detail) {
+
+    public enum Kind {
+        UNREADABLE("input could not be read"),
+        EMPTY_INPUT("no lines at all"),
+        MISSING_HEADER("first line is not a header; topology unknown"),
+        SCHEMA_VERSION("header has a schema_version this analyzer does not know"),
+        EXTRA_HEADER("header in the middle of a stream (concatenated traces); a new segment starts"),
+        CORRUPT_LINE("line is not valid JSON"),
+        TRUNCATED_LINE("line is cut off (no closing brace / no newline at end of input)"),
+        INVALID_EVENT("known event type with missing or mistyped required fields"),
+        UNKNOWN_TYPE("unknown event type (newer agent?); counted and ignored"),
+        UNKNOWN_FIELD("unknown field on a known type; ignored"),
+        OUT_OF_ORDER("timestamp older than the reorder window allows"),
+        UNMATCHED_EXIT("exit without a matching enter (duplicate or missing enter)"),
+        MISSING_EXIT("enter whose exit never came"),
+        LOST_EVENTS("the agent reported lost events"),
+        NO_FOOTER("no footer: the trace was cut off"),
+        FOOTER_MISMATCH("footer counts differ from what was read"),
+        AFTER_FOOTER("lines after the footer");
+
+        public final String meaning;
+
+        Kind(String meaning) { this.meaning = meaning; }
+
+        /** Stable identifier used in the JSON report. */
+        public String id() { return name().toLowerCase().replace('_', '-'); }
+
+        /** Informational kinds are expected with newer agents and do not make the input suspicious. */
+        public boolean informational() { return this == UNKNOWN_TYPE || this == UNKNOWN_FIELD || this == EXTRA_HEADER; }
+    }
+}

@@ -1,0 +1,73 @@
+package dev.aertrace.ingest;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeSet;
+import java.util.SortedSet;
+
+/** The header's device tree. A reset on bridge B covers every device whose parent chain reaches B. */
+public final class Topology {
+    /** One {@code topology[]} entry. {@code parent} is the upstream bridge, null on a root bus. */
+    public record PciDevice(String dev, String vendor, String device, String cls, String driver,
+                            String parent, boolean bridge, Integer iommuGroup, boolean aer) {}
+
+    public static final Topology EMPTY = new Topology(List.of());
+
+    private final Map<String, PciDevice> byName = new LinkedHashMap<>();
+
+    public Topology(Collection<PciDevice> devices) {
+        for (PciDevice d : devices) byName.put(d.dev(), d);
+    }
+
+    public Optional<PciDevice> get(String dev) { return Optional.ofNullable(byName.get(dev)); }
+
+    public Collection<PciDevice> devices() { return byName.values(); }
+
+    public boolean isEmpty() { return byName.isEmpty(); }
+
+    public boolean contains(String dev) { return byName.containsKey(dev); }
+
+    /** True when {@code dev} is {@code bridge} or below it. Unknown devices are below nothing but themselves. */
+    public boolean covers(String bridge, String dev) {
+        String d = dev;
+        for (int guard = 0; d != null && guard < 64; guard++) {
+            if (d.equals(bridge)) return true;
+            PciDevice p = byName.get(d);
+            d = p == null ? null : p.parent();
+        }
+        return false;
+    }
+
+    /** Every known device below {@code bridge} (not the bridge itself), sorted. */
+    public SortedSet<String> below(String bridge) {
+        SortedSet<String> out = new TreeSet<>();
+        for (PciDevice d : byName.values()) if (!d.dev().equals(bridge) && covers(bridge, d.dev())) out.add(d.dev());
+        return out;
+    }
+
+    /**
+     * The bridge whose secondary bus pcie_do_recovery resets for an error on {@code dev}: the device itself
+     * when it is a bridge/port, else its upstream bridge (the kernel's pci_upstream_bridge). Null if unknown.
+     */
+    public String recoveryBridge(String dev) {
+        PciDevice d = byName.get(dev);
+        if (d == null) return null;
+        return d.bridge() ? d.dev() : d.parent();
+    }
+
+    /** Parent chain from {@code dev} up to the root, starting with dev. */
+    public List<String> chain(String dev) {
+        List<String> out = new ArrayList<>();
+        String d = dev;
+        for (int guard = 0; d != null && guard < 64; guard++) {
+            out.add(d);
+            PciDevice p = byName.get(d);
+            d = p == null ? null : p.parent();
+        }
+        return out;
+    }
+}

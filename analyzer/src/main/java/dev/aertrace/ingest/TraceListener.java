@@ -1,0 +1,14 @@
+package dev.aertrace.ingest;
+
+/** Receives what a {@link TraceReader} reads, in stream order. */
+public interface TraceListener {
+    /** A header line: the first line of a trace, or a later one when traces were concatenated. */
+    void header(TraceHeader header);
+
+    void event(Event event);
+
+    void footer(TraceFooter footer);
+
+    /** End of input (after the last event). */
+    default void end() {}
+}

@@ -1,0 +1,473 @@
+package dev.aertrace.ingest;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.io.JsonEOFException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.zip.GZIPInputStream;
+
+/**
+ * Streams one schema-v1 trace (plain or gzip, detected by magic bytes) line by line with Jackson's streaming
+ * parser. Lines are split by hand so a broken line costs only itself: its number is recorded and a
+ * {@link Event.Gap} stands in its place. Nothing is kept per event after it is handed on.
+ */
+public final class TraceReader {
+    /** Lines longer than this are corrupt by definition; bounding it bounds memory. */
+    static final int MAX_LINE = 1 << 20;
+
+    private static final JsonFactory FACTORY = new JsonFactory();
+    private static final ObjectMapper MAPPER = new ObjectMapper(FACTORY);
+
+    private final String source;
+    private final Diagnostics diag;
+    private final TraceListener out;
+
+    private long lineNo;
+    private long maxTs;
+    private long eventsInSegment;
+    private long lostInSegment;
+    private boolean sawHeader;
+    private boolean afterFooter;
+    private int segments;
+    private TraceHeader firstHeader;
+    private TraceFooter lastFooter;
+    private long totalEvents;
+    private long totalLost;
+    private final java.util.Map<String, Long> byType = new java.util.TreeMap<>();
+    private final Scratch s = new Scratch();
+
+    public TraceReader(String source, Diagnostics diag, TraceListener out) {
+        this.source = source;
+        this.diag = diag;
+        this.out = out;
+    }
+
+    /** Opens {@code raw}, transparently gunzipping it. */
+    public static InputStream decode(InputStream raw) throws IOException {
+        BufferedInputStream in = new BufferedInputStream(raw, 1 << 16);
+        in.mark(2);
+        int a = in.read(), b = in.read();
+        in.reset();
+        if (a == 0x1f && b == 0x8b) return new BufferedInputStream(new GZIPInputStream(in, 1 << 16), 1 << 16);
+        return in;
+    }
+
+    /** Reads everything; I/O errors mid-stream (e.g. a truncated .gz) become issues, not exceptions. */
+    public SourceReport read(InputStream raw) {
+        try (InputStream in = decode(raw)) {
+            split(in);
+        } catch (IOException e) {
+            diag.issue(lineNo == 0 ? Issue.Kind.UNREADABLE : Issue.Kind.TRUNCATED_LINE, lineNo + 1,
+                    "input ended with an error after line " + lineNo + ": " + e.getMessage());
+            if (lineNo > 0) gap(Event.GapKind.TRUNCATED_LINE, lineNo + 1, "input broken: " + e.getMessage());
+        }
+        finish();
+        return report();
+    }
+
+    private void split(InputStream in) throws IOException {
+        byte[] buf = new byte[1 << 16];
+        byte[] line = new byte[4096];
+        int len = 0;
+        boolean overlong = false;
+        int n;
+        while ((n = in.read(buf)) > 0) {
+            int from = 0;
+            for (int i = 0; i < n; i++) {
+                if (buf[i] != '\n') continue;
+                if (len == 0 && !overlong) {
+                    parseLine(buf, from, i - from, true);
+                } else {
+                    if (!overlong) {
+                        line = append(line, len, buf, from, i - from);
+                        len += i - from;
+                        if (len > MAX_LINE) overlong = true;
+                    }
+                    if (overlong) overlong(); else parseLine(line, 0, len, true);
+                    len = 0;
+                    overlong = false;
+                }
+                from = i + 1;
+            }
+            if (from < n && !overlong) {
+                if (len + (n - from) > MAX_LINE) overlong = true;
+                else {
+                    line = append(line, len, buf, from, n - from);
+                    len += n - from;
+                }
+            }
+        }
+        if (overlong) overlong();
+        else if (len > 0) parseLine(line, 0, len, false);
+    }
+
+    private static byte[] append(byte[] line, int len, byte[] src, int off, int n) {
+        if (len + n > line.length) line = java.util.Arrays.copyOf(line, Math.max(line.length * 2, len + n));
+        System.arraycopy(src, off, line, len, n);
+        return line;
+    }
+
+    private void overlong() {
+        lineNo++;
+        diag.issue(Issue.Kind.CORRUPT_LINE, lineNo, "line longer than " + MAX_LINE + " bytes");
+        gap(Event.GapKind.CORRUPT_LINE, lineNo, "overlong line");
+    }
+
+    private void parseLine(byte[] b, int off, int len, boolean terminated) {
+        lineNo++;
+        if (len > 0 && b[off + len - 1] == '\r') len--;
+        int i = off, end = off + len;
+        while (i < end && (b[i] == ' ' || b[i] == '\t')) i++;
+        if (i == end) return; // blank lines carry nothing
+        s.reset();
+        try (JsonParser p = FACTORY.createParser(b, off, len)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) throw new BadLine("not a JSON object");
+            JsonToken t;
+            while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
+                field(p, p.currentName());
+            }
+            if (t != JsonToken.END_OBJECT) throw new BadLine("unexpected " + t);
+            if (p.nextToken() != null) throw new BadLine("trailing data after the object");
+        } catch (JsonEOFException e) {
+            bad(terminated ? Issue.Kind.TRUNCATED_LINE : Issue.Kind.TRUNCATED_LINE, "cut off: " + firstLine(e.getOriginalMessage()));
+            return;
+        } catch (IOException | BadLine e) {
+            bad(Issue.Kind.CORRUPT_LINE, e instanceof com.fasterxml.jackson.core.JsonProcessingException j
+                    ? firstLine(j.getOriginalMessage()) : e.getMessage());
+            return;
+        }
+        if (s.type == null) {
+            bad(Issue.Kind.INVALID_EVENT, "no \"type\" field");
+            return;
+        }
+        dispatch(b, off, len);
+    }
+
+    private static String firstLine(String m) {
+        if (m == null) return "";
+        int nl = m.indexOf('\n');
+        return nl < 0 ? m : m.substring(0, nl);
+    }
+
+    private void bad(Issue.Kind kind, String why) {
+        diag.issue(kind, lineNo, why);
+        gap(kind == Issue.Kind.TRUNCATED_LINE ? Event.GapKind.TRUNCATED_LINE
+                : kind == Issue.Kind.INVALID_EVENT ? Event.GapKind.INVALID_EVENT : Event.GapKind.CORRUPT_LINE,
+                lineNo, kind.meaning + ": " + why);
+    }
+
+    private void gap(Event.GapKind kind, long line, String detail) {
+        out.event(new Event.Gap(new Event.Common(maxTs, -1, 0, 0, "", null, line), kind, detail));
+    }
+
+    private static final class BadLine extends Exception {
+        BadLine(String m) { super(m, null, false, false); }
+    }
+
+    /** Field values of the line being parsed; reused to avoid garbage on the hot path. */
+    private static final class Scratch {
+        String type, comm, dev, cb, driver, fn, ctx, cmdName, region, op, reason;
+        long ts, cpu, pid, tid, severity, status, state, ret, result, cmd, offset, size, value, count, events, lost;
+        boolean tlpValid, write;
+        long[] tlp;
+        int has; // bit set of F_* below
+        List<String> unknown;
+
+        void reset() {
+            type = comm = dev = cb = driver = fn = ctx = cmdName = region = op = reason = null;
+            tlp = null;
+            has = 0;
+            if (unknown != null) unknown.clear();
+        }
+    }
+
+    private static final int F_TS = 1, F_CPU = 2, F_PID = 4, F_TID = 8, F_SEVERITY = 16, F_STATUS = 32, F_STATE = 64,
+            F_RET = 128, F_RESULT = 256, F_CMD = 512, F_OFFSET = 1024, F_SIZE = 2048, F_VALUE = 4096, F_COUNT = 8192,
+            F_WRITE = 16384, F_TLPVALID = 32768, F_EVENTS = 65536, F_LOST = 131072, F_BADTYPE = 1 << 20;
+
+    private void field(JsonParser p, String name) throws IOException {
+        JsonToken v = p.nextToken();
+        switch (name) {
+            case "type" -> s.type = str(p, v);
+            case "ts" -> { s.ts = num(p, v, F_TS); }
+            case "cpu" -> s.cpu = num(p, v, F_CPU);
+            case "pid" -> s.pid = num(p, v, F_PID);
+            case "tid" -> s.tid = num(p, v, F_TID);
+            case "comm" -> s.comm = str(p, v);
+            case "dev" -> s.dev = str(p, v);
+            case "severity" -> s.severity = num(p, v, F_SEVERITY);
+            case "status" -> s.status = num(p, v, F_STATUS);
+            case "tlp_valid" -> s.tlpValid = bool(p, v, F_TLPVALID);
+            case "tlp" -> s.tlp = longs(p, v);
+            case "state" -> s.state = num(p, v, F_STATE);
+            case "ret" -> s.ret = num(p, v, F_RET);
+            case "result" -> s.result = num(p, v, F_RESULT);
+            case "cb" -> s.cb = str(p, v);
+            case "driver" -> s.driver = str(p, v);
+            case "fn" -> s.fn = str(p, v);
+            case "ctx" -> s.ctx = str(p, v);
+            case "cmd" -> s.cmd = num(p, v, F_CMD);
+            case "cmd_name" -> s.cmdName = str(p, v);
+            case "region" -> s.region = str(p, v);
+            case "offset" -> s.offset = num(p, v, F_OFFSET);
+            case "size" -> s.size = num(p, v, F_SIZE);
+            case "write" -> s.write = bool(p, v, F_WRITE);
+            case "value" -> s.value = num(p, v, F_VALUE);
+            case "op" -> s.op = str(p, v);
+            case "count" -> s.count = num(p, v, F_COUNT);
+            case "events" -> s.events = num(p, v, F_EVENTS);
+            case "lost" -> s.lost = num(p, v, F_LOST);
+            case "reason" -> s.reason = str(p, v);
+            default -> {
+                p.skipChildren();
+                if (s.unknown == null) s.unknown = new ArrayList<>(2);
+                s.unknown.add(name);
+            }
+        }
+    }
+
+    private String str(JsonParser p, JsonToken v) throws IOException {
+        if (v == JsonToken.VALUE_STRING) return p.getText();
+        if (v == JsonToken.VALUE_NULL) return null;
+        p.skipChildren();
+        s.has |= F_BADTYPE;
+        return null;
+    }
+
+    private long num(JsonParser p, JsonToken v, int flag) throws IOException {
+        if (v == JsonToken.VALUE_NUMBER_INT) {
+            s.has |= flag;
+            if (p.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
+                s.has |= F_BADTYPE;
+                return 0;
+            }
+            return p.getLongValue();
+        }
+        if (v != JsonToken.VALUE_NULL) s.has |= F_BADTYPE;
+        p.skipChildren();
+        return 0;
+    }
+
+    private boolean bool(JsonParser p, JsonToken v, int flag) throws IOException {
+        if (v == JsonToken.VALUE_TRUE || v == JsonToken.VALUE_FALSE) {
+            s.has |= flag;
+            return v == JsonToken.VALUE_TRUE;
+        }
+        if (v != JsonToken.VALUE_NULL) s.has |= F_BADTYPE;
+        p.skipChildren();
+        return false;
+    }
+
+    private long[] longs(JsonParser p, JsonToken v) throws IOException {
+        if (v != JsonToken.START_ARRAY) {
+            if (v != JsonToken.VALUE_NULL) s.has |= F_BADTYPE;
+            p.skipChildren();
+            return null;
+        }
+        long[] a = new long[4];
+        int n = 0;
+        JsonToken t;
+        while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+            if (t == JsonToken.VALUE_NUMBER_INT && n < 4) a[n++] = p.getLongValue();
+            else {
+                s.has |= F_BADTYPE;
+                p.skipChildren();
+            }
+        }
+        return n == 4 ? a : java.util.Arrays.copyOf(a, n);
+    }
+
+    private void dispatch(byte[] b, int off, int len) {
+        String type = s.type;
+        if (type.equals("header")) {
+            header(b, off, len);
+            return;
+        }
+        if (!sawHeader && lineNo == 1) {
+            diag.issue(Issue.Kind.MISSING_HEADER, 1, "first line has type \"" + type + "\"");
+            sawHeader = true; // report once
+        }
+        if (afterFooter) diag.issue(Issue.Kind.AFTER_FOOTER, lineNo, "type \"" + type + "\" after the footer");
+        if (type.equals("footer")) {
+            footer();
+            return;
+        }
+        Event e = build(type);
+        if (e == null) return;
+        if (e instanceof Event.Gap) {
+            out.event(e);
+            return;
+        }
+        eventsInSegment++;
+        totalEvents++;
+        byType.merge(type, 1L, Long::sum);
+        if (s.unknown != null) for (String f : s.unknown) diag.unknownField(type, f, lineNo);
+        if (e.ts() > maxTs) maxTs = e.ts();
+        if (e instanceof Event.Lost l) {
+            lostInSegment += l.count();
+            totalLost += l.count();
+            diag.issue(Issue.Kind.LOST_EVENTS, lineNo, l.count() + " events lost on cpu " + l.common().cpu());
+        }
+        out.event(e);
+    }
+
+    private static final int COMMON = F_TS | F_CPU | F_PID | F_TID;
+
+    /** Builds the typed event, or records why it cannot (and returns a Gap / null for unknown types). */
+    private Event build(String type) {
+        int need;
+        switch (type) {
+            case "aer.event" -> need = COMMON | F_SEVERITY | F_STATUS;
+            case "cb.enter" -> need = COMMON;
+            case "vfio.ioctl.enter" -> need = COMMON | F_CMD;
+            case "vfio.ioctl.exit" -> need = COMMON | F_CMD | F_RET;
+            case "vfio.rw.enter" -> need = COMMON | F_OFFSET | F_SIZE | F_WRITE;
+            case "vfio.rw.exit" -> need = COMMON | F_OFFSET | F_SIZE | F_WRITE | F_RET;
+            case "vfio.err_detected.exit" -> need = COMMON | F_RET;
+            case "lost" -> need = F_TS | F_COUNT;
+            case "recovery.enter", "recovery.exit", "cb.exit", "reset.enter", "reset.exit",
+                    "vfio.err_detected.enter", "eventfd.signal", "vfio.open", "vfio.close",
+                    "user_reset.enter", "user_reset.exit", "cfg_lock" -> need = COMMON;
+            default -> {
+                diag.unknownType(type, lineNo);
+                byType.merge("(unknown)", 1L, Long::sum);
+                return null;
+            }
+        }
+        String missing = null;
+        if ((s.has & need) != need) missing = "missing or mistyped numeric/boolean field";
+        else if ((s.has & F_BADTYPE) != 0) missing = "a field has the wrong JSON type";
+        else if (!type.equals("lost") && !type.equals("eventfd.signal") && s.dev == null) missing = "missing \"dev\"";
+        else if (!type.equals("lost") && s.comm == null) missing = "missing \"comm\"";
+        else if (type.startsWith("cb.") && Event.Callback.fromWire(s.cb) == null) missing = "bad \"cb\": " + s.cb;
+        else if ((type.startsWith("reset.") || type.startsWith("user_reset.")) && s.fn == null) missing = "missing \"fn\"";
+        else if (type.startsWith("vfio.rw.") && s.region == null) missing = "missing \"region\"";
+        else if (type.equals("cfg_lock") && s.op == null) missing = "missing \"op\"";
+        else if (type.equals("eventfd.signal") && s.ctx == null) missing = "missing \"ctx\"";
+        if (missing != null) {
+            diag.issue(Issue.Kind.INVALID_EVENT, lineNo, type + ": " + missing);
+            return new Event.Gap(new Event.Common((s.has & F_TS) != 0 ? s.ts : maxTs, (int) s.cpu, (int) s.pid,
+                    (int) s.tid, s.comm, s.dev, lineNo), Event.GapKind.INVALID_EVENT, type + ": " + missing);
+        }
+        Event.Common c = new Event.Common(s.ts, (int) s.cpu, (int) s.pid, (int) s.tid, s.comm, s.dev, lineNo);
+        Integer state = (s.has & F_STATE) != 0 ? (int) s.state : null;
+        Long ret = (s.has & F_RET) != 0 ? s.ret : null;
+        return switch (type) {
+            case "aer.event" -> new Event.AerError(c, (int) s.severity, s.status, s.tlpValid, s.tlp);
+            case "recovery.enter" -> new Event.RecoveryEnter(c, state);
+            case "recovery.exit" -> new Event.RecoveryExit(c, ret == null ? null : (int) (long) ret);
+            case "cb.enter" -> new Event.CallbackEnter(c, Event.Callback.fromWire(s.cb), s.driver == null ? "" : s.driver, state);
+            case "cb.exit" -> new Event.CallbackExit(c, Event.Callback.fromWire(s.cb), (s.has & F_RESULT) != 0 ? (int) s.result : null);
+            case "reset.enter" -> new Event.ResetEnter(c, s.fn);
+            case "reset.exit" -> new Event.ResetExit(c, s.fn, ret);
+            case "vfio.err_detected.enter" -> new Event.VfioErrDetectedEnter(c, state);
+            case "vfio.err_detected.exit" -> new Event.VfioErrDetectedExit(c, ret == null ? null : (int) (long) ret);
+            case "eventfd.signal" -> new Event.EventfdSignal(c, s.ctx);
+            case "vfio.ioctl.enter" -> new Event.IoctlEnter(c, s.cmd, s.cmdName != null ? s.cmdName : hex(s.cmd));
+            case "vfio.ioctl.exit" -> new Event.IoctlExit(c, s.cmd, s.cmdName != null ? s.cmdName : hex(s.cmd), ret);
+            case "vfio.rw.enter" -> new Event.RwEnter(c, s.region, s.offset, (int) s.size, s.write, (s.has & F_VALUE) != 0 ? s.value : null);
+            case "vfio.rw.exit" -> new Event.RwExit(c, s.region, s.offset, (int) s.size, s.write, ret, (s.has & F_VALUE) != 0 ? s.value : null);
+            case "vfio.open" -> new Event.VfioOpen(c);
+            case "vfio.close" -> new Event.VfioClose(c);
+            case "user_reset.enter" -> new Event.UserResetEnter(c, s.fn);
+            case "user_reset.exit" -> new Event.UserResetExit(c, s.fn, ret);
+            case "cfg_lock" -> new Event.CfgLock(c, s.op, ret);
+            case "lost" -> new Event.Lost(c, s.count);
+            default -> throw new IllegalStateException(type);
+        };
+    }
+
+    private static String hex(long v) { return "0x" + Long.toHexString(v); }
+
+    private void footer() {
+        if ((s.has & (F_EVENTS | F_LOST)) != (F_EVENTS | F_LOST)) {
+            diag.issue(Issue.Kind.INVALID_EVENT, lineNo, "footer without events/lost counts");
+        } else {
+            if (s.events != eventsInSegment || s.lost != lostInSegment)
+                diag.issue(Issue.Kind.FOOTER_MISMATCH, lineNo, "footer says " + s.events + " events/" + s.lost
+                        + " lost, read " + eventsInSegment + " events/" + lostInSegment + " lost");
+            if (s.lost > lostInSegment) {
+                // The agent counted losses it never reported as lost lines: a hole of unknown place.
+                gap(Event.GapKind.LOST_EVENTS, lineNo, (s.lost - lostInSegment) + " lost events not reported in-stream");
+            }
+        }
+        lastFooter = new TraceFooter((s.has & F_TS) != 0 ? s.ts : maxTs, s.events, s.lost, s.reason, lineNo);
+        afterFooter = true;
+        out.footer(lastFooter);
+    }
+
+    private void header(byte[] b, int off, int len) {
+        TraceHeader h;
+        try {
+            h = parseHeader(MAPPER.readTree(b, off, len), lineNo);
+        } catch (IOException | RuntimeException e) {
+            diag.issue(Issue.Kind.INVALID_EVENT, lineNo, "unusable header: " + e.getMessage());
+            return;
+        }
+        if (h.schemaVersion() != 1)
+            diag.issue(Issue.Kind.SCHEMA_VERSION, lineNo, "schema_version " + h.schemaVersion() + ", this analyzer reads 1");
+        if (lineNo != 1 || segments > 0) {
+            diag.issue(Issue.Kind.EXTRA_HEADER, lineNo, "header at line " + lineNo);
+            if (!afterFooter && segments > 0) diag.issue(Issue.Kind.NO_FOOTER, lineNo, "segment before line " + lineNo + " has no footer");
+        }
+        segments++;
+        sawHeader = true;
+        afterFooter = false;
+        eventsInSegment = 0;
+        lostInSegment = 0;
+        maxTs = 0;
+        if (firstHeader == null) firstHeader = h;
+        out.header(h);
+    }
+
+    static TraceHeader parseHeader(JsonNode n, long line) {
+        List<Topology.PciDevice> devs = new ArrayList<>();
+        for (JsonNode d : n.path("topology")) {
+            devs.add(new Topology.PciDevice(d.path("dev").asText(), text(d, "vendor"), text(d, "device"),
+                    text(d, "class"), text(d, "driver"), text(d, "parent"), d.path("bridge").asBoolean(false),
+                    d.hasNonNull("iommu_group") ? d.get("iommu_group").asInt() : null, d.path("aer").asBoolean(false)));
+        }
+        List<String> filter = new ArrayList<>();
+        for (JsonNode f : n.path("filter").path("devices")) filter.add(f.asText());
+        return new TraceHeader(n.path("schema_version").asInt(-1), text(n, "agent"), text(n, "host"), text(n, "kernel"),
+                text(n, "boot_id"), n.path("mono_ns").asLong(), n.path("realtime_ns").asLong(),
+                probes(n.path("probes").path("attached")), probes(n.path("probes").path("missing")),
+                List.copyOf(filter), new Topology(devs), line);
+    }
+
+    private static List<TraceHeader.Probe> probes(JsonNode arr) {
+        List<TraceHeader.Probe> out = new ArrayList<>();
+        for (JsonNode p : arr) {
+            List<String> c = new ArrayList<>();
+            for (JsonNode x : p.path("candidates")) c.add(x.asText());
+            out.add(new TraceHeader.Probe(text(p, "event"), text(p, "kind"), text(p, "symbol"), List.copyOf(c), text(p, "reason")));
+        }
+        return List.copyOf(out);
+    }
+
+    private static String text(JsonNode n, String f) {
+        JsonNode v = n.get(f);
+        return v == null || v.isNull() ? null : v.asText();
+    }
+
+    private void finish() {
+        if (lineNo == 0) diag.issue(Issue.Kind.EMPTY_INPUT, 0, "no lines");
+        else if (!afterFooter) {
+            diag.issue(Issue.Kind.NO_FOOTER, lineNo, "trace ends at line " + lineNo + " without a footer");
+        }
+        out.end();
+    }
+
+    private SourceReport report() {
+        return new SourceReport(source, firstHeader, lastFooter, lineNo, totalEvents, java.util.Map.copyOf(byType),
+                diag.unknownTypes(), diag.unknownFields(), totalLost, segments, diag.issues());
+    }
+}

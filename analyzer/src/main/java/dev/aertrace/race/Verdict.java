@@ -1,0 +1,38 @@
+package dev.aertrace.race;
+
+import dev.aertrace.ingest.Event;
+
+import java.util.List;
+
+/**
+ * One finding about an episode, with the events that prove it and one sentence for a kernel developer.
+ * {@code tentative} is true when the episode had a gap: the evidence was seen, but the verdict is not
+ * confident because events around it may be missing.
+ */
+public record Verdict(Kind kind, String dev, String sentence, List<Event> evidence, boolean tentative) {
+
+    public enum Category { RACE, RECOVERY, INCONCLUSIVE }
+
+    public enum Kind {
+        ACCESS_DURING_RESET("access-during-reset", Category.RACE),
+        ACCESS_STALLED_BY_RESET("access-stalled-by-reset", Category.RACE),
+        STATE_CHANGED_UNDER_USER("state-changed-under-user", Category.RACE),
+        ALL_ONES_READ("all-ones-read", Category.RACE),
+        DOUBLE_RESET("double-reset", Category.RACE),
+        ACCESS_IN_RECOVERY_WINDOW("access-in-recovery-window", Category.RACE),
+        NOTIFIED_BEFORE_RESET("notified-before-reset", Category.RACE),
+        AER_STATUS_CLEARED_BEFORE_READ("aer-status-cleared-before-read", Category.RACE),
+        RECOVERY_FAILED("recovery-failed", Category.RECOVERY),
+        DEVICE_NOT_RESET("device-not-reset", Category.RECOVERY),
+        INCONCLUSIVE("inconclusive", Category.INCONCLUSIVE);
+
+        /** Stable identifier for JSON and scripts. */
+        public final String id;
+        public final Category category;
+
+        Kind(String id, Category category) {
+            this.id = id;
+            this.category = category;
+        }
+    }
+}

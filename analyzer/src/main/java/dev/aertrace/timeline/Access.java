@@ -1,0 +1,34 @@
+package dev.aertrace.timeline;
+
+import dev.aertrace.ingest.Event;
+
+/**
+ * One user-side (vfio) action on a device, enter and exit paired on its thread. {@code end}/{@code exit} are
+ * null when the exit was never seen. {@code value}: for config reads what the user got, for config writes what
+ * it wrote. {@code name}: ioctl name or user reset function. {@code region}/{@code offset}/{@code size} only for
+ * reads/writes.
+ */
+public record Access(Kind kind, String dev, int pid, int tid, String comm, long start, Long end,
+                     String region, long offset, int size, Long value, Long ret, String name,
+                     Event enter, Event exit) {
+
+    public enum Kind { CONFIG_READ, CONFIG_WRITE, BAR_READ, BAR_WRITE, IOCTL, USER_RESET, OPEN, CLOSE }
+
+    /** True when [start, end] intersects [from, to]; an access without exit is treated as still running. */
+    public boolean overlaps(long from, Long to) {
+        boolean startsBeforeEnd = to == null || start <= to;
+        boolean endsAfterStart = end == null || end >= from;
+        return startsBeforeEnd && endsAfterStart;
+    }
+
+    public boolean isConfig() { return kind == Kind.CONFIG_READ || kind == Kind.CONFIG_WRITE; }
+
+    /** User-requested resets: a user_reset.* span or a VFIO_DEVICE_RESET / VFIO_DEVICE_PCI_HOT_RESET ioctl. */
+    public boolean isReset() {
+        return kind == Kind.USER_RESET
+                || (kind == Kind.IOCTL && name != null
+                    && (name.equals("VFIO_DEVICE_RESET") || name.equals("VFIO_DEVICE_PCI_HOT_RESET")));
+    }
+
+    public Long duration() { return end == null ? null : end - start; }
+}

@@ -1,0 +1,43 @@
+package dev.aertrace.timeline;
+
+import dev.aertrace.ingest.Event;
+
+import java.util.List;
+
+/**
+ * Everything that happened around one error: from the first AER event (or the recovery start when the
+ * tracepoint is missing) to the end of the settle window after the recovery, restricted to the affected
+ * devices. Immutable; emitted once when the window closes, so memory holds only open episodes.
+ *
+ * <ul>
+ * <li>{@code device}: the reporting device (aer.event dev, else the recovery's dev).</li>
+ * <li>{@code severity}/{@code status}: of the first AER event; null when there was none.</li>
+ * <li>{@code bridge}: the bridge whose secondary bus the recovery resets (or did reset); {@code affected}:
+ *     every device at or below it, from the header topology plus any device seen in this recovery's callbacks.</li>
+ * <li>{@code recoveryStart}/{@code recoveryEnd}/{@code result}: pcie_do_recovery's span and return value
+ *     (pci_ers_result code); null when not seen (no recovery for correctable errors, or not in the trace).</li>
+ * <li>{@code events}: every event attributed to the episode in time order (capped, see {@code elidedEvents}).</li>
+ * <li>{@code gaps}: lost-event markers, unreadable lines, late events and missing exits inside the window.</li>
+ * </ul>
+ */
+public record Episode(String source, int id, String device, Integer severity, Long status,
+                      List<Event.AerError> errors, String recoveryDev, String bridge, List<String> affected,
+                      long start, long end, Long recoveryStart, Long recoveryEnd, Integer result,
+                      List<Phase> phases, List<CallbackCall> callbacks, List<HostReset> resets,
+                      List<Access> accesses, List<Notification> notifications, List<Event> events,
+                      long elidedEvents, List<Event> gaps, boolean startedMidRecovery, boolean endedMidRecovery,
+                      String kernel, String host) {
+
+    public boolean fatal() {
+        if (severity != null) return severity == 1;
+        for (Event e : events) if (e instanceof Event.RecoveryEnter r && r.state() != null) return r.state() == 2;
+        return !resets.isEmpty();
+    }
+
+    public boolean hasRecovery() { return recoveryStart != null || startedMidRecovery; }
+
+    /** Resets run by the recovery thread, outermost calls only. */
+    public List<HostReset> recoveryResets() {
+        return resets.stream().filter(r -> r.byRecovery() && r.depth() == 0).toList();
+    }
+}
