@@ -1,0 +1,125 @@
+"""The bcc part: compile, fill the filter, attach, poll. Needs root and python3-bpfcc."""
+import ctypes as ct
+import os
+
+from .encode import Event, decode, lost_event, DecodeError
+from .topology import name_to_key
+
+
+class Runner(object):
+    def __init__(self, bpf_mod, text, cflags):
+        self.BPF = bpf_mod.BPF
+        self.b = self.BPF(text=text, cflags=["-D%s" % d for d in cflags] + ["-w"])
+
+    def set_filter(self, devices):
+        if not devices:
+            return
+        allowed = self.b["allowed"]
+        for name in devices:
+            allowed[allowed.Key(name_to_key(name))] = allowed.Leaf(1)
+        on = self.b["filter_on"]
+        on[on.Key(0)] = on.Leaf(1)
+
+    def attach(self, chosen):
+        """Attach every chosen candidate; returns (attached_chosen, failed) where failed is a list
+        of (chosen entry, reason). A candidate whose attachments fail is detached entirely."""
+        ok, failed = [], []
+        for c in chosen:
+            done = []
+            err = None
+            for a in c["candidate"]["attach"]:
+                kind, fn = a["kind"], a["fn"]
+                try:
+                    if kind == "kprobe":
+                        self.b.attach_kprobe(event=a["symbol"], fn_name=fn)
+                    elif kind == "kretprobe":
+                        self.b.attach_kretprobe(event=a["symbol"], fn_name=fn)
+                    elif kind == "tracepoint":
+                        # TRACEPOINT_PROBE functions are attached by bcc when it loads the program.
+                        if not self._tracepoint_attached(a["tracepoint"]):
+                            self.b.attach_tracepoint(tp=a["tracepoint"], fn_name=fn)
+                    else:
+                        raise ValueError("unknown probe kind %s" % kind)
+                    done.append(a)
+                except Exception as e:  # bcc raises plain Exception
+                    err = "%s %s: attach failed: %s" % (kind, a.get("symbol") or a.get("tracepoint"),
+                                                       str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__)
+                    break
+            if err is None:
+                ok.append(c)
+                continue
+            for a in done:
+                try:
+                    if a["kind"] == "kprobe":
+                        self.b.detach_kprobe(event=a["symbol"])
+                    elif a["kind"] == "kretprobe":
+                        self.b.detach_kretprobe(event=a["symbol"])
+                except Exception:
+                    pass
+            failed.append((c, err))
+        return ok, failed
+
+    def _tracepoint_attached(self, tp):
+        fds = getattr(self.b, "tracepoint_fds", {})
+        key = tp.encode() if isinstance(tp, str) else tp
+        return key in fds or tp in fds
+
+    def open_buffer(self, on_event, on_lost, page_cnt):
+        """Per-CPU perf buffers with a lost callback that knows its CPU (bcc's public API drops it)."""
+        table = self.b["events"]
+        try:
+            from bcc.utils import get_online_cpus
+            cpus = get_online_cpus()
+        except Exception:
+            cpus = list(range(os.cpu_count() or 1))
+        ptr_t = ct.POINTER(Event)
+
+        def make(cpu):
+            def raw(cpu_, data, size):
+                on_event(cpu_, ct.cast(data, ptr_t).contents)
+
+            def lost(count):
+                on_lost(cpu, count)
+            return raw, lost
+
+        opener = getattr(table, "_open_perf_buffer", None)
+        if opener is None:
+            table.open_perf_buffer(lambda c, d, s: on_event(c, ct.cast(d, ptr_t).contents), page_cnt=page_cnt,
+                                   lost_cb=lambda n: on_lost(0, n))  # CPU unknown here
+            return
+        for cpu in cpus:
+            raw, lost = make(cpu)
+            try:
+                opener(cpu, raw, page_cnt, lost, 1)      # bcc >= 0.19: wakeup_events
+            except TypeError:
+                opener(cpu, raw, page_cnt, lost)         # bcc 0.18 (bullseye)
+
+    def poll(self, timeout_ms):
+        self.b.perf_buffer_poll(timeout=timeout_ms)
+
+    def kretprobe_missed(self):
+        """Sum of 'missed' over this process's kprobes (tracefs kprobe_profile), or None."""
+        for base in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing"):
+            path = os.path.join(base, "kprobe_profile")
+            try:
+                with open(path, "r") as f:
+                    lines = f.readlines()
+            except OSError:
+                continue
+            tag = "_bcc_%d" % os.getpid()
+            total = 0
+            for line in lines:
+                parts = line.split()
+                if len(parts) >= 3 and tag in parts[0]:
+                    try:
+                        total += int(parts[2])
+                    except ValueError:
+                        pass
+            return total
+        return None
+
+    def cleanup(self):
+        try:
+            self.b.cleanup()
+        except Exception:
+            pass

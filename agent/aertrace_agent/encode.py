@@ -1,0 +1,200 @@
+"""Decode the probes' binary records (struct event in probes/bpf/common.h) into schema-v1 dicts."""
+import ctypes as ct
+import re
+
+from .topology import key_to_name
+
+EV_AER = 1
+EV_REC_ENTER = 2
+EV_REC_EXIT = 3
+EV_CB_ENTER = 4
+EV_CB_EXIT = 5
+EV_RESET_ENTER = 6
+EV_RESET_EXIT = 7
+EV_VERR_ENTER = 8
+EV_VERR_EXIT = 9
+EV_EVENTFD = 10
+EV_IOCTL_ENTER = 11
+EV_IOCTL_EXIT = 12
+EV_RW_ENTER = 13
+EV_RW_EXIT = 14
+EV_OPEN = 15
+EV_CLOSE = 16
+EV_URESET_ENTER = 17
+EV_URESET_EXIT = 18
+EV_CFG_LOCK = 19
+
+F_RET = 0x01
+F_VALUE = 0x02
+F_WRITE = 0x04
+F_TLP = 0x08
+F_STATE = 0x10
+F_RESULT = 0x20
+
+NODEV = 0xffffffff
+
+TYPE_NAMES = {
+    EV_AER: "aer.event",
+    EV_REC_ENTER: "recovery.enter",
+    EV_REC_EXIT: "recovery.exit",
+    EV_CB_ENTER: "cb.enter",
+    EV_CB_EXIT: "cb.exit",
+    EV_RESET_ENTER: "reset.enter",
+    EV_RESET_EXIT: "reset.exit",
+    EV_VERR_ENTER: "vfio.err_detected.enter",
+    EV_VERR_EXIT: "vfio.err_detected.exit",
+    EV_EVENTFD: "eventfd.signal",
+    EV_IOCTL_ENTER: "vfio.ioctl.enter",
+    EV_IOCTL_EXIT: "vfio.ioctl.exit",
+    EV_RW_ENTER: "vfio.rw.enter",
+    EV_RW_EXIT: "vfio.rw.exit",
+    EV_OPEN: "vfio.open",
+    EV_CLOSE: "vfio.close",
+    EV_URESET_ENTER: "user_reset.enter",
+    EV_URESET_EXIT: "user_reset.exit",
+    EV_CFG_LOCK: "cfg_lock",
+}
+
+CB_NAMES = {1: "error_detected", 2: "mmio_enabled", 3: "slot_reset", 4: "resume"}
+CFG_OPS = {1: "lock", 2: "trylock", 3: "unlock"}
+
+# include/uapi/linux/vfio.h: _IO(';', 100 + n)
+IOCTL_NAMES = {
+    0x3b64: "VFIO_GET_API_VERSION",
+    0x3b65: "VFIO_CHECK_EXTENSION",
+    0x3b66: "VFIO_SET_IOMMU",
+    0x3b6b: "VFIO_DEVICE_GET_INFO",
+    0x3b6c: "VFIO_DEVICE_GET_REGION_INFO",
+    0x3b6d: "VFIO_DEVICE_GET_IRQ_INFO",
+    0x3b6e: "VFIO_DEVICE_SET_IRQS",
+    0x3b6f: "VFIO_DEVICE_RESET",
+    0x3b70: "VFIO_DEVICE_GET_PCI_HOT_RESET_INFO",
+    0x3b71: "VFIO_DEVICE_PCI_HOT_RESET",
+    0x3b72: "VFIO_DEVICE_QUERY_GFX_PLANE",
+    0x3b73: "VFIO_DEVICE_GET_GFX_DMABUF",
+    0x3b74: "VFIO_DEVICE_IOEVENTFD",
+    0x3b75: "VFIO_DEVICE_FEATURE",
+}
+
+REGION_CONFIG = 7
+
+
+class Event(ct.Structure):
+    """Mirror of struct event (probes/bpf/common.h); tests check the two agree."""
+    _fields_ = [
+        ("ts", ct.c_uint64),
+        ("ret", ct.c_int64),
+        ("arg", ct.c_uint64),
+        ("pid", ct.c_uint32),
+        ("tid", ct.c_uint32),
+        ("dev", ct.c_uint32),
+        ("val", ct.c_uint32),
+        ("size", ct.c_uint32),
+        ("tlp", ct.c_uint32 * 4),
+        ("type", ct.c_uint16),
+        ("fn", ct.c_uint8),
+        ("state", ct.c_uint8),
+        ("flags", ct.c_uint8),
+        ("sev", ct.c_uint8),
+        ("pad", ct.c_uint8 * 2),
+        ("comm", ct.c_char * 16),
+        ("driver", ct.c_char * 16),
+    ]
+
+
+def region_name(idx):
+    if 0 <= idx <= 5:
+        return "bar%d" % idx
+    return {6: "rom", 7: "config", 8: "vga"}.get(idx, "region%d" % idx)
+
+
+def ioctl_name(cmd):
+    return IOCTL_NAMES.get(cmd, "0x%x" % cmd)
+
+
+def _cstr(b):
+    return b.split(b"\0", 1)[0].decode("utf-8", "replace")
+
+
+_FN_RE = re.compile(r"^\s*(?:USER_)?RESET_FN\((\w+),\s*(\d+),\s*\d\)", re.M)
+_FN_COMMENT_RE = re.compile(r"/\*\s*(?:USER_)?RESET_FN\((\w+),\s*(\d+),\s*\d\)")
+
+
+def fn_ids(reset_c_source):
+    """Function ids used by reset.c, read from its RESET_FN/USER_RESET_FN lines."""
+    out = {}
+    for rx in (_FN_RE, _FN_COMMENT_RE):
+        for m in rx.finditer(reset_c_source):
+            out[int(m.group(2))] = m.group(1)
+    return out
+
+
+class DecodeError(ValueError):
+    pass
+
+
+def decode(ev, cpu, fn_names):
+    """One Event -> schema-v1 dict. Raises DecodeError for records that cannot be encoded."""
+    t = TYPE_NAMES.get(ev.type)
+    if t is None:
+        raise DecodeError("unknown event type %d" % ev.type)
+    d = {"type": t, "ts": int(ev.ts), "cpu": int(cpu), "pid": int(ev.pid), "tid": int(ev.tid),
+         "comm": _cstr(ev.comm)}
+    if ev.dev != NODEV:
+        d["dev"] = key_to_name(ev.dev)
+    elif t != "eventfd.signal":
+        raise DecodeError("%s without a device" % t)
+    f = ev.flags
+    ty = ev.type
+    if ty == EV_AER:
+        d["severity"] = int(ev.sev)
+        d["status"] = int(ev.val)
+        d["tlp_valid"] = bool(f & F_TLP)
+        if f & F_TLP:
+            d["tlp"] = [int(x) for x in ev.tlp]
+    elif ty == EV_REC_ENTER:
+        if f & F_STATE:
+            d["state"] = int(ev.state)
+    elif ty in (EV_CB_ENTER, EV_CB_EXIT):
+        cb = CB_NAMES.get(ev.fn)
+        if cb is None:
+            raise DecodeError("unknown callback id %d" % ev.fn)
+        d["cb"] = cb
+        if ty == EV_CB_ENTER:
+            d["driver"] = _cstr(ev.driver)
+            if f & F_STATE:
+                d["state"] = int(ev.state)
+        elif f & F_RESULT:
+            d["result"] = int(ev.val)
+    elif ty in (EV_RESET_ENTER, EV_RESET_EXIT, EV_URESET_ENTER, EV_URESET_EXIT):
+        name = fn_names.get(ev.fn)
+        if name is None:
+            raise DecodeError("unknown reset function id %d" % ev.fn)
+        d["fn"] = name
+    elif ty == EV_VERR_ENTER:
+        d["state"] = int(ev.state)
+    elif ty == EV_EVENTFD:
+        d["ctx"] = "0x%x" % ev.arg
+    elif ty in (EV_IOCTL_ENTER, EV_IOCTL_EXIT):
+        d["cmd"] = int(ev.val)
+        d["cmd_name"] = ioctl_name(ev.val)
+    elif ty in (EV_RW_ENTER, EV_RW_EXIT):
+        d["region"] = region_name(ev.fn)
+        d["offset"] = int(ev.arg)
+        d["size"] = int(ev.size)
+        d["write"] = bool(f & F_WRITE)
+        if f & F_VALUE:
+            d["value"] = int(ev.val)
+    elif ty == EV_CFG_LOCK:
+        op = CFG_OPS.get(ev.fn)
+        if op is None:
+            raise DecodeError("unknown cfg_lock op %d" % ev.fn)
+        d["op"] = op
+    if f & F_RET:
+        d["ret"] = int(ev.ret)
+    return d
+
+
+def lost_event(ts, cpu, count, pid, tid, comm):
+    return {"type": "lost", "ts": int(ts), "cpu": int(cpu), "pid": int(pid), "tid": int(tid),
+            "comm": comm, "count": int(count)}

@@ -1,0 +1,86 @@
+"""The agent as a command: usage errors, environment errors with their fix, --dry-run, --print-source."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+from tests.util import AGENT_DIR
+
+AGENT = os.path.join(AGENT_DIR, "aertrace-agent")
+
+
+def run(args, env=None, as_nobody=False):
+    kw = {}
+    if as_nobody and os.geteuid() == 0:
+        kw["preexec_fn"] = lambda: (os.setgid(65534), os.setuid(65534))
+    return subprocess.run([sys.executable, AGENT] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=env, timeout=60, universal_newlines=True, **kw)
+
+
+class CliTest(unittest.TestCase):
+    def test_bad_device_name_is_usage_error(self):
+        r = run(["--device", "banana", "--dry-run"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("not a PCI device name", r.stderr)
+
+    def test_unknown_device(self):
+        r = run(["--device", "0000:7f:1f.7", "--dry-run"])
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr.strip().count("\n"), 0, r.stderr)    # one line
+        self.assertIn("no such PCI device", r.stderr)
+
+    def test_unknown_event(self):
+        r = run(["--events", "recovery,nope", "--dry-run"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown logical event(s) nope", r.stderr)
+
+    def test_not_root(self):
+        r = run(["--duration", "1"], as_nobody=True) if os.geteuid() == 0 else run(["--duration", "1"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("must run as root", r.stderr)
+        self.assertEqual(r.stdout, "")
+
+    @unittest.skipUnless(os.geteuid() == 0, "the bcc check comes after the root check")
+    def test_bcc_missing_says_how_to_install(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "bcc.py"), "w") as f:
+                f.write("raise ImportError('blocked by test')\n")
+            env = dict(os.environ, PYTHONPATH=d)
+            r = run(["--duration", "1"], env=env)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("bcc Python module not found", r.stderr)
+        self.assertRegex(r.stderr, r"apt-get install python3-bpfcc|dnf install bcc-tools python3-bcc")
+
+    def test_dry_run_header(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "h.jsonl")
+            r = run(["--dry-run", "-o", out])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(out) as f:
+                lines = f.read().splitlines()
+        self.assertEqual(len(lines), 1)
+        hd = json.loads(lines[0])
+        self.assertEqual(hd["type"], "header")
+        self.assertEqual(hd["kernel"], os.uname().release)
+        n = len(hd["probes"]["attached"]) + len(hd["probes"]["missing"])
+        self.assertGreater(n, 0)
+
+    def test_print_source(self):
+        r = run(["--print-source", "--events", "cfg_lock.lock"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        first = r.stdout.splitlines()[0]
+        self.assertTrue(first.startswith("/* defines:"), first)
+        self.assertIn("struct event", r.stdout)
+        # the probe file comes with its define, and only the requested event's file is included
+        self.assertEqual("PROBE_CFG_LOCK" in first, "int cfg_lock(struct pt_regs *ctx)" in r.stdout)
+        self.assertNotIn("vfio_read_enter", r.stdout)
+
+    def test_output_and_connect_exclusive(self):
+        r = run(["-o", "x", "--connect", "h:1", "--dry-run"])
+        self.assertEqual(r.returncode, 2)
+
+
+if __name__ == "__main__":
+    unittest.main()

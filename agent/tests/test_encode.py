@@ -1,0 +1,181 @@
+import ctypes as ct
+import os
+import re
+import unittest
+
+from aertrace_agent import encode as e
+from aertrace_agent.source import reset_fn_names, program_text
+from tests.util import PROBES
+
+CTYPES = {"u64": ct.c_uint64, "s64": ct.c_int64, "u32": ct.c_uint32, "u16": ct.c_uint16, "u8": ct.c_uint8,
+          "char": ct.c_char}
+
+
+def c_struct_fields():
+    with open(os.path.join(PROBES, "bpf", "common.h")) as f:
+        text = f.read()
+    body = re.search(r"struct event \{(.*?)\};", text, re.S).group(1)
+    fields = []
+    for line in body.splitlines():
+        line = line.split("/*")[0].strip()
+        if not line:
+            continue
+        m = re.match(r"(\w+)\s+(\w+)(?:\[(\d+)\])?;", line)
+        fields.append((m.group(2), m.group(1), int(m.group(3)) if m.group(3) else None))
+    return fields
+
+
+def ev(type_, dev=0x0100, **kw):
+    x = e.Event()
+    x.ts, x.pid, x.tid, x.type, x.dev, x.comm = 1000, 42, 43, type_, dev, b"vfio-user"
+    for k, v in kw.items():
+        if k == "tlp":
+            for i, w in enumerate(v):
+                x.tlp[i] = w
+        else:
+            setattr(x, k, v)
+    return x
+
+
+FN = reset_fn_names(PROBES)
+
+
+class StructTest(unittest.TestCase):
+    def test_ctypes_mirror_matches_c(self):
+        cf = c_struct_fields()
+        self.assertEqual([f[0] for f in cf], [f[0] for f in e.Event._fields_])
+        for (name, ctype, n), (pname, ptype) in zip(cf, e.Event._fields_):
+            want = CTYPES[ctype] * n if n else CTYPES[ctype]
+            self.assertEqual(ct.sizeof(want), ct.sizeof(ptype), name)
+        self.assertEqual(ct.sizeof(e.Event), 104)
+
+    def test_event_type_numbers_match_c(self):
+        with open(os.path.join(PROBES, "bpf", "common.h")) as f:
+            defs = dict((n, int(v)) for n, v in re.findall(r"#define (EV_\w+)\s+(\d+)", f.read()))
+        self.assertEqual(len(defs), len(e.TYPE_NAMES))
+        for name, val in defs.items():
+            self.assertEqual(getattr(e, name), val, name)
+
+    def test_flags_match_c(self):
+        with open(os.path.join(PROBES, "bpf", "common.h")) as f:
+            defs = dict((n, int(v, 16)) for n, v in re.findall(r"#define (F_\w+)\s+(0x[0-9a-f]+)", f.read()))
+        for name, val in defs.items():
+            self.assertEqual(getattr(e, name), val, name)
+
+
+class FnIdsTest(unittest.TestCase):
+    def test_reset_ids(self):
+        self.assertEqual(FN[1], "aer_root_reset")
+        self.assertEqual(FN[7], "pcie_reset_flr")
+        self.assertEqual(FN[18], "pci_reset_bus")
+        self.assertEqual(len(set(FN.values())), len(FN))
+
+    def test_every_written_out_reset_uses_its_id(self):
+        with open(os.path.join(PROBES, "bpf", "reset.c")) as f:
+            text = f.read()
+        for fid, name in FN.items():
+            self.assertRegex(text, r"(RESET_FN\(%s, %d,|reset_enter__%s[\s\S]*?, %d, EV_RESET_ENTER)" % (name, fid, name, fid))
+
+
+class DecodeTest(unittest.TestCase):
+    def test_aer_with_tlp(self):
+        d = e.decode(ev(e.EV_AER, sev=1, val=0x10, flags=e.F_TLP, tlp=[1, 2, 3, 0xffffffff]), 1, FN)
+        self.assertEqual(d, {"type": "aer.event", "ts": 1000, "cpu": 1, "pid": 42, "tid": 43, "comm": "vfio-user",
+                             "dev": "0000:01:00.0", "severity": 1, "status": 0x10, "tlp_valid": True,
+                             "tlp": [1, 2, 3, 0xffffffff]})
+
+    def test_aer_without_tlp(self):
+        d = e.decode(ev(e.EV_AER, sev=0, val=0x1000), 0, FN)
+        self.assertFalse(d["tlp_valid"])
+        self.assertNotIn("tlp", d)
+
+    def test_recovery(self):
+        self.assertEqual(e.decode(ev(e.EV_REC_ENTER, state=2, flags=e.F_STATE), 0, FN)["state"], 2)
+        self.assertNotIn("state", e.decode(ev(e.EV_REC_ENTER), 0, FN))
+        self.assertEqual(e.decode(ev(e.EV_REC_EXIT, ret=5, flags=e.F_RET), 0, FN)["ret"], 5)
+        self.assertNotIn("ret", e.decode(ev(e.EV_REC_EXIT), 0, FN))
+
+    def test_callbacks(self):
+        d = e.decode(ev(e.EV_CB_ENTER, fn=1, state=2, flags=e.F_STATE, driver=b"vfio-pci"), 0, FN)
+        self.assertEqual((d["cb"], d["driver"], d["state"]), ("error_detected", "vfio-pci", 2))
+        d = e.decode(ev(e.EV_CB_ENTER, fn=4), 0, FN)
+        self.assertEqual((d["cb"], d["driver"]), ("resume", ""))
+        self.assertNotIn("state", d)
+        d = e.decode(ev(e.EV_CB_EXIT, fn=2, val=2, flags=e.F_RESULT), 0, FN)
+        self.assertEqual((d["cb"], d["result"]), ("mmio_enabled", 2))
+        self.assertNotIn("result", e.decode(ev(e.EV_CB_EXIT, fn=3), 0, FN))
+
+    def test_resets(self):
+        d = e.decode(ev(e.EV_RESET_ENTER, dev=0x10, fn=1), 0, FN)
+        self.assertEqual((d["type"], d["dev"], d["fn"]), ("reset.enter", "0000:00:02.0", "aer_root_reset"))
+        d = e.decode(ev(e.EV_RESET_EXIT, dev=0x10, fn=3, ret=-25, flags=e.F_RET), 0, FN)
+        self.assertEqual((d["fn"], d["ret"]), ("pci_bus_error_reset", -25))
+        d = e.decode(ev(e.EV_URESET_EXIT, fn=16, ret=0, flags=e.F_RET), 0, FN)
+        self.assertEqual((d["type"], d["fn"], d["ret"]), ("user_reset.exit", "pci_try_reset_function", 0))
+
+    def test_vfio_err_and_eventfd(self):
+        self.assertEqual(e.decode(ev(e.EV_VERR_ENTER, state=2, flags=e.F_STATE), 0, FN)["state"], 2)
+        self.assertEqual(e.decode(ev(e.EV_VERR_EXIT, ret=2, flags=e.F_RET), 0, FN)["ret"], 2)
+        d = e.decode(ev(e.EV_EVENTFD, arg=0xffff888004a3c000), 0, FN)
+        self.assertEqual(d["ctx"], "0xffff888004a3c000")
+        self.assertEqual(d["dev"], "0000:01:00.0")
+        self.assertNotIn("dev", e.decode(ev(e.EV_EVENTFD, dev=e.NODEV, arg=1), 0, FN))
+
+    def test_ioctl(self):
+        d = e.decode(ev(e.EV_IOCTL_ENTER, val=0x3b6f), 0, FN)
+        self.assertEqual((d["cmd"], d["cmd_name"]), (0x3b6f, "VFIO_DEVICE_RESET"))
+        d = e.decode(ev(e.EV_IOCTL_EXIT, val=0x3b6e, ret=-22, flags=e.F_RET), 0, FN)
+        self.assertEqual((d["cmd_name"], d["ret"]), ("VFIO_DEVICE_SET_IRQS", -22))
+        self.assertEqual(e.decode(ev(e.EV_IOCTL_ENTER, val=0x1234), 0, FN)["cmd_name"], "0x1234")
+
+    def test_rw(self):
+        d = e.decode(ev(e.EV_RW_EXIT, fn=7, arg=4, size=2, ret=2, val=0, flags=e.F_RET | e.F_VALUE), 0, FN)
+        self.assertEqual((d["region"], d["offset"], d["size"], d["write"], d["ret"], d["value"]),
+                         ("config", 4, 2, False, 2, 0))
+        d = e.decode(ev(e.EV_RW_EXIT, fn=7, arg=0x104, size=4, ret=4, val=0xffffffff, flags=e.F_RET | e.F_VALUE), 0, FN)
+        self.assertEqual(d["value"], 0xffffffff)   # all-ones reads stay visible
+        d = e.decode(ev(e.EV_RW_ENTER, fn=7, arg=4, size=2, val=0x0406, flags=e.F_WRITE | e.F_VALUE), 0, FN)
+        self.assertEqual((d["write"], d["value"]), (True, 0x0406))
+        d = e.decode(ev(e.EV_RW_ENTER, fn=2, arg=0x10, size=4), 0, FN)
+        self.assertEqual((d["region"], d["write"]), ("bar2", False))
+        self.assertNotIn("value", d)
+        self.assertEqual(e.decode(ev(e.EV_RW_ENTER, fn=6), 0, FN)["region"], "rom")
+        self.assertEqual(e.decode(ev(e.EV_RW_ENTER, fn=8), 0, FN)["region"], "vga")
+        self.assertEqual(e.decode(ev(e.EV_RW_ENTER, fn=11), 0, FN)["region"], "region11")
+
+    def test_cfg_lock(self):
+        self.assertEqual(e.decode(ev(e.EV_CFG_LOCK, fn=1), 0, FN)["op"], "lock")
+        d = e.decode(ev(e.EV_CFG_LOCK, fn=2, ret=1, flags=e.F_RET), 0, FN)
+        self.assertEqual((d["op"], d["ret"]), ("trylock", 1))
+        self.assertEqual(e.decode(ev(e.EV_CFG_LOCK, fn=3), 0, FN)["op"], "unlock")
+
+    def test_open_close(self):
+        self.assertEqual(e.decode(ev(e.EV_OPEN), 0, FN)["type"], "vfio.open")
+        self.assertEqual(e.decode(ev(e.EV_CLOSE), 0, FN)["type"], "vfio.close")
+
+    def test_bad_records(self):
+        for bad in (ev(99), ev(e.EV_CB_ENTER, fn=9), ev(e.EV_RESET_ENTER, fn=99), ev(e.EV_CFG_LOCK, fn=0),
+                    ev(e.EV_REC_ENTER, dev=e.NODEV)):
+            with self.assertRaises(e.DecodeError):
+                e.decode(bad, 0, FN)
+
+    def test_comm_truncated_at_nul(self):
+        x = ev(e.EV_OPEN)
+        x.comm = b"abc"
+        self.assertEqual(e.decode(x, 0, FN)["comm"], "abc")
+
+
+class SourceTest(unittest.TestCase):
+    def test_program_text_only_selected_files(self):
+        t = program_text(PROBES, ["cfglock.c"])
+        self.assertIn("struct event", t)
+        self.assertIn("cfg_trylock_exit", t)
+        self.assertNotIn("vfio_read_enter", t)
+
+    def test_unknown_file(self):
+        with self.assertRaises(ValueError):
+            program_text(PROBES, ["nope.c"])
+
+
+if __name__ == "__main__":
+    unittest.main()
