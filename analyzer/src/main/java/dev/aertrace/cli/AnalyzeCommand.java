@@ -1,60 +1,89 @@
 package dev.aertrace.cli;
 
-import com.fasterxml.jackson.core.JsonFactory;
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
+import dev.aertrace.report.Totals;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
-import java.io.BufferedReader;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
+import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.Callable;
 
-/** Bootstrap version: counts event types per trace. The timeline/race engine replaces the body. */
-@Command(name = "analyze", description = "Analyze agent traces (default: the sample trace shipped in the jar).")
+@Command(name = "analyze", mixinStandardHelpOptions = true,
+        description = {"Rebuild one timeline per AER error from agent traces and report races between the host's",
+                "recovery and the vfio user. Without TRACE, analyzes the real lab trace shipped in the jar",
+                "(kernel 6.1, fatal error while the vfio user reads config space)."},
+        footer = {"", "Examples:",
+                "  aertrace analyze                                   # the shipped 6.1 fatal-race trace",
+                "  aertrace analyze host.jsonl.gz                     # a trace (plain or .gz)",
+                "  aertrace analyze a.jsonl b.jsonl.gz                # several hosts/boots",
+                "  agent | aertrace analyze -                         # stdin",
+                "  aertrace analyze --format json t.jsonl > r.json    # report for scripts",
+                "", "Exit codes: 0 clean, 1 race(s) found, 2 usage or unreadable input, 3 inconclusive",
+                "(events lost/unreadable inside an error's window), 4 a recovery failed (no race)."})
 final class AnalyzeCommand implements Callable<Integer> {
-    @Parameters(arity = "0..*", paramLabel = "TRACE") List<Path> traces;
+    static final String EMBEDDED_LAB = "/dev/aertrace/lab/6.1/fatal-race.jsonl.gz";
+    static final String EMBEDDED_SAMPLE = "/dev/aertrace/sample/fatal-race.jsonl";
+
+    @Spec CommandSpec spec;
+
+    @Parameters(arity = "0..*", paramLabel = "TRACE", description = "Trace files (.jsonl or .jsonl.gz); '-' reads stdin.")
+    List<String> traces;
+
+    @Mixin AnalysisOptions opts;
+
+    @Option(names = {"-o", "--output"}, paramLabel = "FILE", description = "Write the report to FILE instead of stdout.")
+    Path output;
 
     @Override
     public Integer call() throws IOException {
-        if (traces == null || traces.isEmpty()) {
-            try (InputStream in = AnalyzeCommand.class.getResourceAsStream("/dev/aertrace/sample/fatal-race.jsonl")) {
-                report("sample fatal-race.jsonl", in);
-            }
-        } else {
-            for (Path p : traces) {
-                try (InputStream in = Files.newInputStream(p)) {
-                    report(p.toString(), in);
+        opts.validate(spec);
+        if (traces != null) {
+            for (String t : traces) {
+                if (t.equals("-")) continue;
+                Path p = Path.of(t);
+                String why = !Files.exists(p) ? "no such file" : Files.isDirectory(p) ? "is a directory"
+                        : !Files.isReadable(p) ? "permission denied" : null;
+                if (why != null) {
+                    System.err.println("aertrace analyze: cannot read " + t + ": " + why);
+                    return Totals.USAGE;
                 }
             }
         }
-        return 0;
-    }
-
-    private static void report(String name, InputStream in) throws IOException {
-        Map<String, Integer> counts = new TreeMap<>();
-        JsonFactory f = new JsonFactory();
-        BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
-        String line;
-        while ((line = r.readLine()) != null) {
-            try (JsonParser p = f.createParser(line)) {
-                if (p.nextToken() != JsonToken.START_OBJECT) continue;
-                while (p.nextToken() == JsonToken.FIELD_NAME) {
-                    String k = p.currentName();
-                    p.nextToken();
-                    if (k.equals("type")) { counts.merge(p.getText(), 1, Integer::sum); break; }
-                    p.skipChildren();
+        PrintStream out = output == null ? System.out : new PrintStream(Files.newOutputStream(output), false, "UTF-8");
+        try {
+            Run run = new Run(opts.analyzerOptions(), opts.sink(out));
+            if (traces == null || traces.isEmpty()) {
+                String res = AnalyzeCommand.class.getResource(EMBEDDED_LAB) != null ? EMBEDDED_LAB : EMBEDDED_SAMPLE;
+                System.err.println("aertrace: no TRACE given; analyzing the embedded " + (res == EMBEDDED_LAB
+                        ? "real lab trace testdata/lab/6.1/fatal-race.jsonl.gz" : "hand-written sample trace")
+                        + " (see aertrace analyze --help)");
+                try (InputStream in = AnalyzeCommand.class.getResourceAsStream(res)) {
+                    run.input(res.equals(EMBEDDED_LAB) ? "testdata/lab/6.1/fatal-race.jsonl.gz" : "sample/fatal-race.jsonl", in);
+                }
+            } else {
+                for (String t : traces) {
+                    if (t.equals("-")) run.input("<stdin>", System.in);
+                    else try (InputStream in = Files.newInputStream(Path.of(t))) {
+                        run.input(t, in);
+                    } catch (FileNotFoundException | java.nio.file.NoSuchFileException e) {
+                        System.err.println("aertrace analyze: cannot read " + t + ": " + e.getMessage());
+                        return Totals.USAGE;
+                    }
                 }
             }
+            return run.finish();
+        } finally {
+            out.flush();
+            if (output != null) out.close();
         }
-        System.out.println(name + ": " + counts);
     }
 }

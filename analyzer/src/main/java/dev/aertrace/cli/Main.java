@@ -1,18 +1,32 @@
 package dev.aertrace.cli;
 
+import picocli.AutoComplete;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** Entry point of the {@code aertrace} command. */
 @Command(name = "aertrace", mixinStandardHelpOptions = true, version = "aertrace 0.1.0",
         description = "Rebuilds PCIe AER recovery timelines from aertrace agent traces and finds races with vfio users.",
-        subcommands = {AnalyzeCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {AnalyzeCommand.class, RecordCommand.class, BenchCommand.class,
+                AutoComplete.GenerateCompletion.class, CommandLine.HelpCommand.class},
+        footer = {"", "Examples:",
+                "  aertrace analyze                      # analyze the shipped real 6.1 fatal-race lab trace",
+                "  aertrace analyze trace.jsonl.gz       # analyze your trace",
+                "  sudo aertrace record --device 0000:01:00.0   # live, until Ctrl-C",
+                "  aertrace bench                        # 10M-event throughput/memory benchmark",
+                "  source <(aertrace generate-completion) # bash/zsh completion"})
 public final class Main {
     public static void main(String[] args) {
         System.exit(run(args));
     }
 
-    static int run(String... args) {
-        return new CommandLine(new Main()).execute(args);
+    public static int run(String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.getSubcommands().get("generate-completion").getCommandSpec().usageMessage().hidden(false);
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            cmd.getErr().println("aertrace " + cmd.getCommandName() + ": " + ex.getMessage());
+            return 2;
+        });
+        return cl.execute(args);
     }
 }

@@ -1,0 +1,87 @@
+package dev.aertrace.chart;
+
+import org.jfree.chart.ChartUtils;
+import org.jfree.chart.JFreeChart;
+import org.jfree.svg.SVGGraphics2D;
+import org.jfree.svg.SVGUtils;
+
+import java.awt.Font;
+import java.awt.GraphicsEnvironment;
+import java.awt.geom.Rectangle2D;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Writes charts as PNG (JFreeChart) or SVG (JFreeSVG), chosen by the file extension. Headless. */
+public final class ChartFiles {
+    public static final int WIDTH = 1200;
+    public static final int HEIGHT = 600;
+
+    static {
+        // Charts are files, never windows: no display needed, and AWT must not look for one.
+        System.setProperty("java.awt.headless", "true");
+    }
+
+    private ChartFiles() {}
+
+    public enum Format {
+        PNG, SVG;
+
+        public String ext() { return name().toLowerCase(); }
+
+        public static Format of(Path p) {
+            String n = p.getFileName().toString().toLowerCase();
+            if (n.endsWith(".png")) return PNG;
+            if (n.endsWith(".svg")) return SVG;
+            throw new IllegalArgumentException("chart file must end in .png or .svg: " + p);
+        }
+    }
+
+    public static void write(JFreeChart chart, Path out, int width, int height) throws IOException {
+        checkFonts();
+        Path parent = out.toAbsolutePath().getParent();
+        if (parent != null) Files.createDirectories(parent);
+        switch (Format.of(out)) {
+            case PNG -> {
+                try (OutputStream os = Files.newOutputStream(out)) {
+                    ChartUtils.writeChartAsPNG(os, chart, width, height);
+                }
+            }
+            case SVG -> {
+                SVGGraphics2D g = new SVGGraphics2D(width, height);
+                chart.draw(g, new Rectangle2D.Double(0, 0, width, height));
+                SVGUtils.writeToSVG(out.toFile(), g.getSVGElement());
+            }
+        }
+    }
+
+    public static byte[] png(JFreeChart chart, int width, int height) throws IOException {
+        checkFonts();
+        return ChartUtils.encodeAsPNG(chart.createBufferedImage(width, height));
+    }
+
+    public static String svg(JFreeChart chart, int width, int height) {
+        checkFonts();
+        SVGGraphics2D g = new SVGGraphics2D(width, height);
+        chart.draw(g, new Rectangle2D.Double(0, 0, width, height));
+        return g.getSVGDocument();
+    }
+
+    private static volatile boolean fontsChecked;
+
+    /** Java's font lookup on Linux goes through fontconfig; without any font the failure is an obscure NPE. */
+    static void checkFonts() {
+        if (fontsChecked) return;
+        try {
+            String[] fams = GraphicsEnvironment.getLocalGraphicsEnvironment().getAvailableFontFamilyNames();
+            if (fams.length == 0) throw new IllegalStateException("no fonts");
+            new Font(Font.SANS_SERIF, Font.PLAIN, 12).getStringBounds("x",
+                    new java.awt.font.FontRenderContext(null, true, true));
+        } catch (RuntimeException | Error e) {
+            throw new IllegalStateException("charts need fonts: install them with "
+                    + "`apt-get install fontconfig fonts-dejavu-core` (" + e + ")", e);
+        }
+        fontsChecked = true;
+    }
+}

@@ -1,0 +1,121 @@
+package dev.aertrace.chart;
+
+import org.jfree.chart.JFreeChart;
+import org.jfree.chart.axis.CategoryAxis;
+import org.jfree.chart.axis.CategoryLabelPositions;
+import org.jfree.chart.axis.LogAxis;
+import org.jfree.chart.block.BlockBorder;
+import org.jfree.chart.plot.CategoryPlot;
+import org.jfree.chart.renderer.category.BoxAndWhiskerRenderer;
+import org.jfree.chart.title.LegendTitle;
+import org.jfree.chart.title.TextTitle;
+import org.jfree.chart.ui.RectangleEdge;
+import org.jfree.data.statistics.DefaultBoxAndWhiskerCategoryDataset;
+
+import java.awt.BasicStroke;
+import java.awt.Color;
+import java.awt.Font;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Phase durations across many episodes as box plots, one box per phase and group (kernel or label), on a
+ * log axis because recovery phases span five orders of magnitude (µs callbacks, 100 ms link resets).
+ * Boxes are quartiles, whiskers 1.5 IQR (JFreeChart's convention), dots the outliers.
+ */
+public final class PhaseChart {
+    private static final Font FONT = new Font(TimelineChart.FONT, Font.PLAIN, 12);
+
+    private PhaseChart() {}
+
+    /**
+     * @param groups group name → phase → durations in ns (phase order taken from {@code phaseOrder}, then first seen)
+     * @param note   optional one-line subtitle (e.g. the verdicts)
+     */
+    public static JFreeChart create(String title, Map<String, Map<String, double[]>> groups, List<String> phaseOrder,
+                                    String note) {
+        Set<String> phases = new LinkedHashSet<>();
+        for (String p : phaseOrder) {
+            for (Map<String, double[]> g : groups.values()) if (g.containsKey(p) && g.get(p).length > 0) { phases.add(p); break; }
+        }
+        for (Map<String, double[]> g : groups.values()) g.forEach((p, v) -> { if (v.length > 0) phases.add(p); });
+
+        DefaultBoxAndWhiskerCategoryDataset data = new DefaultBoxAndWhiskerCategoryDataset();
+        double min = Double.MAX_VALUE, max = 0;
+        Map<String, String> columnLabel = new LinkedHashMap<>();
+        for (String p : phases) {
+            StringBuilder n = new StringBuilder(p).append(" (n=");
+            boolean firstGroup = true;
+            for (Map<String, double[]> g : groups.values()) {
+                n.append(firstGroup ? "" : "/").append(g.getOrDefault(p, new double[0]).length);
+                firstGroup = false;
+            }
+            columnLabel.put(p, n.append(")").toString());
+        }
+        for (var g : groups.entrySet()) {
+            for (String p : phases) {
+                double[] v = g.getValue().getOrDefault(p, new double[0]);
+                List<Double> ms = new ArrayList<>(v.length);
+                for (double d : v) {
+                    double x = Math.max(d, 1) / 1e6; // log axis: clamp 0 ns to 1 ns
+                    ms.add(x);
+                    min = Math.min(min, x);
+                    max = Math.max(max, x);
+                }
+                data.add(ms, g.getKey(), columnLabel.get(p));
+            }
+        }
+        if (max == 0) { min = 1e-3; max = 1; }
+
+        BoxAndWhiskerRenderer r = new BoxAndWhiskerRenderer();
+        r.setMeanVisible(false);
+        r.setMedianVisible(true);
+        r.setFillBox(true);
+        r.setMaxOutlierVisible(true);
+        r.setMinOutlierVisible(true);
+        r.setUseOutlinePaintForWhiskers(true);
+        r.setDefaultOutlinePaint(Color.BLACK);
+        r.setDefaultOutlineStroke(new BasicStroke(1f));
+        r.setMaximumBarWidth(0.12);
+        r.setItemMargin(0.15);
+        r.setAutoPopulateSeriesOutlinePaint(false);
+        r.setAutoPopulateSeriesOutlineStroke(false);
+        int i = 0;
+        for (String g : groups.keySet()) r.setSeriesPaint(i++, Palette.series(i - 1));
+
+        CategoryAxis x = new CategoryAxis(null);
+        x.setTickLabelFont(FONT);
+        x.setCategoryLabelPositions(phases.size() > 6 ? CategoryLabelPositions.UP_45 : CategoryLabelPositions.STANDARD);
+        x.setMaximumCategoryLabelLines(2);
+        LogAxis y = new LogAxis("duration (ms, log scale)");
+        y.setLabelFont(FONT);
+        y.setTickLabelFont(FONT);
+        y.setSmallestValue(1e-6);
+        y.setRange(min / 2, max * 2);
+        y.setNumberFormatOverride(new java.text.DecimalFormat("0.####"));
+
+        CategoryPlot plot = new CategoryPlot(data, x, y, r);
+        plot.setBackgroundPaint(Color.WHITE);
+        plot.setRangeGridlinePaint(new Color(0xDDDDDD));
+        plot.setOutlinePaint(new Color(0x888888));
+
+        JFreeChart chart = new JFreeChart(title, new Font(TimelineChart.FONT, Font.BOLD, 18), plot, false);
+        chart.setBackgroundPaint(Color.WHITE);
+        if (note != null && !note.isBlank()) chart.addSubtitle(new TextTitle(note, new Font(TimelineChart.FONT, Font.PLAIN, 13)));
+        LegendTitle legend = new LegendTitle(plot);
+        legend.setPosition(RectangleEdge.BOTTOM);
+        legend.setItemFont(FONT);
+        legend.setFrame(BlockBorder.NONE);
+        chart.addSubtitle(legend);
+        TextTitle how = new TextTitle("box: quartiles, line: median, whiskers: 1.5 IQR, circles/triangles: outliers",
+                new Font(TimelineChart.FONT, Font.ITALIC, 10));
+        how.setPosition(RectangleEdge.BOTTOM);
+        how.setPaint(new Color(0x555555));
+        chart.addSubtitle(how);
+        return chart;
+    }
+}

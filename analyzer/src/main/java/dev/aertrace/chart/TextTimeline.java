@@ -1,0 +1,182 @@
+package dev.aertrace.chart;
+
+import dev.aertrace.export.EpisodeLanes;
+import dev.aertrace.race.AnalyzedEpisode;
+import dev.aertrace.race.Verdict;
+import dev.aertrace.timeline.Episode;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The episode as three plain-text lanes — HW, host kernel, user — with time flowing down, at most 80 columns
+ * and ASCII only, to paste into a mailing-list mail (the real counterpart of the hand-drawn host/QEMU/guest
+ * sketches such threads argue over). Rows inside a race window carry a "!" in the margin, and the window's
+ * start and end are ruled across all lanes.
+ *
+ * <p>This is the lane view for mails; {@code aertrace analyze}'s text report keeps its own event list with
+ * evidence marks. Both are built from the same episode.
+ */
+public final class TextTimeline {
+    public static final int WIDTH = 80;
+    private static final int TIME = 10, HW = 16, HOST = 28;
+    private static final int USER = WIDTH - 2 - TIME - HW - HOST - 3; // margin(2) + 3 separators
+
+    private TextTimeline() {}
+
+    private record Row(long ts, int order, int col, String text) {}
+
+    public static List<String> render(AnalyzedEpisode a, int maxRows) {
+        EpisodeLanes lanes = EpisodeLanes.of(a);
+        Episode e = a.episode();
+        long t0 = lanes.t0();
+        List<Row> rows = new ArrayList<>();
+        int[] order = {0};
+        for (EpisodeLanes.Lane l : lanes.lanes()) {
+            int col = switch (l.actor()) {
+                case HW -> 0;
+                case HOST -> 1;
+                case USER -> 2;
+            };
+            for (EpisodeLanes.Span s : l.spans()) {
+                String who = l.actor() == EpisodeLanes.Actor.USER ? l.comm() + " " : "";
+                String where = l.actor() == EpisodeLanes.Actor.HOST && s.role() == EpisodeLanes.Role.CALLBACK
+                        ? shortDev((String) s.args().get("dev")) + " " : s.role() == EpisodeLanes.Role.HOST_RESET
+                        ? shortDev((String) s.args().get("bridge")) + " " : "";
+                rows.add(new Row(s.start(), order[0]++, col, "> " + where + who + s.name()));
+                rows.add(new Row(s.end(), order[0]++, col, "< " + (s.open() ? "no exit: " : "") + shortName(s.name())
+                        + " " + TimelineChart.duration(s.duration())));
+            }
+            for (EpisodeLanes.Mark m : l.marks()) {
+                String text = switch (m.kind()) {
+                    case AER -> "* AER " + m.args().get("severity") + " " + shortDev((String) m.args().get("dev"));
+                    case NOTIFY -> "* eventfd -> user";
+                    case ALL_ONES -> "* " + m.name();
+                    case GAP -> "? " + m.name();
+                };
+                rows.add(new Row(m.ts(), order[0]++, col, text));
+            }
+        }
+        rows.sort(Comparator.comparingLong(Row::ts).thenComparingInt(Row::order));
+        rows = collapse(rows);
+
+        List<String> out = new ArrayList<>();
+        out.add(clip(ascii(EpisodeLanes.title(e)), WIDTH));
+        out.add(clip(ascii(TimelineChart.summary(a)), WIDTH));
+        out.add(line("", "ms", "HW", "host kernel", "user (vfio)"));
+        out.add("-".repeat(WIDTH));
+
+        // Races with the same window (one access, several verdicts) share one pair of rules.
+        List<long[]> windows = new ArrayList<>();
+        List<String> names = new ArrayList<>();
+        for (EpisodeLanes.RaceMark rm : lanes.races()) {
+            int k = -1;
+            for (int i = 0; i < windows.size(); i++) if (windows.get(i)[0] == rm.start() && windows.get(i)[1] == rm.end()) k = i;
+            if (k < 0) { windows.add(new long[] {rm.start(), rm.end()}); names.add(rm.verdict().kind().id); }
+            else if (!names.get(k).contains(rm.verdict().kind().id)) names.set(k, names.get(k) + ", " + rm.verdict().kind().id);
+        }
+        boolean[] begun = new boolean[windows.size()], ended = new boolean[windows.size()];
+        int shown = 0;
+        for (Row r : rows) {
+            for (int i = 0; i < windows.size(); i++) {
+                if (begun[i] && !ended[i] && r.ts() > windows.get(i)[1]) {
+                    ended[i] = true;
+                    out.add(rule("!! race window ends after " + ascii(TimelineChart.duration(windows.get(i)[1] - windows.get(i)[0])) + " "));
+                }
+            }
+            for (int i = 0; i < windows.size(); i++) {
+                if (!begun[i] && r.ts() >= windows.get(i)[0]) {
+                    begun[i] = true;
+                    out.add(rule("!! race window begins: " + names.get(i) + " "));
+                }
+            }
+            if (shown++ >= maxRows) {
+                out.add("  ... " + (rows.size() - maxRows) + " more rows (aertrace export --format chrome shows all)");
+                break;
+            }
+            boolean inRace = false;
+            for (long[] w : windows) inRace |= r.ts() >= w[0] && r.ts() <= w[1];
+            String[] cols = {"", "", ""};
+            cols[r.col()] = ascii(r.text());
+            out.add(line(inRace ? "!" : "", ms(r.ts() - t0), cols[0], cols[1], cols[2]));
+        }
+        for (int i = 0; i < windows.size(); i++) {
+            if (begun[i] && !ended[i]) {
+                out.add(rule("!! race window ends after " + ascii(TimelineChart.duration(windows.get(i)[1] - windows.get(i)[0])) + " "));
+            }
+        }
+        out.add("-".repeat(WIDTH));
+        for (Verdict v : a.verdicts()) {
+            if (v.kind().category != Verdict.Category.RACE) continue;
+            wrap(out, "! " + v.kind().id + (v.tentative() ? " (tentative)" : "") + ": " + ascii(v.sentence()));
+        }
+        return out;
+    }
+
+    /** Repeated identical rows of one lane (a user polling a register) become one row "×N". */
+    private static List<Row> collapse(List<Row> rows) {
+        List<Row> out = new ArrayList<>();
+        int i = 0;
+        while (i < rows.size()) {
+            Row r = rows.get(i);
+            int j = i + 1;
+            while (j < rows.size() && rows.get(j).col() == r.col() && rows.get(j).text().equals(r.text())) j++;
+            out.add(j - i > 1 ? new Row(r.ts(), r.order(), r.col(), r.text() + " x" + (j - i)) : r);
+            i = j;
+        }
+        return out;
+    }
+
+    private static String line(String margin, String time, String hw, String host, String user) {
+        return (String.format(Locale.ROOT, "%-2s%" + TIME + "s|%-" + HW + "s|%-" + HOST + "s|%s",
+                margin, time, fit(hw, HW), fit(host, HOST), fit(user, USER))).stripTrailing();
+    }
+
+    private static String rule(String text) {
+        String s = "--" + text;
+        return s.length() >= WIDTH ? s.substring(0, WIDTH) : s + "-".repeat(WIDTH - s.length());
+    }
+
+    private static String ms(long ns) {
+        return String.format(Locale.ROOT, "%+.3f ", ns / 1e6);
+    }
+
+    private static String fit(String s, int w) {
+        return s.length() <= w ? s : s.substring(0, w - 1) + "~";
+    }
+
+    private static String clip(String s, int w) {
+        return s.length() <= w ? s : s.substring(0, w - 3) + "...";
+    }
+
+    private static String shortDev(String d) {
+        if (d == null) return "-";
+        return d.startsWith("0000:") ? d.substring(5) : d;
+    }
+
+    private static String shortName(String n) {
+        int i = n.indexOf(" = ");
+        return i > 0 ? n.substring(0, i) : n;
+    }
+
+    private static String ascii(String s) {
+        return s.replace('µ', 'u').replace('→', '>').replace('←', '<').replace('—', '-').replace('…', '.')
+                .replace('·', '|');
+    }
+
+    private static void wrap(List<String> out, String s) {
+        String rest = s;
+        String indent = "";
+        while (!rest.isEmpty()) {
+            String l = indent + rest;
+            if (l.length() <= WIDTH) { out.add(l); return; }
+            int cut = l.lastIndexOf(' ', WIDTH);
+            if (cut <= indent.length()) cut = WIDTH;
+            out.add(l.substring(0, cut));
+            rest = l.substring(cut).strip();
+            indent = "  ";
+        }
+    }
+}

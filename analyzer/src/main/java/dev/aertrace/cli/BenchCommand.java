@@ -1,0 +1,92 @@
+package dev.aertrace.cli;
+
+import dev.aertrace.bench.BenchWorker;
+import dev.aertrace.bench.TraceGenerator;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = {"Throughput and memory benchmark: generates a trace of N events (default 10 million) once,",
+                "then runs the full analysis and a Jackson-only parse of the same file (the floor), each in a",
+                "fresh JVM pinned to one CPU with a capped heap, and prints events/s, peak heap, peak RSS."},
+        footer = {"", "Examples:", "  aertrace bench", "  aertrace bench --events 1000000 --runs 1"})
+final class BenchCommand implements Callable<Integer> {
+    @Option(names = "--events", defaultValue = "10000000", description = "Events in the generated trace (default: ${DEFAULT-VALUE}).")
+    long events;
+
+    @Option(names = "--file", paramLabel = "PATH", description = "Trace to generate/reuse (default: ~/.cache/aertrace/bench-N.jsonl).")
+    Path file;
+
+    @Option(names = "--heap", defaultValue = "256m", description = "Heap cap for the measured JVMs (default: ${DEFAULT-VALUE}).")
+    String heap;
+
+    @Option(names = "--runs", defaultValue = "3", description = "Runs per mode; the best is reported (default: ${DEFAULT-VALUE}).")
+    int runs;
+
+    @Override
+    public Integer call() throws Exception {
+        if (events < 1000 || runs < 1) {
+            System.err.println("aertrace bench: --events must be >= 1000 and --runs >= 1");
+            return 2;
+        }
+        Path f = file != null ? file : Path.of(System.getProperty("user.home"), ".cache", "aertrace", "bench-" + events + ".jsonl");
+        if (!Files.exists(f)) {
+            System.err.println("aertrace bench: generating " + events + " events into " + f + " ...");
+            TraceGenerator.generate(f, events);
+        }
+        System.out.printf(Locale.ROOT, "trace: %s (%.0f MiB, %d events)%n", f, Files.size(f) / 1048576.0, events);
+        boolean pin = new File("/usr/bin/taskset").canExecute();
+        System.out.println("JVM: -Xmx" + heap + " -XX:ActiveProcessorCount=1" + (pin ? ", pinned with taskset -c 0" : " (taskset not found: not pinned)"));
+        long[] floor = best("floor", f, pin);
+        long[] full = best("analyze", f, pin);
+        double floorRate = floor[0] / (floor[1] / 1e9), fullRate = full[0] / (full[1] / 1e9);
+        System.out.printf(Locale.ROOT, "%-8s %12s %10s %14s %12s %12s%n", "mode", "events", "seconds", "events/s", "peak heap", "peak RSS");
+        row("floor", floor);
+        row("analyze", full);
+        System.out.printf(Locale.ROOT, "analyze/floor time ratio: %.2f (analysis costs %.2fx a bare Jackson parse); episodes: %d%n",
+                floorRate / fullRate, floorRate / fullRate, full[4]);
+        boolean ok = fullRate >= 1e6 && full[2] < 256L * 1024 * 1024;
+        System.out.println("targets (>= 1M events/s on one core, peak heap < 256 MiB): " + (ok ? "met" : "NOT met"));
+        return 0;
+    }
+
+    private static void row(String name, long[] r) {
+        System.out.printf(Locale.ROOT, "%-8s %12d %10.2f %14.0f %9.1f MiB %8.1f MiB%n", name, r[0], r[1] / 1e9,
+                r[0] / (r[1] / 1e9), r[2] / 1048576.0, r[3] / 1048576.0);
+    }
+
+    /** Fastest of {@link #runs} runs; returns events, nanos, peak heap, peak RSS, episodes. */
+    private long[] best(String mode, Path f, boolean pin) throws Exception {
+        long[] best = null;
+        for (int i = 0; i < runs; i++) {
+            List<String> cmd = new ArrayList<>();
+            if (pin) cmd.addAll(List.of("/usr/bin/taskset", "-c", "0"));
+            cmd.add(ProcessHandle.current().info().command().orElse("java"));
+            cmd.addAll(List.of("-Xmx" + heap, "-XX:ActiveProcessorCount=1", "-cp", System.getProperty("java.class.path"),
+                    BenchWorker.class.getName(), mode, f.toString()));
+            Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            String line;
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                line = r.readLine();
+            }
+            if (p.waitFor() != 0 || line == null) throw new IllegalStateException(mode + " run failed (exit " + p.exitValue() + ")");
+            String[] x = line.split(" ");
+            long[] r = {Long.parseLong(x[1]), Long.parseLong(x[2]), Long.parseLong(x[3]), Long.parseLong(x[4]), Long.parseLong(x[5])};
+            System.err.printf(Locale.ROOT, "  %s run %d: %.2f s%n", mode, i + 1, r[1] / 1e9);
+            if (best == null || r[1] < best[1]) best = r;
+            else { best[2] = Math.max(best[2], r[2]); best[3] = Math.max(best[3], r[3]); }
+        }
+        return best;
+    }
+}

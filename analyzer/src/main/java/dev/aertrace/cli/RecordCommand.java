@@ -1,0 +1,145 @@
+package dev.aertrace.cli;
+
+import dev.aertrace.report.Totals;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+
+@Command(name = "record", mixinStandardHelpOptions = true,
+        description = {"Start the aertrace agent (eBPF, needs root and bcc) and analyze its live stream.",
+                "Episodes are reported as they complete; Ctrl-C stops the agent, then the summary is printed."},
+        footer = {"", "Examples:",
+                "  sudo aertrace record --device 0000:01:00.0",
+                "  sudo aertrace record --device 0000:01:00.0 --save trace.jsonl --duration 60",
+                "", "The agent is started as: /usr/bin/python3 agent/aertrace-agent -o - [--device DEV]...",
+                "Exit codes as for analyze; 2 also when the agent could not start (its message says why)."})
+final class RecordCommand implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Option(names = "--device", paramLabel = "DEV", description = "Limit probes to DEV's hierarchy (repeatable), e.g. 0000:01:00.0.")
+    List<String> devices = new ArrayList<>();
+
+    @Option(names = "--duration", paramLabel = "SECONDS", description = "Stop after SECONDS (passed to the agent).")
+    Integer duration;
+
+    @Option(names = "--save", paramLabel = "FILE", description = "Also write the raw trace to FILE.")
+    Path save;
+
+    @Option(names = "--agent", paramLabel = "PATH", description = "Agent script (default: agent/aertrace-agent of this checkout).")
+    Path agent;
+
+    @Option(names = "--python", paramLabel = "PATH", defaultValue = "/usr/bin/python3",
+            description = "Python with bcc (default: ${DEFAULT-VALUE}).")
+    String python;
+
+    @Mixin AnalysisOptions opts;
+
+    private volatile boolean interrupted;
+
+    @Override
+    public Integer call() throws Exception {
+        opts.validate(spec);
+        for (String d : devices)
+            if (!d.matches("[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]"))
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                        "--device " + d + ": expected a PCI name like 0000:01:00.0 (lower-case hex)");
+        Path script = agent != null ? agent : defaultAgent();
+        if (script == null || !Files.isReadable(script)) {
+            System.err.println("aertrace record: agent not found" + (script != null ? " at " + script : "")
+                    + "; run from the aertrace checkout or pass --agent PATH");
+            return Totals.USAGE;
+        }
+        List<String> cmd = new ArrayList<>(List.of(python, script.toString(), "-o", "-"));
+        for (String d : devices) { cmd.add("--device"); cmd.add(d); }
+        if (duration != null) { cmd.add("--duration"); cmd.add(duration.toString()); }
+        Process p;
+        try {
+            p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        } catch (IOException e) {
+            System.err.println("aertrace record: cannot start " + python + ": " + e.getMessage());
+            return Totals.USAGE;
+        }
+        // Ctrl-C reaches the agent too (same process group); we keep reading until it writes its footer.
+        // If the signal came from elsewhere (kill -INT), pass a SIGTERM on after a grace period.
+        sun.misc.Signal.handle(new sun.misc.Signal("INT"), s -> {
+            interrupted = true;
+            new Thread(() -> {
+                try {
+                    if (!p.waitFor(3, TimeUnit.SECONDS)) p.destroy();
+                } catch (InterruptedException ignored) {
+                    Thread.currentThread().interrupt();
+                }
+            }).start();
+        });
+        System.err.println("aertrace record: " + String.join(" ", cmd) + " (Ctrl-C to stop)");
+        InputStream in = p.getInputStream();
+        OutputStream raw = save == null ? null : Files.newOutputStream(save);
+        if (raw != null) in = new Tee(in, raw);
+        PrintStream out = System.out;
+        Run run = new Run(opts.analyzerOptions(), opts.sink(out));
+        try {
+            run.input("agent" + (devices.isEmpty() ? "" : " " + String.join(",", devices)), in);
+        } finally {
+            if (raw != null) raw.close();
+        }
+        int agentExit = p.waitFor();
+        int code = run.finish();
+        if (agentExit != 0 && !interrupted && run.totals.events == 0) {
+            System.err.println("aertrace record: the agent exited with " + agentExit + " before any event (see its message above)");
+            return Totals.USAGE;
+        }
+        return code;
+    }
+
+    /** Locates agent/aertrace-agent next to the analyzer jar (analyzer/target/aertrace.jar) or in the cwd. */
+    static Path defaultAgent() {
+        try {
+            Path jar = Path.of(RecordCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            for (Path d = jar.getParent(); d != null; d = d.getParent()) {
+                Path a = d.resolve("agent/aertrace-agent");
+                if (Files.exists(a)) return a;
+            }
+        } catch (Exception ignored) {
+            // fall through to the working directory
+        }
+        Path a = Path.of("agent/aertrace-agent");
+        return Files.exists(a) ? a : null;
+    }
+
+    private static final class Tee extends FilterInputStream {
+        private final OutputStream copy;
+
+        Tee(InputStream in, OutputStream copy) {
+            super(in);
+            this.copy = copy;
+        }
+
+        @Override
+        public int read() throws IOException {
+            int b = super.read();
+            if (b >= 0) copy.write(b);
+            return b;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            int n = super.read(b, off, len);
+            if (n > 0) copy.write(b, off, n);
+            return n;
+        }
+    }
+}

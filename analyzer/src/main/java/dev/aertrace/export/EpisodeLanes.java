@@ -1,0 +1,298 @@
+package dev.aertrace.export;
+
+import dev.aertrace.ingest.Event;
+import dev.aertrace.race.AnalyzedEpisode;
+import dev.aertrace.race.Verdict;
+import dev.aertrace.timeline.Access;
+import dev.aertrace.timeline.CallbackCall;
+import dev.aertrace.timeline.Episode;
+import dev.aertrace.timeline.HostReset;
+import dev.aertrace.timeline.Notification;
+import dev.aertrace.timeline.Phase;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * One episode laid out as lanes — one per actor — for drawing: the chart and the trace-event export both
+ * read this, so a slice in Perfetto and a bar in the PNG are the same span by construction.
+ *
+ * <p>Lanes, top to bottom: the hardware (AER events), the host recovery thread (pcie_do_recovery and its
+ * phases), one lane per device for its driver's callbacks, one per bridge for host resets, then one per
+ * user thread for its vfio accesses. Windows are time ranges drawn across lanes: each host reset of the
+ * recovery, and each race (the part of a user access that overlapped a host reset, or the evidence span).
+ */
+public record EpisodeLanes(AnalyzedEpisode analyzed, List<Lane> lanes, List<Window> windows, List<RaceMark> races,
+                           long t0, long t1) {
+
+    public enum Actor { HW, HOST, USER }
+
+    /** What a span is, so the chart colours and the export categories agree. */
+    public enum Role { RECOVERY, PHASE, CALLBACK, HOST_RESET, USER_ACCESS, USER_IOCTL, USER_RESET }
+
+    public enum MarkKind { AER, NOTIFY, ALL_ONES, GAP }
+
+    /** {@code open}: no exit was seen; the span was closed at the episode end for drawing. */
+    public record Span(String name, Role role, long start, long end, boolean open, boolean race,
+                       Map<String, Object> args) {
+        public long duration() { return end - start; }
+    }
+
+    public record Mark(String name, MarkKind kind, long ts, Map<String, Object> args) {}
+
+    /** {@code pid}/{@code tid}: the real ids for user lanes, the recovery thread's for the host's, -1 when none. */
+    public record Lane(String key, String label, Actor actor, int pid, int tid, String comm,
+                       List<Span> spans, List<Mark> marks) {}
+
+    public record Window(String name, String kind, long start, long end) {}
+
+    /** A race verdict placed in time: {@code laneKeys} are the lanes its evidence sits on. */
+    public record RaceMark(Verdict verdict, String label, long start, long end, List<String> laneKeys) {}
+
+    public static EpisodeLanes of(AnalyzedEpisode a) {
+        Episode e = a.episode();
+        long t0 = e.start();
+        long t1 = Math.max(e.end(), t0 + 1);
+        Map<String, Lane> lanes = new LinkedHashMap<>();
+
+        // Hardware: what the device reported.
+        Lane hw = lane(lanes, "hw", "AER " + e.device(), Actor.HW, -1, -1, null);
+        for (Event.AerError err : e.errors()) {
+            Map<String, Object> args = new LinkedHashMap<>();
+            args.put("dev", err.dev());
+            args.put("severity", severityName(err.severity()));
+            args.put("status", String.format("0x%08x", err.status()));
+            args.put("line", err.line());
+            hw.marks().add(new Mark("AER " + severityName(err.severity()) + " " + err.dev(), MarkKind.AER, err.ts(), args));
+        }
+
+        // Host recovery thread: the whole recovery and its steps.
+        int recPid = -1, recTid = -1;
+        String recComm = null;
+        for (Event ev : e.events()) {
+            if (ev instanceof Event.RecoveryEnter r) {
+                recPid = r.common().pid();
+                recTid = r.common().tid();
+                recComm = r.common().comm();
+                break;
+            }
+        }
+        Lane rec = lane(lanes, "recovery", "host recovery" + (e.recoveryDev() == null ? "" : " " + e.recoveryDev()),
+                Actor.HOST, recPid, recTid, recComm);
+        for (Phase p : e.phases()) {
+            if (p.kind() == Phase.Kind.AER || p.kind() == Phase.Kind.SETTLE) continue;
+            boolean open = p.end() == null;
+            long end = open ? t1 : p.end();
+            Map<String, Object> args = new LinkedHashMap<>();
+            if (p.dev() != null) args.put("dev", p.dev());
+            if (p.detail() != null) args.put("detail", p.detail());
+            if (p.kind() == Phase.Kind.RECOVERY && e.result() != null) args.put("result", ersName(e.result()));
+            if (open) args.put("open", "no exit seen before the episode ended");
+            rec.spans().add(new Span(phaseName(p.kind()), p.kind() == Phase.Kind.RECOVERY ? Role.RECOVERY : Role.PHASE,
+                    p.start(), end, open, false, args));
+        }
+
+        // One lane per device for the drivers' callbacks; the error eventfd is raised from vfio's callback.
+        for (CallbackCall c : e.callbacks()) {
+            Lane l = lane(lanes, "cb " + c.dev(), "callbacks " + c.dev() + driverSuffix(c.driver()), Actor.HOST,
+                    c.enter() == null ? -1 : c.enter().common().pid(), c.enter() == null ? -1 : c.enter().common().tid(),
+                    c.enter() == null ? null : c.enter().common().comm());
+            boolean open = c.end() == null;
+            Map<String, Object> args = new LinkedHashMap<>();
+            args.put("dev", c.dev());
+            args.put("driver", c.driver());
+            if (c.result() != null) args.put("vote", ersName(c.result()));
+            if (open) args.put("open", "no exit seen before the episode ended");
+            String name = c.cb().wire + (c.result() == null ? "" : " → " + ersName(c.result()));
+            l.spans().add(new Span(name, Role.CALLBACK, c.start(), open ? t1 : c.end(), open, false, args));
+        }
+        for (Notification n : e.notifications()) {
+            String key = n.dev() == null ? "recovery" : "cb " + n.dev();
+            Lane l = lanes.containsKey(key) ? lanes.get(key) : rec;
+            Map<String, Object> args = new LinkedHashMap<>();
+            args.put("ctx", n.ctx());
+            if (n.dev() != null) args.put("dev", n.dev());
+            l.marks().add(new Mark("eventfd: user notified", MarkKind.NOTIFY, n.ts(), args));
+        }
+
+        // One lane per reset bridge; nested calls (aer_root_reset → pci_reset_secondary_bus) nest here too.
+        List<Window> windows = new ArrayList<>();
+        for (HostReset r : e.resets()) {
+            Lane l = lane(lanes, "reset " + r.bridge(), "host reset " + r.bridge(), Actor.HOST,
+                    r.enter() == null ? -1 : r.enter().common().pid(), r.enter() == null ? -1 : r.enter().common().tid(),
+                    r.enter() == null ? null : r.enter().common().comm());
+            boolean open = r.end() == null;
+            long end = open ? t1 : r.end();
+            Map<String, Object> args = new LinkedHashMap<>();
+            args.put("bridge", r.bridge());
+            args.put("fn", r.fn());
+            if (r.ret() != null) args.put("ret", r.ret());
+            args.put("by", r.byRecovery() ? "recovery" : "another thread");
+            if (open) args.put("open", "no exit seen before the episode ended");
+            l.spans().add(new Span(r.fn(), Role.HOST_RESET, r.start(), end, open, false, args));
+            if (r.depth() == 0) windows.add(new Window("host reset " + r.bridge() + " (" + r.fn() + ")", "host-reset", r.start(), end));
+        }
+
+        // Races: find the accesses the verdicts name, so those bars can be marked.
+        Set<Event> raceEvidence = new HashSet<>();
+        for (Verdict v : a.verdicts()) if (v.kind().category == Verdict.Category.RACE) raceEvidence.addAll(v.evidence());
+
+        // One lane per user thread.
+        List<Access> accesses = new ArrayList<>(e.accesses());
+        accesses.sort(Comparator.comparingLong(Access::start));
+        for (Access x : accesses) {
+            Lane l = lane(lanes, "user " + x.pid() + "/" + x.tid(), x.comm() + " " + x.pid() + "/" + x.tid(), Actor.USER,
+                    x.pid(), x.tid(), x.comm());
+            boolean open = x.end() == null;
+            boolean race = raceEvidence.contains(x.enter()) || (x.exit() != null && raceEvidence.contains(x.exit()));
+            Map<String, Object> args = new LinkedHashMap<>();
+            args.put("dev", x.dev());
+            if (x.region() != null) {
+                args.put("region", x.region());
+                args.put("offset", String.format("0x%x", x.offset()));
+                args.put("size", x.size());
+            }
+            if (x.value() != null) args.put("value", hex(x.value(), x.size()));
+            if (x.ret() != null) args.put("ret", x.ret());
+            if (open) args.put("open", "no exit seen before the episode ended");
+            if (x.enter() != null) args.put("line", x.enter().line());
+            l.spans().add(new Span(accessName(x), accessRole(x), x.start(), open ? t1 : x.end(), open, race, args));
+            if (x.kind() == Access.Kind.CONFIG_READ && x.value() != null && allOnes(x.value(), x.size()) && x.end() != null) {
+                l.marks().add(new Mark("all-ones read " + hex(x.value(), x.size()), MarkKind.ALL_ONES, x.end(), Map.of("dev", x.dev())));
+            }
+        }
+
+        // Gaps: lost events or unreadable lines inside the window make verdicts tentative: show where.
+        for (Event g : e.gaps()) {
+            hw.marks().add(new Mark(g instanceof Event.Lost l ? "lost " + l.count() + " events" : "gap: " + g.type(),
+                    MarkKind.GAP, g.ts(), Map.of("line", g.line())));
+        }
+
+        List<RaceMark> races = new ArrayList<>();
+        for (Verdict v : a.verdicts()) {
+            if (v.kind().category != Verdict.Category.RACE || v.evidence().isEmpty()) continue;
+            long s = Long.MAX_VALUE, t = Long.MIN_VALUE;
+            Set<String> keys = new java.util.LinkedHashSet<>();
+            for (Event ev : v.evidence()) {
+                s = Math.min(s, ev.ts());
+                t = Math.max(t, ev.ts());
+                for (Lane l : lanes.values()) {
+                    if (l.actor() == Actor.USER && l.tid() == ev.tid() && l.pid() == ev.common().pid()) keys.add(l.key());
+                }
+            }
+            // When the evidence is an access overlapping a host reset, the race is that overlap: shade it, not
+            // the union of everything the verdict cites.
+            long os = Long.MAX_VALUE, ot = Long.MIN_VALUE;
+            for (Access x : accesses) {
+                if (!v.evidence().contains(x.enter()) && (x.exit() == null || !v.evidence().contains(x.exit()))) continue;
+                long xe = x.end() == null ? t1 : x.end();
+                for (Window w : windows) {
+                    long a0 = Math.max(x.start(), w.start()), a1 = Math.min(xe, w.end());
+                    if (a0 <= a1) { os = Math.min(os, a0); ot = Math.max(ot, a1); }
+                }
+            }
+            if (os <= ot) { s = os; t = ot; }
+            races.add(new RaceMark(v, raceLabel(v), s, Math.max(t, s), List.copyOf(keys)));
+        }
+
+        return new EpisodeLanes(a, List.copyOf(lanes.values()), windows, races, t0, t1);
+    }
+
+    private static Lane lane(Map<String, Lane> lanes, String key, String label, Actor actor, int pid, int tid, String comm) {
+        return lanes.computeIfAbsent(key, k -> new Lane(k, label, actor, pid, tid, comm, new ArrayList<>(), new ArrayList<>()));
+    }
+
+    /** Short label for a race mark: the verdict id plus the tentative flag. */
+    static String raceLabel(Verdict v) {
+        return "RACE: " + v.kind().id + (v.tentative() ? " (tentative: events lost)" : "");
+    }
+
+    static String phaseName(Phase.Kind k) {
+        return switch (k) {
+            case RECOVERY -> "pcie_do_recovery";
+            case ERROR_DETECTED -> "error_detected";
+            case MMIO_ENABLED -> "mmio_enabled";
+            case RESET -> "reset link";
+            case SLOT_RESET -> "slot_reset";
+            case RESUME -> "resume";
+            case AER -> "AER";
+            case SETTLE -> "settle";
+        };
+    }
+
+    static Role accessRole(Access x) {
+        if (x.isReset()) return Role.USER_RESET;
+        return x.kind() == Access.Kind.IOCTL ? Role.USER_IOCTL : Role.USER_ACCESS;
+    }
+
+    public static String accessName(Access x) {
+        return switch (x.kind()) {
+            case CONFIG_READ -> String.format("cfg read 0x%02x/%d%s", x.offset(), x.size(),
+                    x.value() == null ? "" : " = " + hex(x.value(), x.size()));
+            case CONFIG_WRITE -> String.format("cfg write 0x%02x/%d%s", x.offset(), x.size(),
+                    x.value() == null ? "" : " ← " + hex(x.value(), x.size()));
+            case BAR_READ -> x.region() + " read 0x" + Long.toHexString(x.offset());
+            case BAR_WRITE -> x.region() + " write 0x" + Long.toHexString(x.offset());
+            case IOCTL -> x.name() == null ? "ioctl" : x.name();
+            case USER_RESET -> x.name() == null ? "user reset" : x.name();
+            case OPEN -> "vfio open";
+            case CLOSE -> "vfio close";
+        };
+    }
+
+    public static String hex(long v, int size) {
+        int digits = size >= 1 && size <= 8 ? size * 2 : 8;
+        return String.format("0x%0" + digits + "x", v);
+    }
+
+    public static boolean allOnes(long v, int size) {
+        return switch (size) {
+            case 1 -> v == 0xFFL;
+            case 2 -> v == 0xFFFFL;
+            case 4 -> v == 0xFFFFFFFFL;
+            default -> false;
+        };
+    }
+
+    public static String severityName(Integer s) {
+        if (s == null) return "unknown";
+        return switch (s) {
+            case 0 -> "non-fatal";
+            case 1 -> "fatal";
+            case 2 -> "correctable";
+            default -> "severity " + s;
+        };
+    }
+
+    /** pci_ers_result names as in include/linux/pci.h. */
+    public static String ersName(Integer r) {
+        if (r == null) return "?";
+        return switch (r) {
+            case 1 -> "NONE";
+            case 2 -> "CAN_RECOVER";
+            case 3 -> "NEED_RESET";
+            case 4 -> "DISCONNECT";
+            case 5 -> "RECOVERED";
+            case 6 -> "NO_AER_DRIVER";
+            default -> String.valueOf(r);
+        };
+    }
+
+    private static String driverSuffix(String driver) {
+        return driver == null || driver.isEmpty() ? "" : " (" + driver + ")";
+    }
+
+    /** Episode title: what failed, where, on which kernel. */
+    public static String title(Episode e) {
+        return String.format(Locale.ROOT, "%s AER on %s — host %s, kernel %s",
+                cap(severityName(e.severity())), e.device(), e.host() == null ? "?" : e.host(), e.kernel() == null ? "?" : e.kernel());
+    }
+
+    private static String cap(String s) { return s.isEmpty() ? s : Character.toUpperCase(s.charAt(0)) + s.substring(1); }
+}

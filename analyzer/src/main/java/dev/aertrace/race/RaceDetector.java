@@ -1,0 +1,403 @@
+package dev.aertrace.race;
+
+import dev.aertrace.ingest.Event;
+import dev.aertrace.ingest.TraceHeader;
+import dev.aertrace.timeline.Access;
+import dev.aertrace.timeline.CallbackCall;
+import dev.aertrace.timeline.Episode;
+import dev.aertrace.timeline.HostReset;
+import dev.aertrace.timeline.Notification;
+import dev.aertrace.timeline.TimelineBuilder;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+
+import static dev.aertrace.timeline.Times.dur;
+
+/** Turns one closed {@link Episode} into verdicts. Pure function of the episode (and the trace header). */
+public final class RaceDetector {
+
+    /**
+     * {@code aerCapOffset}: where the AER extended capability sits in config space (the header does not carry it;
+     * 0x100, the first extended capability, is where QEMU and most devices put it).
+     */
+    public record Options(long aerCapOffset, int maxEvidence) {
+        public static Options defaults() { return new Options(0x100, 40); }
+    }
+
+    private final Options opt;
+
+    public RaceDetector(Options opt) { this.opt = opt; }
+
+    public AnalyzedEpisode analyze(Episode ep, TraceHeader header) {
+        List<Verdict> v = new ArrayList<>();
+        Verdict inconclusive = inconclusive(ep, header);
+        boolean tentative = inconclusive != null;
+        List<HostReset> resets = ep.resets().stream().filter(r -> r.byRecovery() && r.depth() == 0).toList();
+        List<Access> user = ep.accesses().stream()
+                .filter(a -> a.kind() != Access.Kind.OPEN && a.kind() != Access.Kind.CLOSE).toList();
+        List<Access> inWindow = user.stream().filter(a -> a.end() == null || a.end() >= ep.start()).toList();
+
+        duringReset(ep, resets, inWindow, tentative, v);
+        stalled(ep, resets, inWindow, tentative, v);
+        stateChanged(ep, resets, user, tentative, v);
+        allOnes(ep, inWindow, tentative, v);
+        doubleReset(ep, inWindow, tentative, v);
+        recoveryWindow(ep, resets, inWindow, tentative, v);
+        notifiedEarly(ep, resets, tentative, v);
+        aerStatusCleared(ep, inWindow, tentative, v);
+        recoveryFailed(ep, tentative, v);
+        notReset(ep, header, tentative, v);
+
+        List<Verdict> all = new ArrayList<>();
+        if (inconclusive != null) all.add(inconclusive);
+        all.addAll(v);
+        Outcome o = inconclusive != null ? Outcome.INCONCLUSIVE
+                : v.stream().anyMatch(x -> x.kind().category == Verdict.Category.RACE) ? Outcome.RACE
+                : v.stream().anyMatch(x -> x.kind().category == Verdict.Category.RECOVERY) ? Outcome.RECOVERY_FAILED
+                : Outcome.CLEAN;
+        return new AnalyzedEpisode(ep, List.copyOf(all), o);
+    }
+
+    // ------------------------------------------------------------------------------------------ helpers
+
+    private String t(Episode ep, long ts) { return dev.aertrace.timeline.Times.rel(ep.start(), ts); }
+
+    private static boolean resetCovers(Episode ep, HostReset r, String dev) {
+        return dev.equals(r.bridge()) || ep.affected().contains(dev);
+    }
+
+    private static long endOf(Episode ep, HostReset r) { return r.end() != null ? r.end() : ep.end(); }
+
+    private List<Event> evidence(Event... first) {
+        List<Event> out = new ArrayList<>();
+        for (Event e : first) if (e != null) out.add(e);
+        return out;
+    }
+
+    private void addAccess(List<Event> ev, Access a) {
+        if (ev.size() >= opt.maxEvidence()) return;
+        if (a.enter() != null) ev.add(a.enter());
+        if (a.exit() != null && ev.size() < opt.maxEvidence()) ev.add(a.exit());
+    }
+
+    static String describe(Access a) {
+        return switch (a.kind()) {
+            case CONFIG_READ -> "config read " + a.size() + "B at " + Pci.configAt(a.offset());
+            case CONFIG_WRITE -> "config write " + a.size() + "B at " + Pci.configAt(a.offset());
+            case BAR_READ -> a.region() + " read " + a.size() + "B at 0x" + Long.toHexString(a.offset());
+            case BAR_WRITE -> a.region() + " write " + a.size() + "B at 0x" + Long.toHexString(a.offset());
+            case IOCTL -> a.name();
+            case USER_RESET -> a.name();
+            case OPEN -> "open";
+            case CLOSE -> "close";
+        };
+    }
+
+    private static String who(Access a) { return a.comm() + " (pid " + a.pid() + ")"; }
+
+    private static String listAccesses(List<Access> as) {
+        Set<String> kinds = new LinkedHashSet<>();
+        for (Access a : as) kinds.add(describe(a));
+        List<String> k = new ArrayList<>(kinds);
+        String s = String.join(", ", k.subList(0, Math.min(6, k.size())));
+        return k.size() > 6 ? s + ", …" : s;
+    }
+
+    private static String value(Access a) {
+        if (a.value() == null) return a.ret() != null && a.ret() < 0 ? "error " + a.ret() : "no value";
+        return String.format("0x%0" + Math.max(2, a.size() * 2) + "x", a.value());
+    }
+
+    private static String plural(int n, String word) { return n + " " + word + (n == 1 ? "" : "s"); }
+
+    // ------------------------------------------------------------------------------------------ verdicts
+
+    private void duringReset(Episode ep, List<HostReset> resets, List<Access> user, boolean tent, List<Verdict> out) {
+        for (HostReset r : resets) {
+            long end = endOf(ep, r);
+            for (String dev : devicesOf(user)) {
+                List<Access> hit = user.stream().filter(a -> a.dev().equals(dev) && resetCovers(ep, r, dev)
+                        && a.overlaps(r.start(), end)).toList();
+                if (hit.isEmpty()) continue;
+                List<Event> ev = evidence(r.enter(), r.exit());
+                hit.forEach(a -> addAccess(ev, a));
+                Access first = hit.get(0);
+                out.add(new Verdict(Verdict.Kind.ACCESS_DURING_RESET, dev,
+                        plural(hit.size(), "user access") + " to " + dev + " by " + who(first) + " (" + listAccesses(hit)
+                                + ") ran while the host's " + r.fn() + " was resetting the link below " + r.bridge()
+                                + " (" + t(ep, r.start()) + " … " + (r.end() == null ? "end of trace" : t(ep, r.end()))
+                                + "): the user touched the device in the middle of the host reset.",
+                        sorted(ev), tent));
+            }
+        }
+    }
+
+    private void stalled(Episode ep, List<HostReset> resets, List<Access> user, boolean tent, List<Verdict> out) {
+        for (HostReset r : resets) {
+            long end = endOf(ep, r);
+            for (Access a : user) {
+                if (!resetCovers(ep, r, a.dev())) continue;
+                if (a.start() < r.start() || a.start() > end) continue;
+                boolean held = a.end() == null || (r.end() != null && a.end() >= r.end());
+                if (!held) continue;
+                List<Event> ev = evidence(r.enter(), r.exit());
+                addAccess(ev, a);
+                Event lock = lockDuring(ep, r);
+                if (lock != null) ev.add(lock);
+                String what = describe(a) + " of " + a.dev() + " by " + who(a) + " entered " + dur(a.start() - r.start())
+                        + " into " + r.fn() + " on " + r.bridge();
+                String how = lock != null ? " (config space locked by pci_cfg_access_lock)" : "";
+                String sentence = a.end() == null
+                        ? what + " and was still blocked when the trace ended" + how + "."
+                        : what + " and was held " + dur(a.end() - a.start()) + " until the reset ended" + how
+                          + ", then returned " + value(a) + (a.ret() != null ? " (ret " + a.ret() + ")" : "") + ".";
+                out.add(new Verdict(Verdict.Kind.ACCESS_STALLED_BY_RESET, a.dev(), sentence, sorted(ev), tent));
+            }
+        }
+    }
+
+    private static Event lockDuring(Episode ep, HostReset r) {
+        for (Event e : ep.events())
+            if (e instanceof Event.CfgLock c && !"unlock".equals(c.op()) && c.ts() >= r.start()
+                    && (r.end() == null || c.ts() <= r.end())) return e;
+        return null;
+    }
+
+    private static final long COMMAND_STATE_BITS = 0x0007 | 0x0040 | 0x0100 | 0x0400; // IO MEM MASTER PARITY SERR INTx
+
+    private static Long commandValue(Access a) {
+        if (a.value() == null || !TimelineBuilder.coversCommand(a) || a.kind() != Access.Kind.CONFIG_READ) return null;
+        return (a.value() >>> (8 * (4 - a.offset()))) & 0xffff;
+    }
+
+    private void stateChanged(Episode ep, List<HostReset> resets, List<Access> user, boolean tent, List<Verdict> out) {
+        for (HostReset r : resets) {
+            long end = endOf(ep, r);
+            for (String dev : devicesOf(user)) {
+                if (!resetCovers(ep, r, dev)) continue;
+                Access before = null, after = null;
+                for (Access a : user) {
+                    if (!a.dev().equals(dev) || a.end() == null) continue;
+                    Long v = commandValue(a);
+                    if (v == null) continue;
+                    if (a.end() <= r.start()) before = a;
+                    else if (after == null && a.end() >= end) after = a;
+                }
+                if (before == null || after == null) continue;
+                long vb = commandValue(before), va = commandValue(after);
+                if (va == 0xffff) continue; // nobody answered: that is the all-ones verdict, not a state change
+                long cleared = vb & ~va & COMMAND_STATE_BITS;
+                if (cleared == 0) continue;
+                final Access b0 = before, a0 = after;
+                boolean userWrote = user.stream().anyMatch(a -> a.dev().equals(dev) && a.kind() == Access.Kind.CONFIG_WRITE
+                        && a.offset() <= 4 && a.offset() + a.size() > 4 && a.start() >= b0.start() && a.start() <= a0.start());
+                if (userWrote) continue;
+                boolean told = ep.notifications().stream().anyMatch(n -> n.ts() >= end && (n.dev() == null || n.dev().equals(dev)));
+                if (told) continue;
+                List<Event> ev = evidence(before.enter(), before.exit(), r.enter(), r.exit(), after.enter(), after.exit());
+                out.add(new Verdict(Verdict.Kind.STATE_CHANGED_UNDER_USER, dev,
+                        "COMMAND of " + dev + " read " + String.format("0x%04x", vb) + " (" + Pci.command(vb) + ") at "
+                                + t(ep, before.start()) + " and " + String.format("0x%04x", va) + " (" + Pci.command(va)
+                                + ") at " + t(ep, after.start()) + ": the host's " + r.fn() + " on " + r.bridge()
+                                + " cleared " + Pci.command(cleared).replace("+", "") + " under the user, and no"
+                                + " notification followed the reset.",
+                        sorted(ev), tent));
+            }
+        }
+    }
+
+    private void allOnes(Episode ep, List<Access> user, boolean tent, List<Verdict> out) {
+        for (String dev : devicesOf(user)) {
+            List<Access> hit = user.stream().filter(a -> a.dev().equals(dev) && a.kind() == Access.Kind.CONFIG_READ
+                    && a.start() >= ep.start() && a.value() != null && a.size() > 0 && a.size() <= 4
+                    && a.value() == Pci.allOnes(a.size()) && (a.ret() == null || a.ret() > 0)).toList();
+            if (hit.isEmpty()) continue;
+            List<Event> ev = new ArrayList<>();
+            hit.forEach(a -> addAccess(ev, a));
+            Access f = hit.get(0);
+            boolean during = ep.recoveryEnd() == null || f.start() <= ep.recoveryEnd();
+            out.add(new Verdict(Verdict.Kind.ALL_ONES_READ, dev,
+                    plural(hit.size(), "config read") + " of " + dev + " returned all ones (first: " + describe(f) + " = "
+                            + value(f) + " at " + t(ep, f.start()) + ", " + (during ? "during" : "after") + " the recovery)"
+                            + ": the device did not answer and the user got ~0 instead of an error.",
+                    sorted(ev), tent));
+        }
+    }
+
+    private void doubleReset(Episode ep, List<Access> user, boolean tent, List<Verdict> out) {
+        if (ep.recoveryStart() == null && !ep.startedMidRecovery()) return;
+        long from = ep.recoveryStart() != null ? ep.recoveryStart() : ep.start();
+        Long to = ep.recoveryEnd();
+        for (Access a : user) {
+            if (!a.isReset() || !a.overlaps(from, to)) continue;
+            List<Event> ev = new ArrayList<>();
+            addAccess(ev, a);
+            ep.events().stream().filter(e -> e instanceof Event.RecoveryEnter || e instanceof Event.RecoveryExit).forEach(ev::add);
+            out.add(new Verdict(Verdict.Kind.DOUBLE_RESET, a.dev(),
+                    who(a) + " requested " + a.name() + " on " + a.dev() + " at " + t(ep, a.start())
+                            + " while the host's AER recovery (" + t(ep, from) + " … "
+                            + (to == null ? "still running" : t(ep, to)) + ") was still running: user and host reset"
+                            + " the same device concurrently.",
+                    sorted(ev), tent));
+        }
+    }
+
+    private void recoveryWindow(Episode ep, List<HostReset> resets, List<Access> user, boolean tent, List<Verdict> out) {
+        for (String dev : devicesOf(user)) {
+            long from = Long.MAX_VALUE;
+            Long to = null;
+            CallbackCall det = null, res = null;
+            for (CallbackCall c : ep.callbacks()) {
+                if (!c.dev().equals(dev)) continue;
+                if (c.cb() == Event.Callback.ERROR_DETECTED && c.start() < from) { from = c.start(); det = c; }
+                if (c.cb() == Event.Callback.RESUME && c.end() != null) { to = c.end(); res = c; }
+            }
+            if (det == null) continue;
+            if (res == null) to = ep.recoveryEnd();
+            final long f = from;
+            final Long tt = to;
+            List<Access> hit = user.stream().filter(a -> a.dev().equals(dev) && a.overlaps(f, tt) && !a.isReset()
+                    && resets.stream().noneMatch(r -> resetCovers(ep, r, dev) && a.overlaps(r.start(), endOf(ep, r)))).toList();
+            if (hit.isEmpty()) continue;
+            List<Event> ev = evidence(det.enter(), res != null ? res.exit() : null);
+            hit.forEach(a -> addAccess(ev, a));
+            out.add(new Verdict(Verdict.Kind.ACCESS_IN_RECOVERY_WINDOW, dev,
+                    plural(hit.size(), "user access") + " to " + dev + " (" + listAccesses(hit) + ") happened between its"
+                            + " error_detected (" + t(ep, from) + ") and " + (res != null ? "resume" : "the end of recovery")
+                            + " (" + (to == null ? "never" : t(ep, to)) + "), the window vfio-pci would have to block"
+                            + " for the host recovery to be safe.",
+                    sorted(ev), tent));
+        }
+    }
+
+    private void notifiedEarly(Episode ep, List<HostReset> resets, boolean tent, List<Verdict> out) {
+        if (resets.isEmpty()) return;
+        HostReset r = resets.get(0);
+        for (Notification n : ep.notifications()) {
+            if (n.ts() >= r.start()) continue;
+            out.add(new Verdict(Verdict.Kind.NOTIFIED_BEFORE_RESET, n.dev() != null ? n.dev() : ep.device(),
+                    "vfio-pci signalled the error eventfd" + (n.dev() != null ? " of " + n.dev() : "") + " at "
+                            + t(ep, n.ts()) + ", " + dur(r.start() - n.ts()) + " before the host's " + r.fn() + " on "
+                            + r.bridge() + " started: the user was invited to recover while the host was about to reset"
+                            + " the link under it.",
+                    sorted(evidence(n.event(), r.enter())), tent));
+            return;
+        }
+    }
+
+    private void aerStatusCleared(Episode ep, List<Access> user, boolean tent, List<Verdict> out) {
+        for (Event.AerError err : ep.errors()) {
+            if (err.status() == 0) continue;
+            boolean cor = err.severity() == 2;
+            long reg = opt.aerCapOffset() + (cor ? 0x10 : 0x04);
+            for (Access a : user) {
+                if (!a.dev().equals(err.dev()) || a.kind() != Access.Kind.CONFIG_READ || a.value() == null) continue;
+                if (a.start() < err.ts() || a.offset() > reg || a.offset() + a.size() < reg + 4) continue;
+                long v = (a.value() >>> (8 * (reg - a.offset()))) & 0xffffffffL;
+                if (v == 0xffffffffL || (v & err.status()) != 0) continue;
+                List<Event> ev = evidence(err);
+                addAccess(ev, a);
+                out.add(new Verdict(Verdict.Kind.AER_STATUS_CLEARED_BEFORE_READ, a.dev(),
+                        who(a) + " read the AER " + (cor ? "Correctable" : "Uncorrectable") + " Error Status of "
+                                + a.dev() + String.format(" (0x%x) at %s and got 0x%08x", reg, t(ep, a.start()), v)
+                                + ", but the error at " + t(ep, err.ts()) + " had logged "
+                                + Pci.aerStatus(err.severity(), err.status())
+                                + ": the kernel had cleared the status before the user looked.",
+                        sorted(ev), tent));
+                break;
+            }
+        }
+    }
+
+    private void recoveryFailed(Episode ep, boolean tent, List<Verdict> out) {
+        if (ep.recoveryEnd() == null || ep.result() == null || ep.result() == 5) return;
+        List<Event> ev = new ArrayList<>();
+        for (Event e : ep.events()) if (e instanceof Event.RecoveryEnter || e instanceof Event.RecoveryExit) ev.add(e);
+        List<String> votes = new ArrayList<>();
+        for (CallbackCall c : ep.callbacks()) {
+            if (c.result() != null && (c.result() == 4 || c.result() == 6) && c.exit() != null) {
+                ev.add(c.exit());
+                votes.add(c.dev() + " " + c.cb().wire + " → " + Pci.ers(c.result()));
+            }
+        }
+        out.add(new Verdict(Verdict.Kind.RECOVERY_FAILED, ep.recoveryDev(),
+                "pcie_do_recovery for " + ep.recoveryDev() + " returned " + Pci.ers(ep.result()) + " at "
+                        + t(ep, ep.recoveryEnd()) + (votes.isEmpty() ? "" : " (" + String.join("; ", votes) + ")")
+                        + ": the kernel gave up and the devices below " + ep.bridge() + " were not recovered.",
+                sorted(ev), tent));
+    }
+
+    private void notReset(Episode ep, TraceHeader header, boolean tent, List<Verdict> out) {
+        if (!ep.fatal() || ep.recoveryEnd() == null) return;
+        List<HostReset> all = ep.resets().stream().filter(HostReset::byRecovery).toList();
+        Set<String> notReset = new TreeSet<>();
+        for (String d : ep.affected()) {
+            boolean bridge = header != null && header.topology().get(d).map(x -> x.bridge()).orElse(d.equals(ep.bridge()));
+            if (bridge || d.equals(ep.bridge())) continue;
+            boolean covered = all.stream().anyMatch(r -> r.bridge().equals(d)
+                    || (header != null && header.topology().covers(r.bridge(), d))
+                    || (header == null || header.topology().isEmpty()));
+            if (!covered) notReset.add(d);
+        }
+        if (notReset.isEmpty()) return;
+        List<Event> ev = new ArrayList<>();
+        ep.errors().stream().limit(1).forEach(ev::add);
+        ep.events().stream().filter(e -> e instanceof Event.RecoveryEnter || e instanceof Event.RecoveryExit).forEach(ev::add);
+        all.forEach(r -> { if (r.enter() != null) ev.add(r.enter()); });
+        out.add(new Verdict(Verdict.Kind.DEVICE_NOT_RESET, String.join(",", notReset),
+                "After the fatal error on " + ep.device() + ", " + (all.isEmpty() ? "no host reset ran" :
+                        "the host reset (" + all.get(0).fn() + " on " + all.get(0).bridge() + ") did not cover")
+                        + " " + String.join(", ", notReset) + ": " + (notReset.size() == 1 ? "its" : "their")
+                        + " state after the recovery is whatever the error left.",
+                sorted(ev), tent));
+    }
+
+    private Verdict inconclusive(Episode ep, TraceHeader header) {
+        List<String> why = new ArrayList<>();
+        List<Event> ev = new ArrayList<>();
+        long lost = 0;
+        int holes = 0;
+        for (Event g : ep.gaps()) {
+            if (g instanceof Event.Lost l) lost += l.count();
+            else holes++;
+            if (ev.size() < opt.maxEvidence()) ev.add(g);
+        }
+        if (lost > 0) why.add(lost + " events lost by the agent");
+        if (holes > 0) {
+            Set<String> kinds = ep.gaps().stream().filter(g -> g instanceof Event.Gap)
+                    .map(g -> ((Event.Gap) g).detail()).limit(3).collect(Collectors.toCollection(LinkedHashSet::new));
+            why.add(plural(holes, "hole") + " in the input (" + String.join("; ", kinds) + ")");
+        }
+        if (ep.startedMidRecovery()) why.add("the trace starts in the middle of this recovery");
+        if (ep.endedMidRecovery()) why.add("the trace ends before the recovery finished");
+        if (header == null) why.add("no header: the device topology is unknown");
+        else {
+            if (header.schemaVersion() != 1) why.add("the trace is schema_version " + header.schemaVersion() + ", not 1");
+            for (String p : List.of("vfio.rw", "reset", "recovery"))
+                if (header.probeMissing(p) && header.attached().stream().noneMatch(a -> a.event() != null && a.event().startsWith(p)))
+                    why.add("the agent could not attach the " + p + " probe");
+        }
+        if (why.isEmpty()) return null;
+        return new Verdict(Verdict.Kind.INCONCLUSIVE, ep.device(),
+                "No confident verdict for the error on " + ep.device() + ": " + String.join("; ", why) + ".",
+                sorted(ev), false);
+    }
+
+    private static Set<String> devicesOf(List<Access> as) {
+        Set<String> s = new TreeSet<>();
+        for (Access a : as) if (a.dev() != null) s.add(a.dev());
+        return s;
+    }
+
+    private static List<Event> sorted(List<Event> ev) {
+        List<Event> out = new ArrayList<>(new LinkedHashSet<>(ev));
+        out.sort(Comparator.comparingLong(Event::ts).thenComparingLong(Event::line));
+        return List.copyOf(out);
+    }
+}

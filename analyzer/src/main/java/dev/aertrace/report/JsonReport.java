@@ -1,0 +1,287 @@
+package dev.aertrace.report;
+
+import com.fasterxml.jackson.core.JsonEncoding;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import dev.aertrace.ingest.Event;
+import dev.aertrace.ingest.Issue;
+import dev.aertrace.ingest.SourceReport;
+import dev.aertrace.race.AnalyzedEpisode;
+import dev.aertrace.race.Pci;
+import dev.aertrace.race.Verdict;
+import dev.aertrace.timeline.Access;
+import dev.aertrace.timeline.CallbackCall;
+import dev.aertrace.timeline.Episode;
+import dev.aertrace.timeline.HostReset;
+import dev.aertrace.timeline.Notification;
+import dev.aertrace.timeline.Phase;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.util.Map;
+
+/**
+ * The machine-readable report, written as a stream (episodes first, as they close) so memory stays bounded.
+ * Layout and stability rules: docs/report-json.md. Bump {@link #REPORT_VERSION} for any change a reader must know.
+ */
+public final class JsonReport implements ReportSink {
+    public static final int REPORT_VERSION = 1;
+
+    private final JsonGenerator g;
+    private boolean sourcesOpen;
+
+    public JsonReport(OutputStream out) {
+        try {
+            g = new JsonFactory().createGenerator(out, JsonEncoding.UTF8);
+            g.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
+            g.useDefaultPrettyPrinter();
+            g.writeStartObject();
+            g.writeNumberField("report_version", REPORT_VERSION);
+            g.writeStringField("generator", "aertrace 0.1.0");
+            g.writeArrayFieldStart("episodes");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public void episode(AnalyzedEpisode a) {
+        try {
+            writeEpisode(a);
+            g.flush();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private void writeEpisode(AnalyzedEpisode a) throws IOException {
+        Episode ep = a.episode();
+        g.writeStartObject();
+        g.writeStringField("source", ep.source());
+        g.writeNumberField("id", ep.id());
+        g.writeStringField("outcome", a.outcome().id());
+        g.writeStringField("device", ep.device());
+        num("severity", ep.severity());
+        g.writeStringField("severity_name", ep.severity() == null ? null : Pci.severity(ep.severity()));
+        num("aer_status", ep.status());
+        g.writeArrayFieldStart("aer_status_bits");
+        if (ep.status() != null) for (String b : Pci.aerBits(ep.severity(), ep.status())) g.writeString(b);
+        g.writeEndArray();
+        g.writeStringField("kernel", ep.kernel());
+        g.writeStringField("host", ep.host());
+        g.writeNumberField("start_ns", ep.start());
+        g.writeNumberField("end_ns", ep.end());
+        g.writeStringField("bridge", ep.bridge());
+        g.writeArrayFieldStart("affected");
+        for (String d : ep.affected()) g.writeString(d);
+        g.writeEndArray();
+        g.writeObjectFieldStart("recovery");
+        g.writeStringField("dev", ep.recoveryDev());
+        num("start_ns", ep.recoveryStart());
+        num("end_ns", ep.recoveryEnd());
+        num("result", ep.result());
+        g.writeStringField("result_name", ep.result() == null ? null : Pci.ers(ep.result()));
+        g.writeBooleanField("started_mid_recovery", ep.startedMidRecovery());
+        g.writeBooleanField("ended_mid_recovery", ep.endedMidRecovery());
+        g.writeEndObject();
+        g.writeArrayFieldStart("phases");
+        for (Phase p : ep.phases()) {
+            g.writeStartObject();
+            g.writeStringField("kind", p.kind().name().toLowerCase());
+            g.writeNumberField("start_ns", p.start());
+            num("end_ns", p.end());
+            num("duration_ns", p.duration());
+            g.writeStringField("dev", p.dev());
+            g.writeStringField("detail", p.detail());
+            g.writeEndObject();
+        }
+        g.writeEndArray();
+        g.writeArrayFieldStart("verdicts");
+        for (Verdict v : a.verdicts()) {
+            g.writeStartObject();
+            g.writeStringField("kind", v.kind().id);
+            g.writeStringField("category", v.kind().category.name().toLowerCase());
+            g.writeStringField("dev", v.dev());
+            g.writeBooleanField("tentative", v.tentative());
+            g.writeStringField("sentence", v.sentence());
+            g.writeArrayFieldStart("evidence");
+            for (Event e : v.evidence()) ref(e);
+            g.writeEndArray();
+            g.writeEndObject();
+        }
+        g.writeEndArray();
+        g.writeArrayFieldStart("callbacks");
+        for (CallbackCall c : ep.callbacks()) {
+            g.writeStartObject();
+            g.writeStringField("dev", c.dev());
+            g.writeStringField("cb", c.cb().wire);
+            g.writeStringField("driver", c.driver());
+            g.writeNumberField("start_ns", c.start());
+            num("end_ns", c.end());
+            num("result", c.result());
+            g.writeStringField("result_name", c.result() == null ? null : Pci.ers(c.result()));
+            g.writeEndObject();
+        }
+        g.writeEndArray();
+        g.writeArrayFieldStart("resets");
+        for (HostReset r : ep.resets()) {
+            g.writeStartObject();
+            g.writeStringField("bridge", r.bridge());
+            g.writeStringField("fn", r.fn());
+            g.writeNumberField("depth", r.depth());
+            g.writeBooleanField("by_recovery", r.byRecovery());
+            g.writeNumberField("start_ns", r.start());
+            num("end_ns", r.end());
+            num("ret", r.ret());
+            g.writeEndObject();
+        }
+        g.writeEndArray();
+        g.writeArrayFieldStart("accesses");
+        for (Access x : ep.accesses()) {
+            g.writeStartObject();
+            g.writeStringField("kind", x.kind().name().toLowerCase());
+            g.writeStringField("dev", x.dev());
+            g.writeNumberField("pid", x.pid());
+            g.writeNumberField("tid", x.tid());
+            g.writeStringField("comm", x.comm());
+            g.writeNumberField("start_ns", x.start());
+            num("end_ns", x.end());
+            if (x.region() != null) {
+                g.writeStringField("region", x.region());
+                g.writeNumberField("offset", x.offset());
+                g.writeNumberField("size", x.size());
+            }
+            num("value", x.value());
+            num("ret", x.ret());
+            if (x.name() != null) g.writeStringField("name", x.name());
+            num("enter_line", x.enter() == null ? null : x.enter().line());
+            num("exit_line", x.exit() == null ? null : x.exit().line());
+            g.writeEndObject();
+        }
+        g.writeEndArray();
+        g.writeArrayFieldStart("notifications");
+        for (Notification n : ep.notifications()) {
+            g.writeStartObject();
+            g.writeStringField("dev", n.dev());
+            g.writeStringField("ctx", n.ctx());
+            g.writeNumberField("ts_ns", n.ts());
+            g.writeNumberField("line", n.event().line());
+            g.writeEndObject();
+        }
+        g.writeEndArray();
+        g.writeArrayFieldStart("gaps");
+        for (Event e : ep.gaps()) ref(e);
+        g.writeEndArray();
+        g.writeNumberField("events", ep.events().size());
+        g.writeNumberField("elided_events", ep.elidedEvents());
+        g.writeEndObject();
+    }
+
+    private void ref(Event e) throws IOException {
+        g.writeStartObject();
+        g.writeNumberField("line", e.line());
+        g.writeNumberField("ts_ns", e.ts());
+        g.writeStringField("type", e instanceof Event.Gap gap ? "gap:" + gap.kind().name().toLowerCase() : e.type());
+        g.writeStringField("dev", e.dev());
+        g.writeNumberField("tid", e.tid());
+        g.writeStringField("comm", e.common().comm());
+        if (e instanceof Event.Lost l) g.writeNumberField("count", l.count());
+        if (e instanceof Event.Gap gap) g.writeStringField("detail", gap.detail());
+        g.writeEndObject();
+    }
+
+    private void num(String f, Number n) throws IOException {
+        if (n == null) g.writeNullField(f);
+        else g.writeNumberField(f, n.longValue());
+    }
+
+    @Override
+    public void source(SourceReport r) {
+        try {
+            if (!sourcesOpen) {
+                g.writeEndArray();
+                g.writeArrayFieldStart("sources");
+                sourcesOpen = true;
+            }
+            g.writeStartObject();
+            g.writeStringField("source", r.source());
+            g.writeNumberField("lines", r.lines());
+            g.writeNumberField("events", r.events());
+            g.writeNumberField("lost_events", r.lostEvents());
+            g.writeNumberField("segments", r.segments());
+            if (r.header() != null) {
+                g.writeObjectFieldStart("header");
+                g.writeNumberField("schema_version", r.header().schemaVersion());
+                g.writeStringField("agent", r.header().agent());
+                g.writeStringField("host", r.header().host());
+                g.writeStringField("kernel", r.header().kernel());
+                g.writeStringField("boot_id", r.header().bootId());
+                g.writeEndObject();
+            } else g.writeNullField("header");
+            if (r.footer() != null) {
+                g.writeObjectFieldStart("footer");
+                g.writeNumberField("events", r.footer().events());
+                g.writeNumberField("lost", r.footer().lost());
+                g.writeStringField("reason", r.footer().reason());
+                g.writeNumberField("line", r.footer().line());
+                g.writeEndObject();
+            } else g.writeNullField("footer");
+            counts("events_by_type", r.eventsByType());
+            counts("unknown_types", r.unknownTypes());
+            counts("unknown_fields", r.unknownFields());
+            g.writeArrayFieldStart("issues");
+            for (Issue i : r.issues()) {
+                g.writeStartObject();
+                g.writeStringField("kind", i.kind().id());
+                g.writeNumberField("count", i.count());
+                g.writeArrayFieldStart("lines");
+                for (Long l : i.lines()) g.writeNumber(l);
+                g.writeEndArray();
+                g.writeStringField("meaning", i.kind().meaning);
+                g.writeStringField("detail", i.detail());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeEndObject();
+            g.flush();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private void counts(String name, Map<String, Long> m) throws IOException {
+        g.writeObjectFieldStart(name);
+        for (Map.Entry<String, Long> e : new java.util.TreeMap<>(m).entrySet()) g.writeNumberField(e.getKey(), e.getValue());
+        g.writeEndObject();
+    }
+
+    @Override
+    public void finish(Totals t) {
+        try {
+            if (!sourcesOpen) {
+                g.writeEndArray();
+                g.writeArrayFieldStart("sources");
+            }
+            g.writeEndArray();
+            g.writeObjectFieldStart("summary");
+            g.writeNumberField("episodes", t.episodes);
+            g.writeNumberField("events", t.events);
+            counts("outcomes", outcomeCounts(t));
+            counts("verdicts", t.verdicts);
+            g.writeEndObject();
+            g.writeNumberField("exit_code", t.exitCode());
+            g.writeEndObject();
+            g.writeRaw('\n');
+            g.flush();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static Map<String, Long> outcomeCounts(Totals t) {
+        Map<String, Long> m = new java.util.TreeMap<>();
+        t.outcomes.forEach((k, v) -> m.put(k.id(), v));
+        return m;
+    }
+}

@@ -1,0 +1,241 @@
+package dev.aertrace.report;
+
+import dev.aertrace.ingest.Event;
+import dev.aertrace.ingest.Issue;
+import dev.aertrace.ingest.SourceReport;
+import dev.aertrace.race.AnalyzedEpisode;
+import dev.aertrace.race.Pci;
+import dev.aertrace.race.Verdict;
+import dev.aertrace.timeline.Access;
+import dev.aertrace.timeline.CallbackCall;
+import dev.aertrace.timeline.Episode;
+import dev.aertrace.timeline.HostReset;
+import dev.aertrace.timeline.Phase;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+import static dev.aertrace.timeline.Times.dur;
+
+/**
+ * Plain text for people. Every line fits in 80 columns so an episode can be pasted into a mailing-list mail;
+ * the compact timeline marks with '!' the lines that are evidence for a verdict.
+ */
+public final class TextReport implements ReportSink {
+    public static final int WIDTH = 80;
+
+    private final PrintStream out;
+    private final int maxTimelineLines;
+
+    public TextReport(PrintStream out, int maxTimelineLines) {
+        this.out = out;
+        this.maxTimelineLines = maxTimelineLines;
+    }
+
+    @Override
+    public void episode(AnalyzedEpisode a) {
+        for (String l : render(a, maxTimelineLines)) out.println(l);
+        out.println();
+        out.flush();
+    }
+
+    /** The episode as lines of at most {@link #WIDTH} columns. */
+    public static List<String> render(AnalyzedEpisode a, int maxTimelineLines) {
+        Episode ep = a.episode();
+        List<String> L = new ArrayList<>();
+        String sev = ep.severity() != null ? Pci.severity(ep.severity()) : (ep.fatal() ? "fatal?" : "no AER event");
+        L.add(cut("== #" + ep.id() + " " + a.outcome().name() + "  " + ep.device() + "  " + sev
+                + (ep.recoveryEnd() != null ? "  " + Pci.ers(ep.result()) + " in " + dur(ep.recoveryEnd()
+                    - (ep.recoveryStart() != null ? ep.recoveryStart() : ep.start())) : "")
+                + "  (" + shortSource(ep.source()) + ")"));
+        if (ep.status() != null)
+            wrap(L, "   AER status " + Pci.aerStatus(ep.severity(), ep.status())
+                    + (ep.errors().size() > 1 ? " (+" + (ep.errors().size() - 1) + " more AER events)" : ""), "     ");
+        wrap(L, "   kernel " + nz(ep.kernel()) + " on " + nz(ep.host()) + "; bridge " + nz(ep.bridge())
+                + "; affected " + String.join(" ", ep.affected()), "     ");
+        if (ep.startedMidRecovery()) L.add("   trace starts inside this recovery");
+        if (ep.endedMidRecovery()) L.add("   trace ends inside this recovery");
+        L.add("   phases (ms since the error):");
+        for (Phase p : ep.phases()) {
+            String d = p.kind() == Phase.Kind.AER ? "" : p.end() == null ? "open" : dur(p.end() - p.start());
+            L.add(cut(String.format(Locale.ROOT, "     %-14s %10s  %-12s %s", p.kind().name().toLowerCase(Locale.ROOT),
+                    ms(ep, p.start()), d, (p.dev() != null && p.kind() != Phase.Kind.AER ? p.dev() + " " : "")
+                            + (p.kind() == Phase.Kind.RECOVERY && ep.result() != null ? "→ " + Pci.ers(ep.result())
+                               : p.detail() != null ? p.detail() : ""))));
+        }
+        if (a.verdicts().isEmpty()) L.add("   verdict: clean — no user access raced the host recovery");
+        else L.add("   verdicts:");
+        Set<Event> evidence = new HashSet<>();
+        for (Verdict v : a.verdicts()) {
+            L.add(cut("   * " + v.kind().id + (v.tentative() ? " (tentative)" : "") + " [" + v.kind().category.name()
+                    .toLowerCase(Locale.ROOT) + "] " + nz(v.dev())));
+            wrap(L, "     " + v.sentence(), "     ");
+            StringBuilder lines = new StringBuilder();
+            for (Event e : v.evidence()) {
+                evidence.add(e);
+                if (e.line() > 0) lines.append(lines.length() == 0 ? "" : ",").append(e.line());
+            }
+            if (lines.length() > 0) wrap(L, "     evidence lines " + lines, "       ");
+        }
+        L.add("   timeline (ms since the error; ! = evidence):");
+        List<String[]> rows = timeline(ep, evidence);
+        int shown = 0;
+        for (String[] r : rows) {
+            if (shown++ >= maxTimelineLines) {
+                L.add("     … " + (rows.size() - maxTimelineLines) + " more lines (see --format json)");
+                break;
+            }
+            L.add(cut(String.format(Locale.ROOT, "%s%10s %-4s %-8s %s", r[0], r[1], r[2], r[3], r[4])));
+        }
+        if (ep.elidedEvents() > 0) L.add("     (" + ep.elidedEvents() + " events beyond the per-episode cap not kept)");
+        return L;
+    }
+
+    private static String nz(String s) { return s == null ? "?" : s; }
+
+    private static String shortSource(String s) {
+        int i = s.lastIndexOf('/');
+        return i >= 0 ? s.substring(i + 1) : s;
+    }
+
+    private static String ms(Episode ep, long ts) {
+        return String.format(Locale.ROOT, "%+.3f", (ts - ep.start()) / 1e6);
+    }
+
+    /** "0000:01:00.0" → "01:00.0" (domain 0 is the common case and eats columns). */
+    static String shortDev(String d) {
+        if (d == null) return "-";
+        return d.startsWith("0000:") ? d.substring(5) : d;
+    }
+
+    private record Row(long ts, int order, String[] cols) {}
+
+    private static List<String[]> timeline(Episode ep, Set<Event> evidence) {
+        List<Row> rows = new ArrayList<>();
+        int o = 0;
+        for (Event e : ep.events()) {
+            String what = null;
+            String side = "host";
+            if (e instanceof Event.AerError x) what = "AER " + Pci.severity(x.severity()) + " " + Pci.aerStatus(x.severity(), x.status());
+            else if (e instanceof Event.RecoveryEnter x) what = "pcie_do_recovery enter" + (x.state() != null ? " state=" + Pci.channel(x.state()) : "");
+            else if (e instanceof Event.RecoveryExit x) what = "pcie_do_recovery exit → " + Pci.ers(x.ret());
+            else if (e instanceof Event.EventfdSignal x) what = "eventfd signal (error irq to user)";
+            else if (e instanceof Event.CfgLock x) what = "pci_cfg_access_" + x.op() + (x.ret() != null ? " ret " + x.ret() : "");
+            else if (e instanceof Event.VfioErrDetectedEnter x) what = "vfio err_detected enter";
+            if (what != null) rows.add(new Row(e.ts(), o++, new String[]{mark(evidence, e), ms(ep, e.ts()), side, shortDev(e.dev()), what}));
+        }
+        for (CallbackCall c : ep.callbacks()) {
+            String what = c.cb().wire + " " + (c.driver() == null || c.driver().isEmpty() ? "(no driver)" : c.driver())
+                    + (c.result() != null ? " → " + Pci.ers(c.result()) : "") + (c.end() != null ? " " + dur(c.end() - c.start()) : " (no exit)");
+            rows.add(new Row(c.start(), o++, new String[]{mark(evidence, c.enter(), c.exit()), ms(ep, c.start()), "host", shortDev(c.dev()), what}));
+        }
+        for (HostReset r : ep.resets()) {
+            String what = "  ".repeat(Math.min(r.depth(), 3)) + r.fn() + (r.byRecovery() ? "" : " (not recovery)")
+                    + (r.end() != null ? " " + dur(r.end() - r.start()) : " (no exit)") + (r.ret() != null ? " ret " + r.ret() : "");
+            rows.add(new Row(r.start(), o++, new String[]{mark(evidence, r.enter(), r.exit()), ms(ep, r.start()), "host", shortDev(r.bridge()), what}));
+        }
+        for (Access a : ep.accesses()) {
+            rows.add(new Row(a.start(), o++, new String[]{mark(evidence, a.enter(), a.exit()), ms(ep, a.start()), "user", shortDev(a.dev()), describe(a)}));
+        }
+        for (Event g : ep.gaps()) {
+            String what = g instanceof Event.Lost l ? "LOST " + l.count() + " events (cpu " + l.common().cpu() + ")"
+                    : "GAP " + ((Event.Gap) g).detail();
+            rows.add(new Row(g.ts(), o++, new String[]{"!", ms(ep, g.ts()), "gap", "line " + g.line(), what}));
+        }
+        rows.sort(Comparator.comparingLong(Row::ts).thenComparingInt(Row::order));
+        List<String[]> out = new ArrayList<>();
+        for (Row r : rows) out.add(r.cols);
+        return out;
+    }
+
+    static String describe(Access a) {
+        String who = a.comm();
+        String held = a.end() == null ? " (no exit)" : a.end() - a.start() >= 1_000_000 ? " held " + dur(a.end() - a.start()) : "";
+        return switch (a.kind()) {
+            case CONFIG_READ -> "cfg rd " + Pci.configAt(a.offset()) + "/" + a.size()
+                    + (a.value() != null ? String.format(" = 0x%0" + a.size() * 2 + "x", a.value()) : "")
+                    + (a.ret() != null && a.ret() < 0 ? " ret " + a.ret() : "") + held + " " + who;
+            case CONFIG_WRITE -> "cfg wr " + Pci.configAt(a.offset()) + "/" + a.size()
+                    + (a.value() != null ? String.format(" ← 0x%0" + a.size() * 2 + "x", a.value()) : "") + held + " " + who;
+            case BAR_READ -> a.region() + " rd 0x" + Long.toHexString(a.offset()) + "/" + a.size() + held + " " + who;
+            case BAR_WRITE -> a.region() + " wr 0x" + Long.toHexString(a.offset()) + "/" + a.size() + held + " " + who;
+            case IOCTL -> a.name() + (a.ret() != null ? " ret " + a.ret() : "") + held + " " + who;
+            case USER_RESET -> a.name() + (a.ret() != null ? " ret " + a.ret() : "") + held + " " + who;
+            case OPEN -> "vfio open " + who;
+            case CLOSE -> "vfio close " + who;
+        };
+    }
+
+    private static String mark(Set<Event> evidence, Event... es) {
+        for (Event e : es) if (e != null && evidence.contains(e)) return "!";
+        return " ";
+    }
+
+    static String cut(String s) {
+        return s.length() <= WIDTH ? s : s.substring(0, WIDTH - 1) + "…";
+    }
+
+    /** Word-wraps {@code s} to {@link #WIDTH}; continuation lines start with {@code indent}. */
+    static void wrap(List<String> out, String s, String indent) {
+        String rest = s;
+        boolean first = true;
+        while (true) {
+            String line = first ? rest : indent + rest;
+            if (line.length() <= WIDTH) {
+                out.add(line);
+                return;
+            }
+            int cutAt = line.lastIndexOf(' ', WIDTH);
+            if (cutAt <= indent.length()) cutAt = WIDTH;
+            out.add(line.substring(0, cutAt));
+            rest = line.substring(cutAt).strip();
+            first = false;
+            if (rest.isEmpty()) return;
+        }
+    }
+
+    @Override
+    public void source(SourceReport r) {
+        List<String> L = new ArrayList<>();
+        String h = r.header() == null ? "no header" : "kernel " + r.header().kernel() + ", host " + r.header().host()
+                + ", agent " + r.header().agent();
+        wrap(L, "-- input " + r.source() + ": " + r.lines() + " lines, " + r.events() + " events; " + h, "   ");
+        if (r.footer() != null)
+            L.add(cut("   footer: " + r.footer().events() + " events, " + r.footer().lost() + " lost, reason "
+                    + r.footer().reason()));
+        if (r.lostEvents() > 0) L.add("   the agent reported " + r.lostEvents() + " lost events");
+        for (Issue i : r.issues()) {
+            StringBuilder lines = new StringBuilder();
+            for (Long l : i.lines()) lines.append(lines.length() == 0 ? "" : ",").append(l);
+            wrap(L, "   " + i.kind().id() + " ×" + i.count() + (lines.length() > 0 ? " (line " + lines
+                    + (i.count() > i.lines().size() ? ",…" : "") + ")" : "") + ": " + i.kind().meaning
+                    + (i.detail() != null ? " — first: " + i.detail() : ""), "     ");
+        }
+        for (Map.Entry<String, Long> e : r.unknownTypes().entrySet())
+            L.add(cut("   unknown type \"" + e.getKey() + "\" ×" + e.getValue()));
+        for (String l : L) out.println(l);
+        out.flush();
+    }
+
+    @Override
+    public void finish(Totals t) {
+        StringBuilder s = new StringBuilder("== summary: " + t.episodes + " episode" + (t.episodes == 1 ? "" : "s"));
+        t.outcomes.forEach((k, v) -> { if (v > 0) s.append(", ").append(v).append(" ").append(k.id()); });
+        s.append("; exit ").append(t.exitCode());
+        List<String> L = new ArrayList<>();
+        wrap(L, s.toString(), "   ");
+        if (!t.verdicts.isEmpty()) {
+            StringBuilder v = new StringBuilder("   verdicts:");
+            t.verdicts.forEach((k, n) -> v.append(" ").append(k).append("×").append(n));
+            wrap(L, v.toString(), "     ");
+        }
+        for (String l : L) out.println(l);
+        out.flush();
+    }
+}

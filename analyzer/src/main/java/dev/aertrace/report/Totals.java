@@ -1,0 +1,47 @@
+package dev.aertrace.report;
+
+import dev.aertrace.ingest.Issue;
+import dev.aertrace.ingest.SourceReport;
+import dev.aertrace.race.AnalyzedEpisode;
+import dev.aertrace.race.Outcome;
+import dev.aertrace.race.Verdict;
+
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.TreeMap;
+
+/** Running counts over every episode and source of one run; decides the exit code. */
+public final class Totals {
+    /** Exit codes, documented in README and docs/report-json.md. */
+    public static final int CLEAN = 0, RACES = 1, USAGE = 2, INCONCLUSIVE = 3, RECOVERY_FAILED = 4;
+
+    public final Map<Outcome, Long> outcomes = new EnumMap<>(Outcome.class);
+    public final Map<String, Long> verdicts = new TreeMap<>();
+    public long episodes;
+    public long events;
+    public boolean inputError;
+
+    public Totals() {
+        for (Outcome o : Outcome.values()) outcomes.put(o, 0L);
+    }
+
+    public void add(AnalyzedEpisode ep) {
+        episodes++;
+        outcomes.merge(ep.outcome(), 1L, Long::sum);
+        for (Verdict v : ep.verdicts()) verdicts.merge(v.kind().id, 1L, Long::sum);
+    }
+
+    public void add(SourceReport r) {
+        events += r.events();
+        if (r.hasIssue(Issue.Kind.UNREADABLE) || r.hasIssue(Issue.Kind.EMPTY_INPUT)) inputError = true;
+    }
+
+    /** Worst first: a confident race wins; then inconclusive; then a failed recovery; an unusable input is 2. */
+    public int exitCode() {
+        if (outcomes.get(Outcome.RACE) > 0) return RACES;
+        if (outcomes.get(Outcome.INCONCLUSIVE) > 0) return INCONCLUSIVE;
+        if (outcomes.get(Outcome.RECOVERY_FAILED) > 0) return RECOVERY_FAILED;
+        if (inputError) return USAGE;
+        return CLEAN;
+    }
+}
