@@ -27,7 +27,7 @@ class Runner(object):
         for c in chosen:
             done = []
             err = None
-            for a in c["candidate"]["attach"]:
+            for a in c["attach"]:
                 kind, fn = a["kind"], a["fn"]
                 try:
                     if kind == "kprobe":

@@ -107,40 +107,45 @@ class Kernel(object):
 
 
 def _check_candidate(cand, kernel):
-    """(ok, reason, notes) for one candidate."""
+    """(ok, reason, notes, attach) for one candidate; attach = the attachments to make
+    (optional ones whose symbol is absent are left out)."""
     v = kernel.version
     if v is not None:
         if "min_kernel" in cand and v < _ver(cand["min_kernel"]):
-            return False, "kernel %d.%d older than %s (prototype differs)" % (v + (cand["min_kernel"],)), []
+            return False, "kernel %d.%d older than %s (prototype differs)" % (v + (cand["min_kernel"],)), [], []
         if "max_kernel" in cand and v > _ver(cand["max_kernel"]):
-            return False, "kernel %d.%d newer than %s (prototype differs)" % (v + (cand["max_kernel"],)), []
-    notes = []
+            return False, "kernel %d.%d newer than %s (prototype differs)" % (v + (cand["max_kernel"],)), [], []
+    notes, attach = [], []
     for a in cand["attach"]:
         if a["kind"] == "tracepoint":
             tp = a["tracepoint"]
             if tp not in kernel.tracepoints:
-                return False, "tracepoint %s not in tracefs" % tp, []
+                return False, "tracepoint %s not in tracefs" % tp, [], []
+            attach.append(a)
             continue
         sym = a["symbol"]
+        if a.get("optional") and (not kernel.symbols.has(sym) or sym in kernel.blacklist):
+            continue
         if not kernel.symbols.has(sym):
             clones = kernel.symbols.clones.get(sym, [])
             entries = [c for c in clones if ".cold" not in c]
             mod = cand.get("module")
             if entries:
-                return False, ("%s only as GCC clone %s (arguments may differ)" % (sym, ", ".join(sorted(entries)))), []
+                return False, ("%s only as GCC clone %s (arguments may differ)" % (sym, ", ".join(sorted(entries)))), [], []
             if mod and kernel.modules is not None and mod not in kernel.modules:
-                return False, "%s not in /proc/kallsyms: module %s not loaded" % (sym, mod), []
+                return False, "%s not in /proc/kallsyms: module %s not loaded" % (sym, mod), [], []
             if clones:
-                return False, "%s not in /proc/kallsyms (only %s: inlined, cold part left)" % (sym, ", ".join(sorted(clones))), []
-            return False, "%s not in /proc/kallsyms (inlined or not built)" % sym, []
+                return False, "%s not in /proc/kallsyms (only %s: inlined, cold part left)" % (sym, ", ".join(sorted(clones))), [], []
+            return False, "%s not in /proc/kallsyms (inlined or not built)" % sym, [], []
         if sym in kernel.blacklist:
-            return False, "%s is on the kprobe blacklist" % sym, []
+            return False, "%s is on the kprobe blacklist" % sym, [], []
         defs = kernel.symbols.modules(sym)
         if len(defs) > 1:
             notes.append("%s defined %d times in kallsyms (%s)" % (sym, len(defs), ",".join(m or "vmlinux" for m in defs)))
         if kernel.traceable is not None and sym not in kernel.traceable:
             notes.append("%s not in available_filter_functions (kprobe without ftrace)" % sym)
-    return True, "", notes
+        attach.append(a)
+    return True, "", _dedup(notes), attach
 
 
 def resolve(catalog, kernel, only=None):
@@ -166,9 +171,10 @@ def resolve(catalog, kernel, only=None):
             continue
         reasons = []
         for cand in ev["candidates"]:
-            ok, why, notes = _check_candidate(cand, kernel)
+            ok, why, notes, attach = _check_candidate(cand, kernel)
             if ok:
-                chosen.append({"event": name, "file": ev["file"], "candidate": cand, "notes": notes})
+                chosen.append({"event": name, "file": ev["file"], "candidate": cand, "attach": attach,
+                               "notes": notes})
                 got.add(name)
                 break
             reasons.append(why)
@@ -201,7 +207,7 @@ def defines_for(chosen, kernel):
     for c in chosen:
         cand = c["candidate"]
         defs.update(cand.get("defines", []))
-        for a in cand["attach"]:
+        for a in c["attach"]:
             if a["kind"] == "tracepoint":
                 fields = kernel.tp_formats.get(a["tracepoint"], set())
                 for field, define in cand.get("format_defines", {}).items():
@@ -214,7 +220,7 @@ def attachments(chosen):
     """Flat list of (event, kind, target, fn) in attach order."""
     out = []
     for c in chosen:
-        for a in c["candidate"]["attach"]:
+        for a in c["attach"]:
             out.append((c["event"], a["kind"], a.get("symbol") or a.get("tracepoint"), a["fn"]))
     return out
 

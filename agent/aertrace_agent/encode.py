@@ -116,17 +116,13 @@ def _cstr(b):
     return b.split(b"\0", 1)[0].decode("utf-8", "replace")
 
 
-_FN_RE = re.compile(r"^\s*(?:USER_)?RESET_FN\((\w+),\s*(\d+),\s*\d\)", re.M)
-_FN_COMMENT_RE = re.compile(r"/\*\s*(?:USER_)?RESET_FN\((\w+),\s*(\d+),\s*\d\)")
+_FN_RE = re.compile(r"^int u?reset_enter__(\w+)\(struct pt_regs \*ctx\)[^}]*?reset_enter\(ctx, DEV1, (\d+), EV_U?RESET_ENTER\)",
+                    re.M | re.S)
 
 
 def fn_ids(reset_c_source):
-    """Function ids used by reset.c, read from its RESET_FN/USER_RESET_FN lines."""
-    out = {}
-    for rx in (_FN_RE, _FN_COMMENT_RE):
-        for m in rx.finditer(reset_c_source):
-            out[int(m.group(2))] = m.group(1)
-    return out
+    """Function ids used by reset.c, read from its reset_enter__<symbol> functions."""
+    return dict((int(m.group(2)), m.group(1)) for m in _FN_RE.finditer(reset_c_source))
 
 
 class DecodeError(ValueError):

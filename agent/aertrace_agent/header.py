@@ -49,7 +49,7 @@ def attached_entries(chosen):
     """Header 'attached' list from resolved candidates: one entry per attachment."""
     out = []
     for c in chosen:
-        for a in c["candidate"]["attach"]:
+        for a in c["attach"]:
             e = {"event": c["event"], "kind": a["kind"], "symbol": a.get("symbol") or a.get("tracepoint")}
             if c.get("notes"):
                 e["notes"] = list(c["notes"])

@@ -173,7 +173,7 @@ def run(argv=None):
     ok, failed = runner.attach(chosen)
     for c, why in failed:
         missing.append({"event": c["event"], "candidates": [a.get("symbol") or a.get("tracepoint")
-                                                            for a in c["candidate"]["attach"]], "reason": why})
+                                                            for a in c["attach"]], "reason": why})
     if not ok:
         runner.cleanup()
         raise EnvError("no probe could be attached: %s" % "; ".join(w for _, w in failed[:3]))
@@ -218,7 +218,7 @@ def run(argv=None):
     runner.open_buffer(on_event, on_lost, args.page_cnt)
     out.write(header_mod.build_header(release, header_mod.attached_entries(ok), missing, topology, filt))
     out.flush()
-    n_att = sum(len(c["candidate"]["attach"]) for c in ok)
+    n_att = sum(len(c["attach"]) for c in ok)
     err("%d probes for %d logical events attached in %.1f s; %d logical events missing%s" % (
         n_att, len(ok), time.time() - t0, len(missing),
         (": " + ", ".join(m["event"] for m in missing)) if missing else ""))

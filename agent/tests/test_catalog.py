@@ -63,7 +63,7 @@ def kernel(release, text, tracepoints=("ras:aer_event",), fields=("dev_name", "s
 
 
 def chosen_symbols(chosen):
-    return dict((x["event"], [a.get("symbol") or a.get("tracepoint") for a in x["candidate"]["attach"]])
+    return dict((x["event"], [a.get("symbol") or a.get("tracepoint") for a in x["attach"]])
                 for x in chosen)
 
 
@@ -81,10 +81,14 @@ class ResolveTest(unittest.TestCase):
         self.assertEqual(miss, [], miss)
         self.assertEqual(got["recovery"], ["pcie_do_recovery", "pcie_do_recovery"])
         self.assertEqual(got["cb.error_detected"], ["report_error_detected", "report_error_detected"])
+        # the optional perm_failure walk is attached when present (Debian 6.1.192 has it)
+        with_perm = K61 + "\n0000000000000000 t report_perm_failure_detected"
+        got2 = chosen_symbols(c.resolve(CAT, kernel("6.1.0-56-amd64", with_perm))[0])
+        self.assertEqual(got2["cb.error_detected"], ["report_error_detected"] * 2 + ["report_perm_failure_detected"] * 2)
         self.assertEqual(got["eventfd.signal"], ["eventfd_signal"])     # not both: 6.1 nests them
         self.assertEqual(got["vfio.ioctl"], ["vfio_pci_core_ioctl"] * 2)
         rec = [x for x in ch if x["event"] == "recovery"][0]
-        self.assertEqual([a["fn"] for a in rec["candidate"]["attach"]], ["recovery_enter", "recovery_exit"])
+        self.assertEqual([a["fn"] for a in rec["attach"]], ["recovery_enter", "recovery_exit"])
 
     def test_612_uses_wrappers_and_signal_mask(self):
         text = drop(K61, "report_error_detected", "eventfd_signal")
@@ -92,6 +96,10 @@ class ResolveTest(unittest.TestCase):
         got = chosen_symbols(ch)
         self.assertEqual(got["cb.error_detected"], ["report_frozen_detected", "report_frozen_detected",
                                                     "report_normal_detected", "report_normal_detected"])
+        # an optional attachment never makes a candidate win: without both wrappers nothing is chosen
+        ch2, miss2 = c.resolve(CAT, kernel("6.12.38", drop(text, "report_normal_detected") +
+                                           "\n0000000000000000 t report_perm_failure_detected"))
+        self.assertNotIn("cb.error_detected", chosen_symbols(ch2))
         self.assertEqual(got["eventfd.signal"], ["eventfd_signal_mask"])
         self.assertEqual(miss, [])
 
@@ -130,7 +138,7 @@ class ResolveTest(unittest.TestCase):
     def test_void_recovery_before_57(self):
         ch, _ = c.resolve(CAT, kernel("5.4.0-100-generic", K61))
         rec = [x for x in ch if x["event"] == "recovery"][0]
-        self.assertEqual(rec["candidate"]["attach"][1]["fn"], "recovery_exit_void")
+        self.assertEqual(rec["attach"][1]["fn"], "recovery_exit_void")
 
     def test_module_not_loaded(self):
         text = "\n".join(l for l in K61.splitlines() if "vfio" not in l)
@@ -205,9 +213,6 @@ class CatalogAgreesWithSourcesTest(unittest.TestCase):
 
     def functions(self, text):
         names = set(re.findall(r"^int\s+(\w+)\s*\(struct pt_regs", text, re.M))
-        for kind, sym in re.findall(r"^\s*(USER_RESET_FN|RESET_FN)\((\w+),", text, re.M):
-            names.add(("ureset_%s__%s" if kind == "USER_RESET_FN" else "reset_%s__%s") % ("enter", sym))
-            names.add(("ureset_%s__%s" if kind == "USER_RESET_FN" else "reset_%s__%s") % ("exit", sym))
         for sysname, ev in re.findall(r"TRACEPOINT_PROBE\((\w+),\s*(\w+)\)", text):
             names.add("tracepoint__%s__%s" % (sysname, ev))
         return names

@@ -70,11 +70,12 @@ class FnIdsTest(unittest.TestCase):
         self.assertEqual(FN[18], "pci_reset_bus")
         self.assertEqual(len(set(FN.values())), len(FN))
 
-    def test_every_written_out_reset_uses_its_id(self):
+    def test_exit_uses_the_id_of_its_entry(self):
         with open(os.path.join(PROBES, "bpf", "reset.c")) as f:
             text = f.read()
+        self.assertEqual(len(FN), 10)
         for fid, name in FN.items():
-            self.assertRegex(text, r"(RESET_FN\(%s, %d,|reset_enter__%s[\s\S]*?, %d, EV_RESET_ENTER)" % (name, fid, name, fid))
+            self.assertRegex(text, r"int u?reset_exit__%s\(struct pt_regs \*ctx\) \{ return reset_exit\(ctx, %d, " % (name, fid))
 
 
 class DecodeTest(unittest.TestCase):

@@ -183,6 +183,11 @@ int cb_normal_detected(struct pt_regs *ctx)
 {
     return cb_enter(ctx, (struct pci_dev *)PT_REGS_PARM1(ctx), CB_ERROR_DETECTED, 1, PT_REGS_PARM2(ctx));
 }
+/* report_perm_failure_detected(dev, NULL): recovery failed, drivers are told perm_failure (3). */
+int cb_perm_failure_detected(struct pt_regs *ctx)
+{
+    return cb_enter(ctx, (struct pci_dev *)PT_REGS_PARM1(ctx), CB_ERROR_DETECTED, 3, PT_REGS_PARM2(ctx));
+}
 int cb_mmio_enabled(struct pt_regs *ctx)
 {
     return cb_enter(ctx, (struct pci_dev *)PT_REGS_PARM1(ctx), CB_MMIO_ENABLED, 0, PT_REGS_PARM2(ctx));
