@@ -21,7 +21,7 @@ import java.util.Locale;
  */
 public final class TextTimeline {
     public static final int WIDTH = 80;
-    private static final int TIME = 10, HW = 16, HOST = 28;
+    private static final int TIME = 10, HW = 12, HOST = 28;
     private static final int USER = WIDTH - 2 - TIME - HW - HOST - 3; // margin(2) + 3 separators
 
     private TextTimeline() {}
@@ -41,17 +41,19 @@ public final class TextTimeline {
                 case USER -> 2;
             };
             for (EpisodeLanes.Span s : l.spans()) {
-                String who = l.actor() == EpisodeLanes.Actor.USER ? l.comm() + " " : "";
+                // Recovery phases repeat what the callback and reset lanes show with device names: skip them here.
+                if (s.role() == EpisodeLanes.Role.PHASE) continue;
+                String who = l.actor() == EpisodeLanes.Actor.USER && userThreads(lanes) > 1 ? l.tid() + " " : "";
                 String where = l.actor() == EpisodeLanes.Actor.HOST && s.role() == EpisodeLanes.Role.CALLBACK
                         ? shortDev((String) s.args().get("dev")) + " " : s.role() == EpisodeLanes.Role.HOST_RESET
                         ? shortDev((String) s.args().get("bridge")) + " " : "";
                 rows.add(new Row(s.start(), order[0]++, col, "> " + where + who + s.name()));
-                rows.add(new Row(s.end(), order[0]++, col, "< " + (s.open() ? "no exit: " : "") + shortName(s.name())
+                rows.add(new Row(s.end(), order[0]++, col, "< " + (s.open() ? "no exit: " : "") + endName(s)
                         + " " + TimelineChart.duration(s.duration())));
             }
             for (EpisodeLanes.Mark m : l.marks()) {
                 String text = switch (m.kind()) {
-                    case AER -> "* AER " + m.args().get("severity") + " " + shortDev((String) m.args().get("dev"));
+                    case AER -> "* AER " + m.args().get("severity");
                     case NOTIFY -> "* eventfd -> user";
                     case ALL_ONES -> "* " + m.name();
                     case GAP -> "? " + m.name();
@@ -64,8 +66,8 @@ public final class TextTimeline {
 
         List<String> out = new ArrayList<>();
         out.add(clip(ascii(EpisodeLanes.title(e)), WIDTH));
-        out.add(clip(ascii(TimelineChart.summary(a)), WIDTH));
-        out.add(line("", "ms", "HW", "host kernel", "user (vfio)"));
+        wrap(out, ascii(TimelineChart.summary(a)));
+        out.add(line("", "ms", "HW " + shortDev(e.device()), "host kernel", "user (vfio)" + users(lanes)));
         out.add("-".repeat(WIDTH));
 
         // Races with the same window (one access, several verdicts) share one pair of rules.
@@ -156,9 +158,23 @@ public final class TextTimeline {
         return d.startsWith("0000:") ? d.substring(5) : d;
     }
 
-    private static String shortName(String n) {
-        int i = n.indexOf(" = ");
-        return i > 0 ? n.substring(0, i) : n;
+    /** End rows of a user access say what came back; others repeat the name. */
+    private static String endName(EpisodeLanes.Span s) {
+        if (s.role() == EpisodeLanes.Role.USER_ACCESS && s.args().get("value") != null) return "= " + s.args().get("value");
+        if (s.args().get("ret") != null && s.role() != EpisodeLanes.Role.HOST_RESET) return "ret " + s.args().get("ret");
+        int i = s.name().indexOf(" = ");
+        return i > 0 ? s.name().substring(0, i) : s.name();
+    }
+
+    private static long userThreads(EpisodeLanes lanes) {
+        return lanes.lanes().stream().filter(l -> l.actor() == EpisodeLanes.Actor.USER).count();
+    }
+
+    /** " vfio-user 300" when one user process, so rows need not repeat it. */
+    private static String users(EpisodeLanes lanes) {
+        java.util.Set<String> who = new java.util.LinkedHashSet<>();
+        for (EpisodeLanes.Lane l : lanes.lanes()) if (l.actor() == EpisodeLanes.Actor.USER) who.add(l.comm() + " " + l.pid());
+        return who.size() == 1 ? ": " + who.iterator().next() : "";
     }
 
     private static String ascii(String s) {

@@ -41,6 +41,9 @@ public final class TraceEventExport implements Closeable {
     private final TraceEventWriter w;
     private final Map<String, List<SubLane>> laneThreads = new HashMap<>();
     private final Map<Integer, String> namedProcesses = new LinkedHashMap<>();
+    /** Each source (trace file) has its own clock and host: its own host process. */
+    private final Map<String, Integer> hostPids = new LinkedHashMap<>();
+    private int hostPid = HOST_PID;
     private int nextHostTid = HOST_TID_BASE + 1;
     private int asyncIds;
     private int episodes;
@@ -65,6 +68,7 @@ public final class TraceEventExport implements Closeable {
         if (host == null) host = e.host();
         if (kernel == null) kernel = e.kernel();
         if (e.source() != null && !sources.contains(e.source())) sources.add(e.source());
+        hostPid = hostPids.computeIfAbsent(String.valueOf(e.source()), k -> HOST_PID - hostPids.size());
         hostProcess(e);
         EpisodeLanes lanes = EpisodeLanes.of(a);
 
@@ -139,11 +143,12 @@ public final class TraceEventExport implements Closeable {
     }
 
     private void hostProcess(Episode e) throws IOException {
-        if (namedProcesses.containsKey(HOST_PID)) return;
-        String name = "host kernel" + (e.host() == null ? "" : " " + e.host()) + (e.kernel() == null ? "" : " (" + e.kernel() + ")");
-        namedProcesses.put(HOST_PID, name);
-        w.processName(HOST_PID, name);
-        w.processSortIndex(HOST_PID, 0);
+        if (namedProcesses.containsKey(hostPid)) return;
+        String name = "host kernel" + (e.host() == null ? "" : " " + e.host()) + (e.kernel() == null ? "" : " (" + e.kernel() + ")")
+                + (e.source() == null ? "" : " — " + java.nio.file.Path.of(e.source()).getFileName());
+        namedProcesses.put(hostPid, name);
+        w.processName(hostPid, name);
+        w.processSortIndex(hostPid, HOST_PID - hostPid);
     }
 
     private static String category(EpisodeLanes.Role r) {
@@ -165,7 +170,7 @@ public final class TraceEventExport implements Closeable {
     }
 
     private SubLaneSet hostLane(String key, String label, int order) {
-        return new SubLaneSet("host " + key, HOST_PID, -1, label, order);
+        return new SubLaneSet("host " + hostPid + " " + key, hostPid, -1, label, order);
     }
 
     private SubLaneSet userLane(EpisodeLanes.Lane l) throws IOException {

@@ -49,7 +49,7 @@ public final class RaceDetector {
         allOnes(ep, inWindow, tentative, v);
         doubleReset(ep, inWindow, tentative, v);
         recoveryWindow(ep, resets, inWindow, tentative, v);
-        notifiedEarly(ep, resets, tentative, v);
+        notifiedEarly(ep, resets, inWindow, tentative, v);
         aerStatusCleared(ep, inWindow, tentative, v);
         recoveryFailed(ep, tentative, v);
         notReset(ep, header, tentative, v);
@@ -99,6 +99,11 @@ public final class RaceDetector {
         };
     }
 
+    private List<Event> withAccess(List<Event> ev, Access a) {
+        addAccess(ev, a);
+        return ev;
+    }
+
     private static String who(Access a) { return a.comm() + " (pid " + a.pid() + ")"; }
 
     private static String listAccesses(List<Access> as) {
@@ -144,12 +149,14 @@ public final class RaceDetector {
             for (Access a : user) {
                 if (!resetCovers(ep, r, a.dev())) continue;
                 if (a.start() < r.start() || a.start() > end) continue;
-                boolean held = a.end() == null || (r.end() != null && a.end() >= r.end());
+                Event lock = lockDuring(ep, r, "lock");
+                Event unlock = lockDuring(ep, r, "unlock");
+                // Held = released only when the host let go: at the config-access unlock, else the reset's end.
+                long release = unlock != null && unlock.ts() >= a.start() ? unlock.ts() : r.end() != null ? r.end() : Long.MAX_VALUE;
+                boolean held = a.end() == null || a.end() >= release;
                 if (!held) continue;
-                List<Event> ev = evidence(r.enter(), r.exit());
+                List<Event> ev = evidence(r.enter(), r.exit(), lock, unlock);
                 addAccess(ev, a);
-                Event lock = lockDuring(ep, r);
-                if (lock != null) ev.add(lock);
                 String what = describe(a) + " of " + a.dev() + " by " + who(a) + " entered " + dur(a.start() - r.start())
                         + " into " + r.fn() + " on " + r.bridge();
                 String how = lock != null ? " (config space locked by pci_cfg_access_lock)" : "";
@@ -162,9 +169,9 @@ public final class RaceDetector {
         }
     }
 
-    private static Event lockDuring(Episode ep, HostReset r) {
+    private static Event lockDuring(Episode ep, HostReset r, String op) {
         for (Event e : ep.events())
-            if (e instanceof Event.CfgLock c && !"unlock".equals(c.op()) && c.ts() >= r.start()
+            if (e instanceof Event.CfgLock c && op.equals(c.op()) && c.ts() >= r.start()
                     && (r.end() == null || c.ts() <= r.end())) return e;
         return null;
     }
@@ -276,17 +283,25 @@ public final class RaceDetector {
         }
     }
 
-    private void notifiedEarly(Episode ep, List<HostReset> resets, boolean tent, List<Verdict> out) {
+    /**
+     * Only when the user then acted on the device before the reset was over: an early notification nobody
+     * reacted to changed nothing, one that was acted on is the cause of the races above.
+     */
+    private void notifiedEarly(Episode ep, List<HostReset> resets, List<Access> user, boolean tent, List<Verdict> out) {
         if (resets.isEmpty()) return;
         HostReset r = resets.get(0);
+        long end = endOf(ep, r);
         for (Notification n : ep.notifications()) {
             if (n.ts() >= r.start()) continue;
+            Access acted = user.stream().filter(a -> a.start() >= n.ts() && a.start() <= end
+                    && (n.dev() == null || a.dev().equals(n.dev()))).findFirst().orElse(null);
+            if (acted == null) continue;
             out.add(new Verdict(Verdict.Kind.NOTIFIED_BEFORE_RESET, n.dev() != null ? n.dev() : ep.device(),
                     "vfio-pci signalled the error eventfd" + (n.dev() != null ? " of " + n.dev() : "") + " at "
                             + t(ep, n.ts()) + ", " + dur(r.start() - n.ts()) + " before the host's " + r.fn() + " on "
                             + r.bridge() + " started: the user was invited to recover while the host was about to reset"
-                            + " the link under it.",
-                    sorted(evidence(n.event(), r.enter())), tent));
+                            + " the link under it (the user acted at " + t(ep, acted.start()) + ": " + describe(acted) + ").",
+                    sorted(withAccess(evidence(n.event(), r.enter(), r.exit()), acted)), tent));
             return;
         }
     }

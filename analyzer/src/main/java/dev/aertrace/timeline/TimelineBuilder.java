@@ -359,7 +359,7 @@ public final class TimelineBuilder implements TraceListener {
             if (a.enter() != null) b.add(a.enter());
             if (a.exit() != null) b.add(a.exit());
         }
-        if (!any && a.kind() == Access.Kind.CONFIG_READ && coversCommand(a) && a.value() != null) {
+        if (a.kind() == Access.Kind.CONFIG_READ && a.end() != null && coversCommand(a) && a.value() != null) {
             lastCommandRead.put(a.dev(), a);
         }
     }

@@ -1,0 +1,107 @@
+package dev.aertrace.cli;
+
+import dev.aertrace.chart.ChartFiles;
+import dev.aertrace.chart.PhaseChart;
+import dev.aertrace.chart.TimelineChart;
+import dev.aertrace.compare.EpisodeMetrics;
+import dev.aertrace.export.TraceEventExport;
+import dev.aertrace.race.AnalyzedEpisode;
+import dev.aertrace.race.Analyzer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.ByteArrayInputStream;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.Callable;
+
+@Command(name = "chart-bench", mixinStandardHelpOptions = true,
+        description = {"Measure chart and export rendering: generates a trace of N fatal-race episodes (timings",
+                "jittered), analyzes it, then renders every episode's timeline (PNG or SVG), one phase chart",
+                "over all episodes, and the Chrome trace export, printing the time of each step."},
+        footer = {"", "Example:", "  aertrace chart-bench --episodes 1000 --format png"})
+final class ChartBenchCommand implements Callable<Integer> {
+    @Option(names = "--episodes", defaultValue = "1000", description = "Episodes to render (default: ${DEFAULT-VALUE}).")
+    int n;
+
+    @Option(names = "--format", defaultValue = "png", description = "png or svg (default: ${DEFAULT-VALUE}).")
+    String format;
+
+    @Option(names = {"-o", "--output"}, paramLabel = "DIR",
+            description = "Keep the files in DIR (default: a temporary directory, deleted afterwards).")
+    Path dir;
+
+    @Override
+    public Integer call() throws Exception {
+        if (n < 1 || !(format.equals("png") || format.equals("svg"))) {
+            System.err.println("aertrace chart-bench: --episodes >= 1 and --format png|svg");
+            return EpisodeInputs.USAGE;
+        }
+        boolean temp = dir == null;
+        Path out = temp ? Files.createTempDirectory("aertrace-chart-bench") : Files.createDirectories(dir);
+        try {
+            long t = System.nanoTime();
+            byte[] trace = dev.aertrace.chart.SyntheticTrace.fatalRace(n, new Random(1));
+            List<AnalyzedEpisode> eps = new ArrayList<>();
+            new Analyzer().analyze("synthetic", new ByteArrayInputStream(trace), eps::add);
+            double analyzeS = (System.nanoTime() - t) / 1e9;
+            if (eps.size() != n) System.err.println("aertrace chart-bench: expected " + n + " episodes, analyzer found " + eps.size());
+
+            // Warm-up: class loading and font setup are paid once per process, not per chart.
+            ChartFiles.write(TimelineChart.create(eps.get(0)), out.resolve("warmup." + format), ChartFiles.WIDTH, ChartFiles.HEIGHT);
+
+            t = System.nanoTime();
+            long bytes = 0;
+            for (AnalyzedEpisode a : eps) {
+                Path p = out.resolve("ep" + a.episode().id() + "-timeline." + format);
+                ChartFiles.write(TimelineChart.create(a), p, ChartFiles.WIDTH, ChartFiles.HEIGHT);
+                bytes += Files.size(p);
+                if (temp) Files.delete(p);
+            }
+            double timelineS = (System.nanoTime() - t) / 1e9;
+
+            t = System.nanoTime();
+            Map<String, Map<String, List<Long>>> g = new LinkedHashMap<>();
+            for (AnalyzedEpisode a : eps) {
+                EpisodeMetrics.durations(a.episode()).forEach((k, v) ->
+                        g.computeIfAbsent("synthetic", x -> new LinkedHashMap<>()).computeIfAbsent(k, x -> new ArrayList<>()).add(v));
+            }
+            ChartFiles.write(PhaseChart.create("phases", ChartCommands.toArrays(g), EpisodeMetrics.PHASES, null),
+                    out.resolve("phases." + format), ChartFiles.WIDTH, ChartFiles.HEIGHT);
+            double phaseS = (System.nanoTime() - t) / 1e9;
+
+            t = System.nanoTime();
+            Path tj = out.resolve("bench.trace.json");
+            try (Writer w = Files.newBufferedWriter(tj, StandardCharsets.UTF_8); TraceEventExport x = new TraceEventExport(w)) {
+                for (AnalyzedEpisode a : eps) x.add(a);
+            }
+            double exportS = (System.nanoTime() - t) / 1e9;
+            long exportBytes = Files.size(tj);
+
+            System.out.printf(Locale.ROOT, "episodes:            %d (%d trace lines generated)%n", eps.size(), dev.aertrace.chart.SyntheticTrace.lines(trace));
+            System.out.printf(Locale.ROOT, "analyze:             %.2f s%n", analyzeS);
+            System.out.printf(Locale.ROOT, "timeline charts:     %.2f s for %d %s files (%.1f ms each, %.0f KiB each), %dx%d%n",
+                    timelineS, eps.size(), format.toUpperCase(Locale.ROOT), timelineS * 1e3 / eps.size(),
+                    bytes / 1024.0 / eps.size(), ChartFiles.WIDTH, ChartFiles.HEIGHT);
+            System.out.printf(Locale.ROOT, "phase chart:         %.2f s (box plots over all %d episodes)%n", phaseS, eps.size());
+            System.out.printf(Locale.ROOT, "chrome export:       %.2f s, %.1f MiB%n", exportS, exportBytes / 1048576.0);
+            System.out.printf(Locale.ROOT, "cores: %d, max heap %d MiB%n", Runtime.getRuntime().availableProcessors(),
+                    Runtime.getRuntime().maxMemory() >> 20);
+            return 0;
+        } finally {
+            if (temp) {
+                try (var s = Files.walk(out)) {
+                    s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+package dev.aertrace.cli;
+
+import dev.aertrace.chart.ChartFiles;
+import dev.aertrace.chart.PhaseChart;
+import dev.aertrace.compare.CompareReport;
+import dev.aertrace.compare.Comparison;
+import dev.aertrace.compare.EpisodeMetrics;
+import dev.aertrace.compare.PhaseTester;
+import dev.aertrace.race.AnalyzedEpisode;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+@Command(name = "compare", mixinStandardHelpOptions = true,
+        description = {"Compare recovery between kernel versions (or any labelled sets of traces): per phase count,",
+                "median, p90, p99, max and a two-sided Mann-Whitney U test with a verdict (faster / slower / no",
+                "detectable change at --alpha, Holm-adjusted across phases), plus behaviour differences: callbacks",
+                "called, reset before/after mmio_enabled, results, races seen in one group and not the other.",
+                "Episodes are grouped by the kernel release in each trace's header unless --label is given."},
+        footer = {"", "Examples:",
+                "  aertrace compare 6.1/fatal-race-x20.jsonl.gz 6.12/fatal-race-x20.jsonl.gz",
+                "  aertrace compare --format markdown --chart cmp.png a.jsonl b.jsonl",
+                "  aertrace compare --label before --label after old.jsonl new.jsonl",
+                "", "The first group is the baseline. Exit codes: 0 no difference, 1 a timing or behaviour",
+                "difference was found, 2 usage or unreadable input."})
+final class CompareCommand implements Callable<Integer> {
+    enum Format { text, markdown, json }
+
+    enum Only { all, fatal, nonfatal, correctable }
+
+    @Parameters(arity = "1..*", paramLabel = "TRACE", description = "Trace files (.jsonl or .jsonl.gz).")
+    List<String> traces;
+
+    @Option(names = {"-l", "--label"}, paramLabel = "LABEL",
+            description = "Group name for each TRACE, in order (one per TRACE; same label = same group).")
+    List<String> labels;
+
+    @Option(names = "--alpha", defaultValue = "0.05", description = "Significance level (default: ${DEFAULT-VALUE}).")
+    double alpha;
+
+    @Option(names = "--min-samples", defaultValue = "" + PhaseTester.DEFAULT_MIN_SAMPLES, paramLabel = "N",
+            description = "Do not test a phase with fewer episodes than N in a group (default: ${DEFAULT-VALUE}).")
+    int minSamples;
+
+    @Option(names = "--only", defaultValue = "all", description = "Episodes by AER severity: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
+    Only only;
+
+    @Option(names = "--format", defaultValue = "text", description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
+    Format format;
+
+    @Option(names = {"-o", "--output"}, paramLabel = "FILE", description = "Write the report to FILE instead of stdout.")
+    Path output;
+
+    @Option(names = "--chart", paramLabel = "FILE", description = "Also draw box plots per phase and group (.png or .svg; repeatable).")
+    List<Path> charts;
+
+    @Override
+    public Integer call() throws Exception {
+        if (!(alpha > 0 && alpha < 1) || minSamples < 2) {
+            System.err.println("aertrace compare: --alpha must be in (0,1) and --min-samples >= 2");
+            return EpisodeInputs.USAGE;
+        }
+        if (labels != null && labels.size() != traces.size()) {
+            System.err.println("aertrace compare: give one --label per TRACE (" + labels.size() + " labels, " + traces.size() + " traces)");
+            return EpisodeInputs.USAGE;
+        }
+        if (charts != null) {
+            for (Path c : charts) {
+                try { ChartFiles.Format.of(c); } catch (IllegalArgumentException e) {
+                    System.err.println("aertrace compare: " + e.getMessage());
+                    return EpisodeInputs.USAGE;
+                }
+            }
+        }
+        if (!EpisodeInputs.check("compare", traces, System.err)) return EpisodeInputs.USAGE;
+
+        Comparison.Builder b = new Comparison.Builder();
+        int skipped = 0;
+        for (int i = 0; i < traces.size(); i++) {
+            String label = labels == null ? null : labels.get(i);
+            List<AnalyzedEpisode> eps = EpisodeInputs.readAll("compare", traces.get(i), System.err);
+            if (label != null) b.group(label, traces.get(i));
+            for (AnalyzedEpisode a : eps) {
+                if (!keep(a)) { skipped++; continue; }
+                String g = label != null ? label : a.episode().kernel() == null ? "unknown kernel" : a.episode().kernel();
+                b.add(g, a);
+            }
+            if (eps.isEmpty()) System.err.println("aertrace compare: " + traces.get(i) + ": no episodes");
+        }
+        if (skipped > 0) System.err.println("aertrace compare: " + skipped + " episodes skipped by --only " + only);
+        Comparison.Result r;
+        try {
+            r = b.build(alpha, minSamples, only == Only.all ? null : "only " + only + " errors");
+        } catch (IllegalArgumentException e) {
+            System.err.println("aertrace compare: " + e.getMessage());
+            return EpisodeInputs.USAGE;
+        }
+        String report = switch (format) {
+            case text -> CompareReport.text(r);
+            case markdown -> CompareReport.markdown(r);
+            case json -> CompareReport.json(r);
+        };
+        if (output == null) System.out.print(report);
+        else {
+            Path parent = output.toAbsolutePath().getParent();
+            if (parent != null) Files.createDirectories(parent);
+            Files.writeString(output, report, StandardCharsets.UTF_8);
+            System.err.println("aertrace compare: report -> " + output);
+        }
+        if (charts != null) {
+            Map<String, Map<String, double[]>> groups = new LinkedHashMap<>();
+            for (Comparison.Group g : r.groups()) groups.put(g.name(), g.durations());
+            List<String> verdicts = new ArrayList<>();
+            for (Comparison.Pair p : r.pairs()) verdicts.add(CompareReport.summary(p));
+            for (Path c : charts) {
+                ChartFiles.write(PhaseChart.create("Recovery phases: " + String.join(" vs ", groups.keySet()), groups,
+                        EpisodeMetrics.PHASES, String.join("  |  ", verdicts)), c, ChartFiles.WIDTH, ChartFiles.HEIGHT);
+                System.err.println("aertrace compare: chart -> " + c);
+            }
+        }
+        return r.pairs().stream().anyMatch(p -> p.differences() > 0) ? 1 : 0;
+    }
+
+    private boolean keep(AnalyzedEpisode a) {
+        if (only == Only.all) return true;
+        Integer s = a.episode().severity();
+        String sev = s == null ? (a.episode().fatal() ? "fatal" : "unknown") : switch (s) {
+            case 0 -> "nonfatal";
+            case 1 -> "fatal";
+            case 2 -> "correctable";
+            default -> "unknown";
+        };
+        return sev.equals(only.name().toLowerCase(Locale.ROOT));
+    }
+}

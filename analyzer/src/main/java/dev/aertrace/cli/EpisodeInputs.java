@@ -1,0 +1,89 @@
+package dev.aertrace.cli;
+
+import dev.aertrace.ingest.Issue;
+import dev.aertrace.ingest.SourceReport;
+import dev.aertrace.race.AnalyzedEpisode;
+import dev.aertrace.race.Analyzer;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * Reads traces for the evidence commands (chart, timeline, export, compare): files, '-' for stdin, or the
+ * embedded default trace when none is given. Input problems go to stderr with their line numbers, as analyze
+ * reports them, so a chart is never silently drawn from a damaged trace.
+ */
+final class EpisodeInputs {
+    /** Returned by {@link #check} for an unreadable argument. */
+    static final int USAGE = 2;
+
+    private EpisodeInputs() {}
+
+    /** A one-line reason why {@code t} cannot be read, or null. */
+    static String unreadable(String t) {
+        if (t.equals("-")) return null;
+        Path p = Path.of(t);
+        return !Files.exists(p) ? "no such file" : Files.isDirectory(p) ? "is a directory"
+                : !Files.isReadable(p) ? "permission denied" : null;
+    }
+
+    static boolean check(String command, List<String> traces, PrintStream err) {
+        if (traces == null) return true;
+        for (String t : traces) {
+            String why = unreadable(t);
+            if (why != null) {
+                err.println("aertrace " + command + ": cannot read " + t + ": " + why);
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Streams every episode of {@code trace} to {@code sink}; returns what ingest saw. */
+    static SourceReport read(String command, String trace, Consumer<AnalyzedEpisode> sink, PrintStream err) throws IOException {
+        Analyzer a = new Analyzer();
+        SourceReport r;
+        if (trace == null) {
+            String res = AnalyzeCommand.class.getResource(AnalyzeCommand.EMBEDDED_LAB) != null
+                    ? AnalyzeCommand.EMBEDDED_LAB : AnalyzeCommand.EMBEDDED_SAMPLE;
+            String name = res.equals(AnalyzeCommand.EMBEDDED_LAB) ? "testdata/lab/6.1/fatal-race.jsonl.gz" : "sample/fatal-race.jsonl";
+            err.println("aertrace " + command + ": no TRACE given; using the embedded " + name);
+            try (InputStream in = AnalyzeCommand.class.getResourceAsStream(res)) {
+                r = a.analyze(name, in, sink);
+            }
+        } else if (trace.equals("-")) {
+            r = a.analyze("<stdin>", System.in, sink);
+        } else {
+            try (InputStream in = Files.newInputStream(Path.of(trace))) {
+                r = a.analyze(trace, in, sink);
+            }
+        }
+        for (Issue i : r.issues()) {
+            if (i.kind().informational()) continue;
+            err.println("aertrace " + command + ": " + r.source() + ": " + i.kind().id() + " ×" + i.count()
+                    + (i.lines().isEmpty() ? "" : " (lines " + i.lines().stream().limit(5).map(String::valueOf)
+                    .reduce((x, y) -> x + "," + y).orElse("") + (i.lines().size() > 5 ? ",…" : "") + ")")
+                    + (i.detail() == null ? "" : ": " + i.detail()));
+        }
+        return r;
+    }
+
+    static List<AnalyzedEpisode> readAll(String command, String trace, PrintStream err) throws IOException {
+        List<AnalyzedEpisode> out = new ArrayList<>();
+        read(command, trace, out::add, err);
+        return out;
+    }
+
+    /** File-name stem without .jsonl/.gz, for output names. */
+    static String stem(String source) {
+        String n = source == null ? "trace" : Path.of(source).getFileName().toString();
+        for (String ext : new String[] {".gz", ".jsonl", ".json"}) if (n.endsWith(ext)) n = n.substring(0, n.length() - ext.length());
+        return n.isEmpty() ? "trace" : n;
+    }
+}

@@ -1,0 +1,78 @@
+package dev.aertrace.cli;
+
+import dev.aertrace.export.CsvExport;
+import dev.aertrace.export.TraceEventExport;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.OutputStreamWriter;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+@Command(name = "export", mixinStandardHelpOptions = true,
+        description = {"Export episodes for other tools: 'chrome' writes Chrome trace-event JSON that",
+                "ui.perfetto.dev and chrome://tracing open (phases as slices, AER events and all-ones reads as",
+                "instants, host reset and race windows as async spans); 'csv' writes episodes.csv and spans.csv."},
+        footer = {"", "Examples:",
+                "  aertrace export --format chrome -o fatal-race.trace.json t.jsonl.gz   # then open it in ui.perfetto.dev",
+                "  aertrace export --format csv -o out/ a.jsonl b.jsonl                 # out/episodes.csv, out/spans.csv"})
+final class ExportCommand implements Callable<Integer> {
+    enum Format { chrome, csv }
+
+    @Parameters(arity = "0..*", paramLabel = "TRACE", description = "Trace files (.jsonl or .jsonl.gz); default: the embedded lab trace.")
+    List<String> traces;
+
+    @Option(names = "--format", required = true, description = "${COMPLETION-CANDIDATES}")
+    Format format;
+
+    @Option(names = {"-o", "--output"}, paramLabel = "PATH",
+            description = "chrome: the JSON file (default stdout); csv: a directory for episodes.csv and spans.csv (default: episodes.csv to stdout).")
+    Path output;
+
+    @Override
+    public Integer call() throws Exception {
+        if (!EpisodeInputs.check("export", traces, System.err)) return EpisodeInputs.USAGE;
+        List<String> inputs = traces == null || traces.isEmpty() ? java.util.Collections.singletonList(null) : traces;
+        int[] n = {0};
+        if (format == Format.chrome) {
+            try (Writer w = output == null ? new OutputStreamWriter(System.out, StandardCharsets.UTF_8)
+                    : Files.newBufferedWriter(mkParent(output));
+                 TraceEventExport x = new TraceEventExport(w)) {
+                for (String t : inputs) EpisodeInputs.read("export", t, a -> { add(x, a); n[0]++; }, System.err);
+            }
+        } else {
+            Writer ep, sp = null;
+            if (output == null) {
+                ep = new OutputStreamWriter(System.out, StandardCharsets.UTF_8);
+            } else {
+                Files.createDirectories(output);
+                ep = Files.newBufferedWriter(output.resolve("episodes.csv"));
+                sp = Files.newBufferedWriter(output.resolve("spans.csv"));
+            }
+            try (CsvExport x = new CsvExport(ep, sp)) {
+                for (String t : inputs) EpisodeInputs.read("export", t, a -> { add(x, a); n[0]++; }, System.err);
+            }
+        }
+        System.err.println("aertrace export: " + n[0] + " episodes" + (output == null ? "" : " -> " + output));
+        return n[0] > 0 ? 0 : 1;
+    }
+
+    private static Path mkParent(Path p) throws java.io.IOException {
+        Path parent = p.toAbsolutePath().getParent();
+        if (parent != null) Files.createDirectories(parent);
+        return p;
+    }
+
+    private static void add(TraceEventExport x, dev.aertrace.race.AnalyzedEpisode a) {
+        try { x.add(a); } catch (java.io.IOException e) { throw new java.io.UncheckedIOException(e); }
+    }
+
+    private static void add(CsvExport x, dev.aertrace.race.AnalyzedEpisode a) {
+        try { x.add(a); } catch (java.io.IOException e) { throw new java.io.UncheckedIOException(e); }
+    }
+}
