@@ -73,7 +73,7 @@ class FnIdsTest(unittest.TestCase):
     def test_exit_uses_the_id_of_its_entry(self):
         with open(os.path.join(PROBES, "bpf", "reset.c")) as f:
             text = f.read()
-        self.assertEqual(len(FN), 10)
+        self.assertEqual(len(FN), 11)
         for fid, name in FN.items():
             self.assertRegex(text, r"int u?reset_exit__%s\(struct pt_regs \*ctx\) \{ return reset_exit\(ctx, %d, " % (name, fid))
 

@@ -65,6 +65,8 @@ int reset_enter__pcie_reset_flr(struct pt_regs *ctx)
     return reset_enter(ctx, DEV1, 7, EV_RESET_ENTER);
 }
 int reset_exit__pcie_reset_flr(struct pt_regs *ctx) { return reset_exit(ctx, 7, EV_RESET_EXIT, 1); }
+int reset_enter__pcie_flr(struct pt_regs *ctx) { return reset_enter(ctx, DEV1, 8, EV_RESET_ENTER); }
+int reset_exit__pcie_flr(struct pt_regs *ctx) { return reset_exit(ctx, 8, EV_RESET_EXIT, 1); }
 #endif
 
 #ifdef PROBE_USER_RESET
