@@ -44,6 +44,40 @@ class SchemaContractTest {
     }
 
     @Test
+    void handWrittenTracesAreValid() throws Exception {
+        JsonSchema s = schema();
+        for (var e : Scenarios.all().entrySet()) {
+            e.getValue().text();
+            int n = 0;
+            for (String line : e.getValue().lines) {
+                n++;
+                Set<ValidationMessage> errs = s.validate(M.readTree(line));
+                assertTrue(errs.isEmpty(), e.getKey() + " line " + n + ": " + errs);
+            }
+            assertTrue(n > 3, e.getKey());
+        }
+    }
+
+    @Test
+    void generatedBenchTraceIsValid() throws Exception {
+        JsonSchema s = schema();
+        java.nio.file.Path f = java.nio.file.Files.createTempFile("aertrace-bench", ".jsonl");
+        try {
+            dev.aertrace.bench.TraceGenerator.generate(f, 50_100);
+            // every line of the first recovery cycle and its neighbours
+            int n = 0;
+            for (String line : java.nio.file.Files.readAllLines(f)) {
+                n++;
+                if (n > 200 && !line.contains("aer") && !line.contains("reset") && !line.contains("footer")) continue;
+                Set<ValidationMessage> errs = s.validate(M.readTree(line));
+                assertTrue(errs.isEmpty(), "line " + n + ": " + errs);
+            }
+        } finally {
+            java.nio.file.Files.delete(f);
+        }
+    }
+
+    @Test
     void schemaRejectsAKnownTypeWithMissingFields() throws Exception {
         JsonNode bad = M.readTree("{\"type\":\"vfio.rw.exit\",\"ts\":1,\"cpu\":0,\"pid\":1,\"tid\":1,\"comm\":\"x\",\"dev\":\"0000:01:00.0\"}");
         assertFalse(schema().validate(bad).isEmpty());

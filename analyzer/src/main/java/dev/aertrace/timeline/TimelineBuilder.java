@@ -350,11 +350,9 @@ public final class TimelineBuilder implements TraceListener {
     }
 
     private void attribute(Access a) {
-        boolean any = false;
         for (Builder b : open) {
             if (!b.affected.contains(a.dev())) continue;
             if (!a.overlaps(b.start, b.closeAt == Long.MAX_VALUE ? null : b.closeAt)) continue;
-            any = true;
             b.accesses.add(a);
             if (a.enter() != null) b.add(a.enter());
             if (a.exit() != null) b.add(a.exit());

@@ -1,0 +1,138 @@
+package dev.aertrace.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.aertrace.Scenarios;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class CliTest {
+    record Out(int code, String out, String err) {}
+
+    static synchronized Out run(String... args) {
+        PrintStream o = System.out, e = System.err;
+        ByteArrayOutputStream bo = new ByteArrayOutputStream(), be = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(bo, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(be, true, StandardCharsets.UTF_8));
+            int code = Main.run(args);
+            return new Out(code, bo.toString(StandardCharsets.UTF_8), be.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(o);
+            System.setErr(e);
+        }
+    }
+
+    @TempDir Path tmp;
+
+    Path write(String name, byte[] data) throws Exception {
+        Path p = tmp.resolve(name);
+        Files.write(p, data);
+        return p;
+    }
+
+    @Test
+    void raceExitCodeAndTextFitsEightyColumns() throws Exception {
+        Out r = run("analyze", write("race.jsonl", Scenarios.stalled().bytes()).toString());
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.out().contains("access-stalled-by-reset"), r.out());
+        for (String line : r.out().split("\n")) assertTrue(line.length() <= 80, "too wide: " + line);
+    }
+
+    @Test
+    void exitCodesForCleanInconclusiveAndFailed() throws Exception {
+        assertEquals(0, run("analyze", write("c.jsonl", Scenarios.nonfatal().bytes()).toString()).code());
+        assertEquals(3, run("analyze", write("i.jsonl", Scenarios.lostInWindow().bytes()).toString()).code());
+        assertEquals(4, run("analyze", write("f.jsonl", Scenarios.recoveryFailed().bytes()).toString()).code());
+    }
+
+    @Test
+    void jsonReportIsVersionedAndComplete() throws Exception {
+        Out r = run("analyze", "--format", "json", write("race.jsonl", Scenarios.stalled().bytes()).toString());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals(1, j.get("report_version").asInt());
+        assertEquals(1, j.get("exit_code").asInt());
+        JsonNode ep = j.get("episodes").get(0);
+        assertEquals("race", ep.get("outcome").asText());
+        assertEquals("0000:00:02.0", ep.get("bridge").asText());
+        assertEquals("SDES", ep.get("aer_status_bits").get(0).asText());
+        JsonNode v = ep.get("verdicts");
+        boolean stalled = false;
+        for (JsonNode x : v) if (x.get("kind").asText().equals("access-stalled-by-reset")) {
+            stalled = true;
+            assertTrue(x.get("evidence").size() >= 4);
+            assertTrue(x.get("evidence").get(0).get("line").asLong() > 1);
+        }
+        assertTrue(stalled);
+        assertEquals(1, j.get("sources").size());
+        assertEquals(1, j.get("summary").get("outcomes").get("race").asInt());
+    }
+
+    @Test
+    void badOptionsAndUnreadableFiles() throws Exception {
+        Out r = run("analyze", "--no-such-option");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("Unknown option"), r.err());
+        r = run("analyze", tmp.resolve("missing.jsonl").toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("cannot read") && r.err().contains("no such file"), r.err());
+        r = run("analyze", tmp.toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("is a directory"), r.err());
+        r = run("analyze", "--settle", "abc", "x");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("--settle"), r.err());
+        r = run("analyze", write("empty.jsonl", new byte[0]).toString());
+        assertEquals(2, r.code());
+        assertTrue(r.out().contains("empty-input"), r.out());
+    }
+
+    @Test
+    void helpHasExamplesAndCompletionIsGenerated() {
+        Out r = run("analyze", "--help");
+        assertEquals(0, r.code());
+        assertTrue(r.out().contains("Examples:") && r.out().contains("Exit codes"), r.out());
+        r = run("generate-completion");
+        assertEquals(0, r.code());
+        assertTrue(r.out().contains("complete -F") && r.out().contains("analyze"), r.out().substring(0, 200));
+    }
+
+    @Test
+    void defaultAnalyzesTheEmbeddedTrace() {
+        Out r = run("analyze");
+        assertTrue(r.err().contains("embedded"), r.err());
+        assertEquals(1, r.code(), r.out());
+        assertTrue(r.out().contains("access-during-reset"), r.out());
+    }
+
+    /**
+     * record with a stand-in agent: the real agent needs root, bcc and kprobes on the host kernel, which a unit
+     * test cannot have. The stand-in is a shell script printing a trace, exactly what `agent -o -` writes.
+     */
+    @Test
+    void recordAnalyzesTheAgentsStream() throws Exception {
+        Path trace = write("live.jsonl", Scenarios.stalled().bytes());
+        Path fake = tmp.resolve("fake-agent");
+        Files.writeString(fake, "import sys\nassert sys.argv[1:3] == ['-o', '-'], sys.argv\n"
+                + "assert sys.argv[3:5] == ['--device', '0000:01:00.0'], sys.argv\n"
+                + "sys.stderr.write('aertrace-agent: ready\\n')\nsys.stdout.write(open('" + trace + "').read())\n");
+        Path saved = tmp.resolve("saved.jsonl");
+        Out r = run("record", "--python", "/usr/bin/python3", "--agent", fake.toString(), "--device", "0000:01:00.0",
+                "--save", saved.toString());
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.out().contains("access-stalled-by-reset"), r.out());
+        assertArrayEquals(Files.readAllBytes(trace), Files.readAllBytes(saved));
+        Out bad = run("record", "--device", "1:0.0");
+        assertEquals(2, bad.code());
+        assertTrue(bad.err().contains("expected a PCI name"), bad.err());
+    }
+}
