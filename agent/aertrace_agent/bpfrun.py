@@ -97,27 +97,6 @@ class Runner(object):
     def poll(self, timeout_ms):
         self.b.perf_buffer_poll(timeout=timeout_ms)
 
-    def kretprobe_missed(self):
-        """Sum of 'missed' over this process's kprobes (tracefs kprobe_profile), or None."""
-        for base in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing"):
-            path = os.path.join(base, "kprobe_profile")
-            try:
-                with open(path, "r") as f:
-                    lines = f.readlines()
-            except OSError:
-                continue
-            tag = "_bcc_%d" % os.getpid()
-            total = 0
-            for line in lines:
-                parts = line.split()
-                if len(parts) >= 3 and tag in parts[0]:
-                    try:
-                        total += int(parts[2])
-                    except ValueError:
-                        pass
-            return total
-        return None
-
     def cleanup(self):
         try:
             self.b.cleanup()
