@@ -39,43 +39,28 @@ public final class BenchWorker {
         System.out.println(mode + " " + events + " " + ns + " " + peakHeap() + " " + peakRss() + " " + episodes);
     }
 
-    /** The floor: split lines and pull every token through Jackson, building nothing. */
+    /**
+     * The floor: one Jackson streaming parser over the whole file (root-level values), pulling every token and
+     * reading every scalar, building nothing. Counts objects whose "type" is not header/footer.
+     */
     static long floor(Path file) throws IOException {
         JsonFactory f = new JsonFactory();
-        long lines = 0;
-        try (InputStream in = dev.aertrace.ingest.TraceReader.decode(Files.newInputStream(file))) {
-            byte[] buf = new byte[1 << 16];
-            byte[] carry = new byte[1 << 16];
-            int carried = 0;
-            int n;
-            while ((n = in.read(buf)) > 0) {
-                int from = 0;
-                for (int i = 0; i < n; i++) {
-                    if (buf[i] != '\n') continue;
-                    if (carried == 0) tokens(f, buf, from, i - from);
-                    else {
-                        System.arraycopy(buf, from, carry, carried, i - from);
-                        tokens(f, carry, 0, carried + i - from);
-                        carried = 0;
-                    }
-                    lines++;
-                    from = i + 1;
-                }
-                System.arraycopy(buf, from, carry, carried, n - from);
-                carried += n - from;
-            }
-        }
-        return lines - 2; // header and footer are not events
-    }
-
-    private static void tokens(JsonFactory f, byte[] b, int off, int len) throws IOException {
-        try (JsonParser p = f.createParser(b, off, len)) {
+        long objects = 0;
+        try (InputStream in = dev.aertrace.ingest.TraceReader.decode(Files.newInputStream(file));
+             JsonParser p = f.createParser(in)) {
             JsonToken t;
+            int depth = 0;
             while ((t = p.nextToken()) != null) {
-                if (t == JsonToken.VALUE_STRING) p.getText();
-                else if (t == JsonToken.VALUE_NUMBER_INT) p.getLongValue();
+                switch (t) {
+                    case START_OBJECT, START_ARRAY -> depth++;
+                    case END_OBJECT, END_ARRAY -> { if (--depth == 0 && t == JsonToken.END_OBJECT) objects++; }
+                    case VALUE_STRING -> p.getText();
+                    case VALUE_NUMBER_INT -> p.getLongValue();
+                    default -> { }
+                }
             }
         }
+        return objects - 2; // header and footer are not events
     }
 
     static long peakHeap() {

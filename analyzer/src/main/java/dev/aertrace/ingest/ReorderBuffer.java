@@ -9,14 +9,24 @@ import java.util.PriorityQueue;
  * passed on anyway, preceded by an OUT_OF_ORDER {@link Event.Gap} so no verdict is confident across it.
  */
 public final class ReorderBuffer implements TraceListener {
-    private record Held(Event e, long seq) {}
+    /** ts copied out of the event: the comparator runs ~2·log(n) times per event and must not dispatch. */
+    private static final class Held {
+        final Event e;
+        final long ts, seq;
+
+        Held(Event e, long ts, long seq) {
+            this.e = e;
+            this.ts = ts;
+            this.seq = seq;
+        }
+    }
 
     private final long windowNs;
     private final int maxEvents;
     private final Diagnostics diag;
     private final TraceListener out;
     private final PriorityQueue<Held> heap = new PriorityQueue<>(1024,
-            (a, b) -> a.e.ts() != b.e.ts() ? Long.compare(a.e.ts(), b.e.ts()) : Long.compare(a.seq, b.seq));
+            (a, b) -> a.ts != b.ts ? Long.compare(a.ts, b.ts) : Long.compare(a.seq, b.seq));
     private long seq;
     private long newest = Long.MIN_VALUE;
     private long released = Long.MIN_VALUE;
@@ -52,16 +62,16 @@ public final class ReorderBuffer implements TraceListener {
                     ((Event.Gap) e).kind(), ((Event.Gap) e).detail());
             ts = released;
         }
-        heap.add(new Held(e, seq++));
+        heap.add(new Held(e, ts, seq++));
         if (ts > newest) newest = ts;
         long limit = newest - windowNs;
-        while (!heap.isEmpty() && (heap.peek().e.ts() <= limit || heap.size() > maxEvents)) release();
+        while (!heap.isEmpty() && (heap.peek().ts <= limit || heap.size() > maxEvents)) release();
     }
 
     private void release() {
-        Event e = heap.poll().e;
-        if (e.ts() > released) released = e.ts();
-        out.event(e);
+        Held h = heap.poll();
+        if (h.ts > released) released = h.ts;
+        out.event(h.e);
     }
 
     private void flush() {

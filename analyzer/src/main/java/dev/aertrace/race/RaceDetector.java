@@ -119,7 +119,9 @@ public final class RaceDetector {
         return String.format("0x%0" + Math.max(2, a.size() * 2) + "x", a.value());
     }
 
-    private static String plural(int n, String word) { return n + " " + word + (n == 1 ? "" : "s"); }
+    private static String plural(int n, String word) {
+        return n + " " + word + (n == 1 ? "" : word.endsWith("s") ? "es" : "s");
+    }
 
     // ------------------------------------------------------------------------------------------ verdicts
 

@@ -85,14 +85,35 @@ public final class TextReport implements ReportSink {
         }
         L.add("   timeline (ms since the error; ! = evidence):");
         List<String[]> rows = timeline(ep, evidence);
-        int shown = 0;
+        // A polling user repeats the same reads; after the first occurrence, runs of identical user lines that
+        // are not evidence fold into one "… N repeats" line so the mail shows what changed.
+        java.util.ArrayDeque<String> recent = new java.util.ArrayDeque<>();
+        int shown = 0, folded = 0, left = rows.size();
+        String foldFrom = null, foldTo = null;
         for (String[] r : rows) {
-            if (shown++ >= maxTimelineLines) {
-                L.add("     … " + (rows.size() - maxTimelineLines) + " more lines (see --format json)");
+            left--;
+            String key = r[2] + r[3] + r[4];
+            if (r[0].equals(" ") && r[2].equals("user") && recent.contains(key)) {
+                if (folded++ == 0) foldFrom = r[1];
+                foldTo = r[1];
+                continue;
+            }
+            if (folded > 0) {
+                L.add(cut(String.format(Locale.ROOT, " %10s      … %d repeats of the user lines above, to %s", "", folded, foldTo.strip())));
+                shown++;
+                folded = 0;
+            }
+            if (shown >= maxTimelineLines) {
+                L.add("     … " + (left + 1) + " more lines (--timeline-lines N, or --format json)");
                 break;
             }
             L.add(cut(String.format(Locale.ROOT, "%s%10s %-4s %-8s %s", r[0], r[1], r[2], r[3], r[4])));
+            shown++;
+            recent.addLast(key);
+            if (recent.size() > 6) recent.removeFirst();
         }
+        if (folded > 0)
+            L.add(cut(String.format(Locale.ROOT, " %10s      … %d repeats of the user lines above, to %s", "", folded, foldTo.strip())));
         if (ep.elidedEvents() > 0) L.add("     (" + ep.elidedEvents() + " events beyond the per-episode cap not kept)");
         return L;
     }
@@ -156,7 +177,7 @@ public final class TextReport implements ReportSink {
 
     static String describe(Access a) {
         String who = a.comm();
-        String held = a.end() == null ? " (no exit)" : a.end() - a.start() >= 1_000_000 ? " held " + dur(a.end() - a.start()) : "";
+        String held = a.end() == null ? " (no exit)" : a.end() - a.start() >= 10_000_000 ? " held " + dur(a.end() - a.start()) : "";
         return switch (a.kind()) {
             case CONFIG_READ -> "cfg rd " + Pci.configAt(a.offset()) + "/" + a.size()
                     + (a.value() != null ? String.format(" = 0x%0" + a.size() * 2 + "x", a.value()) : "")

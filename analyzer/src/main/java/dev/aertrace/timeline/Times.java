@@ -10,7 +10,7 @@ public final class Times {
     public static String dur(long ns) {
         if (ns < 0) return "-" + dur(-ns);
         if (ns < 10_000) return ns + " ns";
-        if (ns < 10_000_000) return String.format(Locale.ROOT, "%.1f µs", ns / 1e3);
+        if (ns < 1_000_000) return String.format(Locale.ROOT, "%.1f µs", ns / 1e3);
         if (ns < 10_000_000_000L) return String.format(Locale.ROOT, "%.3f ms", ns / 1e6);
         return String.format(Locale.ROOT, "%.3f s", ns / 1e9);
     }

@@ -1,0 +1,104 @@
+package dev.aertrace.race;
+
+import dev.aertrace.ingest.Event;
+import dev.aertrace.ingest.Issue;
+import dev.aertrace.ingest.SourceReport;
+import dev.aertrace.timeline.Access;
+import dev.aertrace.timeline.Episode;
+import dev.aertrace.timeline.Phase;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The analyzer on real traces recorded by the lab (testdata/lab/KERNEL/SCENARIO.jsonl.gz, see
+ * testdata/lab/README.md for the commands that re-create them). A trace the lab has not committed is reported
+ * as skipped with the reason, never as passed. {@code -Daertrace.labdir=DIR} points at another recording.
+ */
+class RealTraceTest {
+    static final Path LAB = Path.of(System.getProperty("aertrace.labdir", "../testdata/lab"));
+    static final List<String> KERNELS = List.of("5.10", "6.1", "6.12");
+
+    record Run(SourceReport report, List<AnalyzedEpisode> episodes) {}
+
+    static Run run(String kernel, String scenario) throws Exception {
+        Path p = LAB.resolve(kernel).resolve(scenario + ".jsonl.gz");
+        if (!Files.exists(p)) p = LAB.resolve(kernel).resolve(scenario + ".jsonl");
+        assumeTrue(Files.exists(p), "lab trace " + p + " not recorded/committed yet");
+        List<AnalyzedEpisode> eps = new ArrayList<>();
+        SourceReport r;
+        try (InputStream in = Files.newInputStream(p)) {
+            r = new Analyzer().analyze(p.toString(), in, eps::add);
+        }
+        for (Issue i : r.issues())
+            assertTrue(i.kind().informational(), "real trace " + p + " has input issue " + i);
+        assertNotNull(r.header(), "header");
+        assertNotNull(r.footer(), "footer");
+        return new Run(r, eps);
+    }
+
+    static AnalyzedEpisode fatalEpisode(Run run) {
+        return run.episodes().stream().filter(a -> a.episode().hasRecovery()).findFirst()
+                .orElseThrow(() -> new AssertionError("no recovery episode in " + run.episodes()));
+    }
+
+    static boolean has(Episode ep, Phase.Kind k) { return ep.phases().stream().anyMatch(p -> p.kind() == k); }
+
+    @TestFactory
+    Stream<DynamicTest> fatalRaceYieldsTheRaceNamingConfigReadsInTheResetWindow() {
+        return KERNELS.stream().map(k -> DynamicTest.dynamicTest(k, () -> {
+            AnalyzedEpisode a = fatalEpisode(run(k, "fatal-race"));
+            Episode ep = a.episode();
+            assertEquals(Outcome.RACE, a.outcome(), a.verdicts().toString());
+            assertEquals(5, ep.result(), "RECOVERED");
+            assertTrue(has(ep, Phase.Kind.ERROR_DETECTED) && has(ep, Phase.Kind.RESET) && has(ep, Phase.Kind.RESUME), ep.phases().toString());
+            Phase reset = ep.phases().stream().filter(p -> p.kind() == Phase.Kind.RESET).findFirst().orElseThrow();
+            Verdict v = a.verdicts().stream().filter(x -> x.kind() == Verdict.Kind.ACCESS_DURING_RESET).findFirst()
+                    .orElseThrow(() -> new AssertionError(a.verdicts().toString()));
+            assertTrue(v.sentence().contains("config read"), v.sentence());
+            assertFalse(v.tentative());
+            // every config read cited as evidence really overlaps the reset window
+            List<Event> reads = v.evidence().stream().filter(e -> e instanceof Event.RwEnter r && "config".equals(r.region())).toList();
+            assertFalse(reads.isEmpty());
+            for (Event e : reads) {
+                Access acc = ep.accesses().stream().filter(x -> x.enter() == e).findFirst().orElseThrow();
+                assertTrue(acc.overlaps(reset.start(), reset.end()), acc + " vs " + reset);
+            }
+        }));
+    }
+
+    @TestFactory
+    Stream<DynamicTest> correctableIsCleanWithoutRecovery() {
+        return KERNELS.stream().map(k -> DynamicTest.dynamicTest(k, () -> {
+            Run run = run(k, "correctable");
+            assertFalse(run.episodes().isEmpty());
+            for (AnalyzedEpisode a : run.episodes()) {
+                assertEquals(Outcome.CLEAN, a.outcome(), a.verdicts().toString());
+                assertEquals(2, a.episode().severity());
+                assertTrue(a.episode().resets().isEmpty());
+            }
+        }));
+    }
+
+    @TestFactory
+    Stream<DynamicTest> nonFatalIsCleanRecoveryWithoutReset() {
+        return KERNELS.stream().map(k -> DynamicTest.dynamicTest(k, () -> {
+            AnalyzedEpisode a = fatalEpisode(run(k, "nonfatal"));
+            Episode ep = a.episode();
+            assertEquals(0, ep.severity());
+            assertEquals(5, ep.result());
+            assertTrue(has(ep, Phase.Kind.ERROR_DETECTED) && has(ep, Phase.Kind.RESUME), ep.phases().toString());
+            assertFalse(has(ep, Phase.Kind.RESET), ep.phases().toString());
+            assertEquals(Outcome.CLEAN, a.outcome(), a.verdicts().toString());
+        }));
+    }
+}
