@@ -50,6 +50,7 @@ static long burst_ms = 500;         /* log every read this long after a notifica
 static long held_ns = 20000000;     /* a read slower than this is logged as held (TCG jitter reaches ~5 ms) */
 static const char *reset_mode = "none";
 static long reset_delay_us = 0;
+static int reset_first;             /* reset before reading the status (guest driver's reset path) */
 
 static int container_fd = -1, group_fd = -1, device_fd = -1, err_fd = -1;
 static off_t cfg_off;
@@ -274,6 +275,12 @@ static void *notifier_thread(void *arg)
 		long lat;
 		if (read(err_fd, &cnt, sizeof(cnt)) != sizeof(cnt))
 			continue;
+		if (reset_first && strcmp(reset_mode, "none")) {
+			ulog("ev=woke count=%" PRIu64 " woke_ns=%ld", cnt, t);
+			if (reset_delay_us)
+				usleep(reset_delay_us);
+			do_reset();
+		}
 		/* first thing: the evidence, before anyone clears it */
 		int rr = cfg_read(aer_cap + PCI_ERR_UNCOR_STATUS, 4, &st, &lat);
 		long t2 = now_ns();
@@ -285,7 +292,7 @@ static void *notifier_thread(void *arg)
 		ulog("ev=notify n=%ld count=%" PRIu64 " woke_ns=%ld uncor_status=0x%08x ret=%d lat_ns=%ld "
 		     "read_done_ns=%ld cor_status=0x%08x command=0x%04x",
 		     n, cnt, t, st, rr, lat, t2, cst, cmd & 0xffff);
-		if (strcmp(reset_mode, "none")) {
+		if (strcmp(reset_mode, "none") && !reset_first) {
 			if (reset_delay_us)
 				usleep(reset_delay_us);
 			do_reset();
@@ -312,7 +319,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: vfio-user [--dev DDDD:BB:DD.F] [--interval-us N] [--reset none|device|hot]\n"
-		"                 [--reset-delay-us N] [--burst-ms N] [--held-us N] [--log FILE]\n"
+		"                 [--reset-delay-us N] [--reset-first] [--burst-ms N] [--held-us N] [--log FILE]\n"
+		"  --reset-first: on notification reset at once, then read the status (default: read first)\n"
 		"  SIGUSR1: set Device Control error-reporting enables; SIGINT/SIGTERM: stop with a summary.\n");
 	exit(2);
 }
@@ -322,11 +330,11 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "dev", 1, 0, 'd' }, { "interval-us", 1, 0, 'i' }, { "reset", 1, 0, 'r' },
 		{ "reset-delay-us", 1, 0, 'D' }, { "burst-ms", 1, 0, 'b' }, { "held-us", 1, 0, 'H' },
-		{ "log", 1, 0, 'l' }, { "help", 0, 0, 'h' }, { 0 }
+		{ "log", 1, 0, 'l' }, { "reset-first", 0, 0, 'F' }, { "help", 0, 0, 'h' }, { 0 }
 	};
 	const char *logpath = NULL;
 	int c;
-	while ((c = getopt_long(argc, argv, "d:i:r:D:b:H:l:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:i:r:D:b:H:l:Fh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dev_name = optarg; break;
 		case 'i': interval_us = atol(optarg); break;
@@ -335,6 +343,7 @@ int main(int argc, char **argv)
 		case 'b': burst_ms = atol(optarg); break;
 		case 'H': held_ns = atol(optarg) * 1000; break;
 		case 'l': logpath = optarg; break;
+		case 'F': reset_first = 1; break;
 		default: usage();
 		}
 	}
