@@ -2,7 +2,7 @@
 import ctypes as ct
 import os
 
-from .encode import Event, decode, lost_event, DecodeError
+from .encode import RECORD
 from .topology import name_to_key
 
 
@@ -65,18 +65,20 @@ class Runner(object):
         return key in fds or tp in fds
 
     def open_buffer(self, on_event, on_lost, page_cnt):
-        """Per-CPU perf buffers with a lost callback that knows its CPU (bcc's public API drops it)."""
+        """Per-CPU perf buffers with a lost callback that knows its CPU (bcc's public API drops it).
+        on_event(cpu, record bytes), on_lost(cpu, count)."""
         table = self.b["events"]
         try:
             from bcc.utils import get_online_cpus
             cpus = get_online_cpus()
         except Exception:
             cpus = list(range(os.cpu_count() or 1))
-        ptr_t = ct.POINTER(Event)
+        n = RECORD.size
+        string_at = ct.string_at
 
         def make(cpu):
             def raw(cpu_, data, size):
-                on_event(cpu_, ct.cast(data, ptr_t).contents)
+                on_event(cpu_, string_at(data, n))
 
             def lost(count):
                 on_lost(cpu, count)
@@ -84,7 +86,7 @@ class Runner(object):
 
         opener = getattr(table, "_open_perf_buffer", None)
         if opener is None:
-            table.open_perf_buffer(lambda c, d, s: on_event(c, ct.cast(d, ptr_t).contents), page_cnt=page_cnt,
+            table.open_perf_buffer(lambda c, d, s: on_event(c, string_at(d, n)), page_cnt=page_cnt,
                                    lost_cb=lambda n: on_lost(0, n))  # CPU unknown here
             return
         for cpu in cpus:

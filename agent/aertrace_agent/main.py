@@ -9,7 +9,7 @@ from . import AGENT
 from . import catalog as catalog_mod
 from . import header as header_mod
 from . import topology as topo_mod
-from .encode import decode, lost_event, DecodeError
+from .encode import Encoder, lost_event, DecodeError
 from .output import open_output
 from .source import program_text, reset_fn_names
 
@@ -192,15 +192,17 @@ def run(argv=None):
     except OSError:
         me_comm = "aertrace-agent"
 
-    def on_event(cpu, ev):
+    enc = Encoder(fn_names)
+
+    def on_event(cpu, raw):
         try:
-            d = decode(ev, cpu, fn_names)
+            line = enc.line(raw, cpu)
         except DecodeError as e:
             state["undecodable"] += 1
             if state["undecodable"] <= 5:
                 err("record not encodable, counted in the footer: %s" % e)
             return
-        out.write(d)
+        out.write_line(line)
         state["events"] += 1
 
     def on_lost(cpu, count):

@@ -15,6 +15,10 @@ class Output(object):
         self.stream.write(json.dumps(obj, separators=(",", ":")) + "\n")
         self.lines += 1
 
+    def write_line(self, text):
+        self.stream.write(text + "\n")
+        self.lines += 1
+
     def flush(self):
         self.stream.flush()
 

@@ -1,45 +1,85 @@
 #!/bin/sh
 # aertrace-agent cost, measured in one lab boot:
-#   1. lab/vfio-user reads config space through vfio as fast as it can (--interval-us 0) for SECS s, no agent;
-#   2. the agent starts with the device filter on (--device DEV) and the same read loop runs again;
-#   3. prints both read rates, their ratio, and the events the agent lost (its footer).
+#   1. lab/vfio-user reads config space through vfio for SECS s at each read interval of INTERVALS
+#      (0 = as fast as it can), without the agent;
+#   2. the agent starts with the device filter on (--device DEV) and the same read loops run again;
+#   3. prints per interval: both read rates, their ratio, and the events the agent lost in that phase.
 # Run from the host:  lab/run shell --kernel 6.1 -- sh agent/bench/cost.sh
 # (inside the guest, cwd is the repo; /out is the host's --out folder).
 set -u
 DEV=${DEV:-0000:01:00.0}
 SECS=${SECS:-20}
+INTERVALS=${INTERVALS:-0 100 2000}
 OUT=${OUT:-/out}
 U=${VFIO_USER:-/out/.lab/vfio-user}
+PY=/usr/bin/python3
 
-user_rate() {  # $1 = log file; prints reads_per_s
-    "$U" --dev "$DEV" --interval-us 0 --log "$1" 2>"$1.err" &
+mono() { $PY -c 'import time; print(time.clock_gettime_ns(time.CLOCK_MONOTONIC))'; }
+
+user_rate() {  # $1 = interval, $2 = log file; prints reads_per_s
+    rm -f "$2"
+    "$U" --dev "$DEV" --interval-us "$1" --log "$2" 2>"$2.err" &
     p=$!
     sleep "$SECS"
     kill -INT $p
     wait $p
-    sed -n 's/.*ev=summary .*reads_per_s=\([0-9.]*\).*/\1/p' "$1"
+    sed -n 's/.*ev=summary .*reads_per_s=\([0-9.]*\).*/\1/p' "$2"
 }
 
-echo "kernel $(uname -r), device $DEV, $SECS s per phase, $(nproc) CPUs"
-base=$(user_rate "$OUT/cost-base.log")
-echo "without agent: $base config reads/s"
-
-/usr/bin/python3 agent/aertrace-agent --device "$DEV" -o "$OUT/cost.jsonl" 2>"$OUT/cost-agent.err" &
-a=$!
-i=0
-while ! grep -q "aertrace-agent: ready" "$OUT/cost-agent.err" 2>/dev/null; do
-    sleep 1; i=$((i + 1))
-    if [ $i -gt 600 ] || ! kill -0 $a 2>/dev/null; then echo "agent did not start:"; cat "$OUT/cost-agent.err"; exit 1; fi
+echo "kernel $(uname -r), device $DEV, $SECS s per phase, $(nproc) CPUs, intervals (us): $INTERVALS"
+rm -f "$OUT/cost-phases.txt"
+for i in $INTERVALS; do
+    r=$(user_rate "$i" "$OUT/cost-base-$i.log")
+    echo "interval $i us without agent: $r reads/s"
+    echo "base $i $r" >>"$OUT/cost-phases.txt"
 done
-with=$(user_rate "$OUT/cost-agent.log")
-echo "with agent:    $with config reads/s"
-t0=$(date +%s)
+
+$PY agent/aertrace-agent --device "$DEV" -o "$OUT/cost.jsonl" 2>"$OUT/cost-agent.err" &
+a=$!
+n=0
+while ! grep -q "aertrace-agent: ready" "$OUT/cost-agent.err" 2>/dev/null; do
+    sleep 1; n=$((n + 1))
+    if [ $n -gt 600 ] || ! kill -0 $a 2>/dev/null; then echo "agent did not start:"; cat "$OUT/cost-agent.err"; exit 1; fi
+done
+for i in $INTERVALS; do
+    t0=$(mono)
+    r=$(user_rate "$i" "$OUT/cost-agent-$i.log")
+    t1=$(mono)
+    echo "interval $i us with agent:    $r reads/s"
+    echo "agent $i $r $t0 $t1" >>"$OUT/cost-phases.txt"
+    sleep 5   # let the agent drain before the next phase
+done
 kill -INT $a
 wait $a
-echo "agent stopped in $(( $(date +%s) - t0 )) s"
-footer=$(tail -n 1 "$OUT/cost.jsonl")
-echo "agent footer: $footer"
-rw=$(grep -c '"type":"vfio.rw.exit"' "$OUT/cost.jsonl")
-echo "config reads recorded (vfio.rw.exit lines): $rw"
-awk -v b="$base" -v w="$with" 'BEGIN { if (b > 0) printf "ratio with/without: %.3f (cost %.1f%%)\n", w / b, 100 * (1 - w / b) }'
-echo "kprobe_events left behind: $(grep -c . /sys/kernel/tracing/kprobe_events 2>/dev/null || echo 0)"
+cat "$OUT/cost-agent.err"
+echo "kprobe_events left behind: $(grep -c . /sys/kernel/tracing/kprobe_events 2>/dev/null)"
+
+$PY - "$OUT/cost-phases.txt" "$OUT/cost.jsonl" <<'PYEOF'
+import json, sys
+base, phases = {}, []
+for line in open(sys.argv[1]):
+    p = line.split()
+    if p[0] == "base":
+        base[p[1]] = float(p[2] or 0)
+    else:
+        phases.append((p[1], float(p[2] or 0), int(p[3]), int(p[4]) + 5 * 10**9))
+lost = dict((ph[0], 0) for ph in phases)
+reads = dict((ph[0], 0) for ph in phases)
+footer = None
+for line in open(sys.argv[2]):
+    d = json.loads(line)
+    for iv, _, t0, t1 in phases:
+        if d["type"] in ("lost", "vfio.rw.exit") and t0 <= d.get("ts", 0) < t1:
+            if d["type"] == "lost":
+                lost[iv] += d["count"]
+            else:
+                reads[iv] += 1
+    if d["type"] == "footer":
+        footer = d
+print("| read interval | reads/s without agent | reads/s with agent | ratio | config reads recorded | events lost |")
+print("|---|---|---|---|---|---|")
+for iv, w, t0, t1 in phases:
+    b = base.get(iv, 0)
+    print("| %s us | %.0f | %.0f | %.2f | %d | %d |" % (iv, b, w, w / b if b else 0, reads[iv], lost[iv]))
+print("footer:", json.dumps(footer))
+PYEOF

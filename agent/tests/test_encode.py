@@ -180,3 +180,23 @@ class SourceTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class EncoderTest(unittest.TestCase):
+    """The fast path must produce exactly what decode() + json.dumps produce."""
+
+    def test_fast_path_agrees_with_decode(self):
+        import json
+        from tests.test_schema import all_event_records
+        enc = e.Encoder(FN)
+        recs = all_event_records()
+        x = ev(e.EV_RW_EXIT, fn=7, arg=4, size=2, ret=2, val=0x0103, flags=e.F_RET | e.F_VALUE)
+        x.comm = b'we"ird\\'   # JSON escaping of comm
+        recs.append(x)
+        for rec in recs:
+            raw = bytes(rec)
+            self.assertEqual(json.loads(enc.line(raw, 3)), e.decode(rec, 3, FN))
+
+    def test_bad_record_raises(self):
+        with self.assertRaises(e.DecodeError):
+            e.Encoder(FN).line(bytes(ev(99)), 0)
