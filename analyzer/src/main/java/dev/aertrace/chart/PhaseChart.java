@@ -96,6 +96,9 @@ public final class PhaseChart {
         y.setTickLabelFont(FONT);
         y.setSmallestValue(1e-6);
         y.setRange(min / 2, max * 2);
+        // Ticks at powers of ten with unlabelled minor ticks between: readable, unlike LogAxis' default 10^0.2 steps.
+        y.setTickUnit(new org.jfree.chart.axis.NumberTickUnit(1.0, new java.text.DecimalFormat("0.####"), 9));
+        y.setMinorTickMarksVisible(true);
         y.setNumberFormatOverride(new java.text.DecimalFormat("0.####"));
 
         CategoryPlot plot = new CategoryPlot(data, x, y, r);

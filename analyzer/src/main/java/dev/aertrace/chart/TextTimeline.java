@@ -47,7 +47,7 @@ public final class TextTimeline {
                 String where = l.actor() == EpisodeLanes.Actor.HOST && s.role() == EpisodeLanes.Role.CALLBACK
                         ? shortDev((String) s.args().get("dev")) + " " : s.role() == EpisodeLanes.Role.HOST_RESET
                         ? shortDev((String) s.args().get("bridge")) + " " : "";
-                rows.add(new Row(s.start(), order[0]++, col, "> " + where + who + s.name()));
+                rows.add(new Row(s.start(), order[0]++, col, "> " + where + who + beginName(s.name())));
                 rows.add(new Row(s.end(), order[0]++, col, "< " + (s.open() ? "no exit: " : "") + endName(s)
                         + " " + TimelineChart.duration(s.duration())));
             }
@@ -67,7 +67,7 @@ public final class TextTimeline {
         List<String> out = new ArrayList<>();
         out.add(clip(ascii(EpisodeLanes.title(e)), WIDTH));
         wrap(out, ascii(TimelineChart.summary(a)));
-        out.add(line("", "ms", "HW " + shortDev(e.device()), "host kernel", "user (vfio)" + users(lanes)));
+        out.add(line("", "ms", "HW " + shortDev(e.device()), "host kernel", "user" + users(lanes)));
         out.add("-".repeat(WIDTH));
 
         // Races with the same window (one access, several verdicts) share one pair of rules.
@@ -158,6 +158,11 @@ public final class TextTimeline {
         return d.startsWith("0000:") ? d.substring(5) : d;
     }
 
+    private static String beginName(String n) {
+        int i = n.indexOf(" = ");
+        return i > 0 ? n.substring(0, i) : n;
+    }
+
     /** End rows of a user access say what came back; others repeat the name. */
     private static String endName(EpisodeLanes.Span s) {
         if (s.role() == EpisodeLanes.Role.USER_ACCESS && s.args().get("value") != null) return "= " + s.args().get("value");
@@ -174,7 +179,7 @@ public final class TextTimeline {
     private static String users(EpisodeLanes lanes) {
         java.util.Set<String> who = new java.util.LinkedHashSet<>();
         for (EpisodeLanes.Lane l : lanes.lanes()) if (l.actor() == EpisodeLanes.Actor.USER) who.add(l.comm() + " " + l.pid());
-        return who.size() == 1 ? ": " + who.iterator().next() : "";
+        return who.size() == 1 ? " " + who.iterator().next() : " (vfio)";
     }
 
     private static String ascii(String s) {

@@ -15,6 +15,8 @@ import org.jfree.chart.block.BlockBorder;
 import org.jfree.chart.plot.DatasetRenderingOrder;
 import org.jfree.chart.plot.IntervalMarker;
 import org.jfree.chart.plot.PlotOrientation;
+import org.jfree.chart.plot.SeriesRenderingOrder;
+import org.jfree.chart.annotations.XYBoxAnnotation;
 import org.jfree.chart.plot.XYPlot;
 import org.jfree.chart.renderer.xy.StandardXYBarPainter;
 import org.jfree.chart.renderer.xy.XYBarRenderer;
@@ -197,6 +199,7 @@ public final class TimelineChart {
         plot.setDataset(1, markData);
         plot.setRenderer(1, markR);
         plot.setDatasetRenderingOrder(DatasetRenderingOrder.FORWARD);
+        plot.setSeriesRenderingOrder(SeriesRenderingOrder.FORWARD); // outer spans first, nested ones on top
         plot.setBackgroundPaint(Color.WHITE);
         plot.setDomainGridlinesVisible(false);
         plot.setRangeGridlinePaint(new Color(0xDDDDDD));
@@ -207,7 +210,7 @@ public final class TimelineChart {
         // Host reset windows across every lane, then the race windows on top of them.
         for (EpisodeLanes.Window w : lanes.windows()) {
             IntervalMarker m = new IntervalMarker((w.start() - t0) / 1e6, (w.end() - t0) / 1e6,
-                    Palette.translucent(Palette.HOST_RESET, 45));
+                    Palette.translucent(Palette.HOST_RESET, 38));
             m.setLabel("host reset window  " + duration(w.end() - w.start()));
             m.setLabelFont(LABEL);
             m.setLabelPaint(new Color(0x8A5A00));
@@ -216,22 +219,34 @@ public final class TimelineChart {
             m.setLabelOffset(new RectangleInsets(2, 4, 2, 2));
             plot.addRangeMarker(m, Layer.BACKGROUND);
         }
-        int n = 0;
+        // Each race: a dashed vermillion box over the lanes involved (the host reset lanes down to the user's
+        // lane) for the time the user's access overlapped the reset, with the verdict written next to it.
+        int firstReset = -1;
+        for (int i = 0; i < ls.size(); i++) if (ls.get(i).key().startsWith("reset ") && firstReset < 0) firstReset = i;
+        java.util.Set<String> boxed = new java.util.HashSet<>();
         for (EpisodeLanes.RaceMark r : lanes.races()) {
-            n++;
             double from = (r.start() - t0) / 1e6, to = Math.max((r.end() - t0) / 1e6, from + minMs);
-            IntervalMarker m = new IntervalMarker(from, to, Palette.translucent(Palette.RACE, 55),
-                    new BasicStroke(1.5f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10, new float[] {5, 3}, 0),
-                    Palette.RACE, new BasicStroke(1.5f), 1f);
-            if (n == 1) {
-                m.setLabel("race window");
-                m.setLabelFont(RACE_LABEL);
-                m.setLabelPaint(Palette.RACE);
-                m.setLabelAnchor(RectangleAnchor.BOTTOM_LEFT);
-                m.setLabelTextAnchor(TextAnchor.BOTTOM_LEFT);
-                m.setLabelOffset(new RectangleInsets(2, 4, 4, 2));
+            int lo = Integer.MAX_VALUE, hi = -1;
+            for (int i = 0; i < ls.size(); i++) {
+                if (r.laneKeys().contains(ls.get(i).key())) { lo = Math.min(lo, i); hi = Math.max(hi, i); }
             }
-            plot.addRangeMarker(m, Layer.BACKGROUND);
+            if (hi < 0) { lo = 0; hi = ls.size() - 1; }
+            if (firstReset >= 0) lo = Math.min(lo, firstReset);
+            String key = lo + ":" + hi + ":" + r.start() + ":" + r.end();
+            if (!boxed.add(key)) continue; // several verdicts on one access: one box
+            // The lane axis is inverted (first lane on top) and XYBoxAnnotation assumes it is not: pass the
+            // lanes bottom-first so the box gets a positive height.
+            XYBoxAnnotation box = new XYBoxAnnotation(hi + 0.46, from, lo - 0.46, to,
+                    new BasicStroke(2.2f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10, new float[] {7, 4}, 0),
+                    Palette.RACE, Palette.translucent(Palette.RACE, 40));
+            plot.addAnnotation(box);
+            XYTextAnnotation t = new XYTextAnnotation("RACE: " + r.verdict().kind().id + " (" + duration(r.end() - r.start()) + ")",
+                    hi + 0.44, from + (to - from) * 0.01);
+            t.setFont(RACE_LABEL);
+            t.setPaint(Color.WHITE);
+            t.setBackgroundPaint(Palette.RACE);
+            t.setTextAnchor(TextAnchor.BOTTOM_LEFT);
+            plot.addAnnotation(t);
         }
 
         JFreeChart chart = new JFreeChart(EpisodeLanes.title(e), TITLE, plot, false);
@@ -251,7 +266,8 @@ public final class TimelineChart {
             raceLines.add("… and " + more + " more race verdicts (see aertrace analyze)");
         }
         for (String line : raceLines) {
-            TextTitle t = new TextTitle(clip(line, 170), new Font(FONT, Font.BOLD, 12));
+            TextTitle t = new TextTitle(clip(line, 330), new Font(FONT, Font.BOLD, 12));
+            t.setMaximumLinesToDisplay(2);
             t.setPaint(Palette.RACE);
             t.setPosition(RectangleEdge.BOTTOM);
             t.setHorizontalAlignment(HorizontalAlignment.LEFT);
@@ -309,12 +325,14 @@ public final class TimelineChart {
     }
 
     private static String laneLabel(EpisodeLanes.Lane l) {
+        String label = l.label();
+        if (l.actor() == EpisodeLanes.Actor.HOST && label.startsWith("host ")) label = label.substring(5);
         String who = switch (l.actor()) {
-            case HW -> "HW  ";
-            case HOST -> "host ";
-            case USER -> "user ";
+            case HW -> "HW: ";
+            case HOST -> "host: ";
+            case USER -> "user: ";
         };
-        return clip(who + l.label(), 34);
+        return clip(who + label.replace("0000:", ""), 34);
     }
 
     static String summary(AnalyzedEpisode a) {

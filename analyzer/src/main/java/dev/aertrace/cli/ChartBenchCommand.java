@@ -39,6 +39,14 @@ final class ChartBenchCommand implements Callable<Integer> {
             description = "Keep the files in DIR (default: a temporary directory, deleted afterwards).")
     Path dir;
 
+    private long render(AnalyzedEpisode a, Path out, boolean temp) throws java.io.IOException {
+        Path p = out.resolve("ep" + a.episode().id() + "-timeline." + format);
+        ChartFiles.write(TimelineChart.create(a), p, ChartFiles.WIDTH, ChartFiles.HEIGHT);
+        long size = Files.size(p);
+        if (temp) Files.delete(p);
+        return size;
+    }
+
     @Override
     public Integer call() throws Exception {
         if (n < 1 || !(format.equals("png") || format.equals("svg"))) {
@@ -58,14 +66,24 @@ final class ChartBenchCommand implements Callable<Integer> {
             // Warm-up: class loading and font setup are paid once per process, not per chart.
             ChartFiles.write(TimelineChart.create(eps.get(0)), out.resolve("warmup." + format), ChartFiles.WIDTH, ChartFiles.HEIGHT);
 
+            // Single thread first (the cost of one chart), then all cores (what `aertrace chart` does).
+            int one = Math.min(eps.size(), 100);
             t = System.nanoTime();
             long bytes = 0;
-            for (AnalyzedEpisode a : eps) {
-                Path p = out.resolve("ep" + a.episode().id() + "-timeline." + format);
-                ChartFiles.write(TimelineChart.create(a), p, ChartFiles.WIDTH, ChartFiles.HEIGHT);
-                bytes += Files.size(p);
-                if (temp) Files.delete(p);
+            for (AnalyzedEpisode a : eps.subList(0, one)) bytes += render(a, out, temp);
+            double singleMs = (System.nanoTime() - t) / 1e6 / one;
+            int threads = Runtime.getRuntime().availableProcessors();
+            t = System.nanoTime();
+            java.util.concurrent.atomic.AtomicLong total = new java.util.concurrent.atomic.AtomicLong();
+            java.util.concurrent.ForkJoinPool pool = new java.util.concurrent.ForkJoinPool(threads);
+            try {
+                pool.submit(() -> eps.parallelStream().forEach(a -> {
+                    try { total.addAndGet(render(a, out, temp)); } catch (java.io.IOException e) { throw new java.io.UncheckedIOException(e); }
+                })).get();
+            } finally {
+                pool.shutdown();
             }
+            bytes = total.get();
             double timelineS = (System.nanoTime() - t) / 1e9;
 
             t = System.nanoTime();
@@ -88,13 +106,16 @@ final class ChartBenchCommand implements Callable<Integer> {
 
             System.out.printf(Locale.ROOT, "episodes:            %d (%d trace lines generated)%n", eps.size(), dev.aertrace.chart.SyntheticTrace.lines(trace));
             System.out.printf(Locale.ROOT, "analyze:             %.2f s%n", analyzeS);
-            System.out.printf(Locale.ROOT, "timeline charts:     %.2f s for %d %s files (%.1f ms each, %.0f KiB each), %dx%d%n",
-                    timelineS, eps.size(), format.toUpperCase(Locale.ROOT), timelineS * 1e3 / eps.size(),
+            System.out.printf(Locale.ROOT, "timeline charts:     %.2f s for %d %s files on %d threads (%.0f KiB each, %dx%d)%n",
+                    timelineS, eps.size(), format.toUpperCase(Locale.ROOT), threads,
                     bytes / 1024.0 / eps.size(), ChartFiles.WIDTH, ChartFiles.HEIGHT);
+            System.out.printf(Locale.ROOT, "one chart:           %.1f ms (single thread, mean of %d)%n", singleMs, one);
             System.out.printf(Locale.ROOT, "phase chart:         %.2f s (box plots over all %d episodes)%n", phaseS, eps.size());
             System.out.printf(Locale.ROOT, "chrome export:       %.2f s, %.1f MiB%n", exportS, exportBytes / 1048576.0);
-            System.out.printf(Locale.ROOT, "cores: %d, max heap %d MiB%n", Runtime.getRuntime().availableProcessors(),
-                    Runtime.getRuntime().maxMemory() >> 20);
+            String load = "?";
+            try { load = Files.readString(Path.of("/proc/loadavg")).trim(); } catch (java.io.IOException ignored) { }
+            System.out.printf(Locale.ROOT, "cores: %d, max heap %d MiB, /proc/loadavg at end: %s (other load inflates these figures)%n",
+                    Runtime.getRuntime().availableProcessors(), Runtime.getRuntime().maxMemory() >> 20, load);
             return 0;
         } finally {
             if (temp) {
