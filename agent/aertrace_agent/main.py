@@ -205,11 +205,21 @@ def run(argv=None):
         out.write_line(line)
         state["events"] += 1
 
+    pending_lost = {}   # cpu -> count, written once per poll round (bcc calls back once per gap)
+
     def on_lost(cpu, count):
+        pending_lost[cpu] = pending_lost.get(cpu, 0) + count
+
+    def flush_lost():
+        if not pending_lost:
+            return
         ts = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-        out.write(lost_event(ts, max(cpu, 0), count, me_pid, me_tid, me_comm))
-        state["events"] += 1
-        state["lost"] += count
+        for cpu in sorted(pending_lost):
+            count = pending_lost[cpu]
+            out.write(lost_event(ts, max(cpu, 0), count, me_pid, me_tid, me_comm))
+            state["events"] += 1
+            state["lost"] += count
+        pending_lost.clear()
 
     def on_signal(signum, frame):
         state["stop"] = "SIGINT" if signum == signal.SIGINT else "SIGTERM"
@@ -230,10 +240,12 @@ def run(argv=None):
     try:
         while state["stop"] is None:
             runner.poll(100)
+            flush_lost()
             out.flush()
             if deadline is not None and time.monotonic() >= deadline:
                 state["stop"] = "duration"
         runner.poll(0)   # drain what is already buffered
+        flush_lost()
     except (BrokenPipeError, ConnectionError) as e:
         err("output closed (%s); stopping" % e)
         runner.cleanup()

@@ -34,6 +34,7 @@ for i in $INTERVALS; do
     echo "base $i $r" >>"$OUT/cost-phases.txt"
 done
 
+rm -f "$OUT/cost-agent.err" "$OUT/cost.jsonl"
 $PY agent/aertrace-agent --device "$DEV" -o "$OUT/cost.jsonl" 2>"$OUT/cost-agent.err" &
 a=$!
 n=0
