@@ -21,7 +21,7 @@ import java.util.Locale;
  */
 public final class TextTimeline {
     public static final int WIDTH = 80;
-    private static final int TIME = 10, HW = 12, HOST = 28;
+    private static final int TIME = 9, HW = 11, HOST = 31;
     private static final int USER = WIDTH - 2 - TIME - HW - HOST - 3; // margin(2) + 3 separators
 
     private TextTimeline() {}
@@ -31,8 +31,10 @@ public final class TextTimeline {
     public static List<String> render(AnalyzedEpisode a, int maxRows) {
         EpisodeLanes lanes = EpisodeLanes.of(a);
         Episode e = a.episode();
-        long t0 = lanes.t0();
+        long t0 = lanes.origin();
+        long[] focus = lanes.focus();
         List<Row> rows = new ArrayList<>();
+        int[] hidden = {0};
         int[] order = {0};
         for (EpisodeLanes.Lane l : lanes.lanes()) {
             int col = switch (l.actor()) {
@@ -43,15 +45,18 @@ public final class TextTimeline {
             for (EpisodeLanes.Span s : l.spans()) {
                 // Recovery phases repeat what the callback and reset lanes show with device names: skip them here.
                 if (s.role() == EpisodeLanes.Role.PHASE) continue;
+                // Outside the focus window (a user polling for seconds after the recovery) only on request.
+                if (s.end() < focus[0] || s.start() > focus[1]) { hidden[0]++; continue; }
                 String who = l.actor() == EpisodeLanes.Actor.USER && userThreads(lanes) > 1 ? l.tid() + " " : "";
                 String where = l.actor() == EpisodeLanes.Actor.HOST && s.role() == EpisodeLanes.Role.CALLBACK
                         ? shortDev((String) s.args().get("dev")) + " " : s.role() == EpisodeLanes.Role.HOST_RESET
                         ? shortDev((String) s.args().get("bridge")) + " " : "";
                 rows.add(new Row(s.start(), order[0]++, col, "> " + where + who + beginName(s.name())));
-                rows.add(new Row(s.end(), order[0]++, col, "< " + (s.open() ? "no exit: " : "") + endName(s)
-                        + " " + TimelineChart.duration(s.duration())));
+                rows.add(new Row(s.end(), order[0]++, col, "< " + (s.open() ? "no exit, " : "")
+                        + TimelineChart.duration(s.duration()) + " " + endName(s)));
             }
             for (EpisodeLanes.Mark m : l.marks()) {
+                if (m.ts() < focus[0] || m.ts() > focus[1]) continue;
                 String text = switch (m.kind()) {
                     case AER -> "* AER " + m.args().get("severity");
                     case NOTIFY -> "* eventfd -> user";
@@ -70,14 +75,22 @@ public final class TextTimeline {
         out.add(line("", "ms", "HW " + shortDev(e.device()), "host kernel", "user" + users(lanes)));
         out.add("-".repeat(WIDTH));
 
-        // Races with the same window (one access, several verdicts) share one pair of rules.
+        // Overlapping race windows (one held read is often several verdicts) share one pair of rules.
+        List<EpisodeLanes.RaceMark> rms = new ArrayList<>(lanes.races());
+        rms.sort(Comparator.comparingLong(EpisodeLanes.RaceMark::start));
         List<long[]> windows = new ArrayList<>();
         List<String> names = new ArrayList<>();
-        for (EpisodeLanes.RaceMark rm : lanes.races()) {
-            int k = -1;
-            for (int i = 0; i < windows.size(); i++) if (windows.get(i)[0] == rm.start() && windows.get(i)[1] == rm.end()) k = i;
-            if (k < 0) { windows.add(new long[] {rm.start(), rm.end()}); names.add(rm.verdict().kind().id); }
-            else if (!names.get(k).contains(rm.verdict().kind().id)) names.set(k, names.get(k) + ", " + rm.verdict().kind().id);
+        for (EpisodeLanes.RaceMark rm : rms) {
+            long[] last = windows.isEmpty() ? null : windows.get(windows.size() - 1);
+            String id = rm.verdict().kind().id;
+            if (last != null && rm.start() <= last[1]) {
+                last[1] = Math.max(last[1], rm.end());
+                int k = names.size() - 1;
+                if (!(", " + names.get(k) + ",").contains(", " + id + ",")) names.set(k, names.get(k) + ", " + id);
+            } else {
+                windows.add(new long[] {rm.start(), rm.end()});
+                names.add(id);
+            }
         }
         boolean[] begun = new boolean[windows.size()], ended = new boolean[windows.size()];
         int shown = 0;
@@ -109,6 +122,8 @@ public final class TextTimeline {
                 out.add(rule("!! race window ends after " + ascii(TimelineChart.duration(windows.get(i)[1] - windows.get(i)[0])) + " "));
             }
         }
+        if (hidden[0] > 0) out.add("  (" + hidden[0] + " spans outside " + ms(focus[0] - t0).trim() + " .. " + ms(focus[1] - t0).trim()
+                + " ms not shown; aertrace export lists all)");
         out.add("-".repeat(WIDTH));
         for (Verdict v : a.verdicts()) {
             if (v.kind().category != Verdict.Category.RACE) continue;
@@ -138,7 +153,7 @@ public final class TextTimeline {
 
     private static String rule(String text) {
         String s = "--" + text;
-        return s.length() >= WIDTH ? s.substring(0, WIDTH) : s + "-".repeat(WIDTH - s.length());
+        return s.length() >= WIDTH - 2 ? s.substring(0, WIDTH - 4) + "~ --" : s + "-".repeat(WIDTH - s.length());
     }
 
     private static String ms(long ns) {
@@ -158,14 +173,21 @@ public final class TextTimeline {
         return d.startsWith("0000:") ? d.substring(5) : d;
     }
 
+    /** What is known when a span starts: not the value it returned nor the vote it cast. */
     private static String beginName(String n) {
-        int i = n.indexOf(" = ");
-        return i > 0 ? n.substring(0, i) : n;
+        for (String sep : new String[] {" = ", " → "}) {
+            int i = n.indexOf(sep);
+            if (i > 0) n = n.substring(0, i);
+        }
+        return n;
     }
 
-    /** End rows of a user access say what came back; others repeat the name. */
+    /** End rows say what came back (value, vote, return code); others repeat the name. */
     private static String endName(EpisodeLanes.Span s) {
         if (s.role() == EpisodeLanes.Role.USER_ACCESS && s.args().get("value") != null) return "= " + s.args().get("value");
+        if (s.role() == EpisodeLanes.Role.CALLBACK) {
+            return s.args().get("vote") != null ? "vote " + s.args().get("vote") : beginName(s.name());
+        }
         if (s.args().get("ret") != null && s.role() != EpisodeLanes.Role.HOST_RESET) return "ret " + s.args().get("ret");
         int i = s.name().indexOf(" = ");
         return i > 0 ? s.name().substring(0, i) : s.name();

@@ -92,9 +92,12 @@ public final class TimelineChart {
         EpisodeLanes lanes = EpisodeLanes.of(a);
         Episode e = a.episode();
         List<EpisodeLanes.Lane> ls = lanes.lanes();
-        double t0 = lanes.t0();
-        double spanMs = Math.max((lanes.t1() - lanes.t0()) / 1e6, 1e-3);
+        double t0 = lanes.origin();
+        long[] focus = lanes.focus();
+        double axisLo = (focus[0] - t0) / 1e6, axisHi = (focus[1] - t0) / 1e6;
+        double spanMs = Math.max(axisHi - axisLo, 1e-3);
         double minMs = spanMs / 400; // thinnest bar drawn: ~2.5 px at 1200 px
+        int hiddenUser = 0;
 
         Map<Series, XYIntervalSeries> bars = new EnumMap<>(Series.class);
         for (Series s : Series.values()) bars.put(s, new XYIntervalSeries(s.legend));
@@ -112,6 +115,13 @@ public final class TimelineChart {
             spans.sort((p, q) -> p.start() != q.start() ? Long.compare(p.start(), q.start()) : Long.compare(q.end(), p.end()));
             List<long[]> outer = new ArrayList<>();
             for (EpisodeLanes.Span s : spans) {
+                // Recovery steps already have their own lanes (callbacks per device, resets per bridge) with
+                // device names; repeating them inside the recovery bar only adds a colour to decode.
+                if (s.role() == EpisodeLanes.Role.PHASE) continue;
+                if (s.end() < focus[0] || s.start() > focus[1]) {
+                    if (l.actor() == EpisodeLanes.Actor.USER) hiddenUser++;
+                    continue;
+                }
                 int depth = 0;
                 for (long[] o : outer) if (o[0] <= s.start() && s.end() <= o[1] && !(o[0] == s.start() && o[1] == s.end())) depth++;
                 outer.add(new long[] {s.start(), s.end()});
@@ -121,10 +131,11 @@ public final class TimelineChart {
                 bars.get(ser).add(i, i - ser.half, i + ser.half, from, from, to);
                 boolean wanted = s.race() || ser == Series.RECOVERY || ser == Series.HOST_RESET || ser == Series.CALLBACK
                         || ser == Series.PHASE || (to - from) > spanMs * 0.05;
-                double px = from / spanMs * 1000;
+                double at = Math.max(from, axisLo);
+                double px = (at - axisLo) / spanMs * 1000;
                 if (wanted && px >= labelEndPx[0]) {
                     String text = s.name() + "  " + duration(s.duration());
-                    XYTextAnnotation t = new XYTextAnnotation(text, i - ser.half - 0.02, from);
+                    XYTextAnnotation t = new XYTextAnnotation(text, i - ser.half - 0.02, at);
                     t.setFont(s.race() ? RACE_LABEL : LABEL);
                     t.setPaint(s.race() ? Palette.RACE : Color.BLACK);
                     t.setTextAnchor(TextAnchor.BOTTOM_LEFT);
@@ -133,6 +144,7 @@ public final class TimelineChart {
                 }
             }
             for (EpisodeLanes.Mark m : l.marks()) {
+                if (m.ts() < focus[0] || m.ts() > focus[1]) continue;
                 double at = (m.ts() - t0) / 1e6;
                 switch (m.kind()) {
                     case AER -> aer.add(i, at);
@@ -188,11 +200,10 @@ public final class TimelineChart {
         laneAxis.setGridBandAlternatePaint(Color.WHITE);
         laneAxis.setTickLabelFont(LANE);
         laneAxis.setRange(-0.6, ls.size() - 0.4);
-        NumberAxis timeAxis = new NumberAxis("ms since the first event of the episode (CLOCK_MONOTONIC)");
+        NumberAxis timeAxis = new NumberAxis("ms since the AER error (CLOCK_MONOTONIC of the traced host)");
         timeAxis.setLabelFont(LANE);
         timeAxis.setTickLabelFont(LANE);
-        timeAxis.setRange(-spanMs * 0.01, spanMs * 1.06);
-        timeAxis.setAutoRangeIncludesZero(true);
+        timeAxis.setRange(axisLo - spanMs * 0.005, axisHi + spanMs * 0.01);
 
         XYPlot plot = new XYPlot(barData, laneAxis, timeAxis, barR);
         plot.setOrientation(PlotOrientation.HORIZONTAL);
@@ -223,25 +234,42 @@ public final class TimelineChart {
         // lane) for the time the user's access overlapped the reset, with the verdict written next to it.
         int firstReset = -1;
         for (int i = 0; i < ls.size(); i++) if (ls.get(i).key().startsWith("reset ") && firstReset < 0) firstReset = i;
-        java.util.Set<String> boxed = new java.util.HashSet<>();
-        for (EpisodeLanes.RaceMark r : lanes.races()) {
-            double from = (r.start() - t0) / 1e6, to = Math.max((r.end() - t0) / 1e6, from + minMs);
+        // Overlapping races (one held read is often several verdicts) become one box listing their kinds.
+        List<EpisodeLanes.RaceMark> marks = new ArrayList<>(lanes.races());
+        marks.sort(java.util.Comparator.comparingLong(EpisodeLanes.RaceMark::start));
+        List<long[]> clusters = new ArrayList<>(); // {start, end, lo lane, hi lane}
+        List<java.util.LinkedHashSet<String>> kinds = new ArrayList<>();
+        for (EpisodeLanes.RaceMark r : marks) {
             int lo = Integer.MAX_VALUE, hi = -1;
             for (int i = 0; i < ls.size(); i++) {
                 if (r.laneKeys().contains(ls.get(i).key())) { lo = Math.min(lo, i); hi = Math.max(hi, i); }
             }
             if (hi < 0) { lo = 0; hi = ls.size() - 1; }
             if (firstReset >= 0) lo = Math.min(lo, firstReset);
-            String key = lo + ":" + hi + ":" + r.start() + ":" + r.end();
-            if (!boxed.add(key)) continue; // several verdicts on one access: one box
+            long[] last = clusters.isEmpty() ? null : clusters.get(clusters.size() - 1);
+            if (last != null && r.start() <= last[1]) {
+                last[1] = Math.max(last[1], r.end());
+                last[2] = Math.min(last[2], lo);
+                last[3] = Math.max(last[3], hi);
+                kinds.get(kinds.size() - 1).add(r.verdict().kind().id);
+            } else {
+                clusters.add(new long[] {r.start(), r.end(), lo, hi});
+                kinds.add(new java.util.LinkedHashSet<>(List.of(r.verdict().kind().id)));
+            }
+        }
+        for (int c = 0; c < clusters.size(); c++) {
+            long[] k = clusters.get(c);
+            double from = (k[0] - t0) / 1e6, to = Math.max((k[1] - t0) / 1e6, from + minMs);
             // The lane axis is inverted (first lane on top) and XYBoxAnnotation assumes it is not: pass the
             // lanes bottom-first so the box gets a positive height.
-            XYBoxAnnotation box = new XYBoxAnnotation(hi + 0.46, from, lo - 0.46, to,
+            XYBoxAnnotation box = new XYBoxAnnotation(k[3] + 0.46, from, k[2] - 0.46, to,
                     new BasicStroke(2.2f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10, new float[] {7, 4}, 0),
                     Palette.RACE, Palette.translucent(Palette.RACE, 40));
             plot.addAnnotation(box);
-            XYTextAnnotation t = new XYTextAnnotation("RACE: " + r.verdict().kind().id + " (" + duration(r.end() - r.start()) + ")",
-                    hi + 0.44, from + (to - from) * 0.01);
+            List<String> ks = new ArrayList<>(kinds.get(c));
+            String text = "RACE: " + String.join(", ", ks.subList(0, Math.min(2, ks.size())))
+                    + (ks.size() > 2 ? " +" + (ks.size() - 2) : "") + " (" + duration(k[1] - k[0]) + ")";
+            XYTextAnnotation t = new XYTextAnnotation(" " + text + " ", k[3] + 0.44, Math.max(from, axisLo));
             t.setFont(RACE_LABEL);
             t.setPaint(Color.WHITE);
             t.setBackgroundPaint(Palette.RACE);
@@ -252,25 +280,28 @@ public final class TimelineChart {
         JFreeChart chart = new JFreeChart(EpisodeLanes.title(e), TITLE, plot, false);
         chart.setBackgroundPaint(Color.WHITE);
         chart.addSubtitle(new TextTitle(summary(a), SUB));
-        // Race sentences under the plot: the one-line verdicts a reader needs without the tool.
-        List<String> raceLines = new ArrayList<>();
+        // Race sentences under the plot, most central kind first: what a reader needs without the tool.
+        List<Verdict> rv = new ArrayList<>();
         TreeSet<String> seen = new TreeSet<>();
-        for (Verdict v : a.verdicts()) {
-            if (v.kind().category == Verdict.Category.RACE && seen.add(v.kind().id)) {
-                raceLines.add("RACE " + v.kind().id + (v.tentative() ? " (tentative)" : "") + ": " + v.sentence());
-            }
+        for (Verdict v : a.verdicts()) if (v.kind().category == Verdict.Category.RACE) rv.add(v);
+        rv.sort(java.util.Comparator.comparingInt(v -> v.kind().ordinal()));
+        List<String> raceLines = new ArrayList<>();
+        for (Verdict v : rv) {
+            if (!seen.add(v.kind().id)) continue;
+            raceLines.add("RACE " + v.kind().id + (v.tentative() ? " (tentative)" : "") + ": " + clip(v.sentence(), 250));
         }
-        if (raceLines.size() > 3) {
+        if (raceLines.size() > 2) {
             int more = raceLines.size() - 2;
             raceLines = new ArrayList<>(raceLines.subList(0, 2));
-            raceLines.add("… and " + more + " more race verdicts (see aertrace analyze)");
+            raceLines.add("… and " + more + " more kind" + (more == 1 ? "" : "s") + " of race verdict (aertrace analyze lists all)");
         }
-        for (String line : raceLines) {
-            TextTitle t = new TextTitle(clip(line, 330), new Font(FONT, Font.BOLD, 12));
-            t.setMaximumLinesToDisplay(2);
+        if (!raceLines.isEmpty()) {
+            TextTitle t = new TextTitle(String.join("\n", raceLines), new Font(FONT, Font.BOLD, 12));
             t.setPaint(Palette.RACE);
             t.setPosition(RectangleEdge.BOTTOM);
             t.setHorizontalAlignment(HorizontalAlignment.LEFT);
+            t.setTextAlignment(HorizontalAlignment.LEFT);
+            t.setMaximumLinesToDisplay(6);
             chart.addSubtitle(t);
         }
         LegendTitle legend = new LegendTitle(() -> legendItems(used, markData));
@@ -278,8 +309,11 @@ public final class TimelineChart {
         legend.setItemFont(LABEL);
         legend.setFrame(BlockBorder.NONE);
         chart.addSubtitle(legend);
-        if (widened) {
-            TextTitle t = new TextTitle("bars shorter than " + duration((long) (minMs * 1e6)) + " are drawn that wide so they stay visible; labels give true durations",
+        List<String> notes = new ArrayList<>();
+        if (widened) notes.add("bars shorter than " + duration((long) (minMs * 1e6)) + " drawn that wide; labels give true durations");
+        if (hiddenUser > 0) notes.add(hiddenUser + " user accesses outside this window not drawn (aertrace export shows all)");
+        if (!notes.isEmpty()) {
+            TextTitle t = new TextTitle(String.join("; ", notes),
                     new Font(FONT, Font.ITALIC, 10));
             t.setPosition(RectangleEdge.BOTTOM);
             t.setHorizontalAlignment(HorizontalAlignment.RIGHT);

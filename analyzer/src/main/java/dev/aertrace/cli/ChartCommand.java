@@ -62,6 +62,7 @@ final class ChartCommand implements Callable<Integer> {
         List<String> inputs = traces == null || traces.isEmpty() ? java.util.Collections.singletonList(null) : traces;
         Map<String, Map<String, List<Long>>> byKernel = new LinkedHashMap<>();
         int written = 0;
+        List<Job> jobs = new ArrayList<>();
         for (String t : inputs) {
             List<AnalyzedEpisode> eps = EpisodeInputs.readAll("chart", t, System.err);
             String stem = EpisodeInputs.stem(eps.isEmpty() ? t : eps.get(0).episode().source());
@@ -73,13 +74,19 @@ final class ChartCommand implements Callable<Integer> {
                 if (episodes != null && !episodes.contains(a.episode().id())) continue;
                 if (drawn >= max) continue;
                 drawn++;
-                for (String ext : exts()) {
-                    Path out = dir.resolve(stem + "-ep" + a.episode().id() + "-timeline." + ext);
-                    ChartFiles.write(TimelineChart.create(a), out, wh[0], wh[1]);
-                    System.out.println(out);
-                    written++;
-                }
+                for (String ext : exts()) jobs.add(new Job(a, dir.resolve(stem + "-ep" + a.episode().id() + "-timeline." + ext)));
             }
+            // Charts are independent: draw them on all cores, then list them in episode order.
+            jobs.parallelStream().forEach(j -> {
+                try {
+                    ChartFiles.write(TimelineChart.create(j.episode()), j.out(), wh[0], wh[1]);
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            for (Job j : jobs) System.out.println(j.out());
+            written += jobs.size();
+            jobs.clear();
             if (eps.isEmpty()) System.err.println("aertrace chart: " + (t == null ? "embedded trace" : t) + ": no episodes");
             else if (episodes != null && drawn == 0) {
                 TreeSet<Integer> ids = new TreeSet<>();
@@ -96,6 +103,8 @@ final class ChartCommand implements Callable<Integer> {
         if (!noPhases && inputs.size() > 1 && !byKernel.isEmpty()) written += phases("all", byKernel, wh);
         return written > 0 ? 0 : 1;
     }
+
+    private record Job(AnalyzedEpisode episode, Path out) {}
 
     private int phases(String stem, Map<String, Map<String, List<Long>>> byKernel, int[] wh) throws Exception {
         Map<String, Map<String, double[]>> groups = ChartCommands.toArrays(byKernel);

@@ -55,6 +55,37 @@ public record EpisodeLanes(AnalyzedEpisode analyzed, List<Lane> lanes, List<Wind
     /** A race verdict placed in time: {@code laneKeys} are the lanes its evidence sits on. */
     public record RaceMark(Verdict verdict, String label, long start, long end, List<String> laneKeys) {}
 
+    /**
+     * Time zero for displays: the first AER event (what a reader counts from), else the recovery start, else
+     * the episode start.
+     */
+    public long origin() {
+        Episode e = analyzed.episode();
+        if (!e.errors().isEmpty()) return e.errors().get(0).ts();
+        if (e.recoveryStart() != null) return e.recoveryStart();
+        return t0;
+    }
+
+    /**
+     * The part of the episode worth a picture: from shortly before the error to a while after the recovery
+     * (or the last host reset) ended. The settle window after a recovery can be 20 times longer than the
+     * recovery itself and would squeeze it into a sliver. Returns {from, to} in trace ns, inside [t0, t1].
+     */
+    public long[] focus() {
+        Episode e = analyzed.episode();
+        long from = origin();
+        long end = e.recoveryEnd() != null ? e.recoveryEnd() : Long.MIN_VALUE;
+        for (Window w : windows) end = Math.max(end, w.end());
+        for (RaceMark r : races) end = Math.max(end, r.end());
+        if (end == Long.MIN_VALUE) end = t1;
+        // Keep the raced accesses whole: their end is the evidence of how long they were held.
+        for (Lane l : lanes) for (Span s : l.spans()) if (s.race()) end = Math.max(end, s.end());
+        long span = Math.max(end - from, 1_000_000L);
+        long lo = Math.max(t0, from - Math.max(span / 12, 200_000L));
+        long hi = Math.min(t1, end + Math.max(span / 4, 1_000_000L));
+        return new long[] {lo, Math.max(hi, lo + 1)};
+    }
+
     public static EpisodeLanes of(AnalyzedEpisode a) {
         Episode e = a.episode();
         long t0 = e.start();
@@ -233,10 +264,8 @@ public record EpisodeLanes(AnalyzedEpisode analyzed, List<Lane> lanes, List<Wind
 
     public static String accessName(Access x) {
         return switch (x.kind()) {
-            case CONFIG_READ -> String.format("cfg read 0x%02x/%d%s", x.offset(), x.size(),
-                    x.value() == null ? "" : " = " + hex(x.value(), x.size()));
-            case CONFIG_WRITE -> String.format("cfg write 0x%02x/%d%s", x.offset(), x.size(),
-                    x.value() == null ? "" : " ← " + hex(x.value(), x.size()));
+            case CONFIG_READ -> "cfg read " + register(x.offset()) + (x.value() == null ? "" : " = " + hex(x.value(), x.size()));
+            case CONFIG_WRITE -> "cfg write " + register(x.offset()) + (x.value() == null ? "" : " ← " + hex(x.value(), x.size()));
             case BAR_READ -> x.region() + " read 0x" + Long.toHexString(x.offset());
             case BAR_WRITE -> x.region() + " write 0x" + Long.toHexString(x.offset());
             case IOCTL -> x.name() == null ? "ioctl" : x.name();
@@ -244,6 +273,12 @@ public record EpisodeLanes(AnalyzedEpisode analyzed, List<Lane> lanes, List<Wind
             case OPEN -> "vfio open";
             case CLOSE -> "vfio close";
         };
+    }
+
+    /** "COMMAND" for the standard header's registers, the offset elsewhere (capabilities, extended space). */
+    static String register(long off) {
+        String n = dev.aertrace.race.Pci.configRegister(off);
+        return n.equals("ext") || n.equals("cap") ? String.format("0x%03x", off) : n;
     }
 
     public static String hex(long v, int size) {
