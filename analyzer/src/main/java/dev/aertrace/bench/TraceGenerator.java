@@ -34,7 +34,7 @@ public final class TraceGenerator {
                 cycle++;
                 if (cycle % 50_000 == 0 && events - n > 40) {
                     n += recovery(w, ts);
-                    ts += 3_000_000_000L; // past the settle window: the episode closes, memory is released
+                    ts += 5_000_000_000L; // past settle (2 s) + reorder window (1 s): the episode closes, memory is released
                     continue;
                 }
                 // One user access: a BAR0 read or a COMMAND read, enter + exit, on a tid that alternates CPUs.

@@ -21,7 +21,7 @@ final class AnalysisOptions {
             description = "How long after a recovery ends user actions still belong to it (default: ${DEFAULT-VALUE} ms).")
     long settleMs;
 
-    @Option(names = "--reorder-window", defaultValue = "100", paramLabel = "MS",
+    @Option(names = "--reorder-window", defaultValue = "1000", paramLabel = "MS",
             description = "How late an event from another CPU may arrive and still be put in order (default: ${DEFAULT-VALUE} ms).")
     long reorderMs;
 

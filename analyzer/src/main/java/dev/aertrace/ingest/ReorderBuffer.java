@@ -1,15 +1,18 @@
 package dev.aertrace.ingest;
 
+import java.util.ArrayDeque;
 import java.util.PriorityQueue;
 
 /**
- * Restores timestamp order across CPUs: per-CPU perf buffers deliver events up to a few ms late. An event is
- * released once the newest timestamp seen is {@code windowNs} past it, or when more than {@code maxEvents} are
- * held (so memory stays bounded even if the clock stalls). An event older than something already released is
- * passed on anyway, preceded by an OUT_OF_ORDER {@link Event.Gap} so no verdict is confident across it.
+ * Restores timestamp order across CPUs: per-CPU perf buffers deliver events up to a few ms late, but each CPU's
+ * own events come in order. So events wait in one FIFO per CPU and leave by a k-way merge; only an event older
+ * than its own CPU's last one goes to a (normally empty) heap. An event is released once the newest timestamp
+ * seen is {@code windowNs} past it, or when more than {@code maxEvents} are held (memory stays bounded even if a
+ * clock stalls). An event older than something already released is passed on anyway, preceded by an
+ * OUT_OF_ORDER {@link Event.Gap} so no verdict is confident across it.
  */
 public final class ReorderBuffer implements TraceListener {
-    /** ts copied out of the event: the comparator runs ~2·log(n) times per event and must not dispatch. */
+    /** ts copied out of the event: compared on every step and must not dispatch through the interface. */
     private static final class Held {
         final Event e;
         final long ts, seq;
@@ -21,12 +24,19 @@ public final class ReorderBuffer implements TraceListener {
         }
     }
 
+    private static final int MAX_CPUS = 4096;
+
     private final long windowNs;
     private final int maxEvents;
     private final Diagnostics diag;
     private final TraceListener out;
-    private final PriorityQueue<Held> heap = new PriorityQueue<>(1024,
+    @SuppressWarnings("unchecked")
+    private final ArrayDeque<Held>[] perCpu = new ArrayDeque[MAX_CPUS + 1];
+    private int[] active = new int[8];
+    private int nActive;
+    private final PriorityQueue<Held> late = new PriorityQueue<>(64,
             (a, b) -> a.ts != b.ts ? Long.compare(a.ts, b.ts) : Long.compare(a.seq, b.seq));
+    private int held;
     private long seq;
     private long newest = Long.MIN_VALUE;
     private long released = Long.MIN_VALUE;
@@ -48,34 +58,86 @@ public final class ReorderBuffer implements TraceListener {
     @Override
     public void event(Event e) {
         long ts = e.ts();
-        if (ts < released && !(e instanceof Event.Gap)) {
-            diag.issue(Issue.Kind.OUT_OF_ORDER, e.line(), e.type() + " at ts " + ts + " is " + (released - ts)
-                    + " ns older than events already ordered (window " + windowNs + " ns)");
-            out.event(new Event.Gap(new Event.Common(released, e.common().cpu(), e.common().pid(), e.tid(),
-                    e.common().comm(), e.dev(), e.line()), Event.GapKind.OUT_OF_ORDER,
-                    e.type() + " arrived " + (released - ts) + " ns late"));
-            out.event(e);
-            return;
+        if (ts < released) {
+            if (e instanceof Event.Gap g) {
+                // A hole has no timestamp of its own: it sits where the stream is now.
+                e = new Event.Gap(new Event.Common(released, g.common().cpu(), 0, 0, "", g.dev(), g.line()), g.kind(), g.detail());
+                ts = released;
+            } else {
+                diag.issue(Issue.Kind.OUT_OF_ORDER, e.line(), e.type() + " at ts " + ts + " is " + (released - ts)
+                        + " ns older than events already ordered (window " + windowNs + " ns)");
+                out.event(new Event.Gap(new Event.Common(released, e.common().cpu(), e.common().pid(), e.tid(),
+                        e.common().comm(), e.dev(), e.line()), Event.GapKind.OUT_OF_ORDER,
+                        e.type() + " arrived " + (released - ts) + " ns late"));
+                out.event(e);
+                return;
+            }
         }
-        if (e instanceof Event.Gap && ts < released) {
-            e = new Event.Gap(new Event.Common(released, e.common().cpu(), 0, 0, "", e.dev(), e.line()),
-                    ((Event.Gap) e).kind(), ((Event.Gap) e).detail());
-            ts = released;
+        Held h = new Held(e, ts, seq++);
+        int cpu = e.common().cpu();
+        int slot = cpu < 0 || cpu >= MAX_CPUS ? MAX_CPUS : cpu; // synthesised gaps (cpu -1) and odd CPUs share one
+        ArrayDeque<Held> q = perCpu[slot];
+        if (q == null) q = perCpu[slot] = new ArrayDeque<>();
+        if (!q.isEmpty() && q.peekLast().ts > ts) late.add(h);
+        else {
+            if (q.isEmpty()) activate(slot);
+            q.addLast(h);
         }
-        heap.add(new Held(e, ts, seq++));
+        held++;
         if (ts > newest) newest = ts;
         long limit = newest - windowNs;
-        while (!heap.isEmpty() && (heap.peek().ts <= limit || heap.size() > maxEvents)) release();
+        while (held > 0) {
+            Held min = peekMin();
+            if (min.ts > limit && held <= maxEvents) break;
+            release();
+        }
+        if (limit > watermark) {
+            watermark = limit;
+            out.advance(limit); // everything at or below limit has been released
+        }
+    }
+
+    private long watermark = Long.MIN_VALUE;
+
+    private void activate(int slot) {
+        if (nActive == active.length) active = java.util.Arrays.copyOf(active, nActive * 2);
+        active[nActive++] = slot;
+    }
+
+    private int minSlot = -1;
+
+    /** Smallest (ts, seq) among the CPU FIFO heads and the late heap; remembers where it came from. */
+    private Held peekMin() {
+        Held best = late.peek();
+        minSlot = -1;
+        for (int i = 0; i < nActive; i++) {
+            Held h = perCpu[active[i]].peekFirst();
+            if (best == null || h.ts < best.ts || (h.ts == best.ts && h.seq < best.seq)) {
+                best = h;
+                minSlot = i;
+            }
+        }
+        return best;
     }
 
     private void release() {
-        Held h = heap.poll();
+        Held h;
+        if (minSlot < 0) h = late.poll();
+        else {
+            ArrayDeque<Held> q = perCpu[active[minSlot]];
+            h = q.pollFirst();
+            if (q.isEmpty()) active[minSlot] = active[--nActive];
+        }
+        held--;
         if (h.ts > released) released = h.ts;
         out.event(h.e);
     }
 
     private void flush() {
-        while (!heap.isEmpty()) release();
+        while (held > 0) {
+            peekMin();
+            release();
+        }
     }
 
     @Override

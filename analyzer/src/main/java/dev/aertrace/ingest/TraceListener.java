@@ -9,6 +9,9 @@ public interface TraceListener {
 
     void footer(TraceFooter footer);
 
+    /** Watermark: no event with a timestamp below {@code ts} will follow (sent by the reorder stage). */
+    default void advance(long ts) {}
+
     /** End of input (after the last event). */
     default void end() {}
 }

@@ -234,8 +234,10 @@ public final class TraceReader {
         }
     }
 
+    private final StringCache strings = new StringCache();
+
     private String str(JsonParser p, JsonToken v) throws IOException {
-        if (v == JsonToken.VALUE_STRING) return p.getText();
+        if (v == JsonToken.VALUE_STRING) return strings.get(p.getTextCharacters(), p.getTextOffset(), p.getTextLength());
         if (v == JsonToken.VALUE_NULL) return null;
         p.skipChildren();
         s.has |= F_BADTYPE;

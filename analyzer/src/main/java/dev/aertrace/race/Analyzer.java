@@ -27,7 +27,9 @@ public final class Analyzer {
     public record Options(long reorderWindowNs, int reorderMaxEvents, TimelineBuilder.Options timeline,
                           RaceDetector.Options race) {
         public static Options defaults() {
-            return new Options(100_000_000L, 200_000, TimelineBuilder.Options.defaults(), RaceDetector.Options.defaults());
+            // 1 s: on the TCG lab one CPU's perf buffer was seen flushed 120 ms after another's. The event cap
+            // bounds memory on busy streams (it shortens the effective window there).
+            return new Options(1_000_000_000L, 250_000, TimelineBuilder.Options.defaults(), RaceDetector.Options.defaults());
         }
     }
 
@@ -71,6 +73,8 @@ public final class Analyzer {
         @Override public void event(Event e) { next.event(e); }
 
         @Override public void footer(TraceFooter f) { next.footer(f); }
+
+        @Override public void advance(long ts) { next.advance(ts); }
 
         @Override public void end() { next.end(); }
     }

@@ -11,7 +11,12 @@ import java.util.List;
  */
 public record Verdict(Kind kind, String dev, String sentence, List<Event> evidence, boolean tentative) {
 
-    public enum Category { RACE, RECOVERY, INCONCLUSIVE }
+    /**
+     * RACE: the user and the host recovery touched the device in an unsafe order. RECOVERY: the recovery itself
+     * failed. NOTICE: information was lost to the user (not unsafe for the device); does not change a clean
+     * outcome. INCONCLUSIVE: a gap makes the episode's verdicts unreliable.
+     */
+    public enum Category { RACE, RECOVERY, NOTICE, INCONCLUSIVE }
 
     public enum Kind {
         ACCESS_DURING_RESET("access-during-reset", Category.RACE),
@@ -21,7 +26,7 @@ public record Verdict(Kind kind, String dev, String sentence, List<Event> eviden
         DOUBLE_RESET("double-reset", Category.RACE),
         ACCESS_IN_RECOVERY_WINDOW("access-in-recovery-window", Category.RACE),
         NOTIFIED_BEFORE_RESET("notified-before-reset", Category.RACE),
-        AER_STATUS_CLEARED_BEFORE_READ("aer-status-cleared-before-read", Category.RACE),
+        AER_STATUS_CLEARED_BEFORE_READ("aer-status-cleared-before-read", Category.NOTICE),
         RECOVERY_FAILED("recovery-failed", Category.RECOVERY),
         DEVICE_NOT_RESET("device-not-reset", Category.RECOVERY),
         INCONCLUSIVE("inconclusive", Category.INCONCLUSIVE);

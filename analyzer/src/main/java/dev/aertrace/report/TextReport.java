@@ -69,8 +69,8 @@ public final class TextReport implements ReportSink {
                             + (p.kind() == Phase.Kind.RECOVERY && ep.result() != null ? "→ " + Pci.ers(ep.result())
                                : p.detail() != null ? p.detail() : ""))));
         }
-        if (a.verdicts().isEmpty()) L.add("   verdict: clean — no user access raced the host recovery");
-        else L.add("   verdicts:");
+        if (a.outcome() == dev.aertrace.race.Outcome.CLEAN) L.add("   verdict: clean — no user access raced the host recovery");
+        if (!a.verdicts().isEmpty()) L.add(a.outcome() == dev.aertrace.race.Outcome.CLEAN ? "   notices:" : "   verdicts:");
         Set<Event> evidence = new HashSet<>();
         for (Verdict v : a.verdicts()) {
             L.add(cut("   * " + v.kind().id + (v.tentative() ? " (tentative)" : "") + " [" + v.kind().category.name()
@@ -89,17 +89,17 @@ public final class TextReport implements ReportSink {
         // are not evidence fold into one "… N repeats" line so the mail shows what changed.
         java.util.ArrayDeque<String> recent = new java.util.ArrayDeque<>();
         int shown = 0, folded = 0, left = rows.size();
-        String foldFrom = null, foldTo = null;
+        String[] lastFolded = null;
         for (String[] r : rows) {
             left--;
             String key = r[2] + r[3] + r[4];
             if (r[0].equals(" ") && r[2].equals("user") && recent.contains(key)) {
-                if (folded++ == 0) foldFrom = r[1];
-                foldTo = r[1];
+                folded++;
+                lastFolded = r;
                 continue;
             }
             if (folded > 0) {
-                L.add(cut(String.format(Locale.ROOT, " %10s      … %d repeats of the user lines above, to %s", "", folded, foldTo.strip())));
+                L.add(fold(folded, lastFolded));
                 shown++;
                 folded = 0;
             }
@@ -107,15 +107,24 @@ public final class TextReport implements ReportSink {
                 L.add("     … " + (left + 1) + " more lines (--timeline-lines N, or --format json)");
                 break;
             }
-            L.add(cut(String.format(Locale.ROOT, "%s%10s %-4s %-8s %s", r[0], r[1], r[2], r[3], r[4])));
+            L.add(row(r));
             shown++;
             recent.addLast(key);
             if (recent.size() > 6) recent.removeFirst();
         }
-        if (folded > 0)
-            L.add(cut(String.format(Locale.ROOT, " %10s      … %d repeats of the user lines above, to %s", "", folded, foldTo.strip())));
+        if (folded > 0) L.add(fold(folded, lastFolded));
         if (ep.elidedEvents() > 0) L.add("     (" + ep.elidedEvents() + " events beyond the per-episode cap not kept)");
         return L;
+    }
+
+    private static String row(String[] r) {
+        return cut(String.format(Locale.ROOT, "%s%10s %-4s %-8s %s", r[0], r[1], r[2], r[3], r[4]));
+    }
+
+    /** One folded run: a single repeat is shown as itself, longer runs as a count up to the last one's time. */
+    private static String fold(int n, String[] last) {
+        if (n == 1) return row(last);
+        return cut(String.format(Locale.ROOT, " %10s      … %d repeats of the user lines above, to %s", "", n, last[1].strip()));
     }
 
     private static String nz(String s) { return s == null ? "?" : s; }

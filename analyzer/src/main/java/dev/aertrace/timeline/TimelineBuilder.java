@@ -85,6 +85,15 @@ public final class TimelineBuilder implements TraceListener {
     }
 
     @Override
+    public void advance(long ts) {
+        // Time passes even when no event for us arrives: windows that ended before the watermark can close.
+        if (ts > now && ts != Long.MIN_VALUE) {
+            now = ts;
+            closeDue(now);
+        }
+    }
+
+    @Override
     public void event(Event e) {
         if (e.ts() > now) now = e.ts();
         closeDue(now);

@@ -1,0 +1,27 @@
+package dev.aertrace.ingest;
+
+/**
+ * Reuses String instances for the few values that repeat on every line (type, comm, dev, region, fn, ...),
+ * so the hot path does not allocate one String per field. Fixed size, direct-mapped: a miss just replaces
+ * the slot, so memory stays bounded whatever the input.
+ */
+final class StringCache {
+    private static final int SIZE = 1024, MAX_LEN = 64;
+    private final String[] slots = new String[SIZE];
+
+    String get(char[] buf, int off, int len) {
+        if (len > MAX_LEN) return new String(buf, off, len);
+        int h = 0;
+        for (int i = 0; i < len; i++) h = 31 * h + buf[off + i];
+        int idx = (h ^ (h >>> 16)) & (SIZE - 1);
+        String s = slots[idx];
+        if (s != null && s.length() == len) {
+            boolean same = true;
+            for (int i = 0; i < len && same; i++) same = s.charAt(i) == buf[off + i];
+            if (same) return s;
+        }
+        s = new String(buf, off, len);
+        slots[idx] = s;
+        return s;
+    }
+}
