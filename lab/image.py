@@ -226,7 +226,7 @@ Acquire::IndexTargets::deb::Contents-deb {{ DefaultEnabled "false"; }};
         self._fixup(kver)
         self._initrd(kver)
         self._mkfs()
-        shutil.copyfile(os.path.join(self.root, "boot", f"vmlinuz-{kver}"), self.kernel)
+        shutil.copyfile(self._vmlinuz(kver), self.kernel)
         man = {"suite": self.suite, "kernel_release": kver, "build_version": BUILD_VERSION,
                "packages": wanted, "guest_files": guest_files_digest(), "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                "build_seconds": round(time.time() - t0, 1)}
@@ -249,11 +249,18 @@ Acquire::IndexTargets::deb::Contents-deb {{ DefaultEnabled "false"; }};
 
     def _kernel_release(self):
         rels = sorted(os.listdir(os.path.join(self.root, "lib", "modules")))
-        rels = [r for r in rels if r.endswith("-amd64")
-                and os.path.exists(os.path.join(self.root, "boot", f"vmlinuz-{r}"))]
+        rels = [r for r in rels if r.endswith("-amd64") and self._vmlinuz(r)]
         if len(rels) != 1:
             raise SystemExit(f"lab: expected one kernel in the image, found {rels}")
         return rels[0]
+
+    def _vmlinuz(self, kver):
+        # /boot/vmlinuz-K up to trixie; forky's split packaging puts it in /usr/lib/modules/K/
+        for p in (os.path.join(self.root, "boot", f"vmlinuz-{kver}"),
+                  os.path.join(self.root, "usr", "lib", "modules", kver, "vmlinuz")):
+            if os.path.exists(p):
+                return p
+        return None
 
     def _fixup(self, kver):
         r = self.root

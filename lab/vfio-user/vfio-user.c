@@ -61,6 +61,7 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static atomic_int stop;
 static atomic_int arm_requests;
+static atomic_int mark_requests;
 static atomic_long last_notify_ns;
 static atomic_long notifications;
 
@@ -309,6 +310,12 @@ static void on_usr1(int s)
 	atomic_fetch_add(&arm_requests, 1);
 }
 
+static void on_usr2(int s)
+{
+	(void)s;
+	atomic_fetch_add(&mark_requests, 1);
+}
+
 static void on_stop(int s)
 {
 	(void)s;
@@ -321,7 +328,8 @@ static void usage(void)
 		"usage: vfio-user [--dev DDDD:BB:DD.F] [--interval-us N] [--reset none|device|hot]\n"
 		"                 [--reset-delay-us N] [--reset-first] [--burst-ms N] [--held-us N] [--log FILE]\n"
 		"  --reset-first: on notification reset at once, then read the status (default: read first)\n"
-		"  SIGUSR1: set Device Control error-reporting enables; SIGINT/SIGTERM: stop with a summary.\n");
+		"  SIGUSR1: set Device Control error-reporting enables; SIGUSR2: log the read rate since the last\n"
+		"  mark (ev=mark); SIGINT/SIGTERM: stop with a summary.\n");
 	exit(2);
 }
 
@@ -356,6 +364,8 @@ int main(int argc, char **argv)
 	struct sigaction sa = { 0 };
 	sa.sa_handler = on_usr1;
 	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = on_usr2;
+	sigaction(SIGUSR2, &sa, NULL);
 	sa.sa_handler = on_stop;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -371,12 +381,23 @@ int main(int argc, char **argv)
 	/* the vCPU: a guest driver polling its device's config space */
 	uint32_t prev_cmd = 0xdead, prev_st = 0xdeadbeef;
 	long t_start = now_ns(), t_sec = t_start, reads_sec = 0;
-	int handled_arms = 0;
+	int handled_arms = 0, handled_marks = 0;
+	long mark_t = t_start, mark_reads = 0;
 	while (!stop) {
 		int want = atomic_load(&arm_requests);
 		if (want != handled_arms) {
 			handled_arms = want;
 			arm();
+		}
+		int marks = atomic_load(&mark_requests);
+		if (marks != handled_marks) {
+			/* a phase boundary for rate measurements (e.g. the agent attached) */
+			long t = now_ns();
+			handled_marks = marks;
+			ulog("ev=mark n=%d reads=%ld seconds=%.3f reads_per_s=%.1f", marks, n_reads - mark_reads,
+			     (t - mark_t) / 1e9, (n_reads - mark_reads) * 1e9 / (t - mark_t));
+			mark_t = t;
+			mark_reads = n_reads;
 		}
 		uint32_t cmd, st;
 		long lat1, lat2;
