@@ -9,12 +9,13 @@
 set -u
 DEV=${DEV:-0000:01:00.0}
 SECS=${SECS:-20}
-INTERVALS=${INTERVALS:-0 100 2000}
+INTERVALS=${INTERVALS:-2000 100 0}   # slow first: a backlog from a fast phase must not slow the next
 OUT=${OUT:-/out}
 U=${VFIO_USER:-/out/.lab/vfio-user}
 PY=/usr/bin/python3
 
 mono() { $PY -c 'import time; print(time.clock_gettime_ns(time.CLOCK_MONOTONIC))'; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime of a process, in clock ticks
 
 user_rate() {  # $1 = interval, $2 = log file; prints reads_per_s
     rm -f "$2"
@@ -44,11 +45,13 @@ while ! grep -q "aertrace-agent: ready" "$OUT/cost-agent.err" 2>/dev/null; do
 done
 for i in $INTERVALS; do
     t0=$(mono)
+    c0=$(cpu_ticks $a)
     r=$(user_rate "$i" "$OUT/cost-agent-$i.log")
+    c1=$(cpu_ticks $a)
     t1=$(mono)
     echo "interval $i us with agent:    $r reads/s"
-    echo "agent $i $r $t0 $t1" >>"$OUT/cost-phases.txt"
-    sleep 5   # let the agent drain before the next phase
+    echo "agent $i $r $t0 $t1 $((c1 - c0)) $(getconf CLK_TCK)" >>"$OUT/cost-phases.txt"
+    sleep 10   # let the agent drain before the next phase
 done
 kill -INT $a
 wait $a
@@ -63,13 +66,14 @@ for line in open(sys.argv[1]):
     if p[0] == "base":
         base[p[1]] = float(p[2] or 0)
     else:
-        phases.append((p[1], float(p[2] or 0), int(p[3]), int(p[4]) + 5 * 10**9))
+        phases.append((p[1], float(p[2] or 0), int(p[3]), int(p[4]) + 10 * 10**9,
+                       int(p[5]) / float(p[6]) / ((int(p[4]) - int(p[3])) / 1e9)))
 lost = dict((ph[0], 0) for ph in phases)
 reads = dict((ph[0], 0) for ph in phases)
 footer = None
 for line in open(sys.argv[2]):
     d = json.loads(line)
-    for iv, _, t0, t1 in phases:
+    for iv, _, t0, t1, _ in phases:
         if d["type"] in ("lost", "vfio.rw.exit") and t0 <= d.get("ts", 0) < t1:
             if d["type"] == "lost":
                 lost[iv] += d["count"]
@@ -77,10 +81,10 @@ for line in open(sys.argv[2]):
                 reads[iv] += 1
     if d["type"] == "footer":
         footer = d
-print("| read interval | reads/s without agent | reads/s with agent | ratio | config reads recorded | events lost |")
-print("|---|---|---|---|---|---|")
-for iv, w, t0, t1 in phases:
+print("| read interval | reads/s without agent | reads/s with agent | ratio | config reads recorded | events lost | agent CPU (of one CPU) |")
+print("|---|---|---|---|---|---|---|")
+for iv, w, t0, t1, cpu in phases:
     b = base.get(iv, 0)
-    print("| %s us | %.0f | %.0f | %.2f | %d | %d |" % (iv, b, w, w / b if b else 0, reads[iv], lost[iv]))
+    print("| %s us | %.0f | %.0f | %.2f | %d | %d | %.0f%% |" % (iv, b, w, w / b if b else 0, reads[iv], lost[iv], 100 * cpu))
 print("footer:", json.dumps(footer))
 PYEOF
