@@ -91,13 +91,21 @@ public final class TimelineChart {
     public static JFreeChart create(AnalyzedEpisode a) {
         EpisodeLanes lanes = EpisodeLanes.of(a);
         Episode e = a.episode();
-        List<EpisodeLanes.Lane> ls = lanes.lanes();
+        List<EpisodeLanes.Lane> ls = new ArrayList<>(lanes.lanes());
         double t0 = lanes.origin();
         long[] focus = lanes.focus();
         double axisLo = (focus[0] - t0) / 1e6, axisHi = (focus[1] - t0) / 1e6;
         double spanMs = Math.max(axisHi - axisLo, 1e-3);
         double minMs = spanMs / 400; // thinnest bar drawn: ~2.5 px at 1200 px
         int hiddenUser = 0;
+        // A user thread with nothing inside the window would be an empty lane: count its accesses as hidden.
+        for (var it = ls.iterator(); it.hasNext(); ) {
+            EpisodeLanes.Lane l = it.next();
+            if (l.actor() != EpisodeLanes.Actor.USER) continue;
+            boolean any = l.spans().stream().anyMatch(s -> s.end() >= focus[0] && s.start() <= focus[1])
+                    || l.marks().stream().anyMatch(m -> m.ts() >= focus[0] && m.ts() <= focus[1]);
+            if (!any) { hiddenUser += l.spans().size(); it.remove(); }
+        }
 
         Map<Series, XYIntervalSeries> bars = new EnumMap<>(Series.class);
         for (Series s : Series.values()) bars.put(s, new XYIntervalSeries(s.legend));
@@ -180,7 +188,7 @@ public final class TimelineChart {
         XYSeriesCollection markData = new XYSeriesCollection();
         XYLineAndShapeRenderer markR = new XYLineAndShapeRenderer(false, true);
         int mk = 0;
-        for (Object[] m : new Object[][] {{aer, diamond(9), Palette.AER_EVENT}, {notify, triangle(8), Palette.BLUE},
+        for (Object[] m : new Object[][] {{aer, diamond(9), Palette.AER_EVENT}, {notify, triangle(8), Palette.YELLOW},
                 {ones, cross(8), Palette.RACE}, {gaps, square(6), Palette.GREY}}) {
             XYSeries s = (XYSeries) m[0];
             if (s.getItemCount() == 0) continue;
@@ -304,7 +312,8 @@ public final class TimelineChart {
             t.setMaximumLinesToDisplay(6);
             chart.addSubtitle(t);
         }
-        LegendTitle legend = new LegendTitle(() -> legendItems(used, markData));
+        boolean anyWindow = !lanes.windows().isEmpty();
+        LegendTitle legend = new LegendTitle(() -> legendItems(used, markData, anyWindow));
         legend.setPosition(RectangleEdge.BOTTOM);
         legend.setItemFont(LABEL);
         legend.setFrame(BlockBorder.NONE);
@@ -323,14 +332,14 @@ public final class TimelineChart {
         return chart;
     }
 
-    private static LegendItemCollection legendItems(List<Series> used, XYSeriesCollection marks) {
+    private static LegendItemCollection legendItems(List<Series> used, XYSeriesCollection marks, boolean windows) {
         LegendItemCollection items = new LegendItemCollection();
         for (Series s : used) {
             LegendItem li = new LegendItem(s.legend, null, null, null, new Rectangle2D.Double(-6, -5, 12, 10), s.color);
             li.setLabelFont(LABEL);
             items.add(li);
         }
-        Object[][] shapes = {{"AER error", diamond(9), Palette.AER_EVENT}, {"eventfd: user notified", triangle(8), Palette.BLUE},
+        Object[][] shapes = {{"AER error", diamond(9), Palette.AER_EVENT}, {"eventfd: user notified", triangle(8), Palette.YELLOW},
                 {"config read returned all ones", cross(8), Palette.RACE}, {"lost events / gap", square(6), Palette.GREY}};
         for (Object[] s : shapes) {
             if (marks.getSeriesIndex((String) s[0]) < 0) continue;
@@ -338,10 +347,12 @@ public final class TimelineChart {
             li.setLabelFont(LABEL);
             items.add(li);
         }
-        LegendItem win = new LegendItem("host reset window", null, null, null, new Rectangle2D.Double(-6, -5, 12, 10),
-                Palette.translucent(Palette.HOST_RESET, 90));
-        win.setLabelFont(LABEL);
-        items.add(win);
+        if (windows) {
+            LegendItem win = new LegendItem("host reset window", null, null, null, new Rectangle2D.Double(-6, -5, 12, 10),
+                    Palette.translucent(Palette.HOST_RESET, 90));
+            win.setLabelFont(LABEL);
+            items.add(win);
+        }
         return items;
     }
 

@@ -31,6 +31,7 @@ import java.util.concurrent.Callable;
                 "  aertrace compare 6.1/fatal-race-x20.jsonl.gz 6.12/fatal-race-x20.jsonl.gz",
                 "  aertrace compare --format markdown --chart cmp.png a.jsonl b.jsonl",
                 "  aertrace compare --label before --label after old.jsonl new.jsonl",
+                "  aertrace compare --split 6.1/fatal-race-x20.jsonl.gz   # odd vs even episodes: expect no change",
                 "", "The first group is the baseline. Exit codes: 0 no difference, 1 a timing or behaviour",
                 "difference was found, 2 usage or unreadable input."})
 final class CompareCommand implements Callable<Integer> {
@@ -54,6 +55,10 @@ final class CompareCommand implements Callable<Integer> {
 
     @Option(names = "--only", defaultValue = "all", description = "Episodes by AER severity: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
     Only only;
+
+    @Option(names = "--split", description = {"False-positive check: split every group's episodes alternately into",
+            "'<group> odd' and '<group> even' and compare those (same kernel, same run: expect no change)."})
+    boolean split;
 
     @Option(names = "--format", defaultValue = "text", description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
     Format format;
@@ -85,14 +90,16 @@ final class CompareCommand implements Callable<Integer> {
         if (!EpisodeInputs.check("compare", traces, System.err)) return EpisodeInputs.USAGE;
 
         Comparison.Builder b = new Comparison.Builder();
+        Map<String, Integer> parity = new java.util.HashMap<>();
         int skipped = 0;
         for (int i = 0; i < traces.size(); i++) {
             String label = labels == null ? null : labels.get(i);
             List<AnalyzedEpisode> eps = EpisodeInputs.readAll("compare", traces.get(i), System.err);
-            if (label != null) b.group(label, traces.get(i));
+            if (label != null && !split) b.group(label, traces.get(i));
             for (AnalyzedEpisode a : eps) {
                 if (!keep(a)) { skipped++; continue; }
                 String g = label != null ? label : a.episode().kernel() == null ? "unknown kernel" : a.episode().kernel();
+                if (split) g += (parity.merge(g, 1, Integer::sum) % 2 == 1 ? " odd" : " even");
                 b.add(g, a);
             }
             if (eps.isEmpty()) System.err.println("aertrace compare: " + traces.get(i) + ": no episodes");
@@ -100,7 +107,9 @@ final class CompareCommand implements Callable<Integer> {
         if (skipped > 0) System.err.println("aertrace compare: " + skipped + " episodes skipped by --only " + only);
         Comparison.Result r;
         try {
-            r = b.build(alpha, minSamples, only == Only.all ? null : "only " + only + " errors");
+            String filter = only == Only.all ? null : "only " + only + " errors";
+            if (split) filter = (filter == null ? "" : filter + "; ") + "each group split alternately into odd/even episodes";
+            r = b.build(alpha, minSamples, filter);
         } catch (IllegalArgumentException e) {
             System.err.println("aertrace compare: " + e.getMessage());
             return EpisodeInputs.USAGE;

@@ -103,6 +103,13 @@ class EvidenceCommandsTest {
         assertEquals(0, same.code(), same.out() + same.err());
         assertTrue(same.out().contains("no detectable timing change; no behaviour difference"), same.out());
 
+        CliTest.Out split = CliTest.run("compare", "--split", "--format", "json", a.toString());
+        assertEquals(0, split.code(), split.out() + split.err());
+        JsonNode sj = new ObjectMapper().readTree(split.out());
+        assertEquals("6.1.0-a odd", sj.at("/groups/0/name").asText());
+        assertEquals("6.1.0-a even", sj.at("/groups/1/name").asText());
+        assertEquals(10, sj.at("/groups/1/episodes").asInt());
+
         assertEquals(2, CliTest.run("compare", "--label", "x", a.toString(), b.toString()).code());
         assertEquals(2, CliTest.run("compare", "--alpha", "2", a.toString(), b.toString()).code());
     }
