@@ -13,15 +13,20 @@ import java.util.TreeSet;
 /**
  * Differences in what recovery did (not how long it took) between a baseline group and another:
  * for each behaviour key (e.g. "callbacks", "reset vs mmio_enabled", "result", "race"), how many
- * episodes of each group showed each value. A value seen in one group and never in the other is a
- * difference; a value seen in both at clearly different rates (Fisher's exact test) is one too.
+ * episodes of each group showed each value. Every value gets Fisher's exact test on its 2×2 table
+ * (episodes with / without it, per group); it is a difference when p &lt; alpha. A value seen in one group only
+ * is always named ({@link Kind#ONLY_IN_OTHER}) but counts as a difference only when significant: a race in
+ * 1 of 20 episodes against 0 of 20 is worth reading, not a verdict.
  */
 public final class BehaviourDiff {
 
     /** Counts of one value of one key in both groups. */
     public record ValueCount(String key, String value, int baseCount, int baseTotal, int otherCount, int otherTotal,
-                             double pValue, Kind kind) {
-        public boolean isDifference() { return kind != Kind.SAME; }
+                             double pValue, Kind kind, double alphaUsed) {
+        public boolean isDifference() { return kind != Kind.SAME && pValue < alphaUsed; }
+
+        /** Seen in one group only but not significant: shown, not counted. */
+        public boolean isNote() { return (kind == Kind.ONLY_IN_BASELINE || kind == Kind.ONLY_IN_OTHER) && !isDifference(); }
     }
 
     public enum Kind {
@@ -65,17 +70,16 @@ public final class BehaviourDiff {
             for (String v : e.getValue()) {
                 int a = base.counts.getOrDefault(e.getKey(), Map.of()).getOrDefault(v, 0);
                 int b = other.counts.getOrDefault(e.getKey(), Map.of()).getOrDefault(v, 0);
-                double p = Double.NaN;
+                double p = fisher.test(new int[][] {{a, base.episodes - a}, {b, other.episodes - b}}).getPValue();
                 Kind kind;
                 if (a > 0 && b == 0 && other.episodes > 0) {
                     kind = Kind.ONLY_IN_BASELINE;
                 } else if (b > 0 && a == 0 && base.episodes > 0) {
                     kind = Kind.ONLY_IN_OTHER;
                 } else {
-                    p = fisher.test(new int[][] {{a, base.episodes - a}, {b, other.episodes - b}}).getPValue();
                     kind = p < alpha ? Kind.RATE_DIFFERS : Kind.SAME;
                 }
-                out.add(new ValueCount(e.getKey(), v, a, base.episodes, b, other.episodes, p, kind));
+                out.add(new ValueCount(e.getKey(), v, a, base.episodes, b, other.episodes, p, kind, alpha));
             }
         }
         return out;

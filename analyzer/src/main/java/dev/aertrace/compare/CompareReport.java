@@ -39,7 +39,7 @@ public final class CompareReport {
             for (BehaviourDiff.ValueCount v : p.behaviour()) {
                 sb.append(String.format(Locale.ROOT, "  %s %-24s %-40s %3d/%-3d | %3d/%-3d %s%n",
                         v.isDifference() ? "*" : " ", v.key(), clip(v.value(), 40), v.baseCount(), v.baseTotal(),
-                        v.otherCount(), v.otherTotal(), v.isDifference() ? v.kind().words() : ""));
+                        v.otherCount(), v.otherTotal(), behaviourWords(v)));
                 shown++;
             }
             if (shown == 0) sb.append("    (no episodes)\n");
@@ -80,8 +80,7 @@ public final class CompareReport {
                 sb.append("| ").append(v.key()).append(" | ").append(v.value().replace("|", "\\|")).append(" | ")
                         .append(v.baseCount()).append("/").append(v.baseTotal()).append(" | ")
                         .append(v.otherCount()).append("/").append(v.otherTotal()).append(" | ")
-                        .append(v.isDifference() ? "**" + v.kind().words() + "**"
-                                + (Double.isNaN(v.pValue()) ? "" : String.format(Locale.ROOT, " (Fisher p=%s)", pval(v.pValue()))) : "")
+                        .append(v.isDifference() ? "**" + behaviourWords(v) + "**" : behaviourWords(v))
                         .append(" |\n");
             }
         }
@@ -138,7 +137,8 @@ public final class CompareReport {
                 x.put("baseline", List.of(v.baseCount(), v.baseTotal()));
                 x.put("other", List.of(v.otherCount(), v.otherTotal()));
                 x.put("fisher_p", finite(v.pValue()));
-                x.put("difference", v.kind().name().toLowerCase(Locale.ROOT).replace('_', '-'));
+                x.put("kind", v.kind().name().toLowerCase(Locale.ROOT).replace('_', '-'));
+                x.put("significant", v.isDifference());
                 bh.add(x);
             }
             m.put("behaviour", bh);
@@ -161,10 +161,12 @@ public final class CompareReport {
             }
         }
         long beh = p.behaviour().stream().filter(BehaviourDiff.ValueCount::isDifference).count();
+        long notes = p.behaviour().stream().filter(BehaviourDiff.ValueCount::isNote).count();
         String timing = parts.isEmpty() ? "no detectable timing change" : String.join(", ", parts);
         long tooFew = p.phases().stream().filter(c -> c.verdict() == Verdict.TOO_FEW_SAMPLES).count();
         return p.other() + " vs " + p.baseline() + ": " + timing
                 + (beh == 0 ? "; no behaviour difference" : "; " + beh + " behaviour difference" + (beh == 1 ? "" : "s"))
+                + (notes == 0 ? "" : " (" + notes + " value" + (notes == 1 ? "" : "s") + " seen in one group only, not significant)")
                 + (tooFew > 0 ? "; " + tooFew + " phase(s) with too few samples to test" : "");
     }
 
@@ -178,6 +180,12 @@ public final class CompareReport {
                         + "phases with fewer than %d episodes in a group are not tested", num(r.alpha(), 3), r.minSamples()));
         if (r.filter() != null) sb.append("; episodes: ").append(r.filter());
         sb.append('\n');
+    }
+
+    private static String behaviourWords(BehaviourDiff.ValueCount v) {
+        if (v.kind() == BehaviourDiff.Kind.SAME) return "";
+        String p = String.format(Locale.ROOT, "Fisher p=%s", pval(v.pValue()));
+        return v.kind().words() + (v.isDifference() ? " (" + p + ")" : " (" + p + ", not significant)");
     }
 
     private static String verdictWords(PhaseComparison c) {
