@@ -8,20 +8,18 @@ package dev.aertrace.ingest;
 final class StringCache {
     private static final int SIZE = 1024, MAX_LEN = 64;
     private final String[] slots = new String[SIZE];
+    private final char[][] keys = new char[SIZE][];
 
     String get(char[] buf, int off, int len) {
         if (len > MAX_LEN) return new String(buf, off, len);
-        int h = 0;
+        int h = len;
         for (int i = 0; i < len; i++) h = 31 * h + buf[off + i];
         int idx = (h ^ (h >>> 16)) & (SIZE - 1);
-        String s = slots[idx];
-        if (s != null && s.length() == len) {
-            boolean same = true;
-            for (int i = 0; i < len && same; i++) same = s.charAt(i) == buf[off + i];
-            if (same) return s;
-        }
-        s = new String(buf, off, len);
+        char[] k = keys[idx];
+        if (k != null && java.util.Arrays.equals(k, 0, k.length, buf, off, off + len)) return slots[idx];
+        String s = new String(buf, off, len);
         slots[idx] = s;
+        keys[idx] = java.util.Arrays.copyOfRange(buf, off, off + len);
         return s;
     }
 }

@@ -443,6 +443,7 @@ public final class TimelineBuilder implements TraceListener {
     // ---------------------------------------------------------------- closing
 
     private void closeDue(long ts) {
+        if (open.isEmpty()) return; // the common case, on every event
         for (Iterator<Builder> it = open.iterator(); it.hasNext(); ) {
             Builder b = it.next();
             if (b.closeAt >= ts) continue;
