@@ -245,8 +245,15 @@ public final class RaceDetector {
         Long to = ep.recoveryEnd();
         for (Access a : user) {
             if (!a.isReset() || !a.overlaps(from, to)) continue;
+            // pci_try_reset_function inside the user's VFIO_DEVICE_RESET ioctl is the same request: report once.
+            if (a.kind() == Access.Kind.USER_RESET && user.stream().anyMatch(o -> o.kind() == Access.Kind.IOCTL
+                    && o.isReset() && o.tid() == a.tid() && o.start() <= a.start()
+                    && (o.end() == null || (a.end() != null && a.end() <= o.end())))) continue;
             List<Event> ev = new ArrayList<>();
             addAccess(ev, a);
+            for (Access inner : user)
+                if (inner != a && inner.kind() == Access.Kind.USER_RESET && inner.tid() == a.tid()
+                        && inner.start() >= a.start() && (a.end() == null || inner.start() <= a.end())) addAccess(ev, inner);
             ep.events().stream().filter(e -> e instanceof Event.RecoveryEnter || e instanceof Event.RecoveryExit).forEach(ev::add);
             out.add(new Verdict(Verdict.Kind.DOUBLE_RESET, a.dev(),
                     who(a) + " requested " + a.name() + " on " + a.dev() + " at " + t(ep, a.start())
@@ -337,10 +344,23 @@ public final class RaceDetector {
         List<Event> ev = new ArrayList<>();
         for (Event e : ep.events()) if (e instanceof Event.RecoveryEnter || e instanceof Event.RecoveryExit) ev.add(e);
         List<String> votes = new ArrayList<>();
+        for (HostReset r : ep.resets()) {
+            if (!r.byRecovery() || r.ret() == null || r.exit() == null) continue;
+            // aer_root_reset / dpc_reset_link return a pci_ers_result, the others an errno.
+            boolean ers = r.fn().equals("aer_root_reset") || r.fn().equals("dpc_reset_link");
+            if (ers ? r.ret() != 5 : r.ret() < 0) {
+                ev.add(r.exit());
+                votes.add(r.fn() + " on " + r.bridge() + " returned " + (ers ? Pci.ers((int) (long) r.ret()) : String.valueOf(r.ret())));
+            }
+        }
         for (CallbackCall c : ep.callbacks()) {
             if (c.result() != null && (c.result() == 4 || c.result() == 6) && c.exit() != null) {
                 ev.add(c.exit());
                 votes.add(c.dev() + " " + c.cb().wire + " → " + Pci.ers(c.result()));
+            }
+            if (c.state() != null && c.state() == 3 && c.enter() != null) {
+                ev.add(c.enter());
+                votes.add(c.driver() + " on " + c.dev() + " told perm_failure");
             }
         }
         out.add(new Verdict(Verdict.Kind.RECOVERY_FAILED, ep.recoveryDev(),

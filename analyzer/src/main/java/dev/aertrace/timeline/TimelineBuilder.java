@@ -511,9 +511,13 @@ public final class TimelineBuilder implements TraceListener {
             Long e = null;
             boolean openOne = false;
             int n = 0;
+            java.util.Set<String> devs = new java.util.HashSet<>();
             for (CallbackCall c : b.callbacks) {
                 if (c.cb() != cb) continue;
+                // The perm_failure notice after a failed reset is not part of the error_detected walk.
+                if (c.state() != null && c.state() == 3 && cb == Event.Callback.ERROR_DETECTED) continue;
                 n++;
+                devs.add(c.dev());
                 s = Math.min(s, c.start());
                 if (c.end() == null) openOne = true;
                 else e = e == null ? c.end() : Math.max(e, c.end());
@@ -525,7 +529,8 @@ public final class TimelineBuilder implements TraceListener {
                 case SLOT_RESET -> Phase.Kind.SLOT_RESET;
                 case RESUME -> Phase.Kind.RESUME;
             };
-            p.add(new Phase(k, s, openOne ? null : e, null, n + (n == 1 ? " device" : " devices")));
+            p.add(new Phase(k, s, openOne ? null : e, null, devs.size() + (devs.size() == 1 ? " device" : " devices")
+                    + (n > devs.size() ? ", " + n + " calls" : "")));
             if (cb == Event.Callback.MMIO_ENABLED || cb == Event.Callback.ERROR_DETECTED) addReset(b, p, cb);
         }
         if (p.stream().noneMatch(x -> x.kind() == Phase.Kind.RESET)) addReset(b, p, null);
