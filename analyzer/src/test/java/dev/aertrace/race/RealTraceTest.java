@@ -77,6 +77,29 @@ class RealTraceTest {
     }
 
     @TestFactory
+    Stream<DynamicTest> failedLinkYieldsRecoveryFailedNamingTheReset() {
+        return KERNELS.stream().map(k -> DynamicTest.dynamicTest(k, () -> {
+            AnalyzedEpisode a = fatalEpisode(run(k, "fatal-linkfail"));
+            assertNotEquals(5, a.episode().result());
+            Verdict v = a.verdicts().stream().filter(x -> x.kind() == Verdict.Kind.RECOVERY_FAILED).findFirst()
+                    .orElseThrow(() -> new AssertionError(a.verdicts().toString()));
+            assertTrue(v.sentence().contains("returned"), v.sentence());
+            assertTrue(v.evidence().stream().anyMatch(e -> e instanceof Event.RecoveryExit));
+        }));
+    }
+
+    @TestFactory
+    Stream<DynamicTest> userResetDuringRecoveryIsOneDoubleReset() {
+        return KERNELS.stream().map(k -> DynamicTest.dynamicTest(k, () -> {
+            AnalyzedEpisode a = fatalEpisode(run(k, "fatal-double-reset"));
+            List<Verdict> v = a.verdicts().stream().filter(x -> x.kind() == Verdict.Kind.DOUBLE_RESET).toList();
+            assertEquals(1, v.size(), a.verdicts().toString());
+            assertTrue(v.get(0).sentence().contains("VFIO_DEVICE_RESET"), v.get(0).sentence());
+            assertTrue(v.get(0).evidence().stream().anyMatch(e -> e instanceof Event.IoctlEnter));
+        }));
+    }
+
+    @TestFactory
     Stream<DynamicTest> correctableIsCleanWithoutRecovery() {
         return KERNELS.stream().map(k -> DynamicTest.dynamicTest(k, () -> {
             Run run = run(k, "correctable");
