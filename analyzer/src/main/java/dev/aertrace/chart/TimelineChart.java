@@ -118,7 +118,7 @@ public final class TimelineChart {
         for (int i = 0; i < ls.size(); i++) {
             EpisodeLanes.Lane l = ls.get(i);
             names[i] = laneLabel(l);
-            double[] labelEndPx = {Double.NEGATIVE_INFINITY};
+            List<Object[]> candidates = new ArrayList<>();
             List<EpisodeLanes.Span> spans = new ArrayList<>(l.spans());
             spans.sort((p, q) -> p.start() != q.start() ? Long.compare(p.start(), q.start()) : Long.compare(q.end(), p.end()));
             List<long[]> outer = new ArrayList<>();
@@ -139,17 +139,27 @@ public final class TimelineChart {
                 bars.get(ser).add(i, i - ser.half, i + ser.half, from, from, to);
                 boolean wanted = s.race() || ser == Series.RECOVERY || ser == Series.HOST_RESET || ser == Series.CALLBACK
                         || ser == Series.PHASE || (to - from) > spanMs * 0.05;
-                double at = Math.max(from, axisLo);
-                double px = (at - axisLo) / spanMs * 1000;
-                if (wanted && px >= labelEndPx[0]) {
-                    String text = s.name() + "  " + duration(s.duration());
-                    XYTextAnnotation t = new XYTextAnnotation(text, i - ser.half - 0.02, at);
-                    t.setFont(s.race() ? RACE_LABEL : LABEL);
-                    t.setPaint(s.race() ? Palette.RACE : Color.BLACK);
-                    t.setTextAnchor(TextAnchor.BOTTOM_LEFT);
-                    labels.add(t);
-                    labelEndPx[0] = px + text.length() * CHAR_PX + 8;
+                if (wanted) {
+                    // Raced and long spans first: the held read must be labelled, not the blip before it.
+                    double prio = (s.race() ? 2 : 0) + Math.min(1, (to - from) / spanMs);
+                    candidates.add(new Object[] {prio, s, ser, Math.max(from, axisLo)});
                 }
+            }
+            candidates.sort((x, y) -> Double.compare((double) y[0], (double) x[0]));
+            List<double[]> taken = new ArrayList<>();
+            for (Object[] c : candidates) {
+                EpisodeLanes.Span s = (EpisodeLanes.Span) c[1];
+                Series ser = (Series) c[2];
+                double at = (double) c[3];
+                String text = s.name() + "  " + duration(s.duration());
+                double px0 = (at - axisLo) / spanMs * 1000, px1 = px0 + text.length() * CHAR_PX + 8;
+                if (taken.stream().anyMatch(r -> px0 < r[1] && r[0] < px1)) continue;
+                taken.add(new double[] {px0, px1});
+                XYTextAnnotation t = new XYTextAnnotation(text, i - ser.half - 0.02, at);
+                t.setFont(s.race() ? RACE_LABEL : LABEL);
+                t.setPaint(s.race() ? Palette.RACE : Color.BLACK);
+                t.setTextAnchor(TextAnchor.BOTTOM_LEFT);
+                labels.add(t);
             }
             for (EpisodeLanes.Mark m : l.marks()) {
                 if (m.ts() < focus[0] || m.ts() > focus[1]) continue;
@@ -275,6 +285,10 @@ public final class TimelineChart {
                     Palette.RACE, Palette.translucent(Palette.RACE, 40));
             plot.addAnnotation(box);
             List<String> ks = new ArrayList<>(kinds.get(c));
+            ks.sort(java.util.Comparator.comparingInt(id -> {
+                for (Verdict.Kind vk : Verdict.Kind.values()) if (vk.id.equals(id)) return vk.ordinal();
+                return Integer.MAX_VALUE;
+            }));
             String text = "RACE: " + String.join(", ", ks.subList(0, Math.min(2, ks.size())))
                     + (ks.size() > 2 ? " +" + (ks.size() - 2) : "") + " (" + duration(k[1] - k[0]) + ")";
             XYTextAnnotation t = new XYTextAnnotation(" " + text + " ", k[3] + 0.44, Math.max(from, axisLo));
