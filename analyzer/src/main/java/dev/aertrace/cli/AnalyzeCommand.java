@@ -18,17 +18,18 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "analyze", mixinStandardHelpOptions = true,
-        description = {"Rebuild one timeline per AER error from agent traces and report races between the host's",
-                "recovery and the vfio user. Without TRACE, analyzes the real lab trace shipped in the jar",
-                "(kernel 6.1, fatal error while the vfio user reads config space)."},
+        description = {"Rebuild one timeline per AER error and report races with the vfio user.",
+                "Without TRACE, analyzes the real lab trace shipped in the jar (kernel 6.1, fatal",
+                "error while the vfio user reads config space)."},
         footer = {"", "Examples:",
-                "  aertrace analyze                                   # the shipped 6.1 fatal-race trace",
-                "  aertrace analyze host.jsonl.gz                     # a trace (plain or .gz)",
-                "  aertrace analyze a.jsonl b.jsonl.gz                # several hosts/boots",
-                "  agent | aertrace analyze -                         # stdin",
-                "  aertrace analyze --format json t.jsonl > r.json    # report for scripts",
-                "", "Exit codes: 0 clean, 1 race(s) found, 2 usage or unreadable input, 3 inconclusive",
-                "(events lost/unreadable inside an error's window), 4 a recovery failed (no race)."})
+                "  aertrace analyze                          # the shipped 6.1 fatal-race trace",
+                "  aertrace analyze host.jsonl.gz            # a trace (plain or .gz)",
+                "  aertrace analyze a.jsonl b.jsonl.gz       # several hosts/boots",
+                "  agent -o - | aertrace analyze -           # stdin",
+                "  aertrace analyze --format json t.jsonl    # report for scripts",
+                "", "Exit codes: 0 clean, 1 race(s) found, 2 usage or unreadable input,",
+                "3 inconclusive (events lost or unreadable inside an error's window),",
+                "4 a recovery failed (no race). Report JSON: docs/report-json.md."})
 final class AnalyzeCommand implements Callable<Integer> {
     static final String EMBEDDED_LAB = "/dev/aertrace/lab/6.1/fatal-race.jsonl.gz";
     static final String EMBEDDED_SAMPLE = "/dev/aertrace/sample/fatal-race.jsonl";

@@ -11,11 +11,13 @@ import picocli.CommandLine.Command;
                 ChartCommand.class, TimelineCommand.class, ExportCommand.class, CompareCommand.class, ChartBenchCommand.class,
                 AutoComplete.GenerateCompletion.class, CommandLine.HelpCommand.class},
         footer = {"", "Examples:",
-                "  aertrace analyze                      # analyze the shipped real 6.1 fatal-race lab trace",
-                "  aertrace analyze trace.jsonl.gz       # analyze your trace",
+                "  aertrace analyze                   # the shipped real 6.1 fatal-race trace",
+                "  aertrace analyze t.jsonl.gz        # your trace(s); - reads stdin",
                 "  sudo aertrace record --device 0000:01:00.0   # live, until Ctrl-C",
-                "  aertrace bench                        # 10M-event throughput/memory benchmark",
-                "  source <(aertrace generate-completion) # bash/zsh completion"})
+                "  aertrace bench                     # 10M-event throughput and memory",
+                "  source <(aertrace generate-completion)       # bash/zsh completion",
+                "", "Exit codes: 0 clean, 1 races, 2 usage/input error, 3 inconclusive,",
+                "4 recovery failed."})
 public final class Main {
     public static void main(String[] args) {
         System.exit(run(args));
