@@ -147,7 +147,10 @@ def run(argv=None):
         sys.stdout.write(text)
         return EXIT_OK
     if args.dry_run:
-        out = open_output(args.output, args.connect)
+        try:
+            out = open_output(args.output, args.connect)
+        except (OSError, ValueError) as e:
+            raise EnvError("cannot open output: %s" % e)
         out.write(header_mod.build_header(release, header_mod.attached_entries(chosen), missing, topology, filt))
         out.close()
         return EXIT_OK
