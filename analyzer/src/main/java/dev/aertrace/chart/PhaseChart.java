@@ -38,6 +38,15 @@ public final class PhaseChart {
      */
     public static JFreeChart create(String title, Map<String, Map<String, double[]>> groups, List<String> phaseOrder,
                                     String note) {
+        return create(title, groups, phaseOrder, note, Map.of());
+    }
+
+    /**
+     * @param verdicts phase → short verdict ("slower ×1.55") written under the phase name, in vermillion for
+     *                 slower and bluish green for faster, so the picture carries the test's result
+     */
+    public static JFreeChart create(String title, Map<String, Map<String, double[]>> groups, List<String> phaseOrder,
+                                    String note, Map<String, String> verdicts) {
         Set<String> phases = new LinkedHashSet<>();
         for (String p : phaseOrder) {
             for (Map<String, double[]> g : groups.values()) if (g.containsKey(p) && g.get(p).length > 0) { phases.add(p); break; }
@@ -54,7 +63,9 @@ public final class PhaseChart {
                 n.append(firstGroup ? "" : "/").append(g.getOrDefault(p, new double[0]).length);
                 firstGroup = false;
             }
-            columnLabel.put(p, n.append(")").toString());
+            n.append(")");
+            if (verdicts.containsKey(p)) n.append(" ").append(verdicts.get(p));
+            columnLabel.put(p, n.toString());
         }
         for (var g : groups.entrySet()) {
             for (String p : phases) {
@@ -91,6 +102,12 @@ public final class PhaseChart {
         x.setTickLabelFont(FONT);
         x.setCategoryLabelPositions(phases.size() > 6 ? CategoryLabelPositions.UP_45 : CategoryLabelPositions.STANDARD);
         x.setMaximumCategoryLabelLines(2);
+        for (var v : verdicts.entrySet()) {
+            String label = columnLabel.get(v.getKey());
+            if (label == null) continue;
+            x.setTickLabelPaint(label, v.getValue().startsWith("slower") ? Palette.VERMILLION : Palette.BLUISH_GREEN);
+            x.setTickLabelFont(label, FONT.deriveFont(Font.BOLD));
+        }
         LogAxis y = new LogAxis("duration (ms, log scale)");
         y.setLabelFont(FONT);
         y.setTickLabelFont(FONT);

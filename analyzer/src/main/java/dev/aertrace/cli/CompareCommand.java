@@ -130,10 +130,20 @@ final class CompareCommand implements Callable<Integer> {
             Map<String, Map<String, double[]>> groups = new LinkedHashMap<>();
             for (Comparison.Group g : r.groups()) groups.put(g.name(), g.durations());
             List<String> verdicts = new ArrayList<>();
-            for (Comparison.Pair p : r.pairs()) verdicts.add(CompareReport.summary(p));
+            Map<String, String> marks = new LinkedHashMap<>();
+            for (Comparison.Pair p : r.pairs()) {
+                verdicts.add(CompareReport.summary(p));
+                for (var c : p.phases()) {
+                    if (c.verdict() == dev.aertrace.compare.Verdict.SLOWER || c.verdict() == dev.aertrace.compare.Verdict.FASTER) {
+                        String m = c.verdict().words() + String.format(Locale.ROOT, " ×%.2f", c.medianRatio())
+                                + (r.pairs().size() > 1 ? " (" + p.other() + ")" : "");
+                        marks.merge(c.phase(), m, (x, y) -> x + ", " + y);
+                    }
+                }
+            }
             for (Path c : charts) {
                 ChartFiles.write(PhaseChart.create("Recovery phases: " + String.join(" vs ", groups.keySet()), groups,
-                        EpisodeMetrics.PHASES, String.join("  |  ", verdicts)), c, ChartFiles.WIDTH, ChartFiles.HEIGHT);
+                        EpisodeMetrics.PHASES, String.join("  |  ", verdicts), marks), c, ChartFiles.WIDTH, ChartFiles.HEIGHT);
                 System.err.println("aertrace compare: chart -> " + c);
             }
         }
