@@ -101,6 +101,7 @@ public final class TimelineChart {
         // A user thread with nothing inside the window would be an empty lane: count its accesses as hidden.
         for (var it = ls.iterator(); it.hasNext(); ) {
             EpisodeLanes.Lane l = it.next();
+            if (l.actor() == EpisodeLanes.Actor.HOST && l.spans().isEmpty() && l.marks().isEmpty()) { it.remove(); continue; }
             if (l.actor() != EpisodeLanes.Actor.USER) continue;
             boolean any = l.spans().stream().anyMatch(s -> s.end() >= focus[0] && s.start() <= focus[1])
                     || l.marks().stream().anyMatch(m -> m.ts() >= focus[0] && m.ts() <= focus[1]);
@@ -405,6 +406,9 @@ public final class TimelineChart {
         List<HostReset> rr = e.recoveryResets();
         if (!rr.isEmpty() && rr.get(0).end() != null) {
             sb.append(" · reset ").append(rr.get(0).bridge()).append(" for ").append(duration(rr.get(0).end() - rr.get(0).start()));
+        }
+        if (!e.hasRecovery()) {
+            sb.append(e.severity() != null && e.severity() == 2 ? " · no host recovery (correctable: fixed by the hardware)" : " · no recovery seen");
         }
         long races = a.verdicts().stream().filter(v -> v.kind().category == Verdict.Category.RACE).count();
         sb.append(" · ").append(races == 0 ? "no race" : races + (races == 1 ? " race verdict" : " race verdicts"));

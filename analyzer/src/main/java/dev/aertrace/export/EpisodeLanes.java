@@ -77,7 +77,8 @@ public record EpisodeLanes(AnalyzedEpisode analyzed, List<Lane> lanes, List<Wind
         long end = e.recoveryEnd() != null ? e.recoveryEnd() : Long.MIN_VALUE;
         for (Window w : windows) end = Math.max(end, w.end());
         for (RaceMark r : races) end = Math.max(end, r.end());
-        if (end == Long.MIN_VALUE) end = t1;
+        // No recovery (a correctable error): the error itself and what the user did right after it.
+        if (end == Long.MIN_VALUE) end = Math.min(t1, from + 20_000_000L);
         // Keep the raced accesses whole: their end is the evidence of how long they were held.
         for (Lane l : lanes) for (Span s : l.spans()) if (s.race()) end = Math.max(end, s.end());
         long span = Math.max(end - from, 1_000_000L);
