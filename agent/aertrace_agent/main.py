@@ -9,7 +9,7 @@ from . import AGENT
 from . import catalog as catalog_mod
 from . import header as header_mod
 from . import topology as topo_mod
-from .encode import Encoder, lost_event, DecodeError
+from .encode import Encoder, lost_event
 from .output import open_output
 from .source import program_text, reset_fn_names
 
@@ -198,14 +198,22 @@ def run(argv=None):
     enc = Encoder(fn_names)
 
     def on_event(cpu, raw):
+        # Runs inside bcc's ctypes callback, where an exception would be printed and the record
+        # dropped without a count: count every failure instead.
         try:
             line = enc.line(raw, cpu)
-        except DecodeError as e:
+        except Exception as e:
             state["undecodable"] += 1
             if state["undecodable"] <= 5:
                 err("record not encodable, counted in the footer: %s" % e)
             return
-        out.write_line(line)
+        try:
+            out.write_line(line)
+        except (BrokenPipeError, ConnectionError, OSError) as e:
+            if state["stop"] is None:
+                state["stop"] = "output closed"
+                err("output closed (%s); stopping" % e)
+            return
         state["events"] += 1
 
     pending_lost = {}   # cpu -> count, written once per poll round (bcc calls back once per gap)
@@ -250,14 +258,16 @@ def run(argv=None):
         runner.poll(0)   # drain what is already buffered
         flush_lost()
     except (BrokenPipeError, ConnectionError) as e:
+        state["stop"] = "output closed"
         err("output closed (%s); stopping" % e)
-        runner.cleanup()
-        return EXIT_OK
     extra = {}
     if state["undecodable"]:
         extra["undecodable"] = state["undecodable"]
-    out.write(header_mod.footer(state["events"], state["lost"], state["stop"], extra))
-    out.close()
+    try:
+        out.write(header_mod.footer(state["events"], state["lost"], state["stop"], extra))
+        out.close()
+    except (BrokenPipeError, ConnectionError, OSError):
+        pass   # the reader went away: nowhere to put the footer
     err("stopped (%s): %d events, %d lost" % (state["stop"], state["events"], state["lost"]))
     # bcc's cleanup detaches probe by probe (seconds under TCG); the kernel drops perf-event kprobes
     # and their programs when the process exits, so skip it.
