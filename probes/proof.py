@@ -78,6 +78,7 @@ def table(repo=REPO):
     names = [e["event"] for e in catalog["events"]] + ["lost"]
     cells = dict((n, {}) for n in names)
     releases = {}
+    symbols = {}   # kernel -> logical event -> symbols attached (union over the traces)
     for k in KERNELS:
         traces = sorted(glob.glob(os.path.join(repo, "testdata", "lab", k, "*.jsonl*")))
         parsed = []
@@ -85,6 +86,10 @@ def table(repo=REPO):
             h, lines = read_trace(t)
             parsed.append((os.path.relpath(t, repo), h, lines))
             releases.setdefault(k, h.get("kernel", "?"))
+            for a in h["probes"]["attached"]:
+                lst = symbols.setdefault(k, {}).setdefault(a["event"], [])
+                if a["symbol"] not in lst:
+                    lst.append(a["symbol"])
         for n in names:
             if not parsed:
                 cells[n][k] = "no trace yet"
@@ -106,6 +111,14 @@ def table(repo=REPO):
            "|---|" + "---|" * len(KERNELS)]
     for n in names:
         out.append("| `%s` | %s |" % (n, " | ".join(cells[n][k].replace("|", "/") for k in KERNELS)))
+    out += ["", "Symbols the agent attached (from the same traces' headers; tracepoints as sys:name):", "",
+            "| logical event | " + " | ".join(KERNELS) + " |", "|---|" + "---|" * len(KERNELS)]
+    for n in names[:-1]:
+        row = []
+        for k in KERNELS:
+            syms = symbols.get(k, {}).get(n)
+            row.append(", ".join("`%s`" % x for x in syms) if syms else "-")
+        out.append("| `%s` | %s |" % (n, " | ".join(row)))
     return "\n".join(out)
 
 
