@@ -34,6 +34,15 @@ public record Issue(Kind kind, long count, List<Long> lines, String detail) {
         /** Stable identifier used in the JSON report. */
         public String id() { return name().toLowerCase().replace('_', '-'); }
 
+        /** Kinds that mean events may be missing: no verdict, not even "no error happened", is confident. */
+        public boolean gap() {
+            return switch (this) {
+                case CORRUPT_LINE, TRUNCATED_LINE, INVALID_EVENT, OUT_OF_ORDER, UNMATCHED_EXIT, MISSING_EXIT,
+                        LOST_EVENTS, NO_FOOTER, FOOTER_MISMATCH, SCHEMA_VERSION, MISSING_HEADER -> true;
+                default -> false;
+            };
+        }
+
         /** Informational kinds are expected with newer agents and do not make the input suspicious. */
         public boolean informational() { return this == UNKNOWN_TYPE || this == UNKNOWN_FIELD || this == EXTRA_HEADER; }
     }

@@ -267,6 +267,7 @@ public final class JsonReport implements ReportSink {
             g.writeObjectFieldStart("summary");
             g.writeNumberField("episodes", t.episodes);
             g.writeNumberField("events", t.events);
+            g.writeBooleanField("input_gaps", t.inputGaps);
             counts("outcomes", outcomeCounts(t));
             counts("verdicts", t.verdicts);
             g.writeEndObject();

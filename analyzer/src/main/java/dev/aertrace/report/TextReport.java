@@ -265,6 +265,9 @@ public final class TextReport implements ReportSink {
             t.verdicts.forEach((k, n) -> v.append(" ").append(k).append("×").append(n));
             wrap(L, v.toString(), "     ");
         }
+        if (t.inputGaps)
+            wrap(L, "   the input has holes (see the issues above): errors may be missing entirely, so a clean"
+                    + " result is not confident", "     ");
         for (String l : L) out.println(l);
         out.flush();
     }

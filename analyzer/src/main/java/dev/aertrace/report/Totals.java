@@ -20,6 +20,8 @@ public final class Totals {
     public long episodes;
     public long events;
     public boolean inputError;
+    /** Some input had a hole (lost events, unreadable lines, cut off, ...): an error may be missing entirely. */
+    public boolean inputGaps;
 
     public Totals() {
         for (Outcome o : Outcome.values()) outcomes.put(o, 0L);
@@ -34,12 +36,17 @@ public final class Totals {
     public void add(SourceReport r) {
         events += r.events();
         if (r.hasIssue(Issue.Kind.UNREADABLE) || r.hasIssue(Issue.Kind.EMPTY_INPUT)) inputError = true;
+        if (r.issues().stream().anyMatch(i -> i.kind().gap())) inputGaps = true;
     }
 
-    /** Worst first: a confident race wins; then inconclusive; then a failed recovery; an unusable input is 2. */
+    /**
+     * Worst first: a confident race wins; then inconclusive (an episode with a gap, or a gap anywhere in the
+     * input, since a lost event may have been an error); then a failed recovery; an unusable input is 2.
+     */
     public int exitCode() {
         if (outcomes.get(Outcome.RACE) > 0) return RACES;
-        if (outcomes.get(Outcome.INCONCLUSIVE) > 0) return INCONCLUSIVE;
+        if (inputError && episodes == 0) return USAGE;
+        if (outcomes.get(Outcome.INCONCLUSIVE) > 0 || inputGaps) return INCONCLUSIVE;
         if (outcomes.get(Outcome.RECOVERY_FAILED) > 0) return RECOVERY_FAILED;
         if (inputError) return USAGE;
         return CLEAN;

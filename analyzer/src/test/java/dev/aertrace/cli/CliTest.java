@@ -56,6 +56,17 @@ class CliTest {
     }
 
     @Test
+    void lostEventsWithoutAnyEpisodeAreNotAConfidentClean() throws Exception {
+        dev.aertrace.Tr t = dev.aertrace.Tr.lab().lost(1_000, 0, 3)
+                .cfgRead(2_000, 2_010, dev.aertrace.Tr.USER, dev.aertrace.Tr.EP, 4, 2, 0x0406).footer(3_000);
+        Out r = run("analyze", write("lost.jsonl", t.bytes()).toString());
+        assertEquals(3, r.code(), r.out());
+        assertTrue(r.out().contains("0 episodes") && r.out().contains("errors may be missing"), r.out());
+        Out j = run("analyze", "--format", "json", write("lost2.jsonl", t.bytes()).toString());
+        assertTrue(new ObjectMapper().readTree(j.out()).get("summary").get("input_gaps").asBoolean());
+    }
+
+    @Test
     void jsonReportIsVersionedAndComplete() throws Exception {
         Out r = run("analyze", "--format", "json", write("race.jsonl", Scenarios.stalled().bytes()).toString());
         JsonNode j = new ObjectMapper().readTree(r.out());
