@@ -265,11 +265,12 @@ public final class TraceReader {
     private long num(JsonParser p, JsonToken v, int flag) throws IOException {
         if (v == JsonToken.VALUE_NUMBER_INT) {
             s.has |= flag;
-            if (p.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
-                s.has |= F_BADTYPE;
+            try {
+                return p.getLongValue();
+            } catch (com.fasterxml.jackson.core.exc.InputCoercionException tooBig) {
+                s.has |= F_BADTYPE; // beyond 64 bits: no field of the schema is
                 return 0;
             }
-            return p.getLongValue();
         }
         if (v != JsonToken.VALUE_NULL) s.has |= F_BADTYPE;
         p.skipChildren();
