@@ -71,7 +71,7 @@ class RealEvidenceTest {
         assumeTrue(!all.isEmpty(), "no lab traces under " + LAB + " yet");
         return all.stream().map(p -> DynamicTest.dynamicTest(LAB.relativize(p).toString(), () -> {
             List<AnalyzedEpisode> eps = episodes(p);
-            assertTrue(!eps.isEmpty(), "no episode in " + p);
+            // A trace without an error (e.g. the lab's extras.jsonl.gz) still exports a valid, empty-of-slices file.
             StringWriter w = new StringWriter();
             TraceEventExport.write(w, eps);
             JsonNode root = M.readTree(w.toString());

@@ -68,10 +68,14 @@ final class ChartBenchCommand implements Callable<Integer> {
 
             // Single thread first (the cost of one chart), then all cores (what `aertrace chart` does).
             int one = Math.min(eps.size(), 100);
+            java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+            long cpu0 = mx.getCurrentThreadCpuTime();
             t = System.nanoTime();
             long bytes = 0;
             for (AnalyzedEpisode a : eps.subList(0, one)) bytes += render(a, out, temp);
             double singleMs = (System.nanoTime() - t) / 1e6 / one;
+            // CPU time, unlike wall time, does not grow when other processes share the cores.
+            double cpuMs = (mx.getCurrentThreadCpuTime() - cpu0) / 1e6 / one;
             int threads = Runtime.getRuntime().availableProcessors();
             t = System.nanoTime();
             java.util.concurrent.atomic.AtomicLong total = new java.util.concurrent.atomic.AtomicLong();
@@ -109,7 +113,9 @@ final class ChartBenchCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "timeline charts:     %.2f s for %d %s files on %d threads (%.0f KiB each, %dx%d)%n",
                     timelineS, eps.size(), format.toUpperCase(Locale.ROOT), threads,
                     bytes / 1024.0 / eps.size(), ChartFiles.WIDTH, ChartFiles.HEIGHT);
-            System.out.printf(Locale.ROOT, "one chart:           %.1f ms (single thread, mean of %d)%n", singleMs, one);
+            System.out.printf(Locale.ROOT, "one chart:           %.1f ms wall, %.1f ms CPU (single thread, mean of %d)%n", singleMs, cpuMs, one);
+            System.out.printf(Locale.ROOT, "idle-machine estimate: %.1f s for %d charts on %d cores (CPU per chart x charts / cores)%n",
+                    cpuMs * eps.size() / 1e3 / threads, eps.size(), threads);
             System.out.printf(Locale.ROOT, "phase chart:         %.2f s (box plots over all %d episodes)%n", phaseS, eps.size());
             System.out.printf(Locale.ROOT, "chrome export:       %.2f s, %.1f MiB%n", exportS, exportBytes / 1048576.0);
             String load = "?";
