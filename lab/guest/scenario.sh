@@ -8,14 +8,16 @@ VU=$LAB/vfio-user
 ULOG=/out/user.log
 TRACE=/out/$SCENARIO.jsonl
 
-# wait_for SECONDS COMMAND... : poll until COMMAND succeeds
+# wait_for SECONDS COMMAND... : poll until COMMAND succeeds, at most SECONDS of
+# guest uptime (a deadline, not a count: under TCG each poll costs 0.1-0.5 s)
 wait_for() {
-	_t=$(( $1 * 10 )); shift
-	while [ $_t -gt 0 ]; do
+	read _up _x </proc/uptime; _end=$(( ${_up%.*} + $1 )); shift
+	while :; do
 		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1; _t=$((_t - 1))
+		read _up _x </proc/uptime
+		[ ${_up%.*} -ge $_end ] && return 1
+		sleep 0.1
 	done
-	return 1
 }
 
 recoveries() { dmesg | grep -c "AER: device recovery"; }
@@ -97,6 +99,7 @@ run_scenario() {
 	sleep 1
 	i=1
 	while [ $i -le $REPEAT ]; do
+		lspci -vvv -s 00:02.0 >$LAB/lspci-rp-before-$i.txt 2>&1
 		n=$(armed_count)
 		kill -USR1 $UPID
 		wait_for 10 sh -c "[ \$(grep -c ev=armed $ULOG) -gt $n ]" || { say "vfio-user did not arm"; rc=1; break; }
@@ -114,7 +117,10 @@ run_scenario() {
 				say "recovery $i: $(dmesg | grep 'AER: device recovery' | tail -1)"
 			else
 				say "no recovery message within 60 s after injection $i"
+				lspci -vvv -s 00:02.0 >$LAB/lspci-rp-$i.txt 2>&1
+				lspci -vvv -s 01:00.0 >$LAB/lspci-ep-$i.txt 2>&1
 				rc=1
+				break
 			fi
 			sleep 1.5
 		fi

@@ -224,15 +224,23 @@ static void setup(void)
 
 static void arm(void)
 {
-	uint32_t before, after, cmd;
+	uint32_t before, after, cmd_before, cmd;
 	cfg_read(exp_cap + PCI_EXP_DEVCTL, 2, &before, NULL);
 	/* CERE|NFERE|FERE|URRE: without them the endpoint sends no error message
 	 * and the host runs no recovery; vfio-pci leaves them 0, resets clear them. */
 	int r = cfg_write(exp_cap + PCI_EXP_DEVCTL, 2, (before & 0xffff) | 0x000f);
 	cfg_read(exp_cap + PCI_EXP_DEVCTL, 2, &after, NULL);
+	/* SERR# Enable too: QEMU (pcie_aer_msg_alldev) drops an uncorrectable error
+	 * message from a function whose COMMAND lacks it, and every reset clears
+	 * COMMAND; a guest restores its config after a reset the same way. */
+	cfg_read(PCI_COMMAND, 2, &cmd_before, NULL);
+	int r2 = 0;
+	if (!(cmd_before & PCI_COMMAND_SERR))
+		r2 = cfg_write(PCI_COMMAND, 2, (cmd_before & 0xffff) | PCI_COMMAND_SERR);
 	cfg_read(PCI_COMMAND, 2, &cmd, NULL);
-	ulog("ev=armed devctl_before=0x%04x devctl_after=0x%04x write_ret=%d command=0x%04x",
-	     before & 0xffff, after & 0xffff, r, cmd & 0xffff);
+	ulog("ev=armed devctl_before=0x%04x devctl_after=0x%04x write_ret=%d command_before=0x%04x "
+	     "command=0x%04x command_write_ret=%d", before & 0xffff, after & 0xffff, r, cmd_before & 0xffff,
+	     cmd & 0xffff, r2);
 }
 
 static void do_reset(void)
