@@ -36,6 +36,8 @@ SUITES = {
     "5.10": "bullseye",
     "6.1": "bookworm",
     "6.12": "trixie",
+    # Debian testing at the time of writing (its kernel moves; the trace header says which)
+    "7.2": "forky",
 }
 
 # What the guest needs.  linux-image/-headers come from the suite's metapackages so
