@@ -11,8 +11,8 @@
 # Each step prints the command it runs, so every file can be re-made by hand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=docs/example
-lab=testdata/lab
+out=${OUT:-docs/example}
+lab=${LAB:-testdata/lab}   # LAB/OUT: only to dry-run the script elsewhere
 mkdir -p "$out"
 
 # Kernels to compare: every kernel with a 20-episode fatal-race recording, oldest first (the baseline).
@@ -25,9 +25,9 @@ run() { echo "+ $*" >&2; "$@"; }
 # compare exits 1 when it finds a difference: that is a result, not a failure.
 cmp() { local rc=0; run ./aertrace compare "$@" || rc=$?; [ "$rc" -le 1 ] || exit "$rc"; }
 
-cmp --format markdown -o "$out/compare-kernels.md" \
+cmp --format markdown --against previous -o "$out/compare-kernels.md" \
     --chart "$out/compare-kernels.png" --chart "$out/compare-kernels.svg" "${x20[@]}"
-cmp --format json -o "$out/compare-kernels.json" "${x20[@]}"
+cmp --format json --against previous -o "$out/compare-kernels.json" "${x20[@]}"
 # Same kernel, same run, odd vs even episodes: should find nothing (false-positive check).
 split_src=$lab/6.1/fatal-race-x20.jsonl.gz
 [ -f "$split_src" ] || split_src=${x20[0]}

@@ -56,6 +56,10 @@ final class CompareCommand implements Callable<Integer> {
     @Option(names = "--only", defaultValue = "all", description = "Episodes by AER severity: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
     Only only;
 
+    @Option(names = "--against", defaultValue = "first", paramLabel = "first|previous",
+            description = "Compare every group with the first (default) or each with the one before it (kernel to kernel).")
+    String against;
+
     @Option(names = "--split", description = {"False-positive check: split every group's episodes alternately into",
             "'<group> odd' and '<group> even' and compare those (same kernel, same run: expect no change)."})
     boolean split;
@@ -71,8 +75,8 @@ final class CompareCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!(alpha > 0 && alpha < 1) || minSamples < 2) {
-            System.err.println("aertrace compare: --alpha must be in (0,1) and --min-samples >= 2");
+        if (!(alpha > 0 && alpha < 1) || minSamples < 2 || !(against.equals("first") || against.equals("previous"))) {
+            System.err.println("aertrace compare: --alpha must be in (0,1), --min-samples >= 2, --against first|previous");
             return EpisodeInputs.USAGE;
         }
         if (labels != null && labels.size() != traces.size()) {
@@ -109,7 +113,7 @@ final class CompareCommand implements Callable<Integer> {
         try {
             String filter = only == Only.all ? null : "only " + only + " errors";
             if (split) filter = (filter == null ? "" : filter + "; ") + "each group split alternately into odd/even episodes";
-            r = b.build(alpha, minSamples, filter);
+            r = b.build(alpha, minSamples, filter, against.equals("previous"));
         } catch (IllegalArgumentException e) {
             System.err.println("aertrace compare: " + e.getMessage());
             return EpisodeInputs.USAGE;

@@ -18,8 +18,9 @@ public final class CompareReport {
 
     public static String text(Comparison.Result r) {
         StringBuilder sb = new StringBuilder();
-        sb.append("aertrace compare: ").append(r.groups().size()).append(" groups, baseline ")
-                .append(r.groups().get(0).name()).append('\n');
+        sb.append("aertrace compare: ").append(r.groups().size()).append(" groups, ")
+                .append(r.pairs().size() > 1 && !r.pairs().get(1).baseline().equals(r.groups().get(0).name())
+                        ? "each against the one before" : "baseline " + r.groups().get(0).name()).append('\n');
         header(sb, r, "");
         for (Comparison.Pair p : r.pairs()) {
             sb.append('\n').append(p.other()).append(" vs ").append(p.baseline()).append('\n');
@@ -234,9 +235,11 @@ public final class CompareReport {
         return s.length() <= n ? s : s.substring(0, n - 1) + "…";
     }
 
+    /** Last two path components ("6.1/fatal-race-x20.jsonl.gz"): the lab's kernel directory says which trace. */
     private static String shortSource(String s) {
         if (s == null) return "?";
         int i = s.lastIndexOf('/');
-        return i >= 0 ? s.substring(i + 1) : s;
+        int j = i > 0 ? s.lastIndexOf('/', i - 1) : -1;
+        return s.substring(j + 1);
     }
 }

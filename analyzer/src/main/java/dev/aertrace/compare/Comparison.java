@@ -54,6 +54,11 @@ public final class Comparison {
         }
 
         public Result build(double alpha, int minSamples, String filter) {
+            return build(alpha, minSamples, filter, false);
+        }
+
+        /** @param adjacent compare each group with the one before it (A→B, B→C) instead of all with the first */
+        public Result build(double alpha, int minSamples, String filter, boolean adjacent) {
             if (durations.size() < 2) {
                 throw new IllegalArgumentException("compare needs at least two groups, got " + durations.keySet()
                         + " (traces of one kernel? give --label per trace)");
@@ -73,9 +78,9 @@ public final class Comparison {
             }
             PhaseTester tester = new PhaseTester(alpha, minSamples);
             BehaviourDiff diff = new BehaviourDiff(alpha);
-            Group base = groups.get(0);
             List<Pair> pairs = new ArrayList<>();
-            for (Group o : groups.subList(1, groups.size())) {
+            for (int i = 1; i < groups.size(); i++) {
+                Group base = groups.get(adjacent ? i - 1 : 0), o = groups.get(i);
                 pairs.add(new Pair(base.name(), o.name(),
                         tester.compare(base.name(), base.durations(), o.name(), o.durations(), EpisodeMetrics.PHASES),
                         diff.compare(base.behaviour(), o.behaviour())));

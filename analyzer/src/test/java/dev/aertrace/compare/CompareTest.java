@@ -60,6 +60,18 @@ class CompareTest {
     }
 
     @Test
+    void adjacentComparesEachKernelWithThePreviousOne() {
+        Comparison.Builder b = new Comparison.Builder();
+        synthetic(10, 31, "5.10.0-x", 1.0).forEach(a -> b.add("5.10", a));
+        synthetic(10, 32, "6.1.0-x", 1.0).forEach(a -> b.add("6.1", a));
+        synthetic(10, 33, "6.12.0-x", 1.0).forEach(a -> b.add("6.12", a));
+        Comparison.Result adj = b.build(0.05, 5, null, true), first = b.build(0.05, 5, null, false);
+        assertEquals(List.of("5.10>6.1", "6.1>6.12"), adj.pairs().stream().map(p -> p.baseline() + ">" + p.other()).toList());
+        assertEquals(List.of("5.10>6.1", "5.10>6.12"), first.pairs().stream().map(p -> p.baseline() + ">" + p.other()).toList());
+        assertTrue(CompareReport.text(adj).contains("each against the one before"), CompareReport.text(adj));
+    }
+
+    @Test
     void behaviourDifferencesAreNamed() {
         var groups = new java.util.LinkedHashMap<String, List<AnalyzedEpisode>>();
         groups.put("quiet", Scenarios.fatalQuiet().analyze().episodes());
