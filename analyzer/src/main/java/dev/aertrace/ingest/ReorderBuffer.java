@@ -86,11 +86,28 @@ public final class ReorderBuffer implements TraceListener {
         held++;
         if (ts > newest) newest = ts;
         long limit = newest - windowNs;
+        // Fast path: nothing can leave unless the oldest held event is past the window (checked via the cached
+        // minimum, refreshed only when it may have changed).
+        if (h.ts < cachedMin) cachedMin = h.ts;
+        if (cachedMin > limit && held <= maxEvents) {
+            advanceWatermark(limit);
+            return;
+        }
         while (held > 0) {
             Held min = peekMin();
-            if (min.ts > limit && held <= maxEvents) break;
+            if (min.ts > limit && held <= maxEvents) {
+                cachedMin = min.ts;
+                break;
+            }
             release();
         }
+        if (held == 0) cachedMin = Long.MAX_VALUE;
+        advanceWatermark(limit);
+    }
+
+    private long cachedMin = Long.MAX_VALUE;
+
+    private void advanceWatermark(long limit) {
         if (limit > watermark) {
             watermark = limit;
             out.advance(limit); // everything at or below limit has been released
@@ -138,6 +155,7 @@ public final class ReorderBuffer implements TraceListener {
             peekMin();
             release();
         }
+        cachedMin = Long.MAX_VALUE;
     }
 
     @Override

@@ -12,8 +12,10 @@ final class StringCache {
 
     String get(char[] buf, int off, int len) {
         if (len > MAX_LEN) return new String(buf, off, len);
-        int h = len;
-        for (int i = 0; i < len; i++) h = 31 * h + buf[off + i];
+        if (len == 0) return "";
+        // A few sampled chars are enough to spread the handful of recurring values; a collision only costs a miss.
+        int h = len * 31 + buf[off] * 7 + buf[off + len - 1] * 131 + buf[off + (len >> 1)] * 1031
+                + buf[off + (len >> 2)] * 8191 + buf[off + len - 1 - (len >> 2)] * 65599;
         int idx = (h ^ (h >>> 16)) & (SIZE - 1);
         char[] k = keys[idx];
         if (k != null && java.util.Arrays.equals(k, 0, k.length, buf, off, off + len)) return slots[idx];

@@ -41,7 +41,7 @@ public final class TraceReader {
     private TraceFooter lastFooter;
     private long totalEvents;
     private long totalLost;
-    private final java.util.Map<String, Long> byType = new java.util.HashMap<>();
+    private final java.util.Map<String, long[]> byType = new java.util.HashMap<>();
     private final Scratch s = new Scratch();
 
     public TraceReader(String source, Diagnostics diag, TraceListener out) {
@@ -329,9 +329,11 @@ public final class TraceReader {
         }
         eventsInSegment++;
         totalEvents++;
-        byType.merge(type, 1L, Long::sum);
+        long[] c = byType.get(type);
+        if (c == null) byType.put(type, c = new long[1]);
+        c[0]++;
         if (s.unknown != null) for (String f : s.unknown) diag.unknownField(type, f, lineNo);
-        if (e.ts() > maxTs) maxTs = e.ts();
+        if (s.ts > maxTs) maxTs = s.ts;
         if (e instanceof Event.Lost l) {
             lostInSegment += l.count();
             totalLost += l.count();
@@ -359,7 +361,7 @@ public final class TraceReader {
                     "user_reset.enter", "user_reset.exit", "cfg_lock" -> need = COMMON;
             default -> {
                 diag.unknownType(type, lineNo);
-                byType.merge("(unknown)", 1L, Long::sum);
+                byType.computeIfAbsent("(unknown)", k -> new long[1])[0]++;
                 return null;
             }
         }
@@ -488,7 +490,9 @@ public final class TraceReader {
     }
 
     private SourceReport report() {
-        return new SourceReport(source, firstHeader, lastFooter, lineNo, totalEvents, java.util.Map.copyOf(byType),
+        java.util.Map<String, Long> counts = new java.util.TreeMap<>();
+        byType.forEach((k, v) -> counts.put(k, v[0]));
+        return new SourceReport(source, firstHeader, lastFooter, lineNo, totalEvents, java.util.Map.copyOf(counts),
                 diag.unknownTypes(), diag.unknownFields(), totalLost, segments, diag.issues());
     }
 }

@@ -56,6 +56,9 @@ public final class TextReport implements ReportSink {
                 + "  (" + shortSource(ep.source()) + ")"));
         if (ep.status() != null)
             wrap(L, "   AER status " + Pci.aerStatus(ep.severity(), ep.status())
+                    // aer_get_device_error_info skips the status read of an endpoint on a fatal error (link down)
+                    + (ep.status() == 0 && ep.severity() != null && ep.severity() == 1
+                        ? " (not read: the kernel skips an endpoint's status on a fatal error)" : "")
                     + (ep.errors().size() > 1 ? " (+" + (ep.errors().size() - 1) + " more AER events)" : ""), "     ");
         wrap(L, "   kernel " + nz(ep.kernel()) + " on " + nz(ep.host()) + "; bridge " + nz(ep.bridge())
                 + "; affected " + String.join(" ", ep.affected()), "     ");

@@ -49,7 +49,7 @@ public final class TimelineBuilder implements TraceListener {
     private Event lastGap;
 
     private final List<Builder> open = new ArrayList<>();
-    private final Map<Integer, ArrayDeque<Event>> stacks = new HashMap<>();
+    private final TidMap stacks = new TidMap();
     private final Map<String, Access> lastCommandRead = new HashMap<>();
 
     public TimelineBuilder(String source, Options opt, Diagnostics diag, Consumer<Episode> sink) {
@@ -97,7 +97,10 @@ public final class TimelineBuilder implements TraceListener {
     public void event(Event e) {
         if (e.ts() > now) now = e.ts();
         closeDue(now);
-        if (e instanceof Event.Gap || e instanceof Event.Lost) gap(e);
+        // most frequent first: user reads/writes dominate every trace
+        if (e instanceof Event.RwExit) userExit(e);
+        else if (e instanceof Event.RwEnter) userEnter(e);
+        else if (e instanceof Event.Gap || e instanceof Event.Lost) gap(e);
         else if (e instanceof Event.AerError a) aer(a);
         else if (e instanceof Event.RecoveryEnter r) recoveryEnter(r);
         else if (e instanceof Event.RecoveryExit r) recoveryExit(r);
@@ -285,7 +288,7 @@ public final class TimelineBuilder implements TraceListener {
     private void resetExit(Event.ResetExit x) {
         Event enter = pop(x, "reset.enter", x.fn());
         Builder b = recoveryOf(x.tid());
-        if (b == null && enter == null && stacks.getOrDefault(x.tid(), new ArrayDeque<>()).isEmpty()) {
+        if (b == null && enter == null && (stacks.get(x.tid()) == null || stacks.get(x.tid()).isEmpty())) {
             b = midStart(x); // trace began during the host reset
             b.coverBelow(x.dev());
             if (b.resetBridge == null) b.resetBridge = x.dev();
@@ -379,12 +382,22 @@ public final class TimelineBuilder implements TraceListener {
     // ---------------------------------------------------------------- enter/exit pairing
 
     private static String pairType(Event e) {
+        // constant strings: this runs for every exit
         String t = e.type();
-        return t.substring(0, t.length() - "exit".length()) + "enter";
+        switch (t) {
+            case "vfio.rw.exit": return "vfio.rw.enter";
+            case "vfio.ioctl.exit": return "vfio.ioctl.enter";
+            case "user_reset.exit": return "user_reset.enter";
+            case "cb.exit": return "cb.enter";
+            case "reset.exit": return "reset.enter";
+            case "recovery.exit": return "recovery.enter";
+            case "vfio.err_detected.exit": return "vfio.err_detected.enter";
+            default: return t.substring(0, t.length() - "exit".length()) + "enter";
+        }
     }
 
     private void push(Event e) {
-        ArrayDeque<Event> st = stacks.computeIfAbsent(e.tid(), k -> new ArrayDeque<>());
+        ArrayDeque<Event> st = stacks.getOrCreate(e.tid());
         // A thread cannot be inside the same function twice here (no recursion in these paths): the older
         // enter lost its exit.
         for (Iterator<Event> it = st.iterator(); it.hasNext(); ) {
