@@ -7,9 +7,13 @@ from .topology import name_to_key
 
 
 class Runner(object):
-    def __init__(self, bpf_mod, text, cflags):
+    # Kernel headers assert struct sizes that bcc's BPF-target clang computes differently on some
+    # kernels (7.2: sizeof(struct filename) % 64 in linux/fs.h); the probes never use those structs.
+    NO_STATIC_ASSERT = ["-D_Static_assert(e,m)="]
+
+    def __init__(self, bpf_mod, text, cflags, extra=()):
         self.BPF = bpf_mod.BPF
-        self.b = self.BPF(text=text, cflags=["-D%s" % d for d in cflags] + ["-w"])
+        self.b = self.BPF(text=text, cflags=["-D%s" % d for d in cflags] + ["-w"] + list(extra))
 
     def set_filter(self, devices):
         if not devices:

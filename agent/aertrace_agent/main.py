@@ -165,7 +165,12 @@ def run(argv=None):
     fn_names = reset_fn_names(args.probes_dir)
     t0 = time.time()
     try:
-        runner = Runner(bcc, text, defines)
+        try:
+            runner = Runner(bcc, text, defines)
+        except Exception:
+            err("bcc could not compile the probes; retrying with the kernel headers' static assertions disabled")
+            runner = Runner(bcc, text, defines, Runner.NO_STATIC_ASSERT)
+            err("compiled with the kernel headers' static assertions disabled")
     except Exception as e:
         msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         hdr = "/lib/modules/%s/build" % release
