@@ -29,7 +29,6 @@ public final class JsonReport implements ReportSink {
     public static final int REPORT_VERSION = 1;
 
     private final JsonGenerator g;
-    private boolean sourcesOpen;
 
     public JsonReport(OutputStream out) {
         try {
@@ -196,14 +195,16 @@ public final class JsonReport implements ReportSink {
         else g.writeNumberField(f, n.longValue());
     }
 
+    /** Source summaries are small (issue lines are capped); they wait so that all episodes stay in one array. */
+    private final java.util.List<SourceReport> sources = new java.util.ArrayList<>();
+
     @Override
     public void source(SourceReport r) {
+        sources.add(r);
+    }
+
+    private void writeSource(SourceReport r) {
         try {
-            if (!sourcesOpen) {
-                g.writeEndArray();
-                g.writeArrayFieldStart("sources");
-                sourcesOpen = true;
-            }
             g.writeStartObject();
             g.writeStringField("source", r.source());
             g.writeNumberField("lines", r.lines());
@@ -244,7 +245,6 @@ public final class JsonReport implements ReportSink {
             }
             g.writeEndArray();
             g.writeEndObject();
-            g.flush();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -259,10 +259,9 @@ public final class JsonReport implements ReportSink {
     @Override
     public void finish(Totals t) {
         try {
-            if (!sourcesOpen) {
-                g.writeEndArray();
-                g.writeArrayFieldStart("sources");
-            }
+            g.writeEndArray();
+            g.writeArrayFieldStart("sources");
+            for (SourceReport r : sources) writeSource(r);
             g.writeEndArray();
             g.writeObjectFieldStart("summary");
             g.writeNumberField("episodes", t.episodes);

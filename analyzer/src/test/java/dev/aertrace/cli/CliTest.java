@@ -89,6 +89,17 @@ class CliTest {
     }
 
     @Test
+    void jsonWithSeveralInputsKeepsEpisodesAndSourcesApart() throws Exception {
+        Out r = run("analyze", "--format", "json", write("a.jsonl", Scenarios.stalled().bytes()).toString(),
+                write("b.jsonl", Scenarios.backToBack().bytes()).toString());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals(3, j.get("episodes").size());
+        assertEquals(2, j.get("sources").size());
+        for (JsonNode s : j.get("sources")) assertTrue(s.has("lines") && !s.has("outcome"), s.toString());
+        assertEquals(3, j.get("summary").get("episodes").asInt());
+    }
+
+    @Test
     void badOptionsAndUnreadableFiles() throws Exception {
         Out r = run("analyze", "--no-such-option");
         assertEquals(2, r.code());
