@@ -93,7 +93,9 @@ final class RecordCommand implements Callable<Integer> {
         PrintStream out = System.out;
         Run run = new Run(opts.analyzerOptions(), opts.sink(out));
         try {
-            run.input("agent" + (devices.isEmpty() ? "" : " " + String.join(",", devices)), in);
+            // The agent's ts is CLOCK_MONOTONIC of this host, which System.nanoTime() reads on Linux.
+            run.input("agent" + (devices.isEmpty() ? "" : " " + String.join(",", devices)), in,
+                    new dev.aertrace.ingest.TraceReader.Live(System::nanoTime, p::isAlive));
         } finally {
             if (raw != null) raw.close();
         }

@@ -19,10 +19,14 @@ final class Run {
     }
 
     void input(String name, InputStream in) {
+        input(name, in, null);
+    }
+
+    void input(String name, InputStream in, dev.aertrace.ingest.TraceReader.Live live) {
         SourceReport r = analyzer.analyze(name, in, ep -> {
             totals.add(ep);
             sink.episode(ep);
-        });
+        }, live);
         totals.add(r);
         sink.source(r);
     }

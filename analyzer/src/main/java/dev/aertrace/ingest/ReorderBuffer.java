@@ -55,6 +55,24 @@ public final class ReorderBuffer implements TraceListener {
         out.header(header);
     }
 
+    /** The clock reached {@code ts} without an event (live, quiet stream): release what the window allows. */
+    @Override
+    public void advance(long ts) {
+        if (ts <= newest) return;
+        newest = ts;
+        long limit = newest - windowNs;
+        while (held > 0) {
+            Held min = peekMin();
+            if (min.ts > limit) {
+                cachedMin = min.ts;
+                break;
+            }
+            release();
+        }
+        if (held == 0) cachedMin = Long.MAX_VALUE;
+        advanceWatermark(limit);
+    }
+
     @Override
     public void event(Event e) {
         long ts = e.ts();

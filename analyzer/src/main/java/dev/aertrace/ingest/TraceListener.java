@@ -9,7 +9,10 @@ public interface TraceListener {
 
     void footer(TraceFooter footer);
 
-    /** Watermark: no event with a timestamp below {@code ts} will follow (sent by the reorder stage). */
+    /**
+     * Time has passed. Into the reorder stage: the stream's clock has reached {@code ts} (live input, quiet
+     * stream). Out of it: watermark, no event with a timestamp below {@code ts} will follow.
+     */
     default void advance(long ts) {}
 
     /** End of input (after the last event). */

@@ -60,9 +60,24 @@ public final class TraceReader {
         return in;
     }
 
+    /**
+     * For a live stream from a local agent: {@code clock} reads the same clock as the events' ts (CLOCK_MONOTONIC,
+     * which System.nanoTime() is on Linux) and {@code producerAlive} tells whether more data can come. While the
+     * stream is quiet the reader tells the pipeline that time passes, so finished episodes are reported without
+     * waiting for the next event.
+     */
+    public record Live(java.util.function.LongSupplier clock, java.util.function.BooleanSupplier producerAlive) {}
+
+    private Live live;
+
+    public SourceReport read(InputStream raw, Live live) {
+        this.live = live;
+        return read(raw);
+    }
+
     /** Reads everything; I/O errors mid-stream (e.g. a truncated .gz) become issues, not exceptions. */
     public SourceReport read(InputStream raw) {
-        try (InputStream in = decode(raw)) {
+        try (InputStream in = live != null ? raw : decode(raw)) {
             split(in);
         } catch (IOException e) {
             diag.issue(lineNo == 0 ? Issue.Kind.UNREADABLE : Issue.Kind.TRUNCATED_LINE, lineNo + 1,
@@ -79,7 +94,7 @@ public final class TraceReader {
         int len = 0;
         boolean overlong = false;
         int n;
-        while ((n = in.read(buf)) > 0) {
+        while ((n = readLive(in, buf)) > 0) {
             int from = 0;
             for (int i = nextNewline(buf, 0, n); i < n; i = nextNewline(buf, i + 1, n)) {
                 if (len == 0 && !overlong) {
@@ -125,6 +140,25 @@ public final class TraceReader {
         }
         for (; i < n; i++) if (b[i] == '\n') return i;
         return n;
+    }
+
+    private int readLive(InputStream in, byte[] buf) throws IOException {
+        if (live != null) {
+            long quietSince = System.nanoTime();
+            while (in.available() == 0 && live.producerAlive().getAsBoolean()) {
+                try {
+                    Thread.sleep(50);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+                if (System.nanoTime() - quietSince > 250_000_000L) {
+                    out.advance(live.clock().getAsLong());
+                    quietSince = System.nanoTime();
+                }
+            }
+        }
+        return in.read(buf);
     }
 
     private static byte[] append(byte[] line, int len, byte[] src, int off, int n) {

@@ -41,6 +41,11 @@ public final class Analyzer {
 
     /** Analyzes one input (plain or gzip); never throws for bad content, every problem is in the report. */
     public SourceReport analyze(String source, InputStream in, Consumer<AnalyzedEpisode> sink) {
+        return analyze(source, in, sink, null);
+    }
+
+    /** Same, for a live stream (see {@link TraceReader.Live}); {@code live} null = a file. */
+    public SourceReport analyze(String source, InputStream in, Consumer<AnalyzedEpisode> sink, TraceReader.Live live) {
         Diagnostics diag = new Diagnostics();
         RaceDetector detector = new RaceDetector(opt.race());
         HeaderTap tap = new HeaderTap();
@@ -48,7 +53,8 @@ public final class Analyzer {
                 ep -> sink.accept(detector.analyze(ep, tap.current)));
         ReorderBuffer reorder = new ReorderBuffer(opt.reorderWindowNs(), opt.reorderMaxEvents(), diag, timeline);
         tap.next = reorder;
-        return new TraceReader(source, diag, tap).read(in);
+        TraceReader reader = new TraceReader(source, diag, tap);
+        return live == null ? reader.read(in) : reader.read(in, live);
     }
 
     /** Convenience for small traces (tests, charts): all episodes in a list. */
