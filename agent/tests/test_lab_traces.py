@@ -51,10 +51,11 @@ class LabTracesTest(unittest.TestCase):
         proof = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(proof)
         fr = "testdata/lab/6.1/fatal-race.jsonl.gz"
-        ok = "| `recovery` | - | proven: [fatal-race](../%s) | - |" % fr
+        head = "| logical event | 5.10 (x) | 6.1 (y) | 6.12 (z) |\n|---|---|---|---|\n"
+        ok = head + "| `recovery` | - | proven: [fatal-race](../%s) | - |" % fr
         self.assertEqual(proof.unbacked_claims(ok), [])
         # a fatal-race trace has no sysfs reset: claiming it proves pci_reset_function must fail
-        wrong = "| `user_reset.pci_reset_function` | - | proven: [fatal-race](../%s) | - |" % fr
+        wrong = head + "| `user_reset.pci_reset_function` | - | proven: [fatal-race](../%s) | - |" % fr
         self.assertEqual(len(proof.unbacked_claims(wrong)), 1)
 
     def test_readme_proof_table_matches_traces(self):
