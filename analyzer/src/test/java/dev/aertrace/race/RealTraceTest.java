@@ -43,6 +43,9 @@ class RealTraceTest {
             assertTrue(i.kind().informational(), "real trace " + p + " has input issue " + i);
         assertNotNull(r.header(), "header");
         assertNotNull(r.footer(), "footer");
+        for (AnalyzedEpisode a : eps)
+            for (String line : dev.aertrace.report.TextReport.render(a, 60))
+                assertTrue(line.length() <= 80, "text report wider than 80 columns: " + line);
         return new Run(r, eps);
     }
 
