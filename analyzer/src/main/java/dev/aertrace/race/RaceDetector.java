@@ -411,6 +411,8 @@ public final class RaceDetector {
                     .map(g -> ((Event.Gap) g).detail()).limit(3).collect(Collectors.toCollection(LinkedHashSet::new));
             why.add(plural(holes, "hole") + " in the input (" + String.join("; ", kinds) + ")");
         }
+        if (ep.elidedEvents() > 0)
+            why.add(ep.elidedEvents() + " events beyond the per-episode cap were not kept (raise it or split the trace)");
         if (ep.startedMidRecovery()) why.add("the trace starts in the middle of this recovery");
         if (ep.endedMidRecovery()) why.add("the trace ends before the recovery finished");
         if (header == null) why.add("no header: the device topology is unknown");

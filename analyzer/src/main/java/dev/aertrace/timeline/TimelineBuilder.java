@@ -365,7 +365,9 @@ public final class TimelineBuilder implements TraceListener {
         for (Builder b : open) {
             if (!b.affected.contains(a.dev())) continue;
             if (!a.overlaps(b.start, b.closeAt == Long.MAX_VALUE ? null : b.closeAt)) continue;
-            b.accesses.add(a);
+            // Bounded like the event list: a user hammering the device cannot grow one episode without limit.
+            if (b.accesses.size() < opt.maxEventsPerEpisode()) b.accesses.add(a);
+            else b.elided++;
             if (a.enter() != null) b.add(a.enter());
             if (a.exit() != null) b.add(a.exit());
         }
