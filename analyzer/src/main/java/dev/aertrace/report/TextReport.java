@@ -239,6 +239,7 @@ public final class TextReport implements ReportSink {
         String h = r.header() == null ? "no header" : "kernel " + r.header().kernel() + ", host " + r.header().host()
                 + ", agent " + r.header().agent();
         wrap(L, "-- input " + r.source() + ": " + r.lines() + " lines, " + r.events() + " events; " + h, "   ");
+        if (Totals.notATrace(r)) L.add("   not an aertrace trace: no header and no readable event line");
         if (r.footer() != null)
             L.add(cut("   footer: " + r.footer().events() + " events, " + r.footer().lost() + " lost, reason "
                     + r.footer().reason()));

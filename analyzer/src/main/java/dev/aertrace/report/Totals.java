@@ -35,8 +35,13 @@ public final class Totals {
 
     public void add(SourceReport r) {
         events += r.events();
-        if (r.hasIssue(Issue.Kind.UNREADABLE) || r.hasIssue(Issue.Kind.EMPTY_INPUT)) inputError = true;
+        if (r.hasIssue(Issue.Kind.UNREADABLE) || r.hasIssue(Issue.Kind.EMPTY_INPUT) || notATrace(r)) inputError = true;
         if (r.issues().stream().anyMatch(i -> i.kind().gap())) inputGaps = true;
+    }
+
+    /** Nothing in it was ours: no header and not one readable event (a wrong file, not a damaged trace). */
+    public static boolean notATrace(SourceReport r) {
+        return r.header() == null && r.events() == 0 && r.lines() > 0;
     }
 
     /**

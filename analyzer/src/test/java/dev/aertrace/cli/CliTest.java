@@ -113,6 +113,9 @@ class CliTest {
         r = run("analyze", "--settle", "abc", "x");
         assertEquals(2, r.code());
         assertTrue(r.err().contains("--settle"), r.err());
+        r = run("analyze", write("notes.txt", "# not a trace\nhello\n".getBytes(StandardCharsets.UTF_8)).toString());
+        assertEquals(2, r.code());
+        assertTrue(r.out().contains("not an aertrace trace"), r.out());
         r = run("analyze", write("empty.jsonl", new byte[0]).toString());
         assertEquals(2, r.code());
         assertTrue(r.out().contains("empty-input"), r.out());
