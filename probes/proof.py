@@ -34,7 +34,7 @@ END = "<!-- /proof-table -->"
 NOT_FIRED_WHY = {
     "cb.slot_reset": "not in the lab: slot_reset is only walked when a driver answers NEED_RESET; vfio-pci answers CAN_RECOVER",
     "reset.dpc_reset_link": "not in the lab: QEMU's pcie-root-port has no DPC capability",
-    "reset.pci_bridge_secondary_bus_reset": "not seen on this kernel: pci_bus_reset (same file) calls an inlined copy, the exported symbol serves other callers; the reset shows as pci_reset_secondary_bus (on 6.12 the call is real)",
+    "reset.pci_bridge_secondary_bus_reset": "not seen on this kernel: pci_bus_reset (same file) calls an inlined copy, the exported symbol serves other callers; the reset shows as pci_reset_secondary_bus (on 6.12 and 7.2 the call is real)",
     "reset.flr": "not in the traced scenarios",
     "user_reset.pci_reset_function": "not in the lab: vfio uses pci_try_reset_function; pci_reset_function is the sysfs/driver path",
     "lost": "",
