@@ -113,6 +113,13 @@ class Runner(object):
         if self.consume:
             self.b.perf_buffer_consume()
 
+    def rw_skipped(self):
+        """vfio accesses the --rw-window gate counted instead of recording."""
+        try:
+            return int(self.b["rw_skipped"][0].value)
+        except Exception:
+            return 0
+
     def cleanup(self):
         try:
             self.b.cleanup()

@@ -42,6 +42,9 @@ def parse_args(argv):
     p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after SECONDS")
     p.add_argument("--events", metavar="LIST", help="comma-separated logical events to attach (default: all in the catalog)")
     p.add_argument("--probes-dir", default=DEFAULT_PROBES, help="folder with catalog.json and bpf/ (default: %(default)s)")
+    p.add_argument("--rw-window", type=float, metavar="MS",
+                   help="record vfio region reads/writes only during error/reset activity on the filtered devices "
+                        "and MS ms after it; the others are counted (footer rw_not_traced), not recorded")
     p.add_argument("--page-cnt", type=int, default=512,
                    help="perf buffer pages per CPU, a power of two (default: %(default)s)")
     p.add_argument("--dry-run", action="store_true",
@@ -53,6 +56,8 @@ def parse_args(argv):
         p.error("-o and --connect are exclusive")
     if a.page_cnt <= 0 or a.page_cnt & (a.page_cnt - 1):
         p.error("--page-cnt must be a power of two")
+    if a.rw_window is not None and not (0 < a.rw_window <= 3600 * 1000):
+        p.error("--rw-window must be a positive number of milliseconds")
     devs = []
     for d in a.device:
         for part in d.split(","):
@@ -140,6 +145,8 @@ def run(argv=None):
     except OSError as e:
         raise EnvError("cannot read %s: %s" % (getattr(e, "filename", "?"), e.strerror))
     defines = catalog_mod.defines_for(chosen, kernel)
+    if args.rw_window is not None:
+        defines.append("RW_WINDOW_NS=%dULL" % int(args.rw_window * 1e6))
     text = program_text(args.probes_dir, catalog_mod.probe_files(chosen))
 
     if args.print_source:
@@ -151,7 +158,8 @@ def run(argv=None):
             out = open_output(args.output, args.connect)
         except (OSError, ValueError) as e:
             raise EnvError("cannot open output: %s" % e)
-        out.write(header_mod.build_header(release, header_mod.attached_entries(chosen), missing, topology, filt))
+        out.write(header_mod.build_header(release, header_mod.attached_entries(chosen), missing, topology, filt,
+                                          rw_window_ms=args.rw_window))
         out.close()
         return EXIT_OK
 
@@ -244,7 +252,8 @@ def run(argv=None):
     signal.signal(signal.SIGTERM, on_signal)
 
     runner.open_buffer(on_event, on_lost, args.page_cnt)
-    out.write(header_mod.build_header(release, header_mod.attached_entries(ok), missing, topology, filt))
+    out.write(header_mod.build_header(release, header_mod.attached_entries(ok), missing, topology, filt,
+                                      rw_window_ms=args.rw_window))
     out.flush()
     n_att = sum(len(c["attach"]) for c in ok)
     err("%d probes for %d logical events attached in %.1f s; %d logical events missing%s" % (
@@ -268,6 +277,8 @@ def run(argv=None):
     extra = {}
     if state["undecodable"]:
         extra["undecodable"] = state["undecodable"]
+    if args.rw_window is not None:
+        extra["rw_not_traced"] = runner.rw_skipped()
     try:
         out.write(header_mod.footer(state["events"], state["lost"], state["stop"], extra))
         out.close()

@@ -58,13 +58,36 @@ wait $a
 cat "$OUT/cost-agent.err"
 echo "kprobe_events left behind: $(grep -c . /sys/kernel/tracing/kprobe_events 2>/dev/null)"
 
-$PY - "$OUT/cost-phases.txt" "$OUT/cost.jsonl" <<'PYEOF'
+# Last phase: full rate again, the agent with --rw-window (reads recorded only around error/reset
+# activity) and one sysfs reset of the device in the middle of the phase as that activity.
+if [ -n "${WINDOW_MS:-200}" ]; then
+    rm -f "$OUT/cost-window.jsonl" "$OUT/cost-window-agent.err"
+    $PY agent/aertrace-agent --device "$DEV" --rw-window "${WINDOW_MS:-200}" -o "$OUT/cost-window.jsonl" \
+        2>"$OUT/cost-window-agent.err" &
+    a=$!
+    n=0
+    while ! grep -q "aertrace-agent: ready" "$OUT/cost-window-agent.err" 2>/dev/null; do
+        sleep 1; n=$((n + 1))
+        if [ $n -gt 600 ] || ! kill -0 $a 2>/dev/null; then echo "agent did not start:"; cat "$OUT/cost-window-agent.err"; exit 1; fi
+    done
+    ( sleep $((SECS / 2)); echo 1 >"/sys/bus/pci/devices/$DEV/reset" ) &
+    r=$(user_rate 0 "$OUT/cost-window-0.log")
+    sleep 10
+    kill -INT $a
+    wait $a
+    echo "interval 0 us with agent --rw-window ${WINDOW_MS:-200}: $r reads/s, sysfs reset at $((SECS / 2)) s"
+    echo "window ${WINDOW_MS:-200} $r" >>"$OUT/cost-phases.txt"
+fi
+
+$PY - "$OUT/cost-phases.txt" "$OUT/cost.jsonl" "$OUT/cost-window.jsonl" <<'PYEOF'
 import json, sys
-base, phases = {}, []
+base, phases, window = {}, [], None
 for line in open(sys.argv[1]):
     p = line.split()
     if p[0] == "base":
         base[p[1]] = float(p[2] or 0)
+    elif p[0] == "window":
+        window = (p[1], float(p[2] or 0))
     else:
         phases.append((p[1], float(p[2] or 0), int(p[3]), int(p[4]) + 10 * 10**9,
                        int(p[5]) / float(p[6]) / ((int(p[4]) - int(p[3])) / 1e9)))
@@ -87,4 +110,16 @@ for iv, w, t0, t1, cpu in phases:
     b = base.get(iv, 0)
     print("| %s us | %.0f | %.0f | %.2f | %d | %d | %.0f%% |" % (iv, b, w, w / b if b else 0, reads[iv], lost[iv], 100 * cpu))
 print("footer:", json.dumps(footer))
+if window:
+    rw = lost = 0
+    wfooter = None
+    for line in open(sys.argv[3]):
+        d = json.loads(line)
+        rw += d["type"] == "vfio.rw.exit"
+        lost += d["count"] if d["type"] == "lost" else 0
+        wfooter = d if d["type"] == "footer" else wfooter
+    b = base.get("0", 0)
+    print("| 0 us, --rw-window %s ms, one sysfs reset | %.0f | %.0f | %.2f | %d | %d | - |" % (
+        window[0], b, window[1], window[1] / b if b else 0, rw, lost))
+    print("window footer:", json.dumps(wfooter))
 PYEOF

@@ -78,6 +78,16 @@ class CliTest(unittest.TestCase):
         self.assertEqual("PROBE_CFG_LOCK" in first, "int cfg_lock(struct pt_regs *ctx)" in r.stdout)
         self.assertNotIn("vfio_read_enter", r.stdout)
 
+    def test_rw_window(self):
+        r = run(["--dry-run", "--rw-window", "0"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--rw-window must be a positive number", r.stderr)
+        r = run(["--print-source", "--rw-window", "250"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("-DRW_WINDOW_NS=250000000ULL", r.stdout.splitlines()[0])
+        r = run(["--dry-run", "--rw-window", "250"])
+        self.assertEqual(json.loads(r.stdout)["rw_window_ms"], 250)
+
     def test_output_and_connect_exclusive(self):
         r = run(["-o", "x", "--connect", "h:1", "--dry-run"])
         self.assertEqual(r.returncode, 2)

@@ -115,7 +115,14 @@ class SchemaTest(unittest.TestCase):
     def test_lost_and_footer(self):
         self.assertValid(e.lost_event(123, 1, 17, 100, 100, "aertrace-agent"))
         self.assertValid(h.footer(10, 17, "SIGINT"))
-        self.assertValid(h.footer(0, 0, "duration", {"undecodable": 2}))
+        self.assertValid(h.footer(0, 0, "duration", {"undecodable": 2, "rw_not_traced": 123456}))
+        self.assertTrue(list(self.v.iter_errors(h.footer(0, 0, "x", {"rw_not_traced": -1}))))
+
+    def test_rw_window_header(self):
+        hd = h.build_header("6.1.0", [], [], [], [], rw_window_ms=200)
+        self.assertValid(hd)
+        self.assertEqual(hd["rw_window_ms"], 200)
+        self.assertNotIn("rw_window_ms", h.build_header("6.1.0", [], [], [], []))
 
     def test_validator_rejects_bad_lines(self):
         # the check above would be worthless if the validator accepted anything

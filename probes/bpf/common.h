@@ -103,6 +103,14 @@ static __always_inline int dev_allowed(u32 key)
     return allowed.lookup(&key) != NULL;
 }
 
+#ifdef RW_WINDOW_NS
+/* --rw-window: vfio region reads/writes are recorded only while the filtered hierarchy shows error
+ * or reset activity, and for RW_WINDOW_NS after the last of it; the rest are counted in rw_skipped.
+ * rw_gate[0] = CLOCK_MONOTONIC ns until which the window is open. */
+BPF_ARRAY(rw_gate, u64, 1);
+BPF_ARRAY(rw_skipped, u64, 1);
+#endif
+
 static __always_inline void ev_init(struct event *e, u16 type, u32 dev)
 {
     u64 id = bpf_get_current_pid_tgid();
@@ -114,6 +122,15 @@ static __always_inline void ev_init(struct event *e, u16 type, u32 dev)
     e->type = type;
     e->dev = dev;
     bpf_get_current_comm(&e->comm, sizeof(e->comm));
+#ifdef RW_WINDOW_NS
+    /* every event but the user's own accesses (re)opens the window */
+    if (type != EV_RW_ENTER && type != EV_RW_EXIT && type != EV_IOCTL_ENTER && type != EV_IOCTL_EXIT &&
+        type != EV_OPEN && type != EV_CLOSE) {
+        u32 zero = 0;
+        u64 until = e->ts + RW_WINDOW_NS;
+        rw_gate.update(&zero, &until);
+    }
+#endif
 }
 
 static __always_inline u32 cur_tid(void)

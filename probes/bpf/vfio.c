@@ -163,6 +163,19 @@ static __always_inline int rw_enter(struct pt_regs *ctx, u32 write)
 
     if (!dev_allowed(dev))
         return 0;
+#ifdef RW_WINDOW_NS
+    {
+        u32 zero = 0;
+        u64 *until = rw_gate.lookup(&zero), *skipped;
+
+        if (!until || bpf_ktime_get_ns() > *until) {
+            skipped = rw_skipped.lookup(&zero);
+            if (skipped)
+                __sync_fetch_and_add(skipped, 1);
+            return 0;   /* no stash: its exit is skipped too */
+        }
+    }
+#endif
     bpf_probe_read_kernel(&pos, sizeof(pos), (void *)PT_REGS_PARM4(ctx));
     st.dev = dev;
     st.buf = PT_REGS_PARM2(ctx);
