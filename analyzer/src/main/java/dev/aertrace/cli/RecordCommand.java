@@ -26,6 +26,8 @@ import java.util.concurrent.TimeUnit;
         footer = {"", "Examples:",
                 "  sudo aertrace record --device 0000:01:00.0",
                 "  sudo aertrace record --device 0000:01:00.0 --save trace.jsonl --duration 60",
+                "  aertrace record --listen 9999     # then on the traced host/VM:",
+                "      aertrace-agent --connect ANALYZER_HOST:9999 --device 0000:01:00.0",
                 "", "The agent is started as: /usr/bin/python3 agent/aertrace-agent -o - [--device DEV]...",
                 "Exit codes as for analyze; 2 also when the agent could not start (its message says why)."})
 final class RecordCommand implements Callable<Integer> {
@@ -47,6 +49,10 @@ final class RecordCommand implements Callable<Integer> {
             description = "Python with bcc (default: ${DEFAULT-VALUE}).")
     String python;
 
+    @Option(names = "--listen", paramLabel = "[HOST:]PORT",
+            description = "Do not start an agent: accept one agent connecting with --connect (another host or a VM).")
+    String listen;
+
     @Mixin AnalysisOptions opts;
 
     private volatile boolean interrupted;
@@ -58,6 +64,12 @@ final class RecordCommand implements Callable<Integer> {
             if (!d.matches("[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]"))
                 throw new picocli.CommandLine.ParameterException(spec.commandLine(),
                         "--device " + d + ": expected a PCI name like 0000:01:00.0 (lower-case hex)");
+        if (listen != null) {
+            if (!devices.isEmpty() || duration != null || agent != null)
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                        "--listen takes the remote agent's stream as it is: pass --device/--duration to that agent");
+            return listen();
+        }
         Path script = agent != null ? agent : defaultAgent();
         if (script == null || !Files.isReadable(script)) {
             System.err.println("aertrace record: agent not found" + (script != null ? " at " + script : "")
@@ -106,6 +118,47 @@ final class RecordCommand implements Callable<Integer> {
             return Totals.USAGE;
         }
         return code;
+    }
+
+    private int listen() throws IOException {
+        String host = "0.0.0.0";
+        String port = listen;
+        int colon = listen.lastIndexOf(':');
+        if (colon >= 0) {
+            host = listen.substring(0, colon);
+            port = listen.substring(colon + 1);
+        }
+        int p;
+        try {
+            p = Integer.parseInt(port);
+        } catch (NumberFormatException e) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--listen " + listen + ": expected [HOST:]PORT");
+        }
+        try (java.net.ServerSocket server = new java.net.ServerSocket()) {
+            server.bind(new java.net.InetSocketAddress(host, p));
+            System.err.println("aertrace record: listening on " + host + ":" + server.getLocalPort()
+                    + "; on the traced machine run: aertrace-agent --connect THIS_HOST:" + server.getLocalPort()
+                    + " [--device DEV]");
+            try (java.net.Socket s = server.accept()) {
+                System.err.println("aertrace record: agent connected from " + s.getRemoteSocketAddress());
+                s.setSoTimeout(250); // quiet periods surface as timeouts: the reader advances time then
+                InputStream in = s.getInputStream();
+                OutputStream raw = save == null ? null : Files.newOutputStream(save);
+                if (raw != null) in = new Tee(in, raw);
+                Run run = new Run(opts.analyzerOptions(), opts.sink(System.out));
+                try {
+                    // The remote clock is mapped through the header's mono_ns (see TraceReader.Live).
+                    run.input("agent@" + s.getRemoteSocketAddress(), in,
+                            new dev.aertrace.ingest.TraceReader.Live(System::nanoTime, () -> false));
+                } finally {
+                    if (raw != null) raw.close();
+                }
+                return run.finish();
+            }
+        } catch (java.net.BindException e) {
+            System.err.println("aertrace record: cannot listen on " + listen + ": " + e.getMessage());
+            return Totals.USAGE;
+        }
     }
 
     /** Locates agent/aertrace-agent next to the analyzer jar (analyzer/target/aertrace.jar) or in the cwd. */

@@ -69,6 +69,12 @@ public final class TraceReader {
     public record Live(java.util.function.LongSupplier clock, java.util.function.BooleanSupplier producerAlive) {}
 
     private Live live;
+    /**
+     * Producer clock minus ours, from the header's mono_ns taken as it arrives: zero-ish for a local agent, the
+     * boot-time difference for a remote one. Slightly low (the header was written before we read it), so time
+     * is never advanced past what the producer has really reached.
+     */
+    private long liveSkew = Long.MIN_VALUE;
 
     public SourceReport read(InputStream raw, Live live) {
         this.live = live;
@@ -142,23 +148,36 @@ public final class TraceReader {
         return n;
     }
 
+    /**
+     * A read that, on a live stream, tells the pipeline that time passes while the producer is quiet: by polling
+     * available() while the producer lives (a pipe from a child process), or through the socket's read timeout
+     * (a TCP stream: producerAlive false, SO_TIMEOUT set by the caller).
+     */
     private int readLive(InputStream in, byte[] buf) throws IOException {
-        if (live != null) {
-            long quietSince = System.nanoTime();
-            while (in.available() == 0 && live.producerAlive().getAsBoolean()) {
-                try {
-                    Thread.sleep(50);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    break;
+        if (live == null) return in.read(buf);
+        long quietSince = System.nanoTime();
+        while (true) {
+            try {
+                while (in.available() == 0 && live.producerAlive().getAsBoolean()) {
+                    try {
+                        Thread.sleep(50);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        return in.read(buf);
+                    }
+                    quietSince = tick(quietSince);
                 }
-                if (System.nanoTime() - quietSince > 250_000_000L) {
-                    out.advance(live.clock().getAsLong());
-                    quietSince = System.nanoTime();
-                }
+                return in.read(buf);
+            } catch (java.net.SocketTimeoutException quiet) {
+                quietSince = tick(quietSince);
             }
         }
-        return in.read(buf);
+    }
+
+    private long tick(long quietSince) {
+        if (System.nanoTime() - quietSince < 250_000_000L) return quietSince;
+        if (liveSkew != Long.MIN_VALUE) out.advance(live.clock().getAsLong() + liveSkew);
+        return System.nanoTime();
     }
 
     private static byte[] append(byte[] line, int len, byte[] src, int off, int n) {
@@ -475,6 +494,7 @@ public final class TraceReader {
             diag.issue(Issue.Kind.EXTRA_HEADER, lineNo, "header at line " + lineNo);
             if (!afterFooter && segments > 0) diag.issue(Issue.Kind.NO_FOOTER, lineNo, "segment before line " + lineNo + " has no footer");
         }
+        if (live != null) liveSkew = h.monoNs() - live.clock().getAsLong();
         segments++;
         sawHeader = true;
         afterFooter = false;

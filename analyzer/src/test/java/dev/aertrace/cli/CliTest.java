@@ -139,6 +139,32 @@ class CliTest {
         assertTrue(r.out().contains("access-during-reset"), r.out());
     }
 
+    /** record --listen: a stand-in agent connects over TCP as `aertrace-agent --connect` does. */
+    @Test
+    void recordListensForARemoteAgent() throws Exception {
+        int port;
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(0)) { port = probe.getLocalPort(); }
+        byte[] trace = Scenarios.stalled().bytes();
+        final int p = port;
+        Thread agent = new Thread(() -> {
+            for (int i = 0; i < 100; i++) {
+                try (java.net.Socket s = new java.net.Socket("127.0.0.1", p)) {
+                    s.getOutputStream().write(trace);
+                    return;
+                } catch (java.io.IOException notYet) {
+                    try { Thread.sleep(100); } catch (InterruptedException e) { return; }
+                }
+            }
+        });
+        agent.start();
+        Out r = run("record", "--listen", "127.0.0.1:" + port);
+        agent.join(10_000);
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().contains("listening on 127.0.0.1:" + port), r.err());
+        assertTrue(r.out().contains("access-stalled-by-reset"), r.out());
+        assertEquals(2, run("record", "--listen", "1234", "--device", "0000:01:00.0").code());
+    }
+
     /**
      * record with a stand-in agent: the real agent needs root, bcc and kprobes on the host kernel, which a unit
      * test cannot have. The stand-in is a shell script printing a trace, exactly what `agent -o -` writes.
