@@ -1,0 +1,165 @@
+"""The agent's run loop (main.run) end to end with a stand-in for bcc.
+
+MOCK: kprobes, BPF and bcc cannot run on a test machine without root and kernel headers (and not at
+all on this project's CI host), so FakeBPF below plays bcc's part: it accepts the compile and the
+attachments and delivers records and losses through the agent's real perf-buffer callbacks. Everything
+else is the real agent: catalog resolution on this machine's /proc/kallsyms, topology, the filter,
+the encoder, lost-line aggregation, signal handling, header and footer. The same loop on real
+kernels is shown by the lab traces (test_lab_traces.py)."""
+import ctypes as ct
+import io
+import json
+import os
+import signal
+import sys
+import tempfile
+import types
+import unittest
+from unittest import mock
+
+from aertrace_agent import encode as e
+from aertrace_agent import main
+from tests.test_encode import ev
+from tests.test_schema import validator
+
+
+class FakeTable(object):
+    class Key(ct.c_uint32):
+        pass
+
+    class Leaf(ct.c_uint64):
+        pass
+
+    def __init__(self, owner, name):
+        self.owner, self.name, self.items = owner, name, {}
+
+    def __setitem__(self, k, v):
+        self.items[k.value] = v.value
+
+    def __getitem__(self, k):
+        return types.SimpleNamespace(value=self.owner.skipped)
+
+    def _open_perf_buffer(self, cpu, raw, page_cnt, lost, wakeup):
+        self.owner.readers[cpu] = (raw, lost)
+
+
+class FakeBPF(object):
+    last = None
+
+    def __init__(self, text, cflags):
+        self.text, self.cflags = text, cflags
+        self.attached, self.tables, self.readers = [], {}, {}
+        self.polls, self.skipped, self.keep = 0, 7, []
+        self.tracepoint_fds = {}
+        FakeBPF.last = self
+
+    def __getitem__(self, name):
+        return self.tables.setdefault(name, FakeTable(self, name))
+
+    def attach_kprobe(self, event, fn_name):
+        if event == "pci_cfg_access_unlock":
+            raise Exception("cannot attach kprobe, probe entry may not exist")
+        self.attached.append(("kprobe", event, fn_name))
+
+    def attach_kretprobe(self, event, fn_name):
+        self.attached.append(("kretprobe", event, fn_name))
+
+    def attach_tracepoint(self, tp, fn_name):
+        self.attached.append(("tracepoint", tp, fn_name))
+
+    def detach_kprobe(self, event):
+        pass
+
+    def detach_kretprobe(self, event):
+        pass
+
+    def deliver(self, cpu, rec):
+        buf = ct.create_string_buffer(bytes(rec), e.RECORD.size)
+        self.keep.append(buf)
+        self.readers[cpu][0](cpu, ct.addressof(buf), e.RECORD.size)
+
+    def perf_buffer_poll(self, timeout=-1):
+        self.polls += 1
+        if self.polls == 1:
+            self.deliver(0, ev(e.EV_RW_ENTER, fn=7, arg=4, size=2))
+            self.deliver(0, ev(e.EV_RW_EXIT, fn=7, arg=4, size=2, ret=2, val=0, flags=e.F_RET | e.F_VALUE))
+            self.deliver(1, ev(e.EV_CFG_LOCK, dev=0x10, fn=1))
+            self.deliver(1, ev(99))                       # not encodable: counted, not fatal
+            self.readers[1][1](5)
+            self.readers[1][1](4)
+            self.readers[0][1](3)
+        elif self.polls == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def perf_buffer_consume(self):
+        pass
+
+    def cleanup(self):
+        pass
+
+
+class RunLoopTest(unittest.TestCase):
+    def setUp(self):
+        self.saved = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+
+    def tearDown(self):
+        signal.signal(signal.SIGINT, self.saved[0])
+        signal.signal(signal.SIGTERM, self.saved[1])
+
+    def run_agent(self, argv):
+        fake = types.ModuleType("bcc")
+        fake.BPF = FakeBPF
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "t.jsonl")
+            with mock.patch.dict(sys.modules, {"bcc": fake}), \
+                    mock.patch("os.geteuid", return_value=0), \
+                    mock.patch.object(main, "check_kernel", lambda tracefs: None), \
+                    mock.patch("os.cpu_count", return_value=2), \
+                    mock.patch.object(main.os, "_exit", side_effect=SystemExit(0)), \
+                    mock.patch.object(main.catalog_mod.SymbolIndex, "has", lambda self, name: True), \
+                    mock.patch.object(main.catalog_mod.SymbolIndex, "modules", lambda self, name: [""]):
+                err = io.StringIO()
+                with self.assertRaises(SystemExit), mock.patch("sys.stderr", err):
+                    main.run(argv + ["-o", out])
+                self.stderr = err.getvalue()
+            with open(out) as f:
+                return [json.loads(l) for l in f]
+
+    def test_header_events_lost_footer(self):
+        lines = self.run_agent(["--rw-window", "50"])
+        v = validator()
+        for d in lines:
+            self.assertEqual([], [x.message for x in v.iter_errors(d)], d)
+        header, footer = lines[0], lines[-1]
+        self.assertEqual(header["type"], "header")
+        self.assertEqual(header["rw_window_ms"], 50)
+        # the attach failure becomes a missing entry with its reason, not an error
+        miss = dict((m["event"], m["reason"]) for m in header["probes"]["missing"])
+        self.assertIn("attach failed", miss["cfg_lock.unlock"])
+        body = lines[1:-1]
+        self.assertEqual([d["type"] for d in body if d["type"] != "lost"], ["vfio.rw.enter", "vfio.rw.exit", "cfg_lock"])
+        lost = dict((d["cpu"], d["count"]) for d in body if d["type"] == "lost")
+        self.assertEqual(lost, {0: 3, 1: 9})           # one line per CPU per poll round
+        self.assertEqual(footer["type"], "footer")
+        self.assertEqual(footer["reason"], "SIGTERM")
+        self.assertEqual(footer["lost"], 12)
+        self.assertEqual(footer["events"], len(body))
+        self.assertEqual(footer["undecodable"], 1)
+        self.assertEqual(footer["rw_not_traced"], 7)
+        self.assertIn("-DRW_WINDOW_NS=50000000ULL", FakeBPF.last.cflags)
+        self.assertNotIn("filter_on", FakeBPF.last.tables)   # no --device: no filter
+        self.assertIn("aertrace-agent: ready", self.stderr)
+        self.assertIn("stopped (SIGTERM): 5 events, 12 lost", self.stderr)
+
+    def test_device_filter_fills_the_map(self):
+        topo = [{"dev": "0000:00:02.0", "parent": None, "bridge": True},
+                {"dev": "0000:01:00.0", "parent": "0000:00:02.0", "bridge": False}]
+        with mock.patch.object(main.topo_mod, "scan", lambda root: topo):
+            lines = self.run_agent(["--device", "01:00.0"])
+        self.assertEqual(lines[0]["filter"]["devices"], ["0000:00:02.0", "0000:01:00.0"])
+        self.assertEqual(FakeBPF.last.tables["allowed"].items, {0x0010: 1, 0x0100: 1})
+        self.assertEqual(FakeBPF.last.tables["filter_on"].items, {0: 1})
+
+
+if __name__ == "__main__":
+    unittest.main()
