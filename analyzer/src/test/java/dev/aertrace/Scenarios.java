@@ -126,6 +126,19 @@ public final class Scenarios {
         return t.footer(3_000_000);
     }
 
+    /** A non-fatal error with a user read between error_detected and resume: I/O still works, no verdict. */
+    public static Tr nonfatalWindowAccess() {
+        Tr t = Tr.lab();
+        t.aer(0, EP, 0, 0x4000);
+        t.recoveryEnter(40, EP, 1);
+        t.ev("cb.enter", 60, Tr.IRQ, EP, "\"cb\":\"error_detected\",\"driver\":\"vfio-pci\",\"state\":1");
+        t.cfgRead(62, 70, USER, EP, 0x104, 4, 0x4000);
+        t.ev("cb.exit", 80, Tr.IRQ, EP, "\"cb\":\"error_detected\",\"result\":2");
+        t.cb(140, 160, EP, "resume", 5);
+        t.recoveryExit(200, EP, 5);
+        return t.footer(3_000_000);
+    }
+
     /** Two fatal errors 600 ms apart on the same device; the settle window of the first is cut short. */
     public static Tr backToBack() {
         Tr t = Tr.lab().fatalRecovery(0);
@@ -195,6 +208,7 @@ public final class Scenarios {
         m.put("fatalQuiet", fatalQuiet());
         m.put("correctable", correctable());
         m.put("nonfatal", nonfatal());
+        m.put("nonfatalWindowAccess", nonfatalWindowAccess());
         m.put("backToBack", backToBack());
         m.put("concurrent", concurrent());
         m.put("startsMidRecovery", startsMidRecovery());

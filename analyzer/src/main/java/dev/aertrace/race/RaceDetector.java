@@ -275,6 +275,10 @@ public final class RaceDetector {
                 if (c.cb() == Event.Callback.RESUME && c.end() != null) { to = c.end(); res = c; }
             }
             if (det == null) continue;
+            // Only a frozen (or failed) channel is off-limits: on a non-fatal error the kernel tells drivers that
+            // I/O still works (pci_channel_io_normal) and there is nothing vfio would have to block.
+            boolean frozen = det.state() != null ? det.state() >= 2 : ep.fatal();
+            if (!frozen) continue;
             if (res == null) to = ep.recoveryEnd();
             final long f = from;
             final Long tt = to;
@@ -284,8 +288,9 @@ public final class RaceDetector {
             List<Event> ev = evidence(det.enter(), res != null ? res.exit() : null);
             hit.forEach(a -> addAccess(ev, a));
             out.add(new Verdict(Verdict.Kind.ACCESS_IN_RECOVERY_WINDOW, dev,
-                    plural(hit.size(), "user access") + " to " + dev + " (" + listAccesses(hit) + ") happened between its"
-                            + " error_detected (" + t(ep, from) + ") and " + (res != null ? "resume" : "the end of recovery")
+                    plural(hit.size(), "user access") + " to " + dev + " (" + listAccesses(hit) + ") happened while its"
+                            + " channel was frozen, between error_detected (" + t(ep, from) + ") and "
+                            + (res != null ? "resume" : "the end of recovery")
                             + " (" + (to == null ? "never" : t(ep, to)) + "), the window vfio-pci would have to block"
                             + " for the host recovery to be safe.",
                     sorted(ev), tent));

@@ -115,10 +115,18 @@ class VerdictTest {
         Tr t = Scenarios.inRecoveryWindow();
         AnalyzedEpisode a = t.analyze().only();
         Verdict v = one(a, Verdict.Kind.ACCESS_IN_RECOVERY_WINDOW);
-        assertTrue(v.sentence().contains("bar0 read"), v.sentence());
+        assertTrue(v.sentence().contains("bar0 read") && v.sentence().contains("frozen"), v.sentence());
         assertTrue(lines(v).containsAll(Set.of(line(t, "cb.enter", "error_detected"), line(t, "cb.exit", "resume"),
                 line(t, "vfio.rw.enter", "bar0"))));
         assertTrue(of(a, Verdict.Kind.ACCESS_DURING_RESET).isEmpty(), "the read was before the reset");
+    }
+
+    @Test
+    void accessDuringANonFatalRecoveryIsNotAVerdict() {
+        AnalyzedEpisode a = Scenarios.nonfatalWindowAccess().analyze().only();
+        assertEquals(1, a.episode().accesses().size());
+        assertTrue(of(a, Verdict.Kind.ACCESS_IN_RECOVERY_WINDOW).isEmpty(), a.verdicts().toString());
+        assertEquals(Outcome.CLEAN, a.outcome());
     }
 
     @Test
