@@ -172,18 +172,20 @@ def run(argv=None):
     from .bpfrun import Runner
     fn_names = reset_fn_names(args.probes_dir)
     t0 = time.time()
+    headers = os.path.exists("/lib/modules/%s/build" % release) or os.path.exists("/sys/kernel/kheaders.tar.xz")
     try:
         try:
             runner = Runner(bcc, text, defines)
         except Exception:
+            if not headers:
+                raise
             err("bcc could not compile the probes; retrying with the kernel headers' static assertions disabled")
             runner = Runner(bcc, text, defines, Runner.NO_STATIC_ASSERT)
             err("compiled with the kernel headers' static assertions disabled")
     except Exception as e:
         msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-        hdr = "/lib/modules/%s/build" % release
-        hint = ("kernel headers missing: apt-get install linux-headers-%s" % release) if not os.path.exists(hdr) else \
-            "see bcc's messages above"
+        hint = "see bcc's messages above" if headers else \
+            "kernel headers missing: apt-get install linux-headers-%s (or modprobe kheaders)" % release
         raise EnvError("bcc could not compile/load the probes (%s): %s" % (msg, hint))
     runner.set_filter(filt)
     ok, failed = runner.attach(chosen)

@@ -161,5 +161,25 @@ class RunLoopTest(unittest.TestCase):
         self.assertEqual(FakeBPF.last.tables["filter_on"].items, {0: 1})
 
 
+class CompileFailureTest(unittest.TestCase):
+    def test_missing_headers_says_which_package(self):
+        class Failing(FakeBPF):
+            def __init__(self, text, cflags):
+                raise Exception("Failed to compile BPF module <text>")
+        fake = types.ModuleType("bcc")
+        fake.BPF = Failing
+        real_exists = os.path.exists
+
+        def exists(p):
+            return False if p.startswith("/lib/modules/") or p == "/sys/kernel/kheaders.tar.xz" else real_exists(p)
+        with mock.patch.dict(sys.modules, {"bcc": fake}), mock.patch("os.geteuid", return_value=0), \
+                mock.patch.object(main, "check_kernel", lambda tracefs: None), \
+                mock.patch.object(main.os.path, "exists", exists), \
+                mock.patch.object(main.catalog_mod.SymbolIndex, "has", lambda self, name: True):
+            with self.assertRaises(main.EnvError) as cm:
+                main.run(["--duration", "1"])
+        self.assertIn("apt-get install linux-headers-%s" % os.uname().release, str(cm.exception))
+
+
 if __name__ == "__main__":
     unittest.main()
