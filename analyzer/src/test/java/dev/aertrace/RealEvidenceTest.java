@@ -97,7 +97,7 @@ class RealEvidenceTest {
             assertTrue(n > 5_000, "the raced config read must be a visible vermillion bar: " + n + " px");
             List<String> text = TextTimeline.render(a, 60);
             assertTrue(text.stream().anyMatch(l -> l.contains("race window begins")), String.join("\n", text));
-            assertTrue(text.stream().allMatch(l -> l.length() <= 80));
+            for (String l : text) assertTrue(l.length() <= 80, l.length() + " columns: " + l);
         }));
     }
 

@@ -42,8 +42,8 @@ public final class PhaseChart {
     }
 
     /**
-     * @param verdicts phase → short verdict ("slower ×1.55") written under the phase name, in vermillion for
-     *                 slower and bluish green for faster, so the picture carries the test's result
+     * @param verdicts phase → short verdict lines ("▲ slower ×1.55") written under the phase name in bold, so the
+     *                 picture carries the test's result
      */
     public static JFreeChart create(String title, Map<String, Map<String, double[]>> groups, List<String> phaseOrder,
                                     String note, Map<String, String> verdicts) {
@@ -64,7 +64,7 @@ public final class PhaseChart {
                 firstGroup = false;
             }
             n.append(")");
-            if (verdicts.containsKey(p)) n.append(" ").append(verdicts.get(p));
+            if (verdicts.containsKey(p)) n.append("\n").append(verdicts.get(p));
             columnLabel.put(p, n.toString());
         }
         for (var g : groups.entrySet()) {
@@ -91,7 +91,8 @@ public final class PhaseChart {
         r.setUseOutlinePaintForWhiskers(true);
         r.setDefaultOutlinePaint(Color.BLACK);
         r.setDefaultOutlineStroke(new BasicStroke(1f));
-        r.setMaximumBarWidth(0.12);
+        // JFreeChart sizes outlier circles from the box width: keep boxes narrow when there are few groups.
+        r.setMaximumBarWidth(Math.min(0.12, 0.035 * Math.max(1, groups.size())));
         r.setItemMargin(0.15);
         r.setAutoPopulateSeriesOutlinePaint(false);
         r.setAutoPopulateSeriesOutlineStroke(false);
@@ -100,23 +101,36 @@ public final class PhaseChart {
 
         CategoryAxis x = new CategoryAxis(null);
         x.setTickLabelFont(FONT);
-        x.setCategoryLabelPositions(phases.size() > 6 ? CategoryLabelPositions.UP_45 : CategoryLabelPositions.STANDARD);
-        x.setMaximumCategoryLabelLines(2);
+        // Horizontal labels, wrapped: phase, sample sizes, then one line per verdict.
+        x.setCategoryLabelPositions(CategoryLabelPositions.STANDARD);
+        x.setMaximumCategoryLabelLines(8);
+        x.setMaximumCategoryLabelWidthRatio(1.0f);
         for (var v : verdicts.entrySet()) {
             String label = columnLabel.get(v.getKey());
             if (label == null) continue;
-            x.setTickLabelPaint(label, v.getValue().startsWith("slower") ? Palette.VERMILLION : Palette.BLUISH_GREEN);
+            // Bold black, arrows for the direction: colours here would be confused with the groups' colours.
             x.setTickLabelFont(label, FONT.deriveFont(Font.BOLD));
         }
-        LogAxis y = new LogAxis("duration (ms, log scale)");
+        org.jfree.chart.axis.ValueAxis y;
+        if (max / min > 30) {
+            LogAxis log = new LogAxis("duration (ms, log scale)");
+            log.setSmallestValue(1e-6);
+            log.setRange(min / 2, max * 2);
+            // Ticks at powers of ten with unlabelled minor ticks between: readable, unlike LogAxis' default 10^0.2 steps.
+            log.setTickUnit(new org.jfree.chart.axis.NumberTickUnit(1.0, new java.text.DecimalFormat("0.####"), 9));
+            log.setMinorTickMarksVisible(true);
+            log.setNumberFormatOverride(new java.text.DecimalFormat("0.####"));
+            y = log;
+        } else {
+            // Phases of one order of magnitude (e.g. only the ~100 ms resets): linear shows a 10% shift, log hides it.
+            org.jfree.chart.axis.NumberAxis lin = new org.jfree.chart.axis.NumberAxis("duration (ms)");
+            lin.setAutoRangeIncludesZero(false);
+            double pad = (max - min) * 0.08 + 1e-6;
+            lin.setRange(Math.max(0, min - pad), max + pad);
+            y = lin;
+        }
         y.setLabelFont(FONT);
         y.setTickLabelFont(FONT);
-        y.setSmallestValue(1e-6);
-        y.setRange(min / 2, max * 2);
-        // Ticks at powers of ten with unlabelled minor ticks between: readable, unlike LogAxis' default 10^0.2 steps.
-        y.setTickUnit(new org.jfree.chart.axis.NumberTickUnit(1.0, new java.text.DecimalFormat("0.####"), 9));
-        y.setMinorTickMarksVisible(true);
-        y.setNumberFormatOverride(new java.text.DecimalFormat("0.####"));
 
         CategoryPlot plot = new CategoryPlot(data, x, y, r);
         plot.setBackgroundPaint(Color.WHITE);

@@ -122,8 +122,8 @@ public final class TextTimeline {
                 out.add(rule("!! race window ends after " + ascii(TimelineChart.duration(windows.get(i)[1] - windows.get(i)[0])) + " "));
             }
         }
-        if (hidden[0] > 0) out.add("  (" + hidden[0] + " spans outside " + ms(focus[0] - t0).trim() + " .. " + ms(focus[1] - t0).trim()
-                + " ms not shown; aertrace export lists all)");
+        if (hidden[0] > 0) wrap(out, "  (" + hidden[0] + " spans outside " + ms(focus[0] - t0).trim() + " .. "
+                + ms(focus[1] - t0).trim() + " ms not shown; aertrace export lists all)");
         out.add("-".repeat(WIDTH));
         for (Verdict v : a.verdicts()) {
             if (v.kind().category != Verdict.Category.RACE) continue;

@@ -73,6 +73,10 @@ final class CompareCommand implements Callable<Integer> {
     @Option(names = "--chart", paramLabel = "FILE", description = "Also draw box plots per phase and group (.png or .svg; repeatable).")
     List<Path> charts;
 
+    @Option(names = "--chart-phases", split = ",", paramLabel = "PHASE[,PHASE...]",
+            description = "Only these phases in the --chart (the report and its tests keep all), e.g. recovery,reset.")
+    List<String> chartPhases;
+
     @Override
     public Integer call() throws Exception {
         if (!(alpha > 0 && alpha < 1) || minSamples < 2 || !(against.equals("first") || against.equals("previous"))) {
@@ -132,26 +136,40 @@ final class CompareCommand implements Callable<Integer> {
         }
         if (charts != null) {
             Map<String, Map<String, double[]>> groups = new LinkedHashMap<>();
-            for (Comparison.Group g : r.groups()) groups.put(g.name(), g.durations());
-            List<String> verdicts = new ArrayList<>();
+            for (Comparison.Group g : r.groups()) {
+                Map<String, double[]> d = new LinkedHashMap<>(g.durations());
+                if (chartPhases != null) d.keySet().retainAll(chartPhases);
+                groups.put(g.name(), d);
+            }
             Map<String, String> marks = new LinkedHashMap<>();
             for (Comparison.Pair p : r.pairs()) {
-                verdicts.add(CompareReport.summary(p));
                 for (var c : p.phases()) {
                     if (c.verdict() == dev.aertrace.compare.Verdict.SLOWER || c.verdict() == dev.aertrace.compare.Verdict.FASTER) {
-                        String m = c.verdict().words() + String.format(Locale.ROOT, " ×%.2f", c.medianRatio())
-                                + (r.pairs().size() > 1 ? " (" + p.other() + ")" : "");
-                        marks.merge(c.phase(), m, (x, y) -> x + ", " + y);
+                        String m = (c.verdict() == dev.aertrace.compare.Verdict.SLOWER ? "▲" : "▼")
+                                + String.format(Locale.ROOT, " ×%.2f", c.medianRatio())
+                                + (r.pairs().size() > 1 ? " " + shortName(p.other()) : "");
+                        marks.merge(c.phase(), m, (x, y) -> x + "\n" + y);
                     }
                 }
             }
             for (Path c : charts) {
+                String note = "bold: detectable change, ▲ slower ▼ faster ×median ratio (Mann-Whitney U, Holm-adjusted, alpha " + alpha + "), "
+                        + (r.pairs().size() > 1 && !r.pairs().get(1).baseline().equals(r.groups().get(0).name())
+                        ? "each group against the one before" : "against " + r.groups().get(0).name())
+                        ;
                 ChartFiles.write(PhaseChart.create("Recovery phases: " + String.join(" vs ", groups.keySet()), groups,
-                        EpisodeMetrics.PHASES, String.join("  |  ", verdicts), marks), c, ChartFiles.WIDTH, ChartFiles.HEIGHT);
+                        EpisodeMetrics.PHASES, note, marks), c, ChartFiles.WIDTH, ChartFiles.HEIGHT);
                 System.err.println("aertrace compare: chart -> " + c);
             }
         }
         return r.pairs().stream().anyMatch(p -> p.differences() > 0) ? 1 : 0;
+    }
+
+    /** "6.12.118+deb13-amd64" → "6.12.118": enough to tell kernels apart under a chart's axis. */
+    static String shortName(String group) {
+        int i = 0;
+        while (i < group.length() && (Character.isDigit(group.charAt(i)) || group.charAt(i) == '.')) i++;
+        return i >= 3 ? group.substring(0, i) : group;
     }
 
     private boolean keep(AnalyzedEpisode a) {

@@ -94,6 +94,12 @@ class EvidenceCommandsTest {
         }
         assertTrue(resetSlower, diff.out());
         assertEquals(1200, ImageIO.read(chart.toFile()).getWidth());
+        Path only = tmp.resolve("reset.svg");
+        CliTest.Out sub = CliTest.run("compare", "--chart-phases", "reset,recovery", "--chart", only.toString(), a.toString(), b.toString());
+        assertEquals(1, sub.code(), sub.err());
+        String svg = Files.readString(only);
+        assertTrue(svg.contains("reset (n=20/20)") && !svg.contains("slot_reset"), "only the chosen phases are drawn");
+        assertTrue(sub.out().contains("slot_reset"), "the report keeps every phase");
 
         // Same kernel: without labels there is one group only, which is a usage error that says what to do.
         CliTest.Out one = CliTest.run("compare", a.toString(), a2.toString());
