@@ -92,6 +92,15 @@ public final class TextTimeline {
                 names.add(id);
             }
         }
+        // Most central verdict first, as in the chart: "access-during-reset" before "notified-before-reset".
+        for (int k = 0; k < names.size(); k++) {
+            List<String> ids = new ArrayList<>(List.of(names.get(k).split(", ")));
+            ids.sort(Comparator.comparingInt(id -> {
+                for (Verdict.Kind vk : Verdict.Kind.values()) if (vk.id.equals(id)) return vk.ordinal();
+                return Integer.MAX_VALUE;
+            }));
+            names.set(k, String.join(", ", ids));
+        }
         boolean[] begun = new boolean[windows.size()], ended = new boolean[windows.size()];
         int shown = 0;
         for (Row r : rows) {
