@@ -163,6 +163,16 @@ def run(argv=None):
         out.close()
         return EXIT_OK
 
+    # Handle SIGINT/SIGTERM from here on, also during the long compile: a shell starts background jobs
+    # with SIGINT ignored, and a stop requested before "ready" must still end the agent (with a footer).
+    state = {"events": 0, "lost": 0, "undecodable": 0, "stop": None}
+
+    def on_signal(signum, frame):
+        state["stop"] = "SIGINT" if signum == signal.SIGINT else "SIGTERM"
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
     bcc = import_bcc()
     check_kernel(tracefs)
     if not chosen:
@@ -202,7 +212,6 @@ def run(argv=None):
         runner.cleanup()
         raise EnvError("cannot open output: %s" % e)
 
-    state = {"events": 0, "lost": 0, "undecodable": 0, "stop": None}
     me_pid, me_tid = os.getpid(), os.getpid()
     try:
         with open("/proc/self/comm") as f:
@@ -246,12 +255,6 @@ def run(argv=None):
             state["events"] += 1
             state["lost"] += count
         pending_lost.clear()
-
-    def on_signal(signum, frame):
-        state["stop"] = "SIGINT" if signum == signal.SIGINT else "SIGTERM"
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
 
     runner.open_buffer(on_event, on_lost, args.page_cnt)
     out.write(header_mod.build_header(release, header_mod.attached_entries(ok), missing, topology, filt,

@@ -106,9 +106,9 @@ class RunLoopTest(unittest.TestCase):
         signal.signal(signal.SIGINT, self.saved[0])
         signal.signal(signal.SIGTERM, self.saved[1])
 
-    def run_agent(self, argv):
+    def run_agent(self, argv, bpf=None):
         fake = types.ModuleType("bcc")
-        fake.BPF = FakeBPF
+        fake.BPF = bpf or FakeBPF
         with tempfile.TemporaryDirectory() as d:
             out = os.path.join(d, "t.jsonl")
             with mock.patch.dict(sys.modules, {"bcc": fake}), \
@@ -150,6 +150,16 @@ class RunLoopTest(unittest.TestCase):
         self.assertNotIn("filter_on", FakeBPF.last.tables)   # no --device: no filter
         self.assertIn("aertrace-agent: ready", self.stderr)
         self.assertIn("stopped (SIGTERM): 5 events, 12 lost", self.stderr)
+
+    def test_stop_during_compile_still_ends_with_footer(self):
+        class SignalledDuringCompile(FakeBPF):
+            def __init__(self, text, cflags):
+                FakeBPF.__init__(self, text, cflags)
+                os.kill(os.getpid(), signal.SIGINT)     # e.g. the lab giving up while clang runs
+        lines = self.run_agent([], bpf=SignalledDuringCompile)
+        self.assertEqual(lines[0]["type"], "header")
+        self.assertEqual(lines[-1]["type"], "footer")
+        self.assertEqual(lines[-1]["reason"], "SIGINT")
 
     def test_device_filter_fills_the_map(self):
         topo = [{"dev": "0000:00:02.0", "parent": None, "bridge": True},
