@@ -17,8 +17,12 @@ out=${OUT:-docs/example}
 lab=${LAB:-testdata/lab}   # LAB/OUT: only to dry-run the script elsewhere
 mkdir -p "$out"
 
-# Kernels to compare: every kernel with a 20-episode fatal-race recording, oldest first (the baseline).
-mapfile -t x20 < <(ls "$lab"/*/fatal-race-x20.jsonl.gz 2>/dev/null | sort -V)
+# Kernels to compare, oldest first (each is compared with the one before it). Pinned so that the page
+# docs/example/README.md describes what this script makes; KERNELS="5.10 6.1 6.12 7.2" adds one.
+x20=()
+for k in ${KERNELS:-5.10 6.1 6.12}; do
+  [ -f "$lab/$k/fatal-race-x20.jsonl.gz" ] && x20+=("$lab/$k/fatal-race-x20.jsonl.gz")
+done
 one=$lab/6.1/fatal-race.jsonl.gz
 [ ${#x20[@]} -ge 2 ] || { echo "make-examples: need fatal-race-x20 traces of two kernels under $lab (lab/record K fatal-race 20)" >&2; exit 2; }
 [ -f "$one" ] || { echo "make-examples: missing $one (lab/record 6.1 fatal-race)" >&2; exit 2; }

@@ -22,7 +22,13 @@ if [ $# -eq 0 ]; then
   files=()
   while IFS= read -r t; do
     name=$(echo "${t#"$root"/testdata/lab/}" | tr '/' '_')
-    "$root/aertrace" export --format chrome -o "$tmp/${name%.jsonl.gz}.trace.json" "$t" 2>/dev/null
+    rc=0
+    "$root/aertrace" export --format chrome -o "$tmp/${name%.jsonl.gz}.trace.json" "$t" 2>"$tmp/err" || rc=$?
+    if [ "$rc" -eq 1 ]; then   # the trace has no error episode (e.g. extras.jsonl.gz): nothing to draw
+      echo "skip $t: no episodes" >&2; continue
+    elif [ "$rc" -ne 0 ]; then
+      cat "$tmp/err" >&2; echo "trace-check: aertrace export failed on $t" >&2; exit 1
+    fi
     files+=("$tmp/${name%.jsonl.gz}.trace.json")
   done < <(find "$root/testdata/lab" -name '*.jsonl.gz' 2>/dev/null | sort)
   while IFS= read -r f; do files+=("$f"); done < <(find "$root/docs" -name '*.trace.json' 2>/dev/null | sort)

@@ -41,7 +41,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 class RealEvidenceTest {
     static final Path LAB = Path.of(System.getProperty("aertrace.labdir", "../testdata/lab"));
-    static final List<String> KERNELS = List.of("5.10", "6.1", "6.12");
+    static final List<String> KERNELS = List.of("5.10", "6.1", "6.12", "7.2");
     static final ObjectMapper M = new ObjectMapper().enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS);
 
     static List<AnalyzedEpisode> episodes(Path p) throws Exception {
