@@ -54,11 +54,7 @@ public final class ChartFiles {
                     os.write(png(chart, width, height));
                 }
             }
-            case SVG -> {
-                SVGGraphics2D g = new SVGGraphics2D(width, height);
-                chart.draw(g, new Rectangle2D.Double(0, 0, width, height));
-                SVGUtils.writeToSVG(out.toFile(), g.getSVGElement());
-            }
+            case SVG -> SVGUtils.writeToSVG(out.toFile(), svgGraphics(chart, width, height).getSVGElement());
         }
     }
 
@@ -86,9 +82,15 @@ public final class ChartFiles {
 
     public static String svg(JFreeChart chart, int width, int height) {
         checkFonts();
+        return svgGraphics(chart, width, height).getSVGDocument();
+    }
+
+    private static SVGGraphics2D svgGraphics(JFreeChart chart, int width, int height) {
         SVGGraphics2D g = new SVGGraphics2D(width, height);
+        // JFreeSVG's default id prefix is the clock: a fixed one makes regenerated files diff only where they changed.
+        g.setDefsKeyPrefix("aertrace");
         chart.draw(g, new Rectangle2D.Double(0, 0, width, height));
-        return g.getSVGDocument();
+        return g;
     }
 
     private static volatile boolean fontsChecked;
