@@ -173,14 +173,21 @@ public final class TraceEventExport implements Closeable {
         return new SubLaneSet("host " + hostPid + " " + key, hostPid, -1, label, order);
     }
 
+    /**
+     * The user's process. Traces of other sources (another host or boot) may reuse pids: their users get
+     * pid + n × 5 000 000 (beyond pid_max), so two boots' processes are not merged into one.
+     */
     private SubLaneSet userLane(EpisodeLanes.Lane l) throws IOException {
-        if (!namedProcesses.containsKey(l.pid())) {
-            String name = (l.comm() == null ? "user" : l.comm()) + " (vfio user, pid " + l.pid() + ")";
-            namedProcesses.put(l.pid(), name);
-            w.processName(l.pid(), name);
-            w.processSortIndex(l.pid(), namedProcesses.size());
+        int source = HOST_PID - hostPid;
+        int pid = l.pid() + source * 5_000_000;
+        if (!namedProcesses.containsKey(pid)) {
+            String name = (l.comm() == null ? "user" : l.comm()) + " (vfio user, pid " + l.pid()
+                    + (source == 0 ? "" : ", trace " + (source + 1)) + ")";
+            namedProcesses.put(pid, name);
+            w.processName(pid, name);
+            w.processSortIndex(pid, namedProcesses.size());
         }
-        return new SubLaneSet("user " + l.pid() + "/" + l.tid(), l.pid(), l.tid(), l.label(), 0);
+        return new SubLaneSet("user " + pid + "/" + l.tid(), pid, l.tid(), l.label(), 0);
     }
 
     /** A lane and the threads it spreads over. */

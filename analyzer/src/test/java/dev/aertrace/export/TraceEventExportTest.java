@@ -92,6 +92,24 @@ class TraceEventExportTest {
     }
 
     @Test
+    void twoTracesKeepTheirHostsAndUsersApart() throws Exception {
+        List<AnalyzedEpisode> eps = new ArrayList<>();
+        for (String name : List.of("a.jsonl", "b.jsonl")) {
+            List<AnalyzedEpisode> one = new ArrayList<>();
+            new dev.aertrace.race.Analyzer().analyze(name, new java.io.ByteArrayInputStream(Scenarios.stalled().bytes()), one::add);
+            eps.addAll(one);
+        }
+        JsonNode root = export(eps);
+        TraceEventValidator.Summary v = TraceEventValidator.validate(root);
+        assertTrue(v.ok(), v.problems()::toString);
+        List<String> procs = ph(root, "M").stream().filter(m -> m.get("name").asText().equals("process_name"))
+                .map(m -> m.at("/args/name").asText()).toList();
+        assertEquals(4, procs.size(), procs::toString);
+        assertTrue(procs.stream().anyMatch(p -> p.endsWith("— a.jsonl")) && procs.stream().anyMatch(p -> p.endsWith("— b.jsonl")), procs::toString);
+        assertTrue(procs.stream().anyMatch(p -> p.contains("pid 300, trace 2")), procs::toString);
+    }
+
+    @Test
     void manyEpisodesShareLanesWithoutExtraThreads() throws Exception {
         List<AnalyzedEpisode> eps = Tr.analyze(SyntheticTrace.fatalRace(30, new Random(3))).episodes();
         assertEquals(30, eps.size());
