@@ -18,9 +18,9 @@ lab=${LAB:-testdata/lab}   # LAB/OUT: only to dry-run the script elsewhere
 mkdir -p "$out"
 
 # Kernels to compare, oldest first (each is compared with the one before it). Pinned so that the page
-# docs/example/README.md describes what this script makes; KERNELS="5.10 6.1 6.12 7.2" adds one.
+# docs/example/README.md describes what this script makes; KERNELS="..." picks others.
 x20=()
-for k in ${KERNELS:-5.10 6.1 6.12}; do
+for k in ${KERNELS:-5.10 6.1 6.12 7.2}; do
   [ -f "$lab/$k/fatal-race-x20.jsonl.gz" ] && x20+=("$lab/$k/fatal-race-x20.jsonl.gz")
 done
 one=$lab/6.1/fatal-race.jsonl.gz
