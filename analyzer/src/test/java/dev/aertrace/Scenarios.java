@@ -75,6 +75,24 @@ public final class Scenarios {
         return t.footer(3_000_000);
     }
 
+    /**
+     * The link does not come back, yet pcie_do_recovery returns RECOVERED: its "failed:" path returns the status
+     * mmio_enabled left (Debian 7.2 runs mmio_enabled before the reset). Only the reset's own result tells.
+     */
+    public static Tr recoveryFailedButReturnsRecovered() {
+        Tr t = Tr.lab();
+        t.aer(0, EP, 1, 0);
+        t.recoveryEnter(40, EP, 2);
+        t.cb(60, 80, EP, "error_detected", 2);
+        t.cb(90, 100, EP, "mmio_enabled", 5);
+        t.resetEnter(120, RP, "aer_root_reset");
+        t.resetEnter(130, RP, "pci_bus_error_reset");
+        t.resetExit(1_000_000, RP, "pci_bus_error_reset", -25);
+        t.resetExit(1_000_100, RP, "aer_root_reset", 4);
+        t.recoveryExit(1_000_200, EP, 5);
+        return t.footer(4_000_000);
+    }
+
     /** Two endpoints behind two switch ports; the fatal recovery resets only one port. */
     public static Tr deviceNotReset() {
         String topo = "[{\"dev\":\"0000:00:02.0\",\"parent\":null,\"bridge\":true,\"driver\":\"pcieport\",\"aer\":true},"

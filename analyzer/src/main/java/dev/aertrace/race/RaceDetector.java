@@ -345,7 +345,10 @@ public final class RaceDetector {
     }
 
     private void recoveryFailed(Episode ep, boolean tent, List<Verdict> out) {
-        if (ep.recoveryEnd() == null || ep.result() == null || ep.result() == 5) return;
+        // pcie_do_recovery's return value alone is not trusted: on its "failed:" path it returns whatever status
+        // the callbacks left (CAN_RECOVER on 5.10-6.12, RECOVERED on 7.2 where mmio_enabled runs before the
+        // reset), so a failed reset or a perm_failure notification also marks the recovery failed.
+        if (ep.recoveryEnd() == null || ep.result() == null) return;
         List<Event> ev = new ArrayList<>();
         for (Event e : ep.events()) if (e instanceof Event.RecoveryEnter || e instanceof Event.RecoveryExit) ev.add(e);
         List<String> votes = new ArrayList<>();
@@ -368,11 +371,16 @@ public final class RaceDetector {
                 votes.add(c.driver() + " on " + c.dev() + " told perm_failure");
             }
         }
-        out.add(new Verdict(Verdict.Kind.RECOVERY_FAILED, ep.recoveryDev(),
-                "pcie_do_recovery for " + ep.recoveryDev() + " returned " + Pci.ers(ep.result()) + " at "
+        if (ep.result() == 5 && votes.isEmpty()) return;
+        String sentence = ep.result() == 5
+                ? "pcie_do_recovery for " + ep.recoveryDev() + " returned RECOVERED at " + t(ep, ep.recoveryEnd())
+                        + " although " + String.join("; ", votes) + ": the return value is the status an earlier"
+                        + " callback left, the recovery failed and the devices below " + ep.bridge()
+                        + " were not recovered."
+                : "pcie_do_recovery for " + ep.recoveryDev() + " returned " + Pci.ers(ep.result()) + " at "
                         + t(ep, ep.recoveryEnd()) + (votes.isEmpty() ? "" : " (" + String.join("; ", votes) + ")")
-                        + ": the kernel gave up and the devices below " + ep.bridge() + " were not recovered.",
-                sorted(ev), tent));
+                        + ": the kernel gave up and the devices below " + ep.bridge() + " were not recovered.";
+        out.add(new Verdict(Verdict.Kind.RECOVERY_FAILED, ep.recoveryDev(), sentence, sorted(ev), tent));
     }
 
     private void notReset(Episode ep, TraceHeader header, boolean tent, List<Verdict> out) {

@@ -45,13 +45,20 @@ public final class TextReport implements ReportSink {
         out.flush();
     }
 
+    /** The kernel's return value, flagged when the evidence says the recovery failed anyway. */
+    private static String returned(AnalyzedEpisode a) {
+        Integer r = a.episode().result();
+        boolean failed = a.verdicts().stream().anyMatch(v -> v.kind() == Verdict.Kind.RECOVERY_FAILED);
+        return Pci.ers(r) + (r != null && r == 5 && failed ? " (but FAILED)" : "");
+    }
+
     /** The episode as lines of at most {@link #WIDTH} columns. */
     public static List<String> render(AnalyzedEpisode a, int maxTimelineLines) {
         Episode ep = a.episode();
         List<String> L = new ArrayList<>();
         String sev = ep.severity() != null ? Pci.severity(ep.severity()) : (ep.fatal() ? "fatal?" : "no AER event");
         L.add(cut("== #" + ep.id() + " " + a.outcome().name() + "  " + ep.device() + "  " + sev
-                + (ep.recoveryEnd() != null ? "  " + Pci.ers(ep.result()) + " in " + dur(ep.recoveryEnd()
+                + (ep.recoveryEnd() != null ? "  " + returned(a) + " in " + dur(ep.recoveryEnd()
                     - (ep.recoveryStart() != null ? ep.recoveryStart() : ep.start())) : "")
                 + "  (" + shortSource(ep.source()) + ")"));
         if (ep.status() != null)

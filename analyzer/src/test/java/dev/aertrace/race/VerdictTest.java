@@ -153,6 +153,20 @@ class VerdictTest {
     }
 
     @Test
+    void failedResetIsAFailedRecoveryWhateverTheKernelReturns() {
+        Tr t = Scenarios.recoveryFailedButReturnsRecovered();
+        AnalyzedEpisode a = t.analyze().only();
+        assertEquals(5, a.episode().result());
+        assertEquals(Outcome.RECOVERY_FAILED, a.outcome());
+        Verdict v = one(a, Verdict.Kind.RECOVERY_FAILED);
+        assertTrue(v.sentence().contains("returned RECOVERED") && v.sentence().contains("aer_root_reset on 0000:00:02.0 returned DISCONNECT")
+                && v.sentence().contains("pci_bus_error_reset on 0000:00:02.0 returned -25"), v.sentence());
+        assertTrue(lines(v).containsAll(Set.of(line(t, "recovery.exit"), line(t, "reset.exit", "aer_root_reset"))), lines(v).toString());
+        // a recovery whose reset succeeded and that returned RECOVERED stays clean
+        assertTrue(of(Scenarios.accessDuringReset().analyze().only(), Verdict.Kind.RECOVERY_FAILED).isEmpty());
+    }
+
+    @Test
     void deviceOutsideTheResetBridge() {
         Tr t = Scenarios.deviceNotReset();
         AnalyzedEpisode a = t.analyze().only();
