@@ -1,5 +1,6 @@
 package dev.aertrace.chart;
 
+import dev.aertrace.race.Pci;
 import dev.aertrace.export.EpisodeLanes;
 import dev.aertrace.race.AnalyzedEpisode;
 import dev.aertrace.race.Verdict;
@@ -399,7 +400,7 @@ public final class TimelineChart {
         Episode e = a.episode();
         StringBuilder sb = new StringBuilder();
         sb.append("episode ").append(e.id()).append(" · ").append(a.outcome().id());
-        if (e.result() != null) sb.append(" · recovery returned ").append(EpisodeLanes.ersName(e.result()));
+        if (e.result() != null) sb.append(" · recovery returned ").append(Pci.ers(e.result()));
         if (e.recoveryStart() != null && e.recoveryEnd() != null) {
             sb.append(" in ").append(duration(e.recoveryEnd() - e.recoveryStart()));
         }

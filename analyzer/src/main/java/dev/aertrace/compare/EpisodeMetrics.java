@@ -1,5 +1,6 @@
 package dev.aertrace.compare;
 
+import dev.aertrace.race.Pci;
 import dev.aertrace.export.EpisodeLanes;
 import dev.aertrace.race.AnalyzedEpisode;
 import dev.aertrace.race.Verdict;
@@ -95,12 +96,12 @@ public final class EpisodeMetrics {
         for (CallbackCall c : cbs) {
             if (c.cb().wire.equals("error_detected")) {
                 votes.add((c.driver() == null || c.driver().isEmpty() ? "(no driver)" : c.driver()) + " → "
-                        + (c.result() == null ? "?" : EpisodeLanes.ersName(c.result())));
+                        + (c.result() == null ? "?" : Pci.ers(c.result())));
             }
         }
         b.put("error_detected votes", List.of(votes.isEmpty() ? "none" : String.join(", ", votes)));
         b.put("recovery result", List.of(e.result() == null ? (e.hasRecovery() ? "not seen" : "no recovery")
-                : EpisodeLanes.ersName(e.result())));
+                : Pci.ers(e.result())));
 
         List<String> races = new ArrayList<>();
         for (Verdict v : a.verdicts()) if (v.kind().category == Verdict.Category.RACE) races.add(v.kind().id);

@@ -1,5 +1,6 @@
 package dev.aertrace.export;
 
+import dev.aertrace.race.Pci;
 import dev.aertrace.race.AnalyzedEpisode;
 import dev.aertrace.race.Verdict;
 import dev.aertrace.timeline.Access;
@@ -51,9 +52,9 @@ public final class CsvExport implements Closeable {
             long during = e.accesses().stream().filter(x -> e.recoveryResets().stream()
                     .anyMatch(r -> x.overlaps(r.start(), r.end()))).count();
             episodes.printRecord(e.source(), e.id(), e.host(), e.kernel(), e.device(),
-                    EpisodeLanes.severityName(e.severity()), e.status() == null ? null : String.format("0x%08x", e.status()),
+                    Pci.severity(e.severity()), e.status() == null ? null : String.format("0x%08x", e.status()),
                     e.bridge(), String.join(" ", e.affected()), e.start(), e.end(), rec, reset,
-                    e.result() == null ? null : EpisodeLanes.ersName(e.result()), a.outcome().id(), String.join(" ", kinds),
+                    e.result() == null ? null : Pci.ers(e.result()), a.outcome().id(), String.join(" ", kinds),
                     e.accesses().size(), during, e.gaps().size(), e.startedMidRecovery(), e.endedMidRecovery());
         }
         if (spans != null) {
@@ -65,7 +66,7 @@ public final class CsvExport implements Closeable {
             for (CallbackCall c : e.callbacks()) {
                 row(e, "callbacks " + c.dev(), "callback", c.cb().wire, c.dev(), c.start() - t0,
                         c.end() == null ? null : c.end() - t0,
-                        (c.driver() == null ? "" : c.driver()) + (c.result() == null ? "" : " vote " + EpisodeLanes.ersName(c.result())));
+                        (c.driver() == null ? "" : c.driver()) + (c.result() == null ? "" : " vote " + Pci.ers(c.result())));
             }
             for (HostReset r : e.resets()) {
                 row(e, "host reset " + r.bridge(), "host-reset", r.fn(), r.bridge(), r.start() - t0,

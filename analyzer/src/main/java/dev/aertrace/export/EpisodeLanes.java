@@ -2,6 +2,7 @@ package dev.aertrace.export;
 
 import dev.aertrace.ingest.Event;
 import dev.aertrace.race.AnalyzedEpisode;
+import dev.aertrace.race.Pci;
 import dev.aertrace.race.Verdict;
 import dev.aertrace.timeline.Access;
 import dev.aertrace.timeline.CallbackCall;
@@ -98,10 +99,10 @@ public record EpisodeLanes(AnalyzedEpisode analyzed, List<Lane> lanes, List<Wind
         for (Event.AerError err : e.errors()) {
             Map<String, Object> args = new LinkedHashMap<>();
             args.put("dev", err.dev());
-            args.put("severity", severityName(err.severity()));
+            args.put("severity", Pci.severity(err.severity()));
             args.put("status", String.format("0x%08x", err.status()));
             args.put("line", err.line());
-            hw.marks().add(new Mark("AER " + severityName(err.severity()) + " " + err.dev(), MarkKind.AER, err.ts(), args));
+            hw.marks().add(new Mark("AER " + Pci.severity(err.severity()) + " " + err.dev(), MarkKind.AER, err.ts(), args));
         }
 
         // Host recovery thread: the whole recovery and its steps.
@@ -124,7 +125,7 @@ public record EpisodeLanes(AnalyzedEpisode analyzed, List<Lane> lanes, List<Wind
             Map<String, Object> args = new LinkedHashMap<>();
             if (p.dev() != null) args.put("dev", p.dev());
             if (p.detail() != null) args.put("detail", p.detail());
-            if (p.kind() == Phase.Kind.RECOVERY && e.result() != null) args.put("result", ersName(e.result()));
+            if (p.kind() == Phase.Kind.RECOVERY && e.result() != null) args.put("result", Pci.ers(e.result()));
             if (open) args.put("open", "no exit seen before the episode ended");
             rec.spans().add(new Span(phaseName(p.kind()), p.kind() == Phase.Kind.RECOVERY ? Role.RECOVERY : Role.PHASE,
                     p.start(), end, open, false, args));
@@ -139,9 +140,9 @@ public record EpisodeLanes(AnalyzedEpisode analyzed, List<Lane> lanes, List<Wind
             Map<String, Object> args = new LinkedHashMap<>();
             args.put("dev", c.dev());
             args.put("driver", c.driver());
-            if (c.result() != null) args.put("vote", ersName(c.result()));
+            if (c.result() != null) args.put("vote", Pci.ers(c.result()));
             if (open) args.put("open", "no exit seen before the episode ended");
-            String name = c.cb().wire + (c.result() == null ? "" : " → " + ersName(c.result()));
+            String name = c.cb().wire + (c.result() == null ? "" : " → " + Pci.ers(c.result()));
             l.spans().add(new Span(name, Role.CALLBACK, c.start(), open ? t1 : c.end(), open, false, args));
         }
         for (Notification n : e.notifications()) {
@@ -287,37 +288,9 @@ public record EpisodeLanes(AnalyzedEpisode analyzed, List<Lane> lanes, List<Wind
         return String.format("0x%0" + digits + "x", v);
     }
 
+    /** Config reads are 1, 2 or 4 bytes; all ones in that width is what a dead link returns. */
     public static boolean allOnes(long v, int size) {
-        return switch (size) {
-            case 1 -> v == 0xFFL;
-            case 2 -> v == 0xFFFFL;
-            case 4 -> v == 0xFFFFFFFFL;
-            default -> false;
-        };
-    }
-
-    public static String severityName(Integer s) {
-        if (s == null) return "unknown";
-        return switch (s) {
-            case 0 -> "non-fatal";
-            case 1 -> "fatal";
-            case 2 -> "correctable";
-            default -> "severity " + s;
-        };
-    }
-
-    /** pci_ers_result names as in include/linux/pci.h. */
-    public static String ersName(Integer r) {
-        if (r == null) return "?";
-        return switch (r) {
-            case 1 -> "NONE";
-            case 2 -> "CAN_RECOVER";
-            case 3 -> "NEED_RESET";
-            case 4 -> "DISCONNECT";
-            case 5 -> "RECOVERED";
-            case 6 -> "NO_AER_DRIVER";
-            default -> String.valueOf(r);
-        };
+        return (size == 1 || size == 2 || size == 4) && v == Pci.allOnes(size);
     }
 
     private static String driverSuffix(String driver) {
@@ -327,7 +300,7 @@ public record EpisodeLanes(AnalyzedEpisode analyzed, List<Lane> lanes, List<Wind
     /** Episode title: what failed, where, on which kernel. */
     public static String title(Episode e) {
         return String.format(Locale.ROOT, "%s AER on %s — host %s, kernel %s",
-                cap(severityName(e.severity())), e.device(), e.host() == null ? "?" : e.host(), e.kernel() == null ? "?" : e.kernel());
+                cap(Pci.severity(e.severity())), e.device(), e.host() == null ? "?" : e.host(), e.kernel() == null ? "?" : e.kernel());
     }
 
     private static String cap(String s) { return s.isEmpty() ? s : Character.toUpperCase(s.charAt(0)) + s.substring(1); }

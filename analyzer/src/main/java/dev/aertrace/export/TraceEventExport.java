@@ -1,5 +1,6 @@
 package dev.aertrace.export;
 
+import dev.aertrace.race.Pci;
 import dev.aertrace.race.AnalyzedEpisode;
 import dev.aertrace.race.Verdict;
 import dev.aertrace.timeline.Episode;
@@ -77,7 +78,7 @@ public final class TraceEventExport implements Closeable {
         epArgs.put("device", e.device());
         epArgs.put("bridge", e.bridge());
         epArgs.put("outcome", a.outcome().id());
-        epArgs.put("result", EpisodeLanes.ersName(e.result()));
+        epArgs.put("result", Pci.ers(e.result()));
         List<String> sentences = new ArrayList<>();
         for (Verdict v : a.verdicts()) sentences.add(v.kind().id + ": " + v.sentence());
         epArgs.put("verdicts", sentences);
