@@ -19,8 +19,7 @@ import java.util.concurrent.Callable;
 
 @Command(name = "analyze", mixinStandardHelpOptions = true,
         description = {"Rebuild one timeline per AER error and report races with the vfio user.",
-                "Without TRACE, analyzes the real lab trace shipped in the jar (kernel 6.1, fatal",
-                "error while the vfio user reads config space)."},
+                "Without TRACE, analyzes the real lab trace shipped in the jar (kernel 6.1, fatal error while the vfio user reads config space)."},
         footer = {"", "Examples:",
                 "  aertrace analyze                          # the shipped 6.1 fatal-race trace",
                 "  aertrace analyze host.jsonl.gz            # a trace (plain or .gz)",

@@ -18,9 +18,7 @@ import java.util.concurrent.Callable;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = {"Measure analysis throughput and memory on a generated 10M-event trace.",
-                "Generates the trace once (~1.6 GB in ~/.cache/aertrace), then runs the full analysis",
-                "and a Jackson-only parse of the same file (the floor), each in a fresh JVM pinned to",
-                "one CPU with a capped heap; prints events/s, peak heap, peak RSS."},
+                "Generates the trace once (~1.6 GB in ~/.cache/aertrace), then runs the full analysis and a Jackson-only parse of the same file (the floor), each in a fresh JVM pinned to one CPU with a capped heap; prints events/s, peak heap, peak RSS."},
         footer = {"", "Examples:", "  aertrace bench", "  aertrace bench --events 1000000 --runs 1"})
 final class BenchCommand implements Callable<Integer> {
     @Option(names = "--events", defaultValue = "10000000", description = "Events in the generated trace (default: ${DEFAULT-VALUE}).")

@@ -24,9 +24,8 @@ import java.util.Random;
 import java.util.concurrent.Callable;
 
 @Command(name = "chart-bench", mixinStandardHelpOptions = true,
-        description = {"Measure chart and export rendering: generates a trace of N fatal-race episodes (timings",
-                "jittered), analyzes it, then renders every episode's timeline (PNG or SVG), one phase chart",
-                "over all episodes, and the Chrome trace export, printing the time of each step."},
+        header = "Measure chart and export rendering time for N episodes.",
+        description = {"Measure chart and export rendering: generates a trace of N fatal-race episodes (timings jittered), analyzes it, then renders every episode's timeline (PNG or SVG), one phase chart over all episodes, and the Chrome trace export, printing the time of each step."},
         footer = {"", "Example:", "  aertrace chart-bench --episodes 1000 --format png"})
 final class ChartBenchCommand implements Callable<Integer> {
     @Option(names = "--episodes", defaultValue = "1000", description = "Episodes to render (default: ${DEFAULT-VALUE}).")

@@ -19,9 +19,8 @@ import java.util.TreeSet;
 import java.util.concurrent.Callable;
 
 @Command(name = "chart", mixinStandardHelpOptions = true,
-        description = {"Draw each episode's timeline (one lane per actor: AER event, host recovery, callbacks per",
-                "device, host reset per bridge, each vfio user thread; host reset and race windows shaded) and",
-                "the phase durations across all episodes, as PNG and/or SVG."},
+        header = "Draw episode timelines and phase charts as PNG/SVG.",
+        description = {"Draw each episode's timeline (one lane per actor: AER event, host recovery, callbacks per device, host reset per bridge, each vfio user thread; host reset and race windows shaded) and the phase durations across all episodes, as PNG and/or SVG."},
         footer = {"", "Examples:",
                 "  aertrace chart -o charts                           # the embedded 6.1 fatal-race lab trace",
                 "  aertrace chart -o charts --format svg t.jsonl.gz   # SVG instead of PNG",

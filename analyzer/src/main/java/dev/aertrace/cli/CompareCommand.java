@@ -22,11 +22,8 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "compare", mixinStandardHelpOptions = true,
-        description = {"Compare recovery between kernel versions (or any labelled sets of traces): per phase count,",
-                "median, p90, p99, max and a two-sided Mann-Whitney U test with a verdict (faster / slower / no",
-                "detectable change at --alpha, Holm-adjusted across phases), plus behaviour differences: callbacks",
-                "called, reset before/after mmio_enabled, results, races seen in one group and not the other.",
-                "Episodes are grouped by the kernel release in each trace's header unless --label is given."},
+        header = "Compare recovery timing and behaviour between kernels.",
+        description = {"Compare recovery between kernel versions (or any labelled sets of traces): per phase count, median, p90, p99, max and a two-sided Mann-Whitney U test with a verdict (faster / slower / no detectable change at --alpha, Holm-adjusted across phases), plus behaviour differences: callbacks called, reset before/after mmio_enabled, results, races seen in one group and not the other. Episodes are grouped by the kernel release in each trace's header unless --label is given."},
         footer = {"", "Examples:",
                 "  aertrace compare 6.1/fatal-race-x20.jsonl.gz 6.12/fatal-race-x20.jsonl.gz",
                 "  aertrace compare --format markdown --chart cmp.png a.jsonl b.jsonl",

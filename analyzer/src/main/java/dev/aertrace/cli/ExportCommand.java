@@ -15,9 +15,8 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "export", mixinStandardHelpOptions = true,
-        description = {"Export episodes for other tools: 'chrome' writes Chrome trace-event JSON that",
-                "ui.perfetto.dev and chrome://tracing open (phases as slices, AER events and all-ones reads as",
-                "instants, host reset and race windows as async spans); 'csv' writes episodes.csv and spans.csv."},
+        header = "Export episodes as Chrome trace-event JSON (Perfetto) or CSV.",
+        description = {"Export episodes for other tools: 'chrome' writes Chrome trace-event JSON that ui.perfetto.dev and chrome://tracing open (phases as slices, AER events and all-ones reads as instants, host reset and race windows as async spans); 'csv' writes episodes.csv and spans.csv."},
         footer = {"", "Examples:",
                 "  aertrace export --format chrome -o fatal-race.trace.json t.jsonl.gz   # then open it in ui.perfetto.dev",
                 "  aertrace export --format csv -o out/ a.jsonl b.jsonl                 # out/episodes.csv, out/spans.csv"})

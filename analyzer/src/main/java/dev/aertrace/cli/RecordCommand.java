@@ -21,8 +21,7 @@ import java.util.concurrent.TimeUnit;
 
 @Command(name = "record", mixinStandardHelpOptions = true,
         description = {"Run the agent (root, bcc) and analyze its live stream until Ctrl-C.",
-                "Episodes are reported as they complete; Ctrl-C stops the agent, then the summary",
-                "is printed."},
+                "Episodes are reported as they complete; Ctrl-C stops the agent, then the summary is printed."},
         footer = {"", "Examples:",
                 "  sudo aertrace record --device 0000:01:00.0",
                 "  sudo aertrace record --device 0000:01:00.0 --save trace.jsonl --duration 60",

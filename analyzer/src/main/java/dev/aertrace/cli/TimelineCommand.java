@@ -10,6 +10,7 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 
 @Command(name = "timeline", mixinStandardHelpOptions = true,
+        header = "Print episodes as an 80-column plain-text timeline for mail.",
         description = {"Print each episode as three plain-text lanes (HW | host kernel | user), time flowing down,",
                 "at most 80 columns of ASCII, race windows ruled and marked '!': ready to paste into a mail."},
         footer = {"", "Examples:",
