@@ -41,36 +41,45 @@ def _read(path):
         return None
 
 
-def has_aer(config_bytes):
-    """Walk the extended capability list (from 0x100) for the AER capability."""
+def aer_offset(config_bytes):
+    """Offset of the AER extended capability (walking the list from 0x100), 0 when absent, None when the
+    config space is too short to tell (not root: sysfs then shows only the first 64/256 bytes)."""
     if config_bytes is None or len(config_bytes) < 0x104:
         return None
     off, seen = 0x100, 0
     while off and off + 4 <= len(config_bytes) and seen < 64:
         hdr = int.from_bytes(config_bytes[off:off + 4], "little")
         if hdr == 0 or hdr == 0xffffffff:
-            return False
+            return 0
         if hdr & 0xffff == PCI_EXT_CAP_ID_ERR:
-            return True
+            return off
         off = (hdr >> 20) & 0xffc
         if off < 0x100:
-            return False
+            return 0
         seen += 1
-    return False
+    return 0
+
+
+def has_aer(config_bytes):
+    """Whether the AER extended capability is present; None when the config space is too short to tell."""
+    off = aer_offset(config_bytes)
+    return None if off is None else off != 0
 
 
 def _aer_of(devdir):
+    """(has AER, its config-space offset or None): the analyzer needs the offset to recognise a user's AER
+    status reads on devices that do not put the capability first."""
     try:
         with open(os.path.join(devdir, "config"), "rb") as f:
             cfg = f.read(4096)
     except OSError:
         cfg = None
-    found = has_aer(cfg)
-    if found is not None:
-        return found
+    off = aer_offset(cfg)
+    if off is not None:
+        return off != 0, (off or None)
     # Without root the config file is only 64/256 bytes: the AER statistics files exist iff the
     # kernel found the capability (4.17+).
-    return any(os.path.exists(os.path.join(devdir, f)) for f in ("aer_dev_correctable", "aer_dev_nonfatal"))
+    return any(os.path.exists(os.path.join(devdir, f)) for f in ("aer_dev_correctable", "aer_dev_nonfatal")), None
 
 
 def scan(sysfs="/sys"):
@@ -102,6 +111,7 @@ def scan(sysfs="/sys"):
             except ValueError:
                 iommu = None
         bridge = cls_val is not None and (cls_val >> 8) in (PCI_CLASS_BRIDGE_PCI, PCI_CLASS_BRIDGE_CARDBUS)
+        aer, aer_cap = _aer_of(real)
         entry = {
             "dev": name,
             "vendor": _read(os.path.join(real, "vendor")),
@@ -111,7 +121,8 @@ def scan(sysfs="/sys"):
             "parent": parent,
             "bridge": bridge,
             "iommu_group": iommu,
-            "aer": _aer_of(real),
+            "aer": aer,
+            "aer_cap": aer_cap,
         }
         out.append(dict((k, v) for k, v in entry.items() if v is not None or k in ("driver", "parent", "iommu_group")))
     return out

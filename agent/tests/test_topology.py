@@ -36,6 +36,11 @@ class AerCapTest(unittest.TestCase):
     def test_absent(self):
         self.assertFalse(t.has_aer(config_with_aer(False)))
 
+    def test_offset(self):
+        self.assertEqual(t.aer_offset(config_with_aer(True)), 0x148)
+        self.assertEqual(t.aer_offset(config_with_aer(False)), 0)
+        self.assertIsNone(t.aer_offset(b"\0" * 256))
+
     def test_short_config_is_unknown(self):
         self.assertIsNone(t.has_aer(b"\0" * 256))
 
@@ -58,6 +63,8 @@ class ScanTest(unittest.TestCase):
         self.assertEqual(sorted(topo), ["0000:00:00.0", "0000:00:02.0", "0000:00:1f.0", "0000:01:00.0"])
         ep = topo["0000:01:00.0"]
         self.assertEqual(ep["parent"], "0000:00:02.0")
+        self.assertEqual(ep["aer_cap"], 0x148)
+        self.assertNotIn("aer_cap", topo["0000:00:1f.0"])
         self.assertEqual(ep["driver"], "vfio-pci")
         self.assertEqual(ep["iommu_group"], 2)
         self.assertEqual(ep["vendor"], "0x1af4")

@@ -61,6 +61,13 @@ public final class Scenarios {
     }
 
     /** The user reads the AER status while the bit is still set: no verdict. */
+    /** As {@link #aerStatusCleared}, on a device whose AER capability sits at 0x148 (from the header's aer_cap). */
+    public static Tr aerStatusClearedAtOwnOffset(int readOffset) {
+        String topo = Tr.TOPO.replace("\"driver\":\"vfio-pci\",\"aer\":true", "\"driver\":\"vfio-pci\",\"aer\":true,\"aer_cap\":328");
+        return new Tr().raw(Tr.header(topo)).fatalRecovery(0).cfgRead(300_000, 300_010, USER, EP, readOffset, 4, 0)
+                .footer(3_000_000);
+    }
+
     public static Tr aerStatusStillSet() {
         return Tr.lab().fatalRecovery(0).cfgRead(300_000, 300_010, USER, EP, 0x104, 4, 0x20).footer(3_000_000);
     }
@@ -219,6 +226,7 @@ public final class Scenarios {
         m.put("doubleReset", doubleReset());
         m.put("inRecoveryWindow", inRecoveryWindow());
         m.put("aerStatusCleared", aerStatusCleared());
+        m.put("aerStatusClearedAtOwnOffset", aerStatusClearedAtOwnOffset(0x14c));
         m.put("aerStatusStillSet", aerStatusStillSet());
         m.put("recoveryFailed", recoveryFailed());
         m.put("deviceNotReset", deviceNotReset());

@@ -26,7 +26,7 @@ final class AnalysisOptions {
     long reorderMs;
 
     @Option(names = "--aer-cap", defaultValue = "0x100", paramLabel = "OFFSET", converter = HexLong.class,
-            description = "Config-space offset of the AER capability, to recognise AER status reads (default: ${DEFAULT-VALUE}).")
+            description = "Config-space offset of the AER capability, to recognise AER status reads, for devices whose trace header does not give it (default: ${DEFAULT-VALUE}).")
     long aerCap;
 
     @Option(names = "--timeline-lines", defaultValue = "60", paramLabel = "N",

@@ -11,9 +11,12 @@ import java.util.SortedSet;
 
 /** The header's device tree. A reset on bridge B covers every device whose parent chain reaches B. */
 public final class Topology {
-    /** One {@code topology[]} entry. {@code parent} is the upstream bridge, null on a root bus. */
+    /**
+     * One {@code topology[]} entry. {@code parent} is the upstream bridge, null on a root bus; {@code aerCap} the
+     * AER capability's config-space offset when the agent could read it (null otherwise).
+     */
     public record PciDevice(String dev, String vendor, String device, String cls, String driver,
-                            String parent, boolean bridge, Integer iommuGroup, boolean aer) {}
+                            String parent, boolean bridge, Integer iommuGroup, boolean aer, Integer aerCap) {}
 
     public static final Topology EMPTY = new Topology(List.of());
 

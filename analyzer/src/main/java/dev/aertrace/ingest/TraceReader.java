@@ -510,7 +510,8 @@ public final class TraceReader {
         for (JsonNode d : n.path("topology")) {
             devs.add(new Topology.PciDevice(d.path("dev").asText(), text(d, "vendor"), text(d, "device"),
                     text(d, "class"), text(d, "driver"), text(d, "parent"), d.path("bridge").asBoolean(false),
-                    d.hasNonNull("iommu_group") ? d.get("iommu_group").asInt() : null, d.path("aer").asBoolean(false)));
+                    d.hasNonNull("iommu_group") ? d.get("iommu_group").asInt() : null, d.path("aer").asBoolean(false),
+                    d.hasNonNull("aer_cap") ? d.get("aer_cap").asInt() : null));
         }
         List<String> filter = new ArrayList<>();
         for (JsonNode f : n.path("filter").path("devices")) filter.add(f.asText());

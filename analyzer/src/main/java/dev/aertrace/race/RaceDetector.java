@@ -2,6 +2,7 @@ package dev.aertrace.race;
 
 import dev.aertrace.ingest.Event;
 import dev.aertrace.ingest.TraceHeader;
+import dev.aertrace.ingest.Topology;
 import dev.aertrace.timeline.Access;
 import dev.aertrace.timeline.CallbackCall;
 import dev.aertrace.timeline.Episode;
@@ -23,7 +24,7 @@ import static dev.aertrace.timeline.Times.dur;
 public final class RaceDetector {
 
     /**
-     * {@code aerCapOffset}: where the AER extended capability sits in config space (the header does not carry it;
+     * {@code aerCapOffset}: where the AER extended capability sits in config space when the header's topology has no {@code aer_cap} for the device (older agents, no root);
      * 0x100, the first extended capability, is where QEMU and most devices put it).
      */
     public record Options(long aerCapOffset, int maxEvidence) {
@@ -50,7 +51,7 @@ public final class RaceDetector {
         doubleReset(ep, inWindow, tentative, v);
         recoveryWindow(ep, resets, inWindow, tentative, v);
         notifiedEarly(ep, resets, inWindow, tentative, v);
-        aerStatusCleared(ep, inWindow, tentative, v);
+        aerStatusCleared(ep, header, inWindow, tentative, v);
         recoveryFailed(ep, tentative, v);
         notReset(ep, header, tentative, v);
 
@@ -320,11 +321,14 @@ public final class RaceDetector {
         }
     }
 
-    private void aerStatusCleared(Episode ep, List<Access> user, boolean tent, List<Verdict> out) {
+    private void aerStatusCleared(Episode ep, TraceHeader header, List<Access> user, boolean tent, List<Verdict> out) {
         for (Event.AerError err : ep.errors()) {
             if (err.status() == 0) continue;
             boolean cor = err.severity() == 2;
-            long reg = opt.aerCapOffset() + (cor ? 0x10 : 0x04);
+            // The device's own AER offset from the header when the agent read it; --aer-cap (0x100) otherwise.
+            long cap = header == null ? opt.aerCapOffset() : header.topology().get(err.dev())
+                    .map(Topology.PciDevice::aerCap).map(Integer::longValue).orElse(opt.aerCapOffset());
+            long reg = cap + (cor ? 0x10 : 0x04);
             for (Access a : user) {
                 if (!a.dev().equals(err.dev()) || a.kind() != Access.Kind.CONFIG_READ || a.value() == null) continue;
                 if (a.start() < err.ts() || a.offset() > reg || a.offset() + a.size() < reg + 4) continue;

@@ -140,6 +140,17 @@ class VerdictTest {
     }
 
     @Test
+    void aerStatusIsFoundAtTheOffsetTheHeaderGives() {
+        // 0x148 + 4 is the Uncorrectable Error Status of a capability at 0x148 (aer_cap 328)
+        Tr t = Scenarios.aerStatusClearedAtOwnOffset(0x14c);
+        Verdict v = one(t.analyze().only(), Verdict.Kind.AER_STATUS_CLEARED_BEFORE_READ);
+        assertTrue(v.sentence().contains("0x14c"), v.sentence());
+        // there, 0x104 is some other capability's register: reading 0 from it says nothing about AER
+        assertTrue(of(Scenarios.aerStatusClearedAtOwnOffset(0x104).analyze().only(),
+                Verdict.Kind.AER_STATUS_CLEARED_BEFORE_READ).isEmpty());
+    }
+
+    @Test
     void recoveryThatDoesNotRecover() {
         Tr t = Scenarios.recoveryFailed();
         AnalyzedEpisode a = t.analyze().only();
