@@ -13,6 +13,7 @@ INTERVALS=${INTERVALS:-2000 100 0}   # slow first: a backlog from a fast phase m
 OUT=${OUT:-/out}
 U=${VFIO_USER:-/out/.lab/vfio-user}
 PY=/usr/bin/python3
+. "$(dirname "$0")/common.sh"
 
 mono() { $PY -c 'import time; print(time.clock_gettime_ns(time.CLOCK_MONOTONIC))'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime of a process, in clock ticks
@@ -35,14 +36,7 @@ for i in $INTERVALS; do
     echo "base $i $r" >>"$OUT/cost-phases.txt"
 done
 
-rm -f "$OUT/cost-agent.err" "$OUT/cost.jsonl"
-$PY agent/aertrace-agent --device "$DEV" -o "$OUT/cost.jsonl" 2>"$OUT/cost-agent.err" &
-a=$!
-n=0
-while ! grep -q "aertrace-agent: ready" "$OUT/cost-agent.err" 2>/dev/null; do
-    sleep 1; n=$((n + 1))
-    if [ $n -gt 600 ] || ! kill -0 $a 2>/dev/null; then echo "agent did not start:"; cat "$OUT/cost-agent.err"; exit 1; fi
-done
+start_agent cost
 for i in $INTERVALS; do
     t0=$(mono)
     c0=$(cpu_ticks $a)
@@ -61,15 +55,7 @@ echo "kprobe_events left behind: $(grep -c . /sys/kernel/tracing/kprobe_events 2
 # Last phase: full rate again, the agent with --rw-window (reads recorded only around error/reset
 # activity) and one sysfs reset of the device in the middle of the phase as that activity.
 if [ -n "${WINDOW_MS:-200}" ]; then
-    rm -f "$OUT/cost-window.jsonl" "$OUT/cost-window-agent.err"
-    $PY agent/aertrace-agent --device "$DEV" --rw-window "${WINDOW_MS:-200}" -o "$OUT/cost-window.jsonl" \
-        2>"$OUT/cost-window-agent.err" &
-    a=$!
-    n=0
-    while ! grep -q "aertrace-agent: ready" "$OUT/cost-window-agent.err" 2>/dev/null; do
-        sleep 1; n=$((n + 1))
-        if [ $n -gt 600 ] || ! kill -0 $a 2>/dev/null; then echo "agent did not start:"; cat "$OUT/cost-window-agent.err"; exit 1; fi
-    done
+    start_agent cost-window --rw-window "${WINDOW_MS:-200}"
     ( sleep $((SECS / 2)); echo 1 >"/sys/bus/pci/devices/$DEV/reset" ) &
     r=$(user_rate 0 "$OUT/cost-window-0.log")
     sleep 10

@@ -9,14 +9,8 @@ set -u
 DEV=${DEV:-0000:01:00.0}
 OUT=${OUT:-/out}
 U=${VFIO_USER:-/out/.lab/vfio-user}
-rm -f "$OUT/extras.jsonl" "$OUT/extras-agent.err"
-/usr/bin/python3 agent/aertrace-agent --device "$DEV" --page-cnt 1 -o "$OUT/extras.jsonl" 2>"$OUT/extras-agent.err" &
-a=$!
-n=0
-while ! grep -q "aertrace-agent: ready" "$OUT/extras-agent.err" 2>/dev/null; do
-    sleep 1; n=$((n + 1))
-    if [ $n -gt 600 ] || ! kill -0 $a 2>/dev/null; then echo "agent did not start:"; cat "$OUT/extras-agent.err"; exit 1; fi
-done
+. "$(dirname "$0")/common.sh"
+start_agent extras --page-cnt 1
 echo 1 >"/sys/bus/pci/devices/$DEV/reset" && echo "sysfs reset of $DEV done"
 sleep 1
 "$U" --dev "$DEV" --interval-us 0 --log "$OUT/extras-user.log" 2>/dev/null &
