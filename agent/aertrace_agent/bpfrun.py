@@ -143,10 +143,15 @@ class Runner(object):
                         self.b.attach_kprobe(event=a["symbol"], fn_name=fn)
                     elif kind == "kretprobe":
                         self.b.attach_kretprobe(event=a["symbol"], fn_name=fn)
-                    elif kind in ("tracepoint", "kfunc", "kretfunc"):
-                        # TRACEPOINT_PROBE / KFUNC_PROBE functions are attached by bcc when it loads the program.
-                        if kind == "tracepoint" and not self._tracepoint_attached(a["tracepoint"]):
+                    elif kind == "tracepoint":
+                        # TRACEPOINT_PROBE functions are attached by bcc when it loads the program.
+                        if not self._tracepoint_attached(a["tracepoint"]):
                             self.b.attach_tracepoint(tp=a["tracepoint"], fn_name=fn)
+                    elif kind in ("kfunc", "kretfunc"):
+                        # so are kfunc__/kretfunc__ functions (fentry/fexit): check that bcc did
+                        fds = getattr(self.b, "kfunc_entry_fds" if kind == "kfunc" else "kfunc_exit_fds", {})
+                        if fn.encode() not in fds and fn not in fds:
+                            raise Exception("bcc did not attach %s" % fn)
                     else:
                         raise ValueError("unknown probe kind %s" % kind)
                     done.append(a)

@@ -54,6 +54,8 @@ def parse_args(argv):
     p.add_argument("--buffer", choices=("auto", "ring", "perf"), default="auto",
                    help="BPF ring buffer (kernel 5.8+, one buffer, read without callbacks) or per-CPU perf "
                         "buffers; auto = ring where the kernel and bcc have it (default)")
+    p.add_argument("--no-fentry", action="store_true",
+                   help="kprobes only, even where fentry/fexit could be used (to compare their cost)")
     p.add_argument("--page-cnt", type=int, default=None,
                    help="buffer pages, a power of two: per CPU for perf buffers (default 512), in all for the "
                         "ring buffer (default 8192 = 32 MiB with 4 KiB pages)")
@@ -132,7 +134,7 @@ def resolve(args, release, tracefs):
         if bad:
             raise EnvError("--events: unknown logical event(s) %s (known: %s)" % (", ".join(bad), ", ".join(sorted(known))))
     chosen, missing = catalog_mod.resolve(cat, kernel, only)
-    return cat, kernel, chosen, missing
+    return cat, kernel, chosen, missing, only
 
 
 def run(argv=None):
@@ -153,21 +155,24 @@ def run(argv=None):
             raise EnvError("--device %s: no such PCI device in /sys/bus/pci/devices (lspci -D lists them)" % e.args[0])
 
     try:
-        cat, kernel, chosen, missing = resolve(args, release, tracefs)
+        cat, kernel, chosen, missing, only = resolve(args, release, tracefs)
     except OSError as e:
         raise EnvError("cannot read %s: %s" % (getattr(e, "filename", "?"), e.strerror))
-    defines = catalog_mod.defines_for(chosen, kernel)
+    def program(chosen):
+        return catalog_mod.defines_for(chosen, kernel) + rec_defines, \
+            program_text(args.probes_dir, catalog_mod.probe_files(chosen))
     devinfo, slots = recorder_mod.plan(topology, filt) if args.history else ({}, [])
     recorder = None
+    rec_defines = []
     if args.history:
-        defines += ["HIST_N=%d" % args.history, "HIST_SLOTS=%d" % max(1, len(slots)),
-                    "HIER_MAX=%d" % recorder_mod.HIER_MAX, "TAIL_NS=%dULL" % int(args.tail_ms * 1e6)]
+        rec_defines = ["HIST_N=%d" % args.history, "HIST_SLOTS=%d" % max(1, len(slots)),
+                       "HIER_MAX=%d" % recorder_mod.HIER_MAX, "TAIL_NS=%dULL" % int(args.tail_ms * 1e6)]
         recorder = {"history": args.history, "tail_ms": args.tail_ms, "devices": list(slots)}
     want_ring = args.buffer == "ring" or (args.buffer == "auto" and kernel.version is not None
                                           and kernel.version >= (5, 8))
     ring_pages = args.page_cnt or 8192
     perf_pages = args.page_cnt or 512
-    text = program_text(args.probes_dir, catalog_mod.probe_files(chosen))
+    defines, text = program(chosen)
 
     if args.print_source:
         d = defines + (["RINGBUF_PAGES=%d" % ring_pages] if want_ring else [])
@@ -201,6 +206,11 @@ def run(argv=None):
             release, "; ".join("%s: %s" % (m["event"], m["reason"]) for m in missing[:3])))
     if want_ring and args.buffer == "auto" and not hasattr(bcc.BPF, "ring_buffer_poll"):
         want_ring = False   # bcc older than 0.16 cannot build a ring buffer map
+    fentry = not args.no_fentry and catalog_mod.module_kfunc(bcc, "vfio_pci_core")
+    if fentry:
+        kernel.features.add("module_kfunc")
+        chosen, missing = catalog_mod.resolve(cat, kernel, only)
+        defines, text = program(chosen)
 
     from .bpfrun import Runner
     fn_names = reset_fn_names(args.probes_dir)
@@ -218,16 +228,34 @@ def run(argv=None):
             r = Runner(bcc, text, d, Runner.NO_STATIC_ASSERT)
             err("compiled with the kernel headers' static assertions disabled")
             return r
+    def last_line(e):
+        return str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+
+    def uses_fentry(chosen):
+        return any(a["kind"] in ("kfunc", "kretfunc") for c in chosen for a in c["attach"])
     try:
         try:
             runner = compile_(want_ring)
         except Exception as e:
-            if not (want_ring and args.buffer == "auto"):
+            if uses_fentry(chosen):
+                # fentry needs the module's BTF to match what bcc compiled against: fall back to kprobes
+                err("bcc could not load the fentry/fexit probes (%s); using kprobes" % last_line(e))
+                kernel.features.discard("module_kfunc")
+                chosen, missing = catalog_mod.resolve(cat, kernel, only)
+                defines, text = program(chosen)
+            elif want_ring and args.buffer == "auto":
+                err("bcc could not build the probes with a ring buffer (%s); using perf buffers" % last_line(e))
+                want_ring = False
+            else:
                 raise
-            err("bcc could not build the probes with a ring buffer (%s); using perf buffers" % (
-                str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__))
-            want_ring = False
-            runner = compile_(False)
+            try:
+                runner = compile_(want_ring)
+            except Exception as e2:
+                if not (want_ring and args.buffer == "auto"):
+                    raise
+                err("bcc could not build the probes with a ring buffer (%s); using perf buffers" % last_line(e2))
+                want_ring = False
+                runner = compile_(False)
     except Exception as e:
         msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         hint = "see bcc's messages above" if headers else \

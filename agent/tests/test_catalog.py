@@ -1,5 +1,6 @@
 import os
 import re
+import tempfile
 import unittest
 
 from aertrace_agent import catalog as c
@@ -193,6 +194,32 @@ class ResolveTest(unittest.TestCase):
         self.assertTrue(all(m["reason"].startswith("not requested") for m in miss))
 
 
+class FentryTest(unittest.TestCase):
+    def test_fentry_only_with_the_feature(self):
+        ch, _ = c.resolve(CAT, kernel("6.12.38", K61))
+        self.assertEqual(chosen_symbols(ch)["vfio.rw"], ["vfio_pci_core_read"] * 2 + ["vfio_pci_core_write"] * 2)
+        self.assertEqual([a["kind"] for a in [x for x in ch if x["event"] == "vfio.rw"][0]["attach"]],
+                         ["kprobe", "kretprobe", "kprobe", "kretprobe"])
+        k = kernel("6.12.38", K61, features={"module_kfunc"})
+        ch2, _ = c.resolve(CAT, k)
+        rw = [x for x in ch2 if x["event"] == "vfio.rw"][0]
+        self.assertEqual([a["kind"] for a in rw["attach"]], ["kfunc", "kretfunc", "kfunc", "kretfunc"])
+        self.assertIn("VFIO_RW_FENTRY", c.defines_for(ch2, k))
+        # without the module loaded the fentry candidate is not chosen either
+        ch3, miss3 = c.resolve(CAT, kernel("6.12.38", drop(K61, "vfio_pci_core_read"), features={"module_kfunc"}))
+        self.assertNotIn("vfio.rw", chosen_symbols(ch3))
+
+    def test_module_kfunc_detection(self):
+        import types
+        fake = types.SimpleNamespace(__version__="0.26.0", BPF=types.SimpleNamespace(support_kfunc=lambda: True))
+        with tempfile.TemporaryDirectory() as d:
+            open(os.path.join(d, "vfio_pci_core"), "w").close()
+            self.assertFalse(c.module_kfunc(fake, "vfio_pci_core", d))
+            fake.__version__ = "0.35.0"
+            self.assertTrue(c.module_kfunc(fake, "vfio_pci_core", d))
+            self.assertFalse(c.module_kfunc(fake, "vfio_pci", d))
+
+
 class LinkTracepointsTest(unittest.TestCase):
     def test_72_attaches_both_link_tracepoints(self):
         tps = ("ras:aer_event", "pci:pci_hp_event", "pci:pcie_link_event")
@@ -236,6 +263,8 @@ class CatalogAgreesWithSourcesTest(unittest.TestCase):
 
     def functions(self, text):
         names = set(re.findall(r"^int\s+(\w+)\s*\(struct pt_regs", text, re.M))
+        for kind, mod, fn in re.findall(r"^MODULE_(KFUNC|KRETFUNC)_PROBE\((\w+),\s*(\w+)", text, re.M):
+            names.add("%s__%s__%s" % (kind.lower(), mod, fn))
         for sysname, ev in re.findall(r"TRACEPOINT_PROBE\((\w+),\s*(\w+)\)", text):
             names.add("tracepoint__%s__%s" % (sysname, ev))
         return names
@@ -246,7 +275,7 @@ class CatalogAgreesWithSourcesTest(unittest.TestCase):
             for cand in ev["candidates"]:
                 for a in cand["attach"]:
                     self.assertIn(a["fn"], fns, "%s: %s not in %s" % (ev["event"], a["fn"], ev["file"]))
-                    self.assertIn(a["kind"], ("kprobe", "kretprobe", "tracepoint"))
+                    self.assertIn(a["kind"], ("kprobe", "kretprobe", "tracepoint", "kfunc", "kretfunc"))
 
     def test_defines_are_used(self):
         alltext = "".join(self.src.values())

@@ -159,7 +159,7 @@ struct devinfo_t {
 };
 #define NOSLOT 0xffffffff
 BPF_HASH(devinfo, u32, struct devinfo_t, 1024);
-BPF_ARRAY(live_until, u64, HIER_MAX);
+BPF_ARRAY(live_until, u64, HIER_MAX + 1);
 
 struct hist_t {
     u64 seq;       /* 1 + index in the slot's sequence; 0 = never written */
@@ -194,32 +194,29 @@ struct regs_t {
 };
 BPF_ARRAY(regs, struct regs_t, HIST_SLOTS);
 
+/* live_until[HIER_MAX] stands for every hierarchy: a device the agent does not know (no name, hot-added)
+ * makes all of them live (a loop over the entries would not pass older verifiers). */
 static __always_inline void arm_live(u32 dev, u64 now)
 {
     struct devinfo_t *di = devinfo.lookup(&dev);
     u64 until = now + TAIL_NS;
-    u32 h;
+    u32 h = di ? di->hier : HIER_MAX;
 
-    if (di) {
-        h = di->hier;
-        live_until.update(&h, &until);
-        return;
-    }
-    /* a device the agent does not know (no name, hot-added): every hierarchy */
-#pragma unroll
-    for (h = 0; h < HIER_MAX; h++)
-        live_until.update(&h, &until);
+    live_until.update(&h, &until);
 }
 
 static __always_inline int is_live(struct devinfo_t *di, u64 now)
 {
-    u32 h;
+    u32 h, all = HIER_MAX;
     u64 *until;
 
     if (!di || di->slot == NOSLOT)
         return 1;
     h = di->hier;
     until = live_until.lookup(&h);
+    if (until && now < *until)
+        return 1;
+    until = live_until.lookup(&all);
     return until && now < *until;
 }
 #endif

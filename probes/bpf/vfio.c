@@ -159,19 +159,20 @@ static __always_inline int read_user_val(u64 buf, u32 n, u32 *val)
     return 0;
 }
 
-static __always_inline int rw_enter(struct pt_regs *ctx, u32 write)
+/* Shared by the kprobe and the fentry variants: ctx is only passed on to SUBMIT. */
+static __always_inline int rw_enter(void *ctx, u32 write, void *vdev, u64 buf, u64 count, void *ppos)
 {
-    u32 dev = dev_key(vfio_pdev((void *)PT_REGS_PARM1(ctx))), tid = cur_tid();
+    u32 dev = dev_key(vfio_pdev(vdev)), tid = cur_tid();
     struct vstash_t st = {};
     struct event e;
     u64 pos = 0;
 
     if (!dev_allowed(dev))
         return 0;
-    bpf_probe_read_kernel(&pos, sizeof(pos), (void *)PT_REGS_PARM4(ctx));
+    bpf_probe_read_kernel(&pos, sizeof(pos), ppos);
     st.dev = dev;
-    st.buf = PT_REGS_PARM2(ctx);
-    st.size = (u32)PT_REGS_PARM3(ctx);
+    st.buf = buf;
+    st.size = (u32)count;
     st.pos = pos;
     st.write = write;
     st.ts = bpf_ktime_get_ns();
@@ -237,12 +238,11 @@ static __always_inline void rw_count_regs(u32 slot, u8 region, u64 off, u32 size
 }
 #endif
 
-static __always_inline int rw_exit(struct pt_regs *ctx)
+static __always_inline int rw_exit(void *ctx, s64 ret)
 {
     u32 tid = cur_tid();
     struct vstash_t *st = rw_stash.lookup(&tid);
     struct event e;
-    s64 ret = (long)PT_REGS_RC(ctx);
     u32 val = 0, flags = F_RET;
     u8 region;
     u64 off, now;
@@ -335,9 +335,36 @@ static __always_inline int rw_exit(struct pt_regs *ctx)
     return 0;
 }
 
-int vfio_read_enter(struct pt_regs *ctx) { return rw_enter(ctx, 0); }
-int vfio_write_enter(struct pt_regs *ctx) { return rw_enter(ctx, 1); }
-int vfio_rw_exit(struct pt_regs *ctx) { return rw_exit(ctx); }
+#ifdef VFIO_RW_FENTRY
+/* fentry/fexit (BTF trampolines, no kprobe machinery): vfio_pci_core is a module, so bcc >= 0.31's
+ * MODULE_KFUNC_PROBE; bcc attaches kfunc__/kretfunc__ functions when it loads the program. */
+MODULE_KFUNC_PROBE(vfio_pci_core, vfio_pci_core_read, struct vfio_device *core_vdev, char *buf, size_t count, loff_t *ppos)
+{
+    return rw_enter(ctx, 0, core_vdev, (u64)buf, count, ppos);
+}
+MODULE_KRETFUNC_PROBE(vfio_pci_core, vfio_pci_core_read, struct vfio_device *core_vdev, char *buf, size_t count, loff_t *ppos, ssize_t ret)
+{
+    return rw_exit(ctx, ret);
+}
+MODULE_KFUNC_PROBE(vfio_pci_core, vfio_pci_core_write, struct vfio_device *core_vdev, const char *buf, size_t count, loff_t *ppos)
+{
+    return rw_enter(ctx, 1, core_vdev, (u64)buf, count, ppos);
+}
+MODULE_KRETFUNC_PROBE(vfio_pci_core, vfio_pci_core_write, struct vfio_device *core_vdev, const char *buf, size_t count, loff_t *ppos, ssize_t ret)
+{
+    return rw_exit(ctx, ret);
+}
+#else
+int vfio_read_enter(struct pt_regs *ctx)
+{
+    return rw_enter(ctx, 0, (void *)PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx), (void *)PT_REGS_PARM4(ctx));
+}
+int vfio_write_enter(struct pt_regs *ctx)
+{
+    return rw_enter(ctx, 1, (void *)PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx), (void *)PT_REGS_PARM4(ctx));
+}
+int vfio_rw_exit(struct pt_regs *ctx) { return rw_exit(ctx, (long)PT_REGS_RC(ctx)); }
+#endif
 #endif
 
 /* ---- vfio.open / vfio.close ---------------------------------------------- */
