@@ -102,8 +102,13 @@ static __always_inline void submit_flags(void *ctx, struct event *e, u64 flags)
 #define SUBMIT_QUIET(ctx, e) submit_flags(ctx, e, BPF_RB_NO_WAKEUP)
 #else
 BPF_PERF_OUTPUT(events);
-#define SUBMIT(ctx, e) events.perf_submit(ctx, e, sizeof(*(e)))
-#define SUBMIT_QUIET(ctx, e) events.perf_submit(ctx, e, sizeof(*(e)))
+/* a function, not a macro: bcc rewrites map calls only outside macro expansions */
+static __always_inline void submit_perf(void *ctx, struct event *e)
+{
+    events.perf_submit(ctx, e, sizeof(*e));
+}
+#define SUBMIT(ctx, e) submit_perf(ctx, e)
+#define SUBMIT_QUIET(ctx, e) submit_perf(ctx, e)
 #endif
 
 /* In-kernel device filter: filter_on[0] != 0 means only devices in allowed pass. Filled by the agent. */
