@@ -241,8 +241,10 @@ assert RECORD.size == ct.sizeof(Event)
 # A ring buffer record: the kernel's 8-byte header (length with BUSY/DISCARD bits, page offset), then the
 # event, padded to 8 bytes. Every record has the same size, so a run of them is unpacked in one call.
 RING_RECORD = _struct.Struct("<II" + RECORD.format[1:])
-# the same record, unpacking only: len, ts, ret, arg, pid, tid, dev, val, size, type, fn, flags, cpu, comm
-RING_FAST = _struct.Struct("<I4xQqQIIIII16xHBxBxH16s16x4x")
+# the same record, unpacking only what a config read's line needs: len, ts, ret, (arg, pid, tid, dev) as one
+# bytes object, val, size, type, fn, flags, cpu, comm
+RING_FAST = _struct.Struct("<I4xQq20sII16xHBxBxH16s16x4x")
+IDENT = _struct.Struct("<QIII")
 assert RING_FAST.size == RING_RECORD.size
 RING_BUSY = 1 << 31
 RING_DISCARD = 1 << 30
@@ -328,26 +330,28 @@ class Encoder(object):
                 used += 1
                 continue
             used += 1
-            if t[9] == EV_RW_EXIT and t[11] & (F_WRITE | F_VALUE | F_RET | F_TRIGGER) == F_VALUE | F_RET \
-                    and t[6] != NODEV:
+            if t[6] == EV_RW_EXIT and t[8] & (F_WRITE | F_VALUE | F_RET | F_TRIGGER) == F_VALUE | F_RET:
                 # the bulk of a live stream: a config read's return. Everything but ts, cpu, value and ret
-                # repeats for a polling reader, so that part of the line is formatted once.
-                key = t[3:7] + t[8:11] + t[13:]
+                # repeats for a polling reader, so that part of the line is formatted once per key.
+                key = (t[3], t[10], t[7], t[5])
                 head = heads.get(key)
                 if head is None:
-                    head = ',"pid":%d,"tid":%d,"comm":%s,"dev":"%s","region":"%s","offset":%d,"size":%d,"write":false' % (
-                        t[4], t[5], self._comm_json(t[13]), self._dev_name(t[6]), self._region[t[10]], t[3], t[8])
-                    if len(heads) < 65536:
-                        heads[key] = head
-                append('{"type":"vfio.rw.exit","ts":%d,"cpu":%d%s,"value":%d,"ret":%d}' % (t[1], t[12], head, t[7], t[2]))
-                continue
+                    arg, pid, tid, dev = IDENT.unpack(t[3])
+                    if dev != NODEV:
+                        head = ',"pid":%d,"tid":%d,"comm":%s,"dev":"%s","region":"%s","offset":%d,"size":%d,"write":false' % (
+                            pid, tid, self._comm_json(t[10]), self._dev_name(dev), self._region[t[7]], arg, t[5])
+                        if len(heads) < 65536:
+                            heads[key] = head
+                if head is not None:
+                    append('{"type":"vfio.rw.exit","ts":%d,"cpu":%d%s,"value":%d,"ret":%d}' % (t[1], t[9], head, t[4], t[2]))
+                    continue
             try:
                 append(self.fields_line(RING_RECORD.unpack_from(buf, i * size), 2))
             except DecodeError as e:
                 append(e)
                 continue
-            if t[11] & F_TRIGGER:
-                trig.append((len(out) - 1, t[1], t[6], t[12]))   # line index, ts, dev, cpu
+            if t[8] & F_TRIGGER:
+                trig.append((len(out) - 1, t[1], IDENT.unpack(t[3])[3], t[9]))   # line index, ts, dev, cpu
         return out, used, trig
 
     def history_lines(self, entries, dev):
