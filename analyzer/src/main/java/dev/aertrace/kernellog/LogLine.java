@@ -113,14 +113,15 @@ record LogLine(Format format, Clock clock, long ts, long resolutionNs, String me
                     return null;
                 }
             }
-            if ((m = ISO.matcher(s)).matches()) {
-                Long ns = iso(m.group(1), m.group(2), m.group(3));
-                return ns == null ? null : new LogLine(Format.ISO, Clock.REALTIME, ns, resolution(m.group(2)), m.group(4), null, null);
-            }
+            // journalctl's "host kernel:" first: dmesg --time-format iso would take it as message text
             if ((m = J_ISO.matcher(s)).matches()) {
                 Long ns = iso(m.group(1), m.group(2), m.group(3));
                 return ns == null ? null : new LogLine(Format.JOURNAL_ISO, Clock.REALTIME, ns,
                         m.group(2) == null ? 1_000_000_000L : resolution(m.group(2)), m.group(5), null, m.group(4));
+            }
+            if ((m = ISO.matcher(s)).matches()) {
+                Long ns = iso(m.group(1), m.group(2), m.group(3));
+                return ns == null ? null : new LogLine(Format.ISO, Clock.REALTIME, ns, resolution(m.group(2)), m.group(4), null, null);
             }
         }
         return null;
