@@ -81,6 +81,10 @@ final class EpisodeInputs {
         dev.aertrace.kernellog.KernelLogs.Kind kind = dev.aertrace.kernellog.KernelLogs.sniff(in);
         if (kind == dev.aertrace.kernellog.KernelLogs.Kind.KERNEL_LOG)
             return new dev.aertrace.kernellog.KernelLogAnalyzer().analyze(name, in, sink);
+        if (kind == dev.aertrace.kernellog.KernelLogs.Kind.QEMU_LOG) {
+            err.println("aertrace " + command + ": " + name + ": a QEMU/libvirt log; only `aertrace analyze` joins it to episodes");
+            return new dev.aertrace.kernellog.PostMortem(Analyzer.Options.defaults()).qemu(name, in);
+        }
         if (kind == dev.aertrace.kernellog.KernelLogs.Kind.UNKNOWN)
             err.println("aertrace " + command + ": " + name + ": " + dev.aertrace.kernellog.KernelLogs.UNKNOWN_HINT);
         return a.analyze(name, in, sink);

@@ -42,12 +42,18 @@ public final class KernelLogAnalyzer {
 
     /** Never throws for bad content: every problem is an issue in the report, with its line number. */
     public SourceReport analyze(String source, InputStream in, Consumer<AnalyzedEpisode> sink) {
+        return analyzeWithClock(source, in, (a, offset) -> sink.accept(a));
+    }
+
+    /** Same; each episode comes with its wall-clock offset (realtime - log clock) when the log gives one. */
+    SourceReport analyzeWithClock(String source, InputStream in, java.util.function.BiConsumer<AnalyzedEpisode, Long> sink) {
         Diagnostics diag = new Diagnostics();
         RaceDetector detector = new RaceDetector(opt.race());
         Object[] cur = new Object[2]; // header, context in force while the timeline emits
         KernelLogReader.Stats[] st = new KernelLogReader.Stats[1];
         TimelineBuilder timeline = new TimelineBuilder(source, opt.timeline(), diag,
-                ep -> sink.accept(mark(detector.analyze(ep, (TraceHeader) cur[0]), (KernelLogReader.Context) cur[1], st[0])));
+                ep -> sink.accept(mark(detector.analyze(ep, (TraceHeader) cur[0]), (KernelLogReader.Context) cur[1], st[0]),
+                        cur[1] == null ? null : ((KernelLogReader.Context) cur[1]).realtimeOffset));
         long[] events = new long[1];
         Map<String, Long> byType = new TreeMap<>();
         KernelLogReader reader = new KernelLogReader(patterns, diag, (h, ev, ctx) -> {

@@ -67,6 +67,8 @@ final class KernelLogReader {
         String resultDev;
         long resultTs, resultLine;
         boolean dpc;
+        /** Wall clock minus the log's clock at this error, when the log gives both (journal JSON, iso formats). */
+        Long realtimeOffset;
         final List<String> notes = new ArrayList<>();
         final List<Long> noteLines = new ArrayList<>();
 
@@ -240,6 +242,7 @@ final class KernelLogReader {
                 for (Context c : new ArrayList<>(open)) if (c.port.equals(dev) && (!c.uncorrectable() || c.done())) finish(c, false);
                 if (open.size() >= MAX_OPEN) finish(open.get(0), true);
                 Context c = new Context(dev, l.ts(), lineNo, l.resolutionNs(), boot);
+                if (l.realtimeNs() != null) c.realtimeOffset = l.realtimeNs() - l.ts();
                 c.severity = severity(group(m, "sev"));
                 c.multiple = group(m, "multi") != null;
                 String src = group(m, "src");
@@ -250,6 +253,7 @@ final class KernelLogReader {
             case DPC_CONTAINMENT -> {
                 if (open.size() >= MAX_OPEN) finish(open.get(0), true);
                 Context c = new Context(dev, l.ts(), lineNo, l.resolutionNs(), boot);
+                if (l.realtimeNs() != null) c.realtimeOffset = l.realtimeNs() - l.ts();
                 c.severity = 1;
                 c.dpc = true;
                 c.source = dev;

@@ -11,7 +11,7 @@ import java.nio.charset.StandardCharsets;
 public final class KernelLogs {
     private KernelLogs() {}
 
-    public enum Kind { TRACE, KERNEL_LOG, UNKNOWN }
+    public enum Kind { TRACE, KERNEL_LOG, QEMU_LOG, UNKNOWN }
 
     static final int SNIFF_BYTES = 64 * 1024;
 
@@ -37,6 +37,7 @@ public final class KernelLogs {
             in.reset();
         }
         String head = new String(b, 0, n, StandardCharsets.UTF_8);
+        if (!head.stripLeading().startsWith("{") && QemuLog.looksLike(head)) return Kind.QEMU_LOG;
         String[] lines = head.split("\n", 201);
         int seen = 0, log = 0;
         for (int i = 0; i < lines.length && i < 200; i++) {
@@ -52,6 +53,41 @@ public final class KernelLogs {
         }
         if (log > 0 && log * 2 >= seen) return Kind.KERNEL_LOG;
         return seen > 0 && !head.stripLeading().startsWith("{") ? Kind.UNKNOWN : Kind.TRACE;
+    }
+
+    /**
+     * A trace's wall clock minus its monotonic clock, from its header line (realtime_ns - mono_ns, taken together by
+     * the agent), or null. The stream is reset to where it was.
+     */
+    public static Long traceRealtimeOffset(BufferedInputStream in) throws IOException {
+        in.mark(SNIFF_BYTES + 1);
+        byte[] b = new byte[SNIFF_BYTES];
+        int n = 0, r;
+        try {
+            while (n < b.length && (r = in.read(b, n, b.length - n)) > 0) {
+                n += r;
+                if (indexOf(b, n, (byte) '\n') >= 0) break;
+            }
+        } catch (IOException e) {
+            return null;
+        } finally {
+            in.reset();
+        }
+        int nl = indexOf(b, n, (byte) '\n');
+        try {
+            com.fasterxml.jackson.databind.JsonNode h = new com.fasterxml.jackson.databind.ObjectMapper()
+                    .readTree(new String(b, 0, nl < 0 ? n : nl, StandardCharsets.UTF_8));
+            if (h == null || !"header".equals(h.path("type").asText()) || !h.has("mono_ns") || !h.has("realtime_ns")) return null;
+            long rt = h.get("realtime_ns").asLong(), mono = h.get("mono_ns").asLong();
+            return rt == 0 ? null : rt - mono;
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    private static int indexOf(byte[] b, int n, byte x) {
+        for (int i = 0; i < n; i++) if (b[i] == x) return i;
+        return -1;
     }
 
     /** The one-line explanation for {@link Kind#UNKNOWN}. */

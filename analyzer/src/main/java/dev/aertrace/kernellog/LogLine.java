@@ -24,7 +24,13 @@ import java.util.regex.Pattern;
  * formats and {@code dmesg -T} print local time without a zone). {@code resolutionNs} is the finest step the
  * format can show (1 µs for most, 1 s for {@code dmesg -T} and {@code journalctl -o short}).
  */
-record LogLine(Format format, Clock clock, long ts, long resolutionNs, String message, String bootId, String host) {
+record LogLine(Format format, Clock clock, long ts, long resolutionNs, String message, String bootId, String host,
+               Long realtimeNs) {
+
+    /** {@code realtimeNs}: the line's wall-clock time when the format gives one besides {@code ts}. */
+    LogLine(Format format, Clock clock, long ts, long resolutionNs, String message, String bootId, String host) {
+        this(format, clock, ts, resolutionNs, message, bootId, host, clock == Clock.REALTIME ? ts : null);
+    }
 
     enum Clock { MONO, REALTIME, WALL_NO_YEAR }
 
@@ -158,8 +164,14 @@ record LogLine(Format format, Clock clock, long ts, long resolutionNs, String me
         if (mono == null) mono = micros(n.get("__MONOTONIC_TIMESTAMP"));
         String boot = n.hasNonNull("_BOOT_ID") ? n.get("_BOOT_ID").asText() : null;
         String host = n.hasNonNull("_HOSTNAME") ? n.get("_HOSTNAME").asText() : null;
-        if (mono != null) return new LogLine(Format.JOURNAL_JSON, Clock.MONO, mono, 1000, msg.asText(), boot, host);
         Long real = micros(n.get("__REALTIME_TIMESTAMP"));
+        if (mono != null) {
+            // journald's realtime is when it received the line; its own monotonic stamp is on the same clock, so
+            // realtime - (reception mono - printk mono) is the printk time on the wall clock
+            Long recv = micros(n.get("__MONOTONIC_TIMESTAMP"));
+            Long rt = real == null ? null : recv == null ? real : real - (recv - mono);
+            return new LogLine(Format.JOURNAL_JSON, Clock.MONO, mono, 1000, msg.asText(), boot, host, rt);
+        }
         if (real != null) return new LogLine(Format.JOURNAL_JSON, Clock.REALTIME, real, 1000, msg.asText(), boot, host);
         return null;
     }

@@ -34,7 +34,7 @@ public final class PostMortem {
     private record TraceEp(String source, String device, Integer severity, long start, String kernel, String host,
                            TraceHeader[] header, int id) {}
 
-    private record LogRun(SourceReport report, List<AnalyzedEpisode> episodes, LogLine.Clock clock) {}
+    private record LogRun(SourceReport report, List<AnalyzedEpisode> episodes, List<Long> offsets, LogLine.Clock clock) {}
 
     private final Analyzer.Options opt;
     private final List<LogRun> logs = new ArrayList<>();
@@ -51,15 +51,72 @@ public final class PostMortem {
     /** Reads a kernel log now; its episodes wait for {@link #flush}. */
     public void log(String name, InputStream in, Consumer<AnalyzedEpisode> overflow) {
         List<AnalyzedEpisode> eps = new ArrayList<>();
+        List<Long> offsets = new ArrayList<>();
         KernelLogAnalyzer a = new KernelLogAnalyzer(opt);
-        SourceReport r = a.analyze(name, in, ep -> {
+        SourceReport r = a.analyzeWithClock(name, in, (ep, offset) -> {
             if (held < MAX_HELD) {
                 eps.add(ep);
+                offsets.add(offset);
                 held++;
-            } else overflow.accept(ep);
+            } else overflow.accept(decorate(ep, offset, true));
         });
-        logs.add(new LogRun(r, eps, a.lastClock()));
+        logs.add(new LogRun(r, eps, offsets, a.lastClock()));
     }
+
+    private final List<QemuLog.Notification> notifications = new ArrayList<>();
+
+    /** Reads a QEMU/libvirt log: its vfio error notifications decorate the episodes that follow. */
+    public SourceReport qemu(String name, InputStream in) {
+        QemuLog.Result r = QemuLog.read(name, in);
+        notifications.addAll(r.notifications());
+        return r.report();
+    }
+
+    /**
+     * Adds a {@code vm-stopped} verdict when a QEMU log has the vfio error notification for a device of the episode
+     * inside it: both placed on the host's wall clock ({@code realtimeOffset}: wall minus the episode's clock).
+     */
+    public AnalyzedEpisode decorate(AnalyzedEpisode a, Long realtimeOffset, boolean fromLog) {
+        if (notifications.isEmpty()) return a;
+        Episode ep = a.episode();
+        long windowStart = ep.start() - 1_000_000_000L, windowEnd = ep.end() + 1_000_000_000L;
+        for (QemuLog.Notification n : notifications) {
+            if (!(n.dev().equals(ep.device()) || ep.affected().contains(n.dev()))) continue;
+            if (n.realtimeNs() == null || realtimeOffset == null) {
+                unplaced.add(n.source() + " line " + n.line() + " (" + n.dev() + ")");
+                continue;
+            }
+            long at = n.realtimeNs() - realtimeOffset;
+            if (at < windowStart || at > windowEnd) continue;
+            StringBuilder sb = new StringBuilder("QEMU");
+            if (n.vm() != null) sb.append(" (VM ").append(n.vm()).append(")");
+            sb.append(" printed vfio_err_notifier_handler(").append(n.dev()).append(") at ").append(Times.rel(ep.start(), at))
+                    .append(" (").append(n.source()).append(" line ").append(n.line()).append(") and stopped the VM there")
+                    .append(" (internal-error)");
+            if (ep.recoveryEnd() != null) {
+                boolean ok = ep.result() != null && ep.result() == 5
+                        && a.verdicts().stream().noneMatch(v -> v.kind() == dev.aertrace.race.Verdict.Kind.RECOVERY_FAILED);
+                sb.append(at <= ep.recoveryEnd() ? ", before" : ", after").append(" the host ")
+                        .append(ok ? "recovered the device" : "ended its failed recovery").append(" at ")
+                        .append(Times.rel(ep.start(), ep.recoveryEnd()));
+            }
+            sb.append(": the guest never saw the recovery; the device needs a reset by the guest or the VM a restart"
+                    + " (times joined on the host's wall clock: QEMU's -msg timestamp and the ")
+                    .append(fromLog ? "kernel log's wall-clock stamps" : "trace header's realtime/monotonic pair").append(").");
+            List<dev.aertrace.ingest.Event> ev = new ArrayList<>(ep.errors().stream().limit(1).toList());
+            for (dev.aertrace.ingest.Event e : ep.events()) if (e instanceof dev.aertrace.ingest.Event.RecoveryExit) ev.add(e);
+            List<dev.aertrace.race.Verdict> vs = new ArrayList<>(a.verdicts());
+            vs.add(new dev.aertrace.race.Verdict(dev.aertrace.race.Verdict.Kind.VM_STOPPED, n.dev(), sb.toString(), List.copyOf(ev), false));
+            dev.aertrace.race.Outcome o = a.outcome();
+            // The stop is a fact in QEMU's own words: it outranks "clean" and a log's "cannot tell about races".
+            if (o == dev.aertrace.race.Outcome.CLEAN || (fromLog && o == dev.aertrace.race.Outcome.INCONCLUSIVE && !ep.endedMidRecovery()))
+                o = dev.aertrace.race.Outcome.RECOVERY_FAILED;
+            return new AnalyzedEpisode(ep, List.copyOf(vs), o);
+        }
+        return a;
+    }
+
+    private final java.util.Set<String> unplaced = new java.util.TreeSet<>();
 
     /** A traced episode, to join log episodes against. */
     public void traced(AnalyzedEpisode a) {
@@ -84,10 +141,11 @@ public final class PostMortem {
                 err.println("aertrace: " + run.report.source() + ": its times are local wall-clock times without a"
                         + " zone or year (dmesg -T / journalctl -o short[-precise]): not joined to the traces; use"
                         + " dmesg --time-format iso or journalctl -k -o short-iso|json to join");
-            for (AnalyzedEpisode a : run.episodes) {
+            for (int k = 0; k < run.episodes.size(); k++) {
+                AnalyzedEpisode a = run.episodes.get(k);
                 int t = wall ? -1 : match(a.episode(), run, used);
                 if (t < 0) {
-                    episodes.accept(a);
+                    episodes.accept(decorate(a, run.offsets.get(k), true));
                     continue;
                 }
                 used[t] = true;
@@ -104,6 +162,9 @@ public final class PostMortem {
                     + run.report.lines() + " lines" + (run.report.issues().stream().anyMatch(i -> i.kind() == Issue.Kind.EMPTY_INPUT) ? "" : ""));
         }
         logs.clear();
+        if (!unplaced.isEmpty())
+            err.println("aertrace: QEMU notifications not placed in time (no -msg timestamp, or a kernel log without wall-clock"
+                    + " stamps: use journalctl -o json or dmesg --time-format iso): " + String.join(", ", unplaced));
     }
 
     private static long firstLine(Episode ep) {
