@@ -41,6 +41,18 @@ def parse_args(argv):
                         "filtered in the kernel")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE ('-' = stdout, the default)")
     p.add_argument("--connect", metavar="HOST:PORT", help="stream to a TCP listener instead of a file")
+    p.add_argument("--kafka", metavar="BOOTSTRAP[,...]",
+                   help="publish the lines to Kafka (key host/boot id; see aertrace_agent/kafka_out.py)")
+    p.add_argument("--kafka-topic", default="aertrace.events", metavar="TOPIC", help="Kafka topic (default: %(default)s)")
+    p.add_argument("--kafka-spool-mb", type=float, default=64, metavar="MB",
+                   help="memory kept for lines while the broker is unreachable; past it lines are dropped and "
+                        "counted as lost (default: %(default)s)")
+    p.add_argument("--kafka-flush-timeout", type=float, default=30, metavar="SECONDS",
+                   help="how long to wait at the end for queued lines to reach the broker (default: %(default)s)")
+    p.add_argument("--replay", action="append", default=[], metavar="TRACE",
+                   help="publish a recorded trace (.jsonl or .jsonl.gz) to --kafka instead of tracing; no root, no bcc")
+    p.add_argument("--as-host", action="append", default=[], metavar="NAME",
+                   help="with --replay: publish each trace once per NAME, as if recorded on host NAME")
     p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after SECONDS")
     p.add_argument("--events", metavar="LIST", help="comma-separated logical events to attach (default: all in the catalog)")
     p.add_argument("--probes-dir", default=DEFAULT_PROBES, help="folder with catalog.json and bpf/ (default: %(default)s)")
@@ -64,8 +76,14 @@ def parse_args(argv):
     p.add_argument("--print-source", action="store_true", help="print the BPF program and its defines, then exit")
     p.add_argument("--version", action="version", version=AGENT)
     a = p.parse_args(argv)
-    if a.output and a.connect:
-        p.error("-o and --connect are exclusive")
+    if sum(1 for x in (a.output, a.connect, a.kafka) if x) > 1:
+        p.error("-o, --connect and --kafka are exclusive")
+    if a.replay and not a.kafka:
+        p.error("--replay needs --kafka BOOTSTRAP")
+    if a.as_host and not a.replay:
+        p.error("--as-host only goes with --replay")
+    if a.kafka_spool_mb <= 0 or a.kafka_flush_timeout < 0:
+        p.error("--kafka-spool-mb must be > 0 and --kafka-flush-timeout >= 0")
     if a.page_cnt is not None and (a.page_cnt <= 0 or a.page_cnt & (a.page_cnt - 1)):
         p.error("--page-cnt must be a power of two")
     if not (0 <= a.history <= 1 << 16):
@@ -137,8 +155,44 @@ def resolve(args, release, tracefs):
     return cat, kernel, chosen, missing, only
 
 
+def open_out(args):
+    if args.kafka:
+        from .kafka_out import open_kafka
+        return open_kafka(args.kafka, args.kafka_topic, args.kafka_spool_mb, args.kafka_flush_timeout)
+    return open_output(args.output, args.connect)
+
+
+def run_replay(args):
+    from . import kafka_out
+    for t in args.replay:
+        if not os.path.isfile(t):
+            raise EnvError("--replay %s: no such file" % t)
+    total = dropped = left = 0
+    for t in args.replay:
+        for host in (args.as_host or [None]):
+            try:
+                out = kafka_out.open_kafka(args.kafka, args.kafka_topic, args.kafka_spool_mb, args.kafka_flush_timeout,
+                                           headers=[("aertrace.replay", b"1")])
+            except OSError as e:
+                raise EnvError(str(e))
+            try:
+                n = kafka_out.replay(t, out, host)
+            except OSError as e:
+                raise EnvError("--replay %s: %s" % (t, e))
+            out.close()
+            total += n
+            dropped += out.dropped
+            left += out.undelivered_at_close
+            err("replayed %s%s: %d lines, %d dropped%s" % (t, " as " + host if host else "", n, out.dropped,
+                                                       ", %d undelivered" % out.undelivered_at_close
+                                                       if out.undelivered_at_close else ""))
+    return EXIT_OK if left == 0 else 1
+
+
 def run(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.replay:
+        return run_replay(args)
     release = os.uname().release
     tracefs = catalog_mod.find_tracefs()
 
@@ -181,7 +235,7 @@ def run(argv=None):
         return EXIT_OK
     if args.dry_run:
         try:
-            out = open_output(args.output, args.connect)
+            out = open_out(args)
         except (OSError, ValueError) as e:
             raise EnvError("cannot open output: %s" % e)
         out.write(header_mod.build_header(release, header_mod.attached_entries(chosen), missing, topology, filt,
@@ -273,7 +327,7 @@ def run(argv=None):
         raise EnvError("no probe could be attached: %s" % "; ".join(w for _, w in failed[:3]))
 
     try:
-        out = open_output(args.output, args.connect)
+        out = open_out(args)
     except (OSError, ValueError) as e:
         runner.cleanup()
         raise EnvError("cannot open output: %s" % e)
@@ -312,13 +366,18 @@ def run(argv=None):
 
     def emit(line):
         try:
+            if "\n" in line:   # a whole access: enter and exit (one message each on Kafka)
+                for part in line.split("\n"):
+                    write_line(part)
+                    state["events"] += 1
+                return
             write_line(line)
         except (BrokenPipeError, ConnectionError, OSError) as e:
             if state["stop"] is None:
                 state["stop"] = "output closed"
                 err("output closed (%s); stopping" % e)
             return
-        state["events"] += 2 if "\n" in line else 1
+        state["events"] += 1
 
     def undecodable(e):
         state["undecodable"] += 1
