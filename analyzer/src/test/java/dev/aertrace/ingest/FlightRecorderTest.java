@@ -16,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * reorder window (here 3.5 s behind the last line already read), and they are the baseline of
  * state-changed-under-user.
  */
-class FlightRecorderTest {
+public class FlightRecorderTest {
     private static final String CFG = "\"region\":\"config\",\"offset\":4,\"size\":2,\"write\":false";
 
     private static String rw(String type, long ts, String extra, boolean history) {
@@ -25,7 +25,7 @@ class FlightRecorderTest {
     }
 
     /** ioctls streamed at 2.0 and 3.5 s, then the dump: COMMAND read 0x0406 at 1.5 s and 5.9 s, then the fatal error at 6 s. */
-    static String trace(boolean markHistory) {
+    public static String trace(boolean markHistory) {
         Tr t = Tr.lab();
         t.ev("vfio.ioctl.enter", 1_000_000, Tr.USER, Tr.EP, "\"cmd\":15211,\"cmd_name\":\"VFIO_DEVICE_GET_INFO\"");
         t.ev("vfio.ioctl.exit", 1_000_010, Tr.USER, Tr.EP, "\"cmd\":15211,\"cmd_name\":\"VFIO_DEVICE_GET_INFO\",\"ret\":0");
