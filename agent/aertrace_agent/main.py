@@ -52,7 +52,8 @@ def parse_args(argv):
     p.add_argument("--replay", action="append", default=[], metavar="TRACE",
                    help="publish a recorded trace (.jsonl or .jsonl.gz) to --kafka instead of tracing; no root, no bcc")
     p.add_argument("--as-host", action="append", default=[], metavar="NAME",
-                   help="with --replay: publish each trace once per NAME, as if recorded on host NAME")
+                   help="with --replay: publish each trace once per NAME, as if recorded on host NAME; "
+                        "{name} and {dir} stand for the trace's file name (without .jsonl.gz) and its folder")
     p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after SECONDS")
     p.add_argument("--events", metavar="LIST", help="comma-separated logical events to attach (default: all in the catalog)")
     p.add_argument("--probes-dir", default=DEFAULT_PROBES, help="folder with catalog.json and bpf/ (default: %(default)s)")
@@ -167,25 +168,32 @@ def run_replay(args):
     for t in args.replay:
         if not os.path.isfile(t):
             raise EnvError("--replay %s: no such file" % t)
-    total = dropped = left = 0
+    try:
+        producer = kafka_out.new_producer(args.kafka, args.kafka_spool_mb)
+    except OSError as e:
+        raise EnvError(str(e))
+    # one producer for every stream: each is its own key, so order holds per host/boot
+    total = dropped = 0
     for t in args.replay:
         for host in (args.as_host or [None]):
-            try:
-                out = kafka_out.open_kafka(args.kafka, args.kafka_topic, args.kafka_spool_mb, args.kafka_flush_timeout,
-                                           headers=[("aertrace.replay", b"1")])
-            except OSError as e:
-                raise EnvError(str(e))
+            if host and "{" in host:
+                host = host.format(name=os.path.basename(t).split(".")[0],
+                                   dir=os.path.basename(os.path.dirname(os.path.abspath(t))))
+            out = kafka_out.KafkaOutput(producer, args.kafka_topic, args.kafka_flush_timeout,
+                                        record_headers=[("aertrace.replay", b"1")])
             try:
                 n = kafka_out.replay(t, out, host)
             except OSError as e:
                 raise EnvError("--replay %s: %s" % (t, e))
-            out.close()
+            out.flush()
             total += n
             dropped += out.dropped
-            left += out.undelivered_at_close
-            err("replayed %s%s: %d lines, %d dropped%s" % (t, " as " + host if host else "", n, out.dropped,
-                                                       ", %d undelivered" % out.undelivered_at_close
-                                                       if out.undelivered_at_close else ""))
+            err("replayed %s%s: %d lines, %d dropped" % (t, " as " + host if host else "", n, out.dropped))
+    left = producer.flush(args.kafka_flush_timeout)
+    if left:
+        err("%d lines still queued for Kafka after %.0f s (broker unreachable?); they are lost"
+            % (left, args.kafka_flush_timeout))
+    err("replay done: %d lines, %d dropped, %d undelivered" % (total, dropped, left))
     return EXIT_OK if left == 0 else 1
 
 
