@@ -67,6 +67,8 @@ class KafkaOutput(object):
         self.queue_full = 0
         self.max_ts = 0
         self.undelivered_at_close = 0
+        self.heartbeat_s = 30.0
+        self.last_send = time.monotonic()
 
     # --- Output interface ---
     def write(self, obj):
@@ -91,6 +93,18 @@ class KafkaOutput(object):
 
     def flush(self):
         self.p.poll(0)   # serve delivery reports; never blocks the trace loop
+        if self.key is not None and time.monotonic() - self.last_send >= self.heartbeat_s:
+            self._heartbeat()
+
+    def _heartbeat(self):
+        # A quiet host sends nothing; this empty record (not a trace line: no value, header
+        # aertrace.heartbeat) tells `fleet` the agent is alive, for the host-silent alert.
+        try:
+            self.p.produce(self.topic, value=None, key=self.key,
+                           headers=[("aertrace.heartbeat", b"1")] + list(self.headers or []))
+            self.last_send = time.monotonic()
+        except BufferError:
+            pass
 
     def close(self):
         left = self.p.flush(self.flush_timeout)
@@ -118,9 +132,11 @@ class KafkaOutput(object):
         else:
             self.p.produce(self.topic, value=data, key=self.key, on_delivery=self._on_delivery)
         self.lines += 1
+        self.last_send = time.monotonic()
 
     def _produce(self, text, counted):
         data = text.encode("utf-8")
+        full = True
         for attempt in (0, 1):
             try:
                 self._send(data)
@@ -130,12 +146,19 @@ class KafkaOutput(object):
             except BufferError:
                 if attempt == 0:
                     self.p.poll(0)    # delivery reports may free room
-        self.queue_full += 1
+            except Exception as e:   # KafkaException: e.g. the topic does not exist
+                full = False
+                self.delivery_errors += 1
+                if self.delivery_errors <= 5:
+                    self.log("Kafka refused a line, counted as lost: %s" % e)
+                break
         if counted:
             self.dropped += 1
             self.unreported += 1
-        if self.queue_full == 1:
-            self.log("Kafka spool full (broker unreachable or slow): dropping lines, counted as lost")
+        if full:
+            self.queue_full += 1
+            if self.queue_full == 1:
+                self.log("Kafka spool full (broker unreachable or slow): dropping lines, counted as lost")
         return False
 
     def _announce(self):
@@ -146,6 +169,9 @@ class KafkaOutput(object):
             self._send(line.encode("utf-8"))
         except BufferError:
             return False   # still full: announced with the next line that fits
+        except Exception as e:
+            self.log("Kafka refused the lost line: %s" % e)
+            return False
         self.accepted_events += 1
         self.unreported = 0
         return True
@@ -171,6 +197,9 @@ class KafkaOutput(object):
                     self.log("Kafka spool full: the footer could not be queued")
                     return
                 self.p.poll(0.1)
+            except Exception as e:
+                self.log("Kafka refused the footer: %s" % e)
+                return
 
 
 def _ts_of(text):
@@ -187,10 +216,16 @@ def _ts_of(text):
         return None
 
 
-def open_kafka(bootstrap, topic, spool_mb=64, flush_timeout=30.0, headers=None):
+def new_producer(bootstrap, spool_mb=64):
     ck = import_kafka()
-    return KafkaOutput(ck.Producer(producer_config(bootstrap, spool_mb)), topic, flush_timeout,
-                       record_headers=headers)
+    try:
+        return ck.Producer(producer_config(bootstrap, spool_mb))
+    except ck.KafkaException as e:
+        raise OSError("Kafka client: %s" % e)
+
+
+def open_kafka(bootstrap, topic, spool_mb=64, flush_timeout=30.0, headers=None):
+    return KafkaOutput(new_producer(bootstrap, spool_mb), topic, flush_timeout, record_headers=headers)
 
 
 def open_trace(path):

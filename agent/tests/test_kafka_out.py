@@ -131,6 +131,19 @@ class KafkaOutputTest(unittest.TestCase):
         self.assertEqual({k for k, _ in p.delivered}, {("replayed-host/" + h["boot_id"]).encode()})
         self.assertEqual(json.loads(got[-1])["events"], json.loads(orig[-1])["events"])
 
+    def test_heartbeat_on_a_quiet_stream(self):
+        p = BoundedProducer(100)
+        o = kafka_out.KafkaOutput(p, "t", log=lambda m: None)
+        o.write(header())
+        o.flush()
+        self.assertEqual(len(p.queue), 1)            # nothing yet: just sent the header
+        o.last_send -= 31
+        o.flush()
+        self.assertEqual(len(p.queue), 2)
+        k, v, _ = p.queue[-1]
+        self.assertIsNone(v)                          # no trace line: the analyzer never sees it
+        self.assertEqual(k, b"h/b")
+
     def test_cli_replay_needs_kafka(self):
         from aertrace_agent import main
         with self.assertRaises(SystemExit):
