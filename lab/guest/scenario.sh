@@ -27,7 +27,8 @@ start_agent() {
 	say "starting agent"
 	/usr/bin/python3 /aertrace/agent/aertrace-agent --device $EP -o $TRACE 2>/out/agent.err &
 	TRACER_PID=$!
-	if ! wait_for 300 sh -c "grep -q 'aertrace-agent: ready' /out/agent.err || ! kill -0 $TRACER_PID" ||
+	# 600 s: at load 15 on the 2-core build machine bcc's compile under TCG took over 300 s
+	if ! wait_for 600 sh -c "grep -q 'aertrace-agent: ready' /out/agent.err || ! kill -0 $TRACER_PID" ||
 		! kill -0 $TRACER_PID; then
 		say "agent not ready: $(tail -c 600 /out/agent.err)"; return 1
 	fi
