@@ -67,6 +67,13 @@ def evidence(event_name, attached_symbols):
         return lambda d: d["type"] == "eventfd.signal"
     if event_name == "lost":
         return lambda d: d["type"] == "lost"
+    # device loss (hotplug.c, vfio.c)
+    if event_name in ("hotplug.event", "vfio.request"):
+        return lambda d: d["type"] == event_name
+    if event_name in ("qemu.vm_stop", "qemu.runstate", "qemu.system_reset"):
+        return lambda d: d["type"] == event_name
+    if event_name in ("hotplug.unconfigure", "pci.remove", "vfio.remove", "qemu.config", "qemu.region"):
+        return lambda d: d["type"].startswith(event_name + ".")
     raise ValueError(event_name)
 
 
@@ -113,6 +120,8 @@ def table(repo=REPO):
                 cells[n][k] = "proven: [%s](../%s)" % (os.path.basename(proof[0]).split(".")[0], proof[0])
             elif missing and not attached:
                 cells[n][k] = "unavailable: " + missing[0]["reason"]
+            elif not missing and not attached and n != "lost":
+                cells[n][k] = "no trace recorded with it yet (added to the catalog after these recordings)"
             elif n == "lost":
                 cells[n][k] = "no loss in the committed traces"
             else:

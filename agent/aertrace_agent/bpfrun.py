@@ -25,6 +25,7 @@ class Runner(object):
         on[on.Key(0)] = on.Leaf(1)
 
     def attach(self, chosen):
+        # uprobe/uretprobe attachments carry the binary's path (catalog resolution adds it)
         """Attach every chosen candidate; returns (attached_chosen, failed) where failed is a list
         of (chosen entry, reason). A candidate whose attachments fail is detached entirely."""
         ok, failed = [], []
@@ -38,6 +39,10 @@ class Runner(object):
                         self.b.attach_kprobe(event=a["symbol"], fn_name=fn)
                     elif kind == "kretprobe":
                         self.b.attach_kretprobe(event=a["symbol"], fn_name=fn)
+                    elif kind == "uprobe":
+                        self.b.attach_uprobe(name=a["path"], sym=a["symbol"], fn_name=fn)
+                    elif kind == "uretprobe":
+                        self.b.attach_uretprobe(name=a["path"], sym=a["symbol"], fn_name=fn)
                     elif kind == "tracepoint":
                         # TRACEPOINT_PROBE functions are attached by bcc when it loads the program.
                         if not self._tracepoint_attached(a["tracepoint"]):
@@ -58,6 +63,10 @@ class Runner(object):
                         self.b.detach_kprobe(event=a["symbol"])
                     elif a["kind"] == "kretprobe":
                         self.b.detach_kretprobe(event=a["symbol"])
+                    elif a["kind"] == "uprobe":
+                        self.b.detach_uprobe(name=a["path"], sym=a["symbol"])
+                    elif a["kind"] == "uretprobe":
+                        self.b.detach_uretprobe(name=a["path"], sym=a["symbol"])
                 except Exception:
                     pass
             failed.append((c, err))

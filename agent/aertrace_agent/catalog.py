@@ -95,7 +95,7 @@ class Kernel(object):
     """What the resolver needs to know about the running kernel."""
 
     def __init__(self, release, symbols, tracepoints=None, tp_formats=None,
-                 traceable=None, blacklist=None, modules=None):
+                 traceable=None, blacklist=None, modules=None, user_binaries=None):
         self.release = release
         self.version = kernel_version(release)
         self.symbols = symbols                  # SymbolIndex
@@ -104,6 +104,8 @@ class Kernel(object):
         self.traceable = traceable               # available_filter_functions names, or None if unreadable
         self.blacklist = blacklist or set()
         self.modules = modules                   # loaded module names, or None if unknown
+        # user-space probe targets: role ("qemu") -> (path, set of dynamic function names or an error text)
+        self.user_binaries = user_binaries or {}
 
 
 def _check_candidate(cand, kernel):
@@ -117,6 +119,19 @@ def _check_candidate(cand, kernel):
             return False, "kernel %d.%d newer than %s (prototype differs)" % (v + (cand["max_kernel"],)), [], []
     notes, attach = [], []
     for a in cand["attach"]:
+        if a["kind"] in ("uprobe", "uretprobe"):
+            role = a.get("binary", "qemu")
+            path, syms = kernel.user_binaries.get(role, (None, None))
+            if path is None:
+                return False, "no %s binary named (--%s PATH)" % (role, role), [], []
+            if not isinstance(syms, set):
+                return False, "%s: %s" % (path, syms), [], []
+            if a["symbol"] not in syms:
+                if a.get("optional"):
+                    continue
+                return False, "%s not in the dynamic symbols of %s" % (a["symbol"], path), [], []
+            attach.append(dict(a, path=path))
+            continue
         if a["kind"] == "tracepoint":
             tp = a["tracepoint"]
             if tp not in kernel.tracepoints:

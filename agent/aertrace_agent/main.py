@@ -45,6 +45,9 @@ def parse_args(argv):
     p.add_argument("--rw-window", type=float, metavar="MS",
                    help="record vfio region reads/writes only during error/reset activity on the filtered devices "
                         "and MS ms after it; the others are counted (footer rw_not_traced), not recorded")
+    p.add_argument("--qemu", metavar="PATH",
+                   help="also trace this QEMU binary (uprobes on its exported vfio/runstate functions, "
+                        "e.g. /usr/bin/qemu-system-x86_64): every process running it")
     p.add_argument("--page-cnt", type=int, default=512,
                    help="perf buffer pages per CPU, a power of two (default: %(default)s)")
     p.add_argument("--dry-run", action="store_true",
@@ -119,6 +122,13 @@ def resolve(args, release, tracefs):
         bad = sorted(only - known)
         if bad:
             raise EnvError("--events: unknown logical event(s) %s (known: %s)" % (", ".join(bad), ", ".join(sorted(known))))
+    if args.qemu:
+        from .elfsyms import dynamic_functions, ElfError
+        path = os.path.realpath(args.qemu)
+        try:
+            kernel.user_binaries["qemu"] = (path, dynamic_functions(path))
+        except (OSError, ElfError) as e:
+            raise EnvError("--qemu %s: %s" % (args.qemu, e))
     chosen, missing = catalog_mod.resolve(cat, kernel, only)
     return cat, kernel, chosen, missing
 

@@ -12,6 +12,11 @@ import unittest
 from tests.test_schema import validator
 from tests.util import REPO, PROBES
 
+# logical events added after traces were committed (device loss, issue 9/12): a trace recorded
+# before them does not mention them; the proof table says "no trace recorded with it yet"
+ADDED_LATER = {"hotplug.event", "hotplug.unconfigure", "pci.remove", "vfio.request", "vfio.remove",
+               "qemu.config", "qemu.region", "qemu.vm_stop", "qemu.runstate", "qemu.system_reset"}
+
 TRACES = sorted(glob.glob(os.path.join(REPO, "testdata", "lab", "*", "*.jsonl.gz")))
 
 
@@ -32,7 +37,11 @@ class LabTracesTest(unittest.TestCase):
             self.assertEqual(header["type"], "header", rel)
             seen = set(a["event"] for a in header["probes"]["attached"]) | \
                 set(m["event"] for m in header["probes"]["missing"])
-            self.assertEqual(seen, events, "%s: header does not account for every logical event" % rel)
+            # events added to the catalog later are absent from older recordings' headers; every other
+            # logical event must be accounted for, and a header never names one the catalog lacks
+            self.assertEqual(seen - events, set(), "%s: header names events the catalog lacks" % rel)
+            self.assertEqual(events - seen - ADDED_LATER, set(),
+                             "%s: header does not account for every logical event" % rel)
             last = json.loads(lines[-1])
             self.assertEqual(last["type"], "footer", "%s: no footer" % rel)
             self.assertEqual(last["events"], len(lines) - 2, rel)

@@ -1,5 +1,6 @@
 # Sourced by stage1 for MODE=scenario.  Variables from the job: SCENARIO, KIND
-# (correctable|nonfatal|fatal), REPEAT, RESET (""|device|hot), TRACER.
+# (correctable|nonfatal|fatal|slotoff|device_del), REPEAT, RESET (""|device|hot), TRACER,
+# EPS (endpoints on vfio-pci), LABUSER (vfio-user|qemu).
 # The guest conducts: it starts the tracer and the vfio user, arms the endpoint,
 # asks the host to inject (file $LAB/inject.N, answered by $LAB/injected.N),
 # waits for the recovery to finish, repeats, then stops everything cleanly.
@@ -25,7 +26,9 @@ armed_count() { grep -c "ev=armed" $ULOG; }
 
 start_agent() {
 	say "starting agent"
-	/usr/bin/python3 /aertrace/agent/aertrace-agent --device $EP -o $TRACE 2>/out/agent.err &
+	devargs=""
+	for e in $EPS; do devargs="$devargs --device $e"; done
+	/usr/bin/python3 /aertrace/agent/aertrace-agent $devargs ${AGENT_EXTRA:-} -o $TRACE 2>/out/agent.err &
 	TRACER_PID=$!
 	if ! wait_for 300 sh -c "grep -q 'aertrace-agent: ready' /out/agent.err || ! kill -0 $TRACER_PID" ||
 		! kill -0 $TRACER_PID; then
@@ -77,8 +80,48 @@ print("aer_inject: correctable Bad TLP on 0000:01:00.0")
 PY
 }
 
+# Slot power off under the user (removal-slotoff): Slot Control of the port above the endpoint,
+# Power Controller Control = off and Power Indicator = off. QEMU (pcie_cap_slot_write_config)
+# detaches the card at once; pciehp then sees the presence change, as after a yanked card.
+slot_off() {
+	port=$(basename "$(readlink -f /sys/bus/pci/devices/$EP/..)")
+	before=$(setpci -s $port CAP_EXP+0x18.w)
+	setpci -s $port CAP_EXP+0x18.w=0x0700:0x0700
+	say "slot power off: $port Slot Control 0x$before -> 0x$(setpci -s $port CAP_EXP+0x18.w)"
+}
+
+# Debian's QEMU as the user (qemu-*): -device vfio-pci on the endpoint, the nested guest
+# lab/nested/poll.c under TCG, QMP on a socket in /tmp, its log and debugcon in /out.
+QSOCK=/tmp/nested-qmp.sock
+QLOG=/out/qemu-user.log
+start_nested() {
+	cp $LAB/poll.elf /tmp/poll.elf
+	qemu-system-x86_64 -accel tcg -machine q35 -m 64 -nodefaults -display none -no-user-config \
+		-kernel /tmp/poll.elf -append "delay=${POLL_DELAY:-2000}" \
+		-device vfio-pci,host=$EP,bus=pcie.0,addr=4,rombar=0 \
+		-debugcon file:/out/debugcon.log -qmp unix:$QSOCK,server=on,wait=off >/out/qemu.out 2>&1 &
+	UPID=$!
+	if ! wait_for 120 grep -q "poll: n=" /out/debugcon.log; then
+		say "nested guest did not start polling: $(cat /out/qemu.out) $(head -c 300 /out/debugcon.log)"
+		return 1
+	fi
+	say "nested QEMU (pid $UPID) running: $(head -1 /out/debugcon.log)"
+	/usr/bin/python3 /aertrace/lab/guest/qmp.py $QSOCK $QLOG query-status >/dev/null
+}
+
+stop_nested() {
+	st=$(/usr/bin/python3 /aertrace/lab/guest/qmp.py $QSOCK $QLOG query-status)
+	say "nested QEMU status after the error: $st; $(grep -c . /out/qemu.out) lines on its stderr: $(head -c 300 /out/qemu.out)"
+	# what an operator does with a VM stopped in internal-error: reset and continue it
+	st=$(/usr/bin/python3 /aertrace/lab/guest/qmp.py $QSOCK $QLOG system_reset cont sleep=3 query-status)
+	say "nested QEMU after system_reset + cont: $st"
+	/usr/bin/python3 /aertrace/lab/guest/qmp.py $QSOCK $QLOG quit >/dev/null 2>&1
+	wait $UPID
+}
+
 run_scenario() {
 	rc=0
+	[ "${LABUSER:-vfio-user}" = qemu ] && AGENT_EXTRA="--qemu /usr/bin/qemu-system-x86_64"
 	case "${TRACER:-auto}" in
 	auto) if [ -e /aertrace/agent/aertrace-agent ]; then TRACER=agent; else TRACER=bpftrace; fi ;;
 	esac
@@ -87,25 +130,50 @@ run_scenario() {
 	bpftrace) start_bpftrace || return 1 ;;
 	none) TRACER_PID= ;;
 	esac
-	uargs="--dev $EP --log $ULOG"
-	[ -n "$RESET" ] && uargs="$uargs --reset $RESET"
-	[ -n "${USER_ARGS:-}" ] && uargs="$uargs $USER_ARGS"
-	$VU $uargs 2>/out/vfio-user.err &
-	UPID=$!
-	if ! wait_for 30 grep -q "ev=ready" $ULOG; then
-		say "vfio-user not ready:"; cat /out/vfio-user.err; return 1
+	if [ "${LABUSER:-vfio-user}" = qemu ]; then
+		start_nested || return 1
+	else
+		uargs="--log $ULOG"
+		for e in $EPS; do uargs="$uargs --dev $e"; done
+		[ -n "$RESET" ] && uargs="$uargs --reset $RESET"
+		[ -n "${USER_ARGS:-}" ] && uargs="$uargs $USER_ARGS"
+		$VU $uargs 2>/out/vfio-user.err &
+		UPID=$!
+		if ! wait_for 30 grep -q "ev=ready" $ULOG; then
+			say "vfio-user not ready:"; cat /out/vfio-user.err; return 1
+		fi
+		say "vfio-user ready (pid $UPID): $(grep ev=armed $ULOG | head -1)"
 	fi
-	say "vfio-user ready (pid $UPID): $(grep ev=armed $ULOG | head -1)"
 	sleep 1
+	lspci -tv >$LAB/lspci-tree.txt 2>&1
 	i=1
 	while [ $i -le $REPEAT ]; do
-		lspci -vvv -s 00:02.0 >$LAB/lspci-rp-before-$i.txt 2>&1
-		n=$(armed_count)
-		kill -USR1 $UPID
-		wait_for 10 sh -c "[ \$(grep -c ev=armed $ULOG) -gt $n ]" || { say "vfio-user did not arm"; rc=1; break; }
+		lspci -vvv >$LAB/lspci-before-$i.txt 2>&1
 		before=$(recoveries)
-		say "error $i/$REPEAT ($KIND): $(grep ev=armed $ULOG | tail -1 | sed 's/.*ev=armed //')"
-		if [ "$KIND" = correctable ]; then
+		if [ "${LABUSER:-vfio-user}" != qemu ]; then
+			n=$(armed_count)
+			kill -USR1 $UPID
+			wait_for 10 sh -c "[ \$(grep -c ev=armed $ULOG) -gt $n ]" || { say "vfio-user did not arm"; rc=1; break; }
+			say "error $i/$REPEAT ($KIND): $(grep ev=armed $ULOG | tail -1 | sed 's/.*ev=armed //')"
+		else
+			say "error $i/$REPEAT ($KIND) while the nested QEMU owns $EP"
+		fi
+		if [ "$KIND" = slotoff ] || [ "$KIND" = device_del ]; then
+			if [ "$KIND" = slotoff ]; then
+				slot_off
+			else
+				echo $KIND >$LAB/req.tmp && mv $LAB/req.tmp $LAB/inject.$i
+				if ! wait_for 30 test -e $LAB/injected.$i; then say "host did not inject"; rc=1; break; fi
+				say "host: $(cat $LAB/injected.$i)"
+			fi
+			if wait_for 60 sh -c "[ ! -e /sys/bus/pci/devices/$EP ]"; then
+				say "removed: $EP is gone from sysfs; $(grep -E 'ev=(request|released)' $ULOG | tr '\n' ' ' | cut -c1-400)"
+			else
+				say "$EP still present 60 s after the removal request"
+				rc=1
+			fi
+			sleep 2
+		elif [ "$KIND" = correctable ]; then
 			inject_correctable || { rc=1; break; }
 			sleep 2
 		else
@@ -126,8 +194,12 @@ run_scenario() {
 		fi
 		i=$((i + 1))
 	done
-	kill -INT $UPID; wait $UPID
-	say "vfio-user: $(grep ev=summary $ULOG | tail -1)"
+	if [ "${LABUSER:-vfio-user}" = qemu ]; then
+		stop_nested
+	else
+		kill -INT $UPID; wait $UPID
+		say "vfio-user: $(grep ev=summary $ULOG | tail -1)"
+	fi
 	if [ -n "$TRACER_PID" ]; then
 		sleep 1
 		kill -INT $TRACER_PID
@@ -136,6 +208,6 @@ run_scenario() {
 		wait $TRACER_PID 2>/dev/null
 		say "tracer stopped"
 	fi
-	dmesg | grep -E "AER|aer|vfio|pcieport" >/out/dmesg-aer.txt
+	dmesg | grep -E "AER|aer|vfio|pcieport|pciehp" >/out/dmesg-aer.txt
 	return $rc
 }

@@ -30,6 +30,23 @@
 #define EV_URESET_ENTER   17
 #define EV_URESET_EXIT    18
 #define EV_CFG_LOCK       19
+/* device loss (hotplug.c, vfio.c); numbered from 40 so other additions below do not collide */
+#define EV_HP_EVENT          40
+#define EV_HP_UNCONF_ENTER   41
+#define EV_HP_UNCONF_EXIT    42
+#define EV_PCI_REMOVE_ENTER  43
+#define EV_PCI_REMOVE_EXIT   44
+#define EV_VFIO_REQUEST      45
+#define EV_VFIO_REMOVE_ENTER 46
+#define EV_VFIO_REMOVE_EXIT  47
+/* QEMU uprobes (qemu.c): no PCI device */
+#define EV_QEMU_CFG_ENTER    50
+#define EV_QEMU_CFG_EXIT     51
+#define EV_QEMU_REGION_ENTER 52
+#define EV_QEMU_REGION_EXIT  53
+#define EV_QEMU_VM_STOP      54
+#define EV_QEMU_RUNSTATE     55
+#define EV_QEMU_RESET        56
 
 /* flags: which optional fields are valid */
 #define F_RET    0x01
@@ -123,9 +140,9 @@ static __always_inline void ev_init(struct event *e, u16 type, u32 dev)
     e->dev = dev;
     bpf_get_current_comm(&e->comm, sizeof(e->comm));
 #ifdef RW_WINDOW_NS
-    /* every event but the user's own accesses (re)opens the window */
+    /* every event but the user's own accesses (vfio's and, through QEMU, the guest's) (re)opens the window */
     if (type != EV_RW_ENTER && type != EV_RW_EXIT && type != EV_IOCTL_ENTER && type != EV_IOCTL_EXIT &&
-        type != EV_OPEN && type != EV_CLOSE) {
+        type != EV_OPEN && type != EV_CLOSE && (type < EV_QEMU_CFG_ENTER || type > EV_QEMU_REGION_EXIT)) {
         u32 zero = 0;
         u64 until = e->ts + RW_WINDOW_NS;
         rw_gate.update(&zero, &until);
