@@ -30,7 +30,7 @@ start_agent() {
 	for e in $EPS; do devargs="$devargs --device $e"; done
 	/usr/bin/python3 /aertrace/agent/aertrace-agent $devargs ${AGENT_EXTRA:-} -o $TRACE 2>/out/agent.err &
 	TRACER_PID=$!
-	if ! wait_for 300 sh -c "grep -q 'aertrace-agent: ready' /out/agent.err || ! kill -0 $TRACER_PID" ||
+	if ! wait_for 900 sh -c "grep -q 'aertrace-agent: ready' /out/agent.err || ! kill -0 $TRACER_PID" ||
 		! kill -0 $TRACER_PID; then
 		say "agent not ready: $(tail -c 600 /out/agent.err)"; return 1
 	fi
@@ -82,12 +82,16 @@ PY
 
 # Slot power off under the user (removal-slotoff): Slot Control of the port above the endpoint,
 # Power Controller Control = off and Power Indicator = off. QEMU (pcie_cap_slot_write_config)
-# detaches the card at once; pciehp then sees the presence change, as after a yanked card.
+# detaches the card at once and raises Presence Detect Changed, as after a yanked card. Power is
+# switched back on at once: pciehp's surprise-removal path checks the slot's power control and,
+# finding it off, says "Slot(N): Already disabled" and removes nothing (seen on 6.1: the device
+# stayed bound, every read all-ones, until the user closed it).
 slot_off() {
 	port=$(basename "$(readlink -f /sys/bus/pci/devices/$EP/..)")
 	before=$(setpci -s $port CAP_EXP+0x18.w)
 	setpci -s $port CAP_EXP+0x18.w=0x0700:0x0700
-	say "slot power off: $port Slot Control 0x$before -> 0x$(setpci -s $port CAP_EXP+0x18.w)"
+	setpci -s $port CAP_EXP+0x18.w=0x$before
+	say "slot power off and on: $port Slot Control 0x$before -> 0x$(setpci -s $port CAP_EXP+0x18.w), endpoint vendor $(setpci -s ${EP#0000:} 0.w 2>/dev/null)"
 }
 
 # Debian's QEMU as the user (qemu-*): -device vfio-pci on the endpoint, the nested guest
@@ -101,7 +105,7 @@ start_nested() {
 		-device vfio-pci,host=$EP,bus=pcie.0,addr=4,rombar=0 \
 		-debugcon file:/out/debugcon.log -qmp unix:$QSOCK,server=on,wait=off >/out/qemu.out 2>&1 &
 	UPID=$!
-	if ! wait_for 120 grep -q "poll: n=" /out/debugcon.log; then
+	if ! wait_for 300 grep -q "poll: n=" /out/debugcon.log; then
 		say "nested guest did not start polling: $(cat /out/qemu.out) $(head -c 300 /out/debugcon.log)"
 		return 1
 	fi
@@ -117,6 +121,8 @@ stop_nested() {
 	say "nested QEMU after system_reset + cont: $st"
 	/usr/bin/python3 /aertrace/lab/guest/qmp.py $QSOCK $QLOG quit >/dev/null 2>&1
 	wait $UPID
+	# QEMU's own words (error_report on stderr) beside its QMP view
+	sed 's/^/qemu-stderr: /' /out/qemu.out >>$QLOG
 }
 
 run_scenario() {
