@@ -81,17 +81,36 @@ PY
 }
 
 # Slot power off under the user (removal-slotoff): Slot Control of the port above the endpoint,
-# Power Controller Control = off and Power Indicator = off. QEMU (pcie_cap_slot_write_config)
-# detaches the card at once and raises Presence Detect Changed, as after a yanked card. Power is
-# switched back on at once: pciehp's surprise-removal path checks the slot's power control and,
-# finding it off, says "Slot(N): Already disabled" and removes nothing (seen on 6.1: the device
-# stayed bound, every read all-ones, until the user closed it).
+# Power Controller Control = off and Power Indicator = off, then at once the old value again. QEMU
+# (pcie_cap_slot_write_config) detaches the card on the power-off write and raises Presence Detect
+# Changed: a yanked card, with slot power on as in a real surprise removal. The power-off write
+# masks the slot's interrupts, the second write restores them: when pciehp's handler ran between two
+# writes (two setpci runs, or two pwrites 46 us apart: the Command Completed interrupt of the first
+# write woke it), it found the slot powered off, said "Slot(1): Card not present" / "Slot(1): Already
+# disabled", and removed nothing (6.1: the device stayed bound, every read all-ones, and the user's
+# close stalled ~280 s in FLR/bus-reset waits: testdata/lab/6.1/slotoff-not-removed).
 slot_off() {
 	port=$(basename "$(readlink -f /sys/bus/pci/devices/$EP/..)")
-	before=$(setpci -s $port CAP_EXP+0x18.w)
-	setpci -s $port CAP_EXP+0x18.w=0x0700:0x0700
-	setpci -s $port CAP_EXP+0x18.w=0x$before
-	say "slot power off and on: $port Slot Control 0x$before -> 0x$(setpci -s $port CAP_EXP+0x18.w), endpoint vendor $(setpci -s ${EP#0000:} 0.w 2>/dev/null)"
+	/usr/bin/python3 - /sys/bus/pci/devices/$port/config <<'PY' >>$LAB/guest.log
+import os, struct, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+rd = lambda off, n: int.from_bytes(os.pread(fd, n, off), "little")
+cap = rd(0x34, 1) & 0xfc
+while cap and rd(cap, 1) != 0x10:
+    cap = rd(cap + 1, 1) & 0xfc
+sltctl = cap + 0x18
+before = rd(sltctl, 2)
+t0 = time.monotonic_ns()
+# PCC off + power indicator off, with Hot-Plug Interrupt Enable and Command Completed Interrupt Enable
+# cleared so this write raises no interrupt; the second write (the old value) completes a command with
+# interrupts on again, and pciehp finds Presence Detect Changed with the slot powered
+os.pwrite(fd, struct.pack("<H", (before | 0x0700) & ~0x0030), sltctl)
+os.pwrite(fd, struct.pack("<H", before), sltctl)
+t1 = time.monotonic_ns()
+print("slot_off: port Slot Control at 0x%x: 0x%04x -> 0x%04x -> 0x%04x between %d and %d ns" % (
+    sltctl, before, before | 0x0700, rd(sltctl, 2), t0, t1))
+PY
+	say "slot power pulsed off: $(tail -1 $LAB/guest.log); endpoint vendor now $(setpci -s ${EP#0000:} 0.w 2>/dev/null)"
 }
 
 # Debian's QEMU as the user (qemu-*): -device vfio-pci on the endpoint, the nested guest
