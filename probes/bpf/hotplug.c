@@ -34,7 +34,7 @@ static __always_inline int hp_event(struct pt_regs *ctx, u8 fn, u32 val)
     ev_init(&e, EV_HP_EVENT, dev);
     e.fn = fn;
     e.val = val;
-    events.perf_submit(ctx, &e, sizeof(e));
+    SUBMIT(ctx, &e);
     return 0;
 }
 
@@ -56,7 +56,7 @@ int hp_unconf_enter(struct pt_regs *ctx)
     ev_init(&e, EV_HP_UNCONF_ENTER, dev);
     e.state = (u8)(PT_REGS_PARM2(ctx) & 1);   /* bool presence: the card is still there */
     e.flags |= F_STATE;
-    events.perf_submit(ctx, &e, sizeof(e));
+    SUBMIT(ctx, &e);
     hp_unconf.update(&tid, &dev);
     return 0;
 }
@@ -71,7 +71,7 @@ int hp_unconf_exit(struct pt_regs *ctx)
         return 0;
     ev_init(&e, EV_HP_UNCONF_EXIT, *dev);
     hp_unconf.delete(&tid);
-    events.perf_submit(ctx, &e, sizeof(e));
+    SUBMIT(ctx, &e);
     return 0;
 }
 #endif
@@ -87,7 +87,7 @@ int pci_remove_enter(struct pt_regs *ctx)
     if (!dev_allowed(dev))
         return 0;
     ev_init(&e, EV_PCI_REMOVE_ENTER, dev);
-    events.perf_submit(ctx, &e, sizeof(e));
+    SUBMIT(ctx, &e);
     pci_remove.update(&tid, &dev);
     return 0;
 }
@@ -102,7 +102,7 @@ int pci_remove_exit(struct pt_regs *ctx)
         return 0;
     ev_init(&e, EV_PCI_REMOVE_EXIT, *dev);
     pci_remove.delete(&tid);
-    events.perf_submit(ctx, &e, sizeof(e));
+    SUBMIT(ctx, &e);
     return 0;
 }
 #endif

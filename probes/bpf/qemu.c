@@ -30,7 +30,7 @@ static __always_inline int q_enter(struct pt_regs *ctx, u16 type, int region, u6
         e.flags |= F_WRITE | F_VALUE;
         e.val = val;
     }
-    events.perf_submit(ctx, &e, sizeof(e));
+    SUBMIT(ctx, &e);
     return 0;
 }
 
@@ -52,7 +52,7 @@ static __always_inline int q_exit(struct pt_regs *ctx, u16 type, int region)
         e.flags |= F_VALUE;
     }
     qemu_stash.delete(&key);
-    events.perf_submit(ctx, &e, sizeof(e));
+    SUBMIT(ctx, &e);
     return 0;
 }
 #endif
@@ -96,7 +96,7 @@ static __always_inline int q_state(struct pt_regs *ctx, u16 type)
 
     ev_init(&e, type, NODEV);
     e.val = (u32)PT_REGS_PARM1(ctx);
-    events.perf_submit(ctx, &e, sizeof(e));
+    SUBMIT(ctx, &e);
     return 0;
 }
 int qemu_vm_stop(struct pt_regs *ctx) { return q_state(ctx, EV_QEMU_VM_STOP); }

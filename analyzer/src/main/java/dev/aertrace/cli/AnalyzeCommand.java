@@ -70,6 +70,7 @@ final class AnalyzeCommand implements Callable<Integer> {
                     run.input(res.equals(EMBEDDED_LAB) ? "testdata/lab/6.1/fatal-race.jsonl.gz" : "sample/fatal-race.jsonl", in);
                 }
             } else {
+                run.prescan(traces);
                 for (String t : traces) {
                     if (t.equals("-")) run.input("<stdin>", System.in);
                     else try (InputStream in = Files.newInputStream(Path.of(t))) {

@@ -78,6 +78,8 @@ public final class Analyzer {
 
         @Override public void event(Event e) { next.event(e); }
 
+        @Override public void history(Event e) { next.history(e); }
+
         @Override public void footer(TraceFooter f) { next.footer(f); }
 
         @Override public void advance(long ts) { next.advance(ts); }

@@ -1,5 +1,7 @@
 package dev.aertrace.race;
 
+import dev.aertrace.ingest.TraceReader;
+
 import dev.aertrace.ingest.Event;
 import dev.aertrace.ingest.TraceHeader;
 import dev.aertrace.ingest.Topology;
@@ -434,7 +436,8 @@ public final class RaceDetector {
         if (ep.endedMidRecovery()) why.add("the trace ends before the recovery finished");
         if (header == null) why.add("no header: the device topology is unknown");
         else {
-            if (header.schemaVersion() != 1) why.add("the trace is schema_version " + header.schemaVersion() + ", not 1");
+            if (!TraceReader.knowsSchema(header.schemaVersion()))
+                why.add("the trace is schema_version " + header.schemaVersion() + ", not 1 or 2");
             for (String p : List.of("vfio.rw", "reset", "recovery"))
                 if (header.probeMissing(p) && header.attached().stream().noneMatch(a -> a.event() != null && a.event().startsWith(p)))
                     why.add("the agent could not attach the " + p + " probe");

@@ -29,6 +29,8 @@ public record Verdict(Kind kind, String dev, String sentence, List<Event> eviden
         AER_STATUS_CLEARED_BEFORE_READ("aer-status-cleared-before-read", Category.NOTICE),
         RECOVERY_FAILED("recovery-failed", Category.RECOVERY),
         DEVICE_NOT_RESET("device-not-reset", Category.RECOVERY),
+        /** From QEMU's/libvirt's log (dev.aertrace.kernellog.QemuLog): QEMU stopped the VM on the error notification. */
+        VM_STOPPED("vm-stopped", Category.RECOVERY),
         INCONCLUSIVE("inconclusive", Category.INCONCLUSIVE);
 
         /** Stable identifier for JSON and scripts. */
