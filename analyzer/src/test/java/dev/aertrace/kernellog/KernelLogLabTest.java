@@ -98,6 +98,29 @@ class KernelLogLabTest {
         }
     }
 
+    /** Log and trace of the same boot given together, in either order: each error once, the trace's verdicts. */
+    @TestFactory
+    Stream<DynamicTest> aLogAndItsTraceTogetherDoNotDoubleCount() throws IOException {
+        return pairs().stream().map(logPath -> DynamicTest.dynamicTest(LAB.relativize(logPath).toString(), () -> {
+            Path tracePath = traceOf(logPath);
+            KernelLogFormatsTest.Cli alone = KernelLogFormatsTest.cli("analyze", "--format", "json", tracePath.toString());
+            for (String[] args : List.of(new String[] {logPath.toString(), tracePath.toString()},
+                    new String[] {tracePath.toString(), logPath.toString()})) {
+                KernelLogFormatsTest.Cli both = KernelLogFormatsTest.cli("analyze", "--format", "json", args[0], args[1]);
+                com.fasterxml.jackson.databind.JsonNode a = new com.fasterxml.jackson.databind.ObjectMapper().readTree(alone.out());
+                com.fasterxml.jackson.databind.JsonNode b = new com.fasterxml.jackson.databind.ObjectMapper().readTree(both.out());
+                assertFalse(a.path("summary").isMissingNode(), alone.out());
+                // the log's own events are counted as input; everything about episodes must be the trace's alone
+                ((com.fasterxml.jackson.databind.node.ObjectNode) a.path("summary")).remove("events");
+                ((com.fasterxml.jackson.databind.node.ObjectNode) b.path("summary")).remove("events");
+                assertEquals(a.path("summary"), b.path("summary"), "summary with the log added: " + both.err());
+                assertEquals(a.path("episodes").size(), b.path("episodes").size());
+                assertEquals(alone.code(), both.code(), both.err());
+                assertTrue(both.err().contains("counted once, from the trace"), both.err());
+            }
+        }));
+    }
+
     @TestFactory
     Stream<DynamicTest> theLogAloneGivesTheTracesEpisodes() throws IOException {
         return pairs().stream().map(logPath -> DynamicTest.dynamicTest(LAB.relativize(logPath).toString(), () -> {
