@@ -326,7 +326,7 @@ scrape_configs:
     c.subscribe([EPISODES])
     got, raw, spool_eps = {}, 0, []
     export = open(os.path.join(work, "episodes.jsonl"), "wb")
-    deadline = time.time() + 150
+    deadline = time.time() + 300
     last_new = time.time()
     while time.time() < deadline:
         m = c.poll(0.5)
@@ -381,7 +381,9 @@ scrape_configs:
         return sorted((strip(g) for g in json.load(open(out))["groups"]), key=lambda g: g["name"])
     ce = cmp_json([os.path.join(work, "episodes.jsonl")], "compare-episodes.json")
     ct = cmp_json(traces + traces, "compare-traces.json")
-    check("compare on episodes exported from the topic == compare on the traces", ce is not None and ce == ct,
+    ck = cmp_json(["--kafka", boot], "compare-kafka.json")
+    check("compare on the topic (--kafka) and on episodes exported from it == compare on the traces",
+          ce is not None and ce == ct and ck == ct,
           "%s kernel groups, %s episodes" % (len(ce) if ce else "?", sum(g["episodes"] for g in ce) if ce else "?"))
 
     # --- spool host
