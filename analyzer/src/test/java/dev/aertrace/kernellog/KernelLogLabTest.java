@@ -33,7 +33,7 @@ class KernelLogLabTest {
     static final List<String> SCENARIOS = List.of("fatal-race", "nonfatal", "fatal-linkfail");
     /** kernel/scenario pairs recorded with their kernel log (lab/record with AERTRACE_RECORD_DIR=testdata/lab/kmsg). */
     static final List<String> REQUIRED = List.of("6.1/fatal-race", "6.1/nonfatal", "6.1/fatal-linkfail",
-            "7.2/fatal-race", "7.2/nonfatal", "7.2/fatal-linkfail");
+            "6.12/fatal-race", "6.12/nonfatal", "6.12/fatal-linkfail", "7.2/fatal-race", "7.2/nonfatal", "7.2/fatal-linkfail");
 
     record Key(String device, Integer severity, String bridge, String result) {}
 
