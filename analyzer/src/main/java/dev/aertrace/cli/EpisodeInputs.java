@@ -54,13 +54,13 @@ final class EpisodeInputs {
                     ? AnalyzeCommand.EMBEDDED_LAB : AnalyzeCommand.EMBEDDED_SAMPLE;
             String name = res.equals(AnalyzeCommand.EMBEDDED_LAB) ? "testdata/lab/6.1/fatal-race.jsonl.gz" : "sample/fatal-race.jsonl";
             err.println("aertrace " + command + ": no TRACE given; using the embedded " + name);
-            try (InputStream in = AnalyzeCommand.class.getResourceAsStream(res)) {
-                r = a.analyze(name, in, sink);
-            }
+            r = a.analyze(name, () -> AnalyzeCommand.class.getResourceAsStream(res), sink);
         } else if (trace.equals("-")) {
             r = a.analyze("<stdin>", System.in, sink);
         } else {
-            try (InputStream in = Files.newInputStream(Path.of(trace))) {
+            Path p = Path.of(trace);
+            if (Files.isRegularFile(p)) r = a.analyze(trace, () -> Files.newInputStream(p), sink);
+            else try (InputStream in = Files.newInputStream(p)) {
                 r = a.analyze(trace, in, sink);
             }
         }
