@@ -91,9 +91,9 @@ public sealed interface Event {
         public String type() { return "lost"; }
     }
     /**
-     * The device is going away (newer agents, optional): {@code pci.remove} (the kernel removes it),
-     * {@code vfio.request} (vfio-pci asks the user to release it), {@code pci.hp_event}/{@code hp.event} (a
-     * hotplug slot event: presence or link lost, ...). {@code what}: one phrase for a sentence.
+     * The device is going away (probes/EVENTS.md, device loss): {@code pci.remove.enter} (the kernel removes it),
+     * {@code vfio.remove.enter}, {@code vfio.request} (vfio-pci asks the user to release it), {@code pci.hp_event}
+     * and {@code hotplug.event} (a hotplug slot event; {@code dev} is the port). {@code what}: a phrase.
      */
     record DeviceGone(Common common, String type, String what) implements Event {}
 

@@ -418,7 +418,7 @@ public final class TraceReader {
             case "recovery.enter", "recovery.exit", "cb.exit", "reset.enter", "reset.exit",
                     "vfio.err_detected.enter", "eventfd.signal", "vfio.open", "vfio.close",
                     "user_reset.enter", "user_reset.exit", "cfg_lock" -> need = COMMON;
-            case "pci.remove", "vfio.request", "pci.hp_event", "hp.event" -> need = COMMON;
+            case "pci.remove.enter", "vfio.request", "vfio.remove.enter", "pci.hp_event", "hotplug.event" -> need = COMMON;
             default -> {
                 diag.unknownType(type, lineNo);
                 byType.computeIfAbsent("(unknown)", k -> new long[1])[0]++;
@@ -465,10 +465,12 @@ public final class TraceReader {
             case "user_reset.enter" -> new Event.UserResetEnter(c, s.fn);
             case "user_reset.exit" -> new Event.UserResetExit(c, s.fn, ret);
             case "cfg_lock" -> new Event.CfgLock(c, s.op, ret);
-            case "pci.remove" -> new Event.DeviceGone(c, type, "the kernel removed the device (pci_stop_and_remove_bus_device)");
+            case "pci.remove.enter" -> new Event.DeviceGone(c, type, "the kernel started removing the device (pci_stop_and_remove_bus_device)");
+            case "vfio.remove.enter" -> new Event.DeviceGone(c, type, "vfio-pci's remove started: the host is taking the device from the user");
             case "vfio.request" -> new Event.DeviceGone(c, type, "vfio-pci asked the user to release the device (device request IRQ)");
-            case "pci.hp_event", "hp.event" -> new Event.DeviceGone(c, type, "hotplug event " + (s.event != null ? s.event : "?")
-                    + (s.slot != null ? " on slot " + s.slot : ""));
+            case "pci.hp_event" -> new Event.DeviceGone(c, type, "hotplug event " + (s.event != null ? s.event : "?")
+                    + (s.slot != null ? " on slot " + s.slot : "") + " on the port above it");
+            case "hotplug.event" -> new Event.DeviceGone(c, type, "pciehp handled a slot event on the port above it");
             case "lost" -> new Event.Lost(c, s.count, (s.has & F_SINCE) != 0 ? s.since : null,
                     (s.has & F_UNTIL) != 0 ? s.until : null, (s.has & F_CPU) == 0);
             default -> throw new IllegalStateException(type);

@@ -460,6 +460,7 @@ public final class TimelineBuilder implements TraceListener {
     private void deviceGone(Event.DeviceGone g) {
         if (g.dev() == null) return;
         Builder b = lossEpisode(g.dev(), g);
+        if (b.deviceLoss && topo.get(g.dev()).map(Topology.PciDevice::bridge).orElse(false)) b.coverBelow(g.dev());
         b.add(g);
         if (b.deviceLoss) b.closeAt = Math.max(b.closeAt == Long.MAX_VALUE ? 0 : b.closeAt, g.ts() + opt.settleNs());
     }
