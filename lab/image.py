@@ -47,9 +47,11 @@ GUEST_PACKAGES = [
     "busybox-static", "kmod", "pciutils", "procps",
     "python3", "python3-bpfcc", "bpftrace",
     "libc-bin", "dash", "coreutils", "util-linux",
+    # Debian's own QEMU inside the guest (lab/run qemu-*): the real vfio user, with a nested TCG guest
+    "qemu-system-x86",
 ]
 
-BUILD_VERSION = 4  # bump when the image layout changes so caches rebuild
+BUILD_VERSION = 5  # 5: qemu-system-x86 in the guest; bump when the image layout changes so caches rebuild
 
 
 # host command -> Debian package that provides it

@@ -67,7 +67,32 @@ def evidence(event_name, attached_symbols):
         return lambda d: d["type"] == "eventfd.signal"
     if event_name == "lost":
         return lambda d: d["type"] == "lost"
+    if event_name == "pci_hp_event":
+        return lambda d: d["type"] == "pci.hp_event"
+    if event_name == "pcie_link_event":
+        return lambda d: d["type"] == "pcie.link_event"
+    if event_name == "flight recorder history":
+        return lambda d: d["type"] == "history" and d.get("records", 0) > 0
+    if event_name in VARIANTS:
+        return lambda d: d["type"] not in ("header", "footer", "lost")
+    # device loss (hotplug.c, vfio.c)
+    if event_name in ("hotplug.event", "vfio.request"):
+        return lambda d: d["type"] == event_name
+    if event_name in ("qemu.vm_stop", "qemu.runstate", "qemu.system_reset"):
+        return lambda d: d["type"] == event_name
+    if event_name in ("hotplug.unconfigure", "pci.remove", "vfio.remove", "qemu.config", "qemu.region"):
+        return lambda d: d["type"].startswith(event_name + ".")
     raise ValueError(event_name)
+
+
+# Rows for how the agent ran rather than what it saw: proven by a trace whose header says the agent used
+# that variant and which holds events.
+VARIANTS = {"ring buffer": lambda h: h.get("buffer") == "ring",
+            "perf buffer": lambda h: h.get("buffer") == "perf" or "buffer" not in h,
+            "fentry/fexit": lambda h: any(a.get("kind") in ("kfunc", "kretfunc") for a in h["probes"]["attached"])}
+VARIANT_WHY = {"ring buffer": "no committed trace recorded with the ring buffer",
+               "perf buffer": "no committed trace recorded with perf buffers",
+               "fentry/fexit": "no committed trace recorded with fentry/fexit probes"}
 
 
 def read_trace(path):
@@ -85,7 +110,7 @@ def read_trace(path):
 def table(repo=REPO):
     with open(os.path.join(repo, "probes", "catalog.json")) as f:
         catalog = json.load(f)
-    names = [e["event"] for e in catalog["events"]] + ["lost"]
+    names = [e["event"] for e in catalog["events"]] + ["lost", "flight recorder history"] + list(VARIANTS)
     cells = dict((n, {}) for n in names)
     releases = {}
     symbols = {}   # kernel -> logical event -> symbols attached (union over the traces)
@@ -108,13 +133,19 @@ def table(repo=REPO):
             attached = [a["symbol"] for _, h, _ in parsed for a in h["probes"]["attached"] if a["event"] == n]
             missing = [m for _, h, _ in parsed for m in h["probes"]["missing"] if m["event"] == n]
             pred = evidence(n, attached)
-            proof = [p for p, _, lines in parsed if any(pred(d) for d in lines)]
+            proof = [p for p, h, lines in parsed if (n not in VARIANTS or VARIANTS[n](h)) and any(pred(d) for d in lines)]
             if proof:
                 cells[n][k] = "proven: [%s](../%s)" % (os.path.basename(proof[0]).split(".")[0], proof[0])
             elif missing and not attached:
                 cells[n][k] = "unavailable: " + missing[0]["reason"]
             elif n == "lost":
                 cells[n][k] = "no loss in the committed traces"
+            elif n in VARIANTS:
+                cells[n][k] = VARIANT_WHY[n]
+            elif n == "flight recorder history":
+                cells[n][k] = "no committed trace with a dumped history"
+            elif not attached and not missing:
+                cells[n][k] = "not in the catalog when these traces were recorded"
             else:
                 cells[n][k] = "attached (%s), never fired: %s" % (
                     ", ".join(sorted(set(attached))), NOT_FIRED_WHY.get(n, "not in the traced scenarios"))
@@ -124,7 +155,7 @@ def table(repo=REPO):
         out.append("| `%s` | %s |" % (n, " | ".join(cells[n][k].replace("|", "/") for k in KERNELS)))
     out += ["", "Symbols the agent attached (from the same traces' headers; tracepoints as sys:name):", "",
             "| logical event | " + " | ".join(KERNELS) + " |", "|---|" + "---|" * len(KERNELS)]
-    for n in names[:-1]:
+    for n in [x for x in names if x not in ("lost", "flight recorder history") and x not in VARIANTS]:
         row = []
         for k in KERNELS:
             syms = symbols.get(k, {}).get(n)
@@ -158,7 +189,7 @@ def unbacked_claims(table_text, repo=REPO):
                 cache[full] = read_trace(full)
             h, lines = cache[full]
             attached = [a["symbol"] for a in h["probes"]["attached"] if a["event"] == name]
-            if not any(evidence(name, attached)(d) for d in lines):
+            if (name in VARIANTS and not VARIANTS[name](h)) or not any(evidence(name, attached)(d) for d in lines):
                 bad.append("%s on %s: %s does not show it" % (name, k, path))
     return bad
 

@@ -1,9 +1,9 @@
-"""aertrace-agent: loads aertrace's eBPF probes with bcc and streams schema-v1 JSON lines.
+"""aertrace-agent: loads aertrace's eBPF probes with bcc and streams schema-v2 JSON lines.
 
 Everything except bpfrun.py is pure Python (no bcc, no root) so it can be unit-tested anywhere.
 Must stay compatible with Python 3.9 (Debian bullseye's /usr/bin/python3).
 """
 
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 AGENT = "aertrace-agent " + VERSION
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2

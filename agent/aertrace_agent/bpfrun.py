@@ -1,9 +1,71 @@
-"""The bcc part: compile, fill the filter, attach, poll. Needs root and python3-bpfcc."""
+"""The bcc part: compile, fill the maps, attach, read the buffers. Needs root and python3-bpfcc."""
 import ctypes as ct
+import mmap
 import os
+import select
+import struct
 
-from .encode import RECORD
+from .encode import RECORD, RING_RECORD, RING_BUSY, RING_DISCARD, HIST
 from .topology import name_to_key
+
+U64 = struct.Struct("<Q")
+U32 = struct.Struct("<I")
+NREG = 10   # common.h: counters per slot (regions 0-8, 9 = any other)
+
+
+class RingReader(object):
+    """Reads a BPF ring buffer map (kernel 5.8+) directly through its mmap'ed pages: no per-record callback.
+    The kernel maps the data area twice in a row, so any run of records is contiguous in memory and a whole
+    batch is unpacked with one struct.iter_unpack call (Encoder.ring_lines)."""
+
+    def __init__(self, fd, size):
+        page = mmap.PAGESIZE
+        self.page, self.size, self.mask = page, size, size - 1
+        self.cons = mmap.mmap(fd, page, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
+        self.prod = mmap.mmap(fd, page + 2 * size, mmap.MAP_SHARED, mmap.PROT_READ, offset=page)
+        self.mv = memoryview(self.prod)
+        self.ep = select.epoll()
+        self.ep.register(fd, select.EPOLLIN)
+
+    def wait(self, timeout_s):
+        try:
+            self.ep.poll(timeout_s)
+        except InterruptedError:
+            pass
+
+    def read(self, on_batch, max_bytes=1 << 22):
+        """Hands runs of committed records to on_batch(memoryview, n) -> records used; advances the consumer
+        position. Returns the number of records consumed (max_bytes per call bounds the work between polls)."""
+        rs = RING_RECORD.size
+        cons = U64.unpack_from(self.cons, 0)[0]
+        prod = U64.unpack_from(self.prod, 0)[0]
+        done = 0
+        while cons < prod and max_bytes > 0:
+            off = cons & self.mask
+            first = U32.unpack_from(self.mv, self.page + off)[0]
+            if first & RING_BUSY:
+                break
+            ln = first & ~(RING_BUSY | RING_DISCARD)
+            if ln != RECORD.size:
+                # not one of ours (or discarded with another length): skip it by its own length
+                cons += (ln + 8 + 7) & ~7
+                U64.pack_into(self.cons, 0, cons)
+                continue
+            n = min((prod - cons) // rs, max_bytes // rs)
+            if n == 0:
+                break
+            base = self.page + off
+            used = on_batch(self.mv[base:base + n * rs], n)
+            cons += used * rs
+            done += used
+            max_bytes -= used * rs
+            U64.pack_into(self.cons, 0, cons)
+            if used < n:
+                # a record not committed yet, or one of another size: the next pass decides
+                nxt = U32.unpack_from(self.mv, self.page + (cons & self.mask))[0]
+                if nxt & RING_BUSY:
+                    break
+        return done
 
 
 class Runner(object):
@@ -14,6 +76,9 @@ class Runner(object):
     def __init__(self, bpf_mod, text, cflags, extra=()):
         self.BPF = bpf_mod.BPF
         self.b = self.BPF(text=text, cflags=["-D%s" % d for d in cflags] + ["-w"] + list(extra))
+        self.ring = None
+        self.hist_mm = None
+        self._lost_prev = None
 
     def set_filter(self, devices):
         if not devices:
@@ -24,7 +89,48 @@ class Runner(object):
         on = self.b["filter_on"]
         on[on.Key(0)] = on.Leaf(1)
 
+    def set_recorder(self, devinfo, hist_n, slots):
+        """devinfo: {device name: (slot or None, hierarchy id)}; maps the history array for reading."""
+        t = self.b["devinfo"]
+        for name, (slot, hier) in devinfo.items():
+            t[t.Key(name_to_key(name))] = t.Leaf(0xffffffff if slot is None else slot, hier)
+        self.hist_n, self.slots = hist_n, slots
+        try:
+            fd = self.b["history"].map_fd
+            size = slots * hist_n * HIST.size
+            size = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE * mmap.PAGESIZE
+            self.hist_mm = memoryview(mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ))
+        except Exception:
+            self.hist_mm = None   # read entry by entry instead
+
+    def history(self, slot, after):
+        """Entries of a slot with seq > after, oldest first, and the slot's head (entries ever written)."""
+        head = int(self.b["hist_head"][ct.c_uint32(slot)].value)
+        if head <= after:
+            return [], head
+        n = self.hist_n
+        if self.hist_mm is not None:
+            base = slot * n * HIST.size
+            entries = HIST.iter_unpack(self.hist_mm[base:base + n * HIST.size])
+        else:
+            t = self.b["history"]
+            entries = (HIST.unpack(bytes(t[t.Key(slot * n + i)])) for i in range(n))
+        got = sorted((e for e in entries if after < e[0] <= head), key=lambda e: e[0])
+        return got, head
+
+    def counters(self, slot):
+        """({region index: accesses}, command value changes, status value changes) of a slot."""
+        rc = self.b["rw_count"]
+        acc = {}
+        for r in range(NREG):
+            v = int(rc[ct.c_uint32(slot * NREG + r)].value)
+            if v:
+                acc[r] = v
+        regs = self.b["regs"][ct.c_uint32(slot)]
+        return acc, int(regs.cmd_changes), int(regs.status_changes)
+
     def attach(self, chosen):
+        # uprobe/uretprobe attachments carry the binary's path (catalog resolution adds it)
         """Attach every chosen candidate; returns (attached_chosen, failed) where failed is a list
         of (chosen entry, reason). A candidate whose attachments fail is detached entirely."""
         ok, failed = [], []
@@ -38,10 +144,19 @@ class Runner(object):
                         self.b.attach_kprobe(event=a["symbol"], fn_name=fn)
                     elif kind == "kretprobe":
                         self.b.attach_kretprobe(event=a["symbol"], fn_name=fn)
+                    elif kind == "uprobe":
+                        self.b.attach_uprobe(name=a["path"], sym=a["symbol"], fn_name=fn)
+                    elif kind == "uretprobe":
+                        self.b.attach_uretprobe(name=a["path"], sym=a["symbol"], fn_name=fn)
                     elif kind == "tracepoint":
                         # TRACEPOINT_PROBE functions are attached by bcc when it loads the program.
                         if not self._tracepoint_attached(a["tracepoint"]):
                             self.b.attach_tracepoint(tp=a["tracepoint"], fn_name=fn)
+                    elif kind in ("kfunc", "kretfunc"):
+                        # so are kfunc__/kretfunc__ functions (fentry/fexit): check that bcc did
+                        fds = getattr(self.b, "kfunc_entry_fds" if kind == "kfunc" else "kfunc_exit_fds", {})
+                        if fn.encode() not in fds and fn not in fds:
+                            raise Exception("bcc did not attach %s" % fn)
                     else:
                         raise ValueError("unknown probe kind %s" % kind)
                     done.append(a)
@@ -58,6 +173,10 @@ class Runner(object):
                         self.b.detach_kprobe(event=a["symbol"])
                     elif a["kind"] == "kretprobe":
                         self.b.detach_kretprobe(event=a["symbol"])
+                    elif a["kind"] == "uprobe":
+                        self.b.detach_uprobe(name=a["path"], sym=a["symbol"])
+                    elif a["kind"] == "uretprobe":
+                        self.b.detach_uretprobe(name=a["path"], sym=a["symbol"])
                 except Exception:
                     pass
             failed.append((c, err))
@@ -70,6 +189,33 @@ class Runner(object):
 
     consume = False
 
+    # ---- BPF ring buffer ---------------------------------------------------------------------------
+    def open_ring(self, size):
+        from bcc.libbcc import lib   # the table object is not needed (bcc < 0.16 would not know the type)
+        fd = lib.bpf_table_fd(self.b.module, b"events")
+        if fd < 0:
+            raise OSError("ring buffer map not found")
+        self.ring = RingReader(fd, size)
+
+    def ring_lost(self):
+        """Records the kernel could not put into the ring since the last call: (count, since, until, cpu)
+        or None. since/until bound the dropped records' timestamps (common.h submit_flags)."""
+        t = self.b["rb_lost"]
+        vals = t.getvalue(t.Key(0))
+        counts = [int(v.count) for v in vals]
+        prev = self._lost_prev or [0] * len(counts)
+        delta = [c - p for c, p in zip(counts, prev)]
+        if not any(delta):
+            return None
+        self._lost_prev = counts
+        seen = self.b["lost_seen"]
+        seen[seen.Key(0)] = seen.Leaf(*counts)
+        since = min(int(vals[i].first) for i, d in enumerate(delta) if d)
+        until = max(int(vals[i].last) for i, d in enumerate(delta) if d)
+        cpu = max(range(len(delta)), key=lambda i: delta[i])
+        return sum(delta), since, until, cpu
+
+    # ---- per-CPU perf buffers ------------------------------------------------------------------------
     def open_buffer(self, on_event, on_lost, page_cnt, wakeup=64):
         """Per-CPU perf buffers with a lost callback that knows its CPU (bcc's public API drops it).
         on_event(cpu, record bytes), on_lost(cpu, count)."""
@@ -108,17 +254,17 @@ class Runner(object):
             except TypeError:
                 opener(cpu, raw, page_cnt, lost)                                   # bcc 0.18 (bullseye)
 
-    def poll(self, timeout_ms):
+    def poll(self, timeout_ms, on_batch=None):
+        if self.ring is not None:
+            # read what is there (bounded, so the caller flushes and counts losses between batches);
+            # sleep only when the ring was empty
+            if self.ring.read(on_batch) == 0 and timeout_ms:
+                self.ring.wait(timeout_ms / 1000.0)
+                self.ring.read(on_batch)
+            return
         self.b.perf_buffer_poll(timeout=timeout_ms)
         if self.consume:
             self.b.perf_buffer_consume()
-
-    def rw_skipped(self):
-        """vfio accesses the --rw-window gate counted instead of recording."""
-        try:
-            return int(self.b["rw_skipped"][0].value)
-        except Exception:
-            return 0
 
     def cleanup(self):
         try:

@@ -95,7 +95,7 @@ class Kernel(object):
     """What the resolver needs to know about the running kernel."""
 
     def __init__(self, release, symbols, tracepoints=None, tp_formats=None,
-                 traceable=None, blacklist=None, modules=None):
+                 traceable=None, blacklist=None, modules=None, features=None, user_binaries=None):
         self.release = release
         self.version = kernel_version(release)
         self.symbols = symbols                  # SymbolIndex
@@ -104,6 +104,22 @@ class Kernel(object):
         self.traceable = traceable               # available_filter_functions names, or None if unreadable
         self.blacklist = blacklist or set()
         self.modules = modules                   # loaded module names, or None if unknown
+        self.features = set(features or ())     # loader features: "module_kfunc" (fentry on module functions)
+        # user-space probe targets: role ("qemu") -> (path, set of dynamic function names or an error text)
+        self.user_binaries = user_binaries or {}
+
+
+FEATURE_WHY = {"module_kfunc": "fentry on module functions needs module BTF and bcc >= 0.31 (MODULE_KFUNC_PROBE)"}
+
+
+def module_kfunc(bcc_mod, module, btf_dir="/sys/kernel/btf"):
+    """fentry/fexit on a module's functions: the kernel has trampolines and the module's BTF, and bcc has
+    MODULE_KFUNC_PROBE (0.31 has it, checked in trixie's and forky's libbcc; bookworm's 0.26 has not)."""
+    try:
+        ver = tuple(int(x) for x in bcc_mod.__version__.split(".")[:2])
+        return ver >= (0, 31) and bool(bcc_mod.BPF.support_kfunc()) and os.path.exists(os.path.join(btf_dir, module))
+    except Exception:
+        return False
 
 
 def _check_candidate(cand, kernel):
@@ -115,8 +131,24 @@ def _check_candidate(cand, kernel):
             return False, "kernel %d.%d older than %s (prototype differs)" % (v + (cand["min_kernel"],)), [], []
         if "max_kernel" in cand and v > _ver(cand["max_kernel"]):
             return False, "kernel %d.%d newer than %s (prototype differs)" % (v + (cand["max_kernel"],)), [], []
+    feat = cand.get("requires_feature")
+    if feat and feat not in kernel.features:
+        return False, FEATURE_WHY.get(feat, "needs %s" % feat), [], []
     notes, attach = [], []
     for a in cand["attach"]:
+        if a["kind"] in ("uprobe", "uretprobe"):
+            role = a.get("binary", "qemu")
+            path, syms = kernel.user_binaries.get(role, (None, None))
+            if path is None:
+                return False, "no %s binary named (--%s PATH)" % (role, role), [], []
+            if not isinstance(syms, set):
+                return False, "%s: %s" % (path, syms), [], []
+            if a["symbol"] not in syms:
+                if a.get("optional"):
+                    continue
+                return False, "%s not in the dynamic symbols of %s" % (a["symbol"], path), [], []
+            attach.append(dict(a, path=path))
+            continue
         if a["kind"] == "tracepoint":
             tp = a["tracepoint"]
             if tp not in kernel.tracepoints:

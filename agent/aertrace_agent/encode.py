@@ -23,6 +23,28 @@ EV_CLOSE = 16
 EV_URESET_ENTER = 17
 EV_URESET_EXIT = 18
 EV_CFG_LOCK = 19
+EV_RW_DONE = 20
+EV_PCI_HP = 21
+EV_LINK = 22
+# device loss (probes/bpf/hotplug.c, vfio.c)
+EV_HP_EVENT = 40
+EV_HP_UNCONF_ENTER = 41
+EV_HP_UNCONF_EXIT = 42
+EV_PCI_REMOVE_ENTER = 43
+EV_PCI_REMOVE_EXIT = 44
+EV_VFIO_REQUEST = 45
+EV_VFIO_REMOVE_ENTER = 46
+EV_VFIO_REMOVE_EXIT = 47
+# QEMU uprobes (probes/bpf/qemu.c): no dev
+EV_QEMU_CFG_ENTER = 50
+EV_QEMU_CFG_EXIT = 51
+EV_QEMU_REGION_ENTER = 52
+EV_QEMU_REGION_EXIT = 53
+EV_QEMU_VM_STOP = 54
+EV_QEMU_RUNSTATE = 55
+EV_QEMU_RESET = 56
+QEMU_TYPES = (EV_QEMU_CFG_ENTER, EV_QEMU_CFG_EXIT, EV_QEMU_REGION_ENTER, EV_QEMU_REGION_EXIT, EV_QEMU_VM_STOP,
+              EV_QEMU_RUNSTATE, EV_QEMU_RESET)
 
 F_RET = 0x01
 F_VALUE = 0x02
@@ -30,6 +52,7 @@ F_WRITE = 0x04
 F_TLP = 0x08
 F_STATE = 0x10
 F_RESULT = 0x20
+F_TRIGGER = 0x40
 
 NODEV = 0xffffffff
 
@@ -53,10 +76,42 @@ TYPE_NAMES = {
     EV_URESET_ENTER: "user_reset.enter",
     EV_URESET_EXIT: "user_reset.exit",
     EV_CFG_LOCK: "cfg_lock",
+    EV_RW_DONE: "vfio.rw",          # written as a vfio.rw.enter + vfio.rw.exit pair
+    EV_PCI_HP: "pci.hp_event",
+    EV_LINK: "pcie.link_event",
+    EV_HP_EVENT: "hotplug.event",
+    EV_HP_UNCONF_ENTER: "hotplug.unconfigure.enter",
+    EV_HP_UNCONF_EXIT: "hotplug.unconfigure.exit",
+    EV_PCI_REMOVE_ENTER: "pci.remove.enter",
+    EV_PCI_REMOVE_EXIT: "pci.remove.exit",
+    EV_VFIO_REQUEST: "vfio.request",
+    EV_VFIO_REMOVE_ENTER: "vfio.remove.enter",
+    EV_VFIO_REMOVE_EXIT: "vfio.remove.exit",
+    EV_QEMU_CFG_ENTER: "qemu.config.enter",
+    EV_QEMU_CFG_EXIT: "qemu.config.exit",
+    EV_QEMU_REGION_ENTER: "qemu.region.enter",
+    EV_QEMU_REGION_EXIT: "qemu.region.exit",
+    EV_QEMU_VM_STOP: "qemu.vm_stop",
+    EV_QEMU_RUNSTATE: "qemu.runstate",
+    EV_QEMU_RESET: "qemu.system_reset",
 }
+
+# Event types that (re)open their hierarchy's live window in flight-recorder mode (common.h ev_init).
+NOT_TRIGGERS = frozenset((EV_RW_ENTER, EV_RW_EXIT, EV_RW_DONE, EV_IOCTL_ENTER, EV_IOCTL_EXIT, EV_OPEN, EV_CLOSE))
+
+# include/linux/pci.h enum pci_hotplug_event (7.0+)
+HP_EVENTS = {0: "LINK_UP", 1: "LINK_DOWN", 2: "CARD_PRESENT", 3: "CARD_NOT_PRESENT"}
 
 CB_NAMES = {1: "error_detected", 2: "mmio_enabled", 3: "slot_reset", 4: "resume"}
 CFG_OPS = {1: "lock", 2: "trylock", 3: "unlock"}
+HP_HANDLERS = {1: "presence_or_link_change", 2: "button_press", 3: "disable_request"}
+# QEMU's qapi/run-state.json enums (RunState unchanged since 2.8, ShutdownCause since 6.0 up to
+# 'snapshot-load' in 7.x); the number is always recorded, the name is a convenience
+QEMU_RUNSTATES = ["debug", "inmigrate", "internal-error", "io-error", "paused", "postmigrate", "prelaunch",
+                  "finish-migrate", "restore-vm", "running", "save-vm", "shutdown", "suspended", "watchdog",
+                  "guest-panicked", "colo"]
+QEMU_SHUTDOWN_CAUSES = ["none", "host-error", "host-qmp-quit", "host-qmp-system-reset", "host-signal", "host-ui",
+                        "guest-shutdown", "guest-reset", "guest-panic", "subsystem-reset", "snapshot-load"]
 
 # include/uapi/linux/vfio.h: _IO(';', 100 + n)
 IOCTL_NAMES = {
@@ -96,7 +151,7 @@ class Event(ct.Structure):
         ("state", ct.c_uint8),
         ("flags", ct.c_uint8),
         ("sev", ct.c_uint8),
-        ("pad", ct.c_uint8 * 2),
+        ("cpu", ct.c_uint16),
         ("comm", ct.c_char * 16),
         ("driver", ct.c_char * 16),
     ]
@@ -138,7 +193,7 @@ def decode(ev, cpu, fn_names):
          "comm": _cstr(ev.comm)}
     if ev.dev != NODEV:
         d["dev"] = key_to_name(ev.dev)
-    elif t != "eventfd.signal":
+    elif t != "eventfd.signal" and ev.type not in QEMU_TYPES:
         raise DecodeError("%s without a device" % t)
     f = ev.flags
     ty = ev.type
@@ -181,19 +236,63 @@ def decode(ev, cpu, fn_names):
         d["write"] = bool(f & F_WRITE)
         if f & F_VALUE:
             d["value"] = int(ev.val)
+    elif ty == EV_PCI_HP:
+        d["event"] = HP_EVENTS.get(ev.val, str(int(ev.val)))
+        d["slot"] = _cstr(ev.driver)
+    elif ty == EV_LINK:
+        d["reason"] = int(ev.arg)
+        d["port_type"] = int(ev.tlp[2])
+        d["speed"] = int(ev.tlp[0])
+        d["max_speed"] = int(ev.tlp[1])
+        d["width"] = int(ev.size)
+        d["flit_mode"] = int(ev.tlp[3])
+        d["link_status"] = int(ev.val)
+        d["dllla"] = bool(ev.val & 0x2000)
     elif ty == EV_CFG_LOCK:
         op = CFG_OPS.get(ev.fn)
         if op is None:
             raise DecodeError("unknown cfg_lock op %d" % ev.fn)
         d["op"] = op
+    elif ty == EV_HP_EVENT:
+        h = HP_HANDLERS.get(ev.fn)
+        if h is None:
+            raise DecodeError("unknown hotplug handler id %d" % ev.fn)
+        d["handler"] = h
+        if ev.fn == 1:
+            d["events"] = int(ev.val)
+        elif ev.fn == 3:
+            d["reason"] = int(ev.val)
+    elif ty == EV_HP_UNCONF_ENTER:
+        d["presence"] = bool(ev.state)
+    elif ty == EV_VFIO_REQUEST:
+        d["count"] = int(ev.val)
+    elif ty in (EV_QEMU_CFG_ENTER, EV_QEMU_CFG_EXIT, EV_QEMU_REGION_ENTER, EV_QEMU_REGION_EXIT):
+        d["offset"] = int(ev.arg)
+        d["size"] = int(ev.size)
+        d["write"] = bool(f & F_WRITE)
+        if f & F_VALUE:
+            d["value"] = int(ev.val)
+    elif ty in (EV_QEMU_VM_STOP, EV_QEMU_RUNSTATE):
+        d["state"] = int(ev.val)
+        if ev.val < len(QEMU_RUNSTATES):
+            d["state_name"] = QEMU_RUNSTATES[ev.val]
+    elif ty == EV_QEMU_RESET:
+        d["reason"] = int(ev.val)
+        if ev.val < len(QEMU_SHUTDOWN_CAUSES):
+            d["reason_name"] = QEMU_SHUTDOWN_CAUSES[ev.val]
     if f & F_RET:
         d["ret"] = int(ev.ret)
     return d
 
 
-def lost_event(ts, cpu, count, pid, tid, comm):
-    return {"type": "lost", "ts": int(ts), "cpu": int(cpu), "pid": int(pid), "tid": int(tid),
-            "comm": comm, "count": int(count)}
+def lost_event(ts, cpu, count, pid, tid, comm, since=None, until=None):
+    """since/until: CLOCK_MONOTONIC ns bounds within which every lost record's ts lies, when known."""
+    d = {"type": "lost", "ts": int(ts), "cpu": int(cpu), "pid": int(pid), "tid": int(tid),
+         "comm": comm, "count": int(count)}
+    if since is not None and until is not None:
+        d["since"] = int(since)
+        d["until"] = int(until)
+    return d
 
 
 # ---- the hot path: raw record bytes -> JSON line ----------------------------
@@ -206,8 +305,21 @@ def lost_event(ts, cpu, count, pid, tid, comm):
 import json as _json
 import struct as _struct
 
-RECORD = _struct.Struct("<QqQIIIII4IHBBBB2x16s16s4x")   # 4x: tail padding to 8-byte alignment
+RECORD = _struct.Struct("<QqQIIIII4IHBBBBH16s16s4x")   # 4x: tail padding to 8-byte alignment
 assert RECORD.size == ct.sizeof(Event)
+# A ring buffer record: the kernel's 8-byte header (length with BUSY/DISCARD bits, page offset), then the
+# event, padded to 8 bytes. Every record has the same size, so a run of them is unpacked in one call.
+RING_RECORD = _struct.Struct("<II" + RECORD.format[1:])
+# the same record, unpacking only what a config read's line needs: len, ts, ret, (arg, pid, tid, dev) as one
+# bytes object, val, size, type, fn, flags, cpu, comm
+RING_FAST = _struct.Struct("<I4xQq20sII16xHBxBxH16s16x4x")
+IDENT = _struct.Struct("<QIII")
+assert RING_FAST.size == RING_RECORD.size
+RING_BUSY = 1 << 31
+RING_DISCARD = 1 << 30
+
+# struct hist_t (probes/bpf/common.h): one access kept by the flight recorder.
+HIST = _struct.Struct("<QQQQqIIIIBBH4x16s")
 
 
 class Encoder(object):
@@ -216,6 +328,7 @@ class Encoder(object):
         self._comm = {}
         self._dev = {}
         self._region = dict((i, region_name(i)) for i in range(256))
+        self._heads = {}
 
     def _comm_json(self, raw):
         s = self._comm.get(raw)
@@ -232,19 +345,97 @@ class Encoder(object):
             self._dev[key] = s
         return s
 
-    def line(self, raw, cpu):
-        """One record (bytes, RECORD.size long) -> JSON text without newline. Raises DecodeError."""
-        (ts, ret, arg, pid, tid, dev, val, size, t0, t1, t2, t3, typ, fn, state, flags, sev,
-         comm, driver) = RECORD.unpack_from(raw)
-        if (typ == EV_RW_EXIT or typ == EV_RW_ENTER) and dev != NODEV:
-            s = '{"type":"%s","ts":%d,"cpu":%d,"pid":%d,"tid":%d,"comm":%s,"dev":"%s","region":"%s",' \
-                '"offset":%d,"size":%d,"write":%s' % (
-                    "vfio.rw.exit" if typ == EV_RW_EXIT else "vfio.rw.enter", ts, cpu, pid, tid,
-                    self._comm_json(comm), self._dev_name(dev), self._region[fn], arg, size,
-                    "true" if flags & F_WRITE else "false")
-            if flags & F_VALUE:
-                s += ',"value":%d' % val
+    def line(self, raw, cpu=None):
+        """One record (bytes, RECORD.size long) -> JSON text without the final newline (two lines joined by
+        a newline for a whole access, EV_RW_DONE). Raises DecodeError."""
+        return self.fields_line(RECORD.unpack_from(raw), 0)
+
+    def fields_line(self, t, i):
+        """The same from an unpacked record: t[i:] are RECORD's fields (i = 2 after a ring header)."""
+        (ts, ret, arg, pid, tid, dev, val, size, t0, t1, t2, t3, typ, fn, state, flags, sev, cpu,
+         comm, driver) = t[i:i + 20] if i else t
+        if typ == EV_RW_EXIT or typ == EV_RW_ENTER or typ == EV_RW_DONE:
+            if dev == NODEV:
+                raise DecodeError("vfio.rw without a device")
+            head = ',"cpu":%d,"pid":%d,"tid":%d,"comm":%s,"dev":"%s","region":"%s","offset":%d,"size":%d,"write":%s' % (
+                cpu, pid, tid, self._comm_json(comm), self._dev_name(dev), self._region[fn], arg, size,
+                "true" if flags & F_WRITE else "false")
+            if typ == EV_RW_ENTER:
+                if flags & F_VALUE:
+                    return '{"type":"vfio.rw.enter","ts":%d%s,"value":%d}' % (ts, head, val)
+                return '{"type":"vfio.rw.enter","ts":%d%s}' % (ts, head)
+            exit_ = '{"type":"vfio.rw.exit","ts":%d%s' % (ts, head)
+            if flags & F_VALUE and not flags & F_WRITE:
+                exit_ += ',"value":%d' % val
             if flags & F_RET:
-                s += ',"ret":%d' % ret
-            return s + "}"
-        return _json.dumps(decode(Event.from_buffer_copy(raw), cpu, self.fn_names), separators=(",", ":"))
+                exit_ += ',"ret":%d' % ret
+            exit_ += "}"
+            if typ == EV_RW_EXIT:
+                return exit_
+            enter = '{"type":"vfio.rw.enter","ts":%d%s' % (t0 | t1 << 32, head)
+            if flags & F_VALUE and flags & F_WRITE:
+                enter += ',"value":%d' % val
+            return enter + "}\n" + exit_
+        ev = Event(ts, ret, arg, pid, tid, dev, val, size, (ct.c_uint32 * 4)(t0, t1, t2, t3), typ, fn, state, flags,
+                   sev, cpu, comm, driver)
+        return _json.dumps(decode(ev, cpu, self.fn_names), separators=(",", ":"))
+
+    def ring_lines(self, buf, n):
+        """Decodes n ring-buffer records laid out back to back in buf (a memoryview): returns (lines, records
+        used, trigger records) and stops before a record the kernel has not committed yet (BUSY). Lines are
+        JSON texts; undecodable records come back as DecodeError instances in their place."""
+        out = []
+        trig = []
+        used = 0
+        heads = self._heads
+        append = out.append
+        size = RING_RECORD.size
+        # RING_FAST unpacks only the fields a config read's line needs (fewer objects per record); any
+        # other record is unpacked again in full from the same place.
+        for i, t in enumerate(RING_FAST.iter_unpack(buf[:n * size])):
+            if t[0] & (RING_BUSY | RING_DISCARD):
+                if t[0] & RING_BUSY:
+                    break
+                used += 1
+                continue
+            used += 1
+            if t[6] == EV_RW_EXIT and t[8] & (F_WRITE | F_VALUE | F_RET | F_TRIGGER) == F_VALUE | F_RET:
+                # the bulk of a live stream: a config read's return. Everything but ts, cpu, value and ret
+                # repeats for a polling reader, so that part of the line is formatted once per key.
+                key = (t[3], t[10], t[7], t[5])
+                head = heads.get(key)
+                if head is None:
+                    arg, pid, tid, dev = IDENT.unpack(t[3])
+                    if dev != NODEV:
+                        head = ',"pid":%d,"tid":%d,"comm":%s,"dev":"%s","region":"%s","offset":%d,"size":%d,"write":false' % (
+                            pid, tid, self._comm_json(t[10]), self._dev_name(dev), self._region[t[7]], arg, t[5])
+                        if len(heads) < 65536:
+                            heads[key] = head
+                if head is not None:
+                    append('{"type":"vfio.rw.exit","ts":%d,"cpu":%d%s,"value":%d,"ret":%d}' % (t[1], t[9], head, t[4], t[2]))
+                    continue
+            try:
+                append(self.fields_line(RING_RECORD.unpack_from(buf, i * size), 2))
+            except DecodeError as e:
+                append(e)
+                continue
+            if t[8] & F_TRIGGER:
+                trig.append((len(out) - 1, t[1], IDENT.unpack(t[3])[3], t[9]))   # line index, ts, dev, cpu
+        return out, used, trig
+
+    def history_lines(self, entries, dev):
+        """Flight-recorder entries (HIST tuples, oldest first) of one device -> vfio.rw.enter/exit line pairs
+        marked "history":true."""
+        name = self._dev_name(dev)
+        out = []
+        for (seq, ts0, ts1, off, ret, pid, tid, val, size, region, flags, cpu, comm) in entries:
+            head = ',"cpu":%d,"pid":%d,"tid":%d,"comm":%s,"dev":"%s","region":"%s","offset":%d,"size":%d,"write":%s,' \
+                   '"history":true' % (cpu, pid, tid, self._comm_json(comm), name, self._region[region], off, size,
+                                       "true" if flags & F_WRITE else "false")
+            if flags & F_WRITE:
+                out.append('{"type":"vfio.rw.enter","ts":%d%s%s}' % (ts0, head, ',"value":%d' % val if flags & F_VALUE else ""))
+                out.append('{"type":"vfio.rw.exit","ts":%d%s,"ret":%d}' % (ts1, head, ret))
+            else:
+                out.append('{"type":"vfio.rw.enter","ts":%d%s}' % (ts0, head))
+                out.append('{"type":"vfio.rw.exit","ts":%d%s%s,"ret":%d}' % (ts1, head, ',"value":%d' % val if flags & F_VALUE else "", ret))
+        return out

@@ -1,4 +1,4 @@
-"""Schema-v1 header and footer lines."""
+"""Header and footer lines (schema v2)."""
 import socket
 import time
 
@@ -27,7 +27,7 @@ def read_boot_id(path="/proc/sys/kernel/random/boot_id"):
 
 
 def build_header(kernel_release, attached, missing, topology, filter_devices,
-                 host=None, boot_id=None, clocks=None, rw_window_ms=None):
+                 host=None, boot_id=None, clocks=None, recorder=None, buffer=None):
     mono, real = clocks if clocks else clock_pair()
     h = {
         "type": "header",
@@ -42,8 +42,10 @@ def build_header(kernel_release, attached, missing, topology, filter_devices,
         "filter": {"devices": list(filter_devices)},
         "topology": list(topology),
     }
-    if rw_window_ms is not None:
-        h["rw_window_ms"] = rw_window_ms
+    if buffer is not None:
+        h["buffer"] = buffer
+    if recorder is not None:
+        h["recorder"] = recorder
     return h
 
 
@@ -53,6 +55,8 @@ def attached_entries(chosen):
     for c in chosen:
         for a in c["attach"]:
             e = {"event": c["event"], "kind": a["kind"], "symbol": a.get("symbol") or a.get("tracepoint")}
+            if a.get("path"):
+                e["binary"] = a["path"]   # uprobes: the user-space binary the symbol was resolved in
             if c.get("notes"):
                 e["notes"] = list(c["notes"])
             out.append(e)

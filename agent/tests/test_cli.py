@@ -78,15 +78,25 @@ class CliTest(unittest.TestCase):
         self.assertEqual("PROBE_CFG_LOCK" in first, "int cfg_lock(struct pt_regs *ctx)" in r.stdout)
         self.assertNotIn("vfio_read_enter", r.stdout)
 
-    def test_rw_window(self):
-        r = run(["--dry-run", "--rw-window", "0"])
+    def test_recorder_options(self):
+        r = run(["--dry-run", "--tail-ms", "0"])
         self.assertEqual(r.returncode, 2)
-        self.assertIn("--rw-window must be a positive number", r.stderr)
-        r = run(["--print-source", "--rw-window", "250"])
+        self.assertIn("--tail-ms must be a positive number", r.stderr)
+        r = run(["--dry-run", "--history", "-1"])
+        self.assertEqual(r.returncode, 2)
+        r = run(["--print-source", "--history", "64", "--tail-ms", "250", "--buffer", "ring", "--page-cnt", "1024"])
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("-DRW_WINDOW_NS=250000000ULL", r.stdout.splitlines()[0])
-        r = run(["--dry-run", "--rw-window", "250"])
-        self.assertEqual(json.loads(r.stdout)["rw_window_ms"], 250)
+        first = r.stdout.splitlines()[0]
+        for d in ("-DHIST_N=64", "-DTAIL_NS=250000000ULL", "-DRINGBUF_PAGES=1024", "-DHIER_MAX=8"):
+            self.assertIn(d, first)
+        r = run(["--print-source", "--history", "0", "--buffer", "perf"])
+        self.assertNotIn("HIST_N", r.stdout.splitlines()[0])
+        self.assertNotIn("RINGBUF_PAGES", r.stdout.splitlines()[0])
+        r = run(["--dry-run", "--history", "256", "--tail-ms", "3000"])
+        h = json.loads(r.stdout)
+        self.assertEqual((h["recorder"]["history"], h["recorder"]["tail_ms"]), (256, 3000))
+        self.assertEqual(h["schema_version"], 2)
+        self.assertNotIn("recorder", json.loads(run(["--dry-run", "--history", "0"]).stdout))
 
     def test_output_and_connect_exclusive(self):
         r = run(["-o", "x", "--connect", "h:1", "--dry-run"])

@@ -194,8 +194,34 @@ class EncoderTest(unittest.TestCase):
         x.comm = b'we"ird\\'   # JSON escaping of comm
         recs.append(x)
         for rec in recs:
+            rec.cpu = 3   # the record says which CPU (a ring buffer does not)
             raw = bytes(rec)
-            self.assertEqual(json.loads(enc.line(raw, 3)), e.decode(rec, 3, FN))
+            self.assertEqual(json.loads(enc.line(raw)), e.decode(rec, 3, FN))
+
+    def test_ring_batch_agrees_with_record_by_record(self):
+        import json
+        from tests.test_schema import all_event_records
+        enc = e.Encoder(FN)
+        recs = all_event_records() + [ev(e.EV_RW_EXIT, fn=7, arg=4, size=2, ret=2, val=v, flags=e.F_RET | e.F_VALUE)
+                                      for v in (0x0406, 0x0406, 0)]
+        recs.append(ev(e.EV_RW_DONE, fn=7, arg=4, size=2, ret=2, val=0xffff, tlp=[5, 1, 0, 0],
+                       flags=e.F_RET | e.F_VALUE | e.F_TRIGGER))
+        recs.append(ev(99))
+        ring = bytearray()
+        for i, r in enumerate(recs):
+            r.cpu = i % 3
+            ring += e.RING_RECORD.pack(e.RECORD.size, 0, *e.RECORD.unpack(bytes(r)))
+        busy = bytearray(ring[:e.RING_RECORD.size])
+        busy[3] |= 0x80                    # a record the kernel has not committed: the batch ends before it
+        lines, used, trig = enc.ring_lines(memoryview(bytes(ring + busy + ring)), 2 * len(recs) + 1)
+        self.assertEqual(used, len(recs))
+        self.assertIsInstance(lines[-1], e.DecodeError)
+        for r, line in zip(recs[:-1], lines):
+            want = enc.line(bytes(r))
+            self.assertEqual(line, want)
+        done = lines[-2]
+        self.assertEqual([json.loads(x)["ts"] for x in done.split("\n")], [(1 << 32) + 5, 1000])
+        self.assertEqual(trig, [(len(recs) - 2, 1000, 0x0100, (len(recs) - 2) % 3)])
 
     def test_bad_record_raises(self):
         with self.assertRaises(e.DecodeError):

@@ -27,17 +27,25 @@ class FakeTable(object):
     class Key(ct.c_uint32):
         pass
 
-    class Leaf(ct.c_uint64):
-        pass
+    @staticmethod
+    def Leaf(*a):
+        return ct.c_uint64(a[0]) if len(a) == 1 else a
 
     def __init__(self, owner, name):
         self.owner, self.name, self.items = owner, name, {}
 
     def __setitem__(self, k, v):
-        self.items[k.value] = v.value
+        self.items[k.value] = getattr(v, "value", v)
 
     def __getitem__(self, k):
-        return types.SimpleNamespace(value=self.owner.skipped)
+        k = k.value
+        if self.name == "hist_head":
+            return types.SimpleNamespace(value=self.owner.hist_head.get(k, 0))
+        if self.name == "history":
+            return self.owner.history.get(k, bytes(e.HIST.size))
+        if self.name == "regs":
+            return types.SimpleNamespace(cmd_changes=1, status_changes=0)
+        return types.SimpleNamespace(value=self.owner.counts.get((self.name, k), 0))
 
     def _open_perf_buffer(self, cpu, raw, page_cnt, lost, wakeup):
         self.owner.readers[cpu] = (raw, lost)
@@ -51,6 +59,7 @@ class FakeBPF(object):
         self.attached, self.tables, self.readers = [], {}, {}
         self.polls, self.skipped, self.keep = 0, 7, []
         self.tracepoint_fds = {}
+        self.hist_head, self.history, self.counts = {}, {}, {("rw_count", 7): 12}
         FakeBPF.last = self
 
     def __getitem__(self, name):
@@ -126,30 +135,79 @@ class RunLoopTest(unittest.TestCase):
                 return [json.loads(l) for l in f]
 
     def test_header_events_lost_footer(self):
-        lines = self.run_agent(["--rw-window", "50"])
+        lines = self.run_agent(["--history", "0"])
         v = validator()
         for d in lines:
             self.assertEqual([], [x.message for x in v.iter_errors(d)], d)
         header, footer = lines[0], lines[-1]
         self.assertEqual(header["type"], "header")
-        self.assertEqual(header["rw_window_ms"], 50)
+        self.assertEqual(header["schema_version"], 2)
+        self.assertEqual(header["buffer"], "perf")    # the stand-in has no ring buffer
+        self.assertNotIn("recorder", header)
         # the attach failure becomes a missing entry with its reason, not an error
         miss = dict((m["event"], m["reason"]) for m in header["probes"]["missing"])
         self.assertIn("attach failed", miss["cfg_lock.unlock"])
         body = lines[1:-1]
         self.assertEqual([d["type"] for d in body if d["type"] != "lost"], ["vfio.rw.enter", "vfio.rw.exit", "cfg_lock"])
-        lost = dict((d["cpu"], d["count"]) for d in body if d["type"] == "lost")
-        self.assertEqual(lost, {0: 3, 1: 9})           # one line per CPU per poll round
+        lost = dict((d["cpu"], d) for d in body if d["type"] == "lost")
+        self.assertEqual(dict((c, d["count"]) for c, d in lost.items()), {0: 3, 1: 9})   # one line per CPU per round
+        # bounds: after the last record delivered on that CPU, before the line was written
+        self.assertEqual(lost[0]["since"], 1000)
+        self.assertEqual(lost[1]["since"], 1000)
+        self.assertGreaterEqual(lost[0]["until"], lost[0]["since"])
         self.assertEqual(footer["type"], "footer")
         self.assertEqual(footer["reason"], "SIGTERM")
         self.assertEqual(footer["lost"], 12)
         self.assertEqual(footer["events"], len(body))
         self.assertEqual(footer["undecodable"], 1)
-        self.assertEqual(footer["rw_not_traced"], 7)
-        self.assertIn("-DRW_WINDOW_NS=50000000ULL", FakeBPF.last.cflags)
+        self.assertNotIn("-DHIST_N", " ".join(FakeBPF.last.cflags))
         self.assertNotIn("filter_on", FakeBPF.last.tables)   # no --device: no filter
         self.assertIn("aertrace-agent: ready", self.stderr)
         self.assertIn("stopped (SIGTERM): 5 events, 12 lost", self.stderr)
+
+    def test_flight_recorder_dumps_history_before_the_trigger(self):
+        topo = [{"dev": "0000:00:02.0", "parent": None, "bridge": True, "driver": "pcieport"},
+                {"dev": "0000:01:00.0", "parent": "0000:00:02.0", "bridge": False, "driver": "vfio-pci"}]
+
+        class Recording(FakeBPF):
+            def perf_buffer_poll(self, timeout=-1):
+                self.polls += 1
+                if self.polls == 1:
+                    # three accesses kept in slot 0 of a 2-entry history: the oldest was overwritten
+                    self.hist_head[0] = 3
+                    self.history[0] = e.HIST.pack(3, 300, 310, 4, 2, 7, 7, 0x0000, 2, 7, e.F_RET | e.F_VALUE, 1, b"u")
+                    self.history[1] = e.HIST.pack(2, 200, 210, 4, 2, 7, 7, 0x0406, 2, 7, e.F_RET | e.F_VALUE, 1, b"u")
+                    self.deliver(0, ev(e.EV_AER, dev=0x10, sev=1, flags=e.F_TRIGGER, ts=400))
+                    self.deliver(0, ev(e.EV_RW_DONE, fn=7, arg=4, size=2, ret=2, val=0xffff, ts=500,
+                                       tlp=[450, 0, 0, 0], flags=e.F_RET | e.F_VALUE | e.F_TRIGGER))
+                    self.deliver(0, ev(e.EV_CFG_LOCK, dev=0x10, fn=1, ts=600, flags=e.F_TRIGGER))
+                elif self.polls == 2:
+                    os.kill(os.getpid(), signal.SIGTERM)
+        with mock.patch.object(main.topo_mod, "scan", lambda root: topo):
+            lines = self.run_agent(["--device", "01:00.0", "--history", "2", "--tail-ms", "1000"], bpf=Recording)
+        v = validator()
+        for d in lines:
+            self.assertEqual([], [x.message for x in v.iter_errors(d)], d)
+        self.assertEqual(lines[0]["recorder"], {"history": 2, "tail_ms": 1000, "devices": ["0000:01:00.0"]})
+        self.assertIn("-DHIST_N=2", Recording.last.cflags)
+        self.assertIn("-DHIST_SLOTS=1", Recording.last.cflags)
+        # the endpoint has slot 0; it and its root port share hierarchy 0
+        self.assertEqual(Recording.last.tables["devinfo"].items, {0x0100: (0, 0), 0x0010: (0xffffffff, 0)})
+        body = [(d["type"], d["ts"], d.get("history", False)) for d in lines[1:-1]]
+        self.assertEqual(body, [("history", 400, False),
+                                ("vfio.rw.enter", 200, True), ("vfio.rw.exit", 210, True),
+                                ("vfio.rw.enter", 300, True), ("vfio.rw.exit", 310, True),
+                                ("aer.event", 400, False),
+                                ("vfio.rw.enter", 450, False), ("vfio.rw.exit", 500, False),   # whole access
+                                ("cfg_lock", 600, False)])                                    # already live
+        hist = lines[1]
+        self.assertEqual((hist["dev"], hist["records"], hist["dropped"], hist["since"]), ("0000:01:00.0", 2, 1, 200))
+        self.assertEqual(lines[3]["value"], 0x0406)
+        footer = lines[-1]
+        self.assertEqual(footer["events"], len(lines) - 2)
+        self.assertEqual(footer["recorder"]["0000:01:00.0"], {"accesses": {"config": 12}, "command_changes": 1,
+                                                              "status_changes": 0, "history_written": 2,
+                                                              "history_dropped": 1})
 
     def test_stop_during_compile_still_ends_with_footer(self):
         class SignalledDuringCompile(FakeBPF):
@@ -168,6 +226,7 @@ class RunLoopTest(unittest.TestCase):
             lines = self.run_agent(["--device", "01:00.0"])
         self.assertEqual(lines[0]["filter"]["devices"], ["0000:00:02.0", "0000:01:00.0"])
         self.assertEqual(FakeBPF.last.tables["allowed"].items, {0x0010: 1, 0x0100: 1})
+        self.assertEqual(FakeBPF.last.tables["devinfo"].items, {0x0100: (0, 0), 0x0010: (0xffffffff, 0)})
         self.assertEqual(FakeBPF.last.tables["filter_on"].items, {0: 1})
 
 

@@ -2,40 +2,6 @@
 
 /* ---- aer.event: tracepoint ras:aer_event -------------------------------- */
 #ifdef PROBE_AER_EVENT
-static __always_inline u32 hexdigit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return 0x100;
-}
-
-/* "DDDD:BB:DD.F" -> dev key; the tracepoint only carries the device's name. */
-static __always_inline u32 parse_pci_name(const char *s)
-{
-    u32 dom = 0, bus = 0, slot = 0, fn, d;
-    int i;
-
-#pragma unroll
-    for (i = 0; i < 4; i++) {
-        d = hexdigit(s[i]);
-        if (d > 15)
-            return NODEV;
-        dom = dom << 4 | d;
-    }
-    if (s[4] != ':' || s[7] != ':' || s[10] != '.')
-        return NODEV;
-    d = hexdigit(s[5]); if (d > 15) return NODEV; bus = d << 4;
-    d = hexdigit(s[6]); if (d > 15) return NODEV; bus |= d;
-    d = hexdigit(s[8]); if (d > 15) return NODEV; slot = d << 4;
-    d = hexdigit(s[9]); if (d > 15) return NODEV; slot |= d;
-    fn = hexdigit(s[11]);
-    if (fn > 7 || slot > 31)
-        return NODEV;
-    return dom << 16 | bus << 8 | slot << 3 | fn;
-}
-
 /* The prototype changed in 4.17 (TLP header added) and 6.10 (struct pcie_tlp_log); the
  * recorded fields did not: bcc builds args from the tracepoint's format file, and the
  * agent defines AER_TP_TLP when that format has tlp_header_valid. */
@@ -61,7 +27,7 @@ TRACEPOINT_PROBE(ras, aer_event)
         e.tlp[3] = args->tlp_header[3];
     }
 #endif
-    events.perf_submit(args, &e, sizeof(e));
+    SUBMIT(args, &e);
     return 0;
 }
 #endif
@@ -83,7 +49,7 @@ static __always_inline int rec_enter(struct pt_regs *ctx, int with_state)
         e.state = (u8)PT_REGS_PARM2(ctx);
         e.flags |= F_STATE;
     }
-    events.perf_submit(ctx, &e, sizeof(e));
+    SUBMIT(ctx, &e);
     rec_stash.update(&tid, &dev);
     return 0;
 }
@@ -102,7 +68,7 @@ static __always_inline int rec_exit(struct pt_regs *ctx, int with_ret)
         e.flags |= F_RET;
     }
     rec_stash.delete(&tid);
-    events.perf_submit(ctx, &e, sizeof(e));
+    SUBMIT(ctx, &e);
     return 0;
 }
 
@@ -141,7 +107,7 @@ static __always_inline int cb_enter(struct pt_regs *ctx, struct pci_dev *pdev, u
         e.flags |= F_STATE;
     }
     read_driver(pdev, e.driver);
-    events.perf_submit(ctx, &e, sizeof(e));
+    SUBMIT(ctx, &e);
     st.result = result;
     st.dev = dev;
     cb_stash.update(&key, &st);
@@ -164,7 +130,7 @@ static __always_inline int cb_exit(struct pt_regs *ctx, u8 cb)
         e.flags |= F_RESULT;
     }
     cb_stash.delete(&key);
-    events.perf_submit(ctx, &e, sizeof(e));
+    SUBMIT(ctx, &e);
     return 0;
 }
 

@@ -17,7 +17,7 @@ static __always_inline int cfg_emit(struct pt_regs *ctx, u32 dev, u8 op, int wit
         e.ret = PT_REGS_RC(ctx) & 0xff;   /* bool */
         e.flags |= F_RET;
     }
-    events.perf_submit(ctx, &e, sizeof(e));
+    SUBMIT(ctx, &e);
     return 0;
 }
 

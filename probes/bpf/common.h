@@ -30,6 +30,26 @@
 #define EV_URESET_ENTER   17
 #define EV_URESET_EXIT    18
 #define EV_CFG_LOCK       19
+#define EV_RW_DONE        20   /* flight recorder: a whole access streamed at its exit (enter ts in tlp[0..1]) */
+#define EV_PCI_HP         21   /* pci:pci_hp_event (7.0+) */
+#define EV_LINK           22   /* pci:pcie_link_event (7.0+) */
+/* device loss (hotplug.c, vfio.c); numbered from 40 so other additions below do not collide */
+#define EV_HP_EVENT          40
+#define EV_HP_UNCONF_ENTER   41
+#define EV_HP_UNCONF_EXIT    42
+#define EV_PCI_REMOVE_ENTER  43
+#define EV_PCI_REMOVE_EXIT   44
+#define EV_VFIO_REQUEST      45
+#define EV_VFIO_REMOVE_ENTER 46
+#define EV_VFIO_REMOVE_EXIT  47
+/* QEMU uprobes (qemu.c): no PCI device */
+#define EV_QEMU_CFG_ENTER    50
+#define EV_QEMU_CFG_EXIT     51
+#define EV_QEMU_REGION_ENTER 52
+#define EV_QEMU_REGION_EXIT  53
+#define EV_QEMU_VM_STOP      54
+#define EV_QEMU_RUNSTATE     55
+#define EV_QEMU_RESET        56
 
 /* flags: which optional fields are valid */
 #define F_RET    0x01
@@ -38,10 +58,11 @@
 #define F_TLP    0x08
 #define F_STATE  0x10
 #define F_RESULT 0x20
+#define F_TRIGGER 0x40   /* this event (re)armed its hierarchy's live window */
 
 #define NODEV 0xffffffff
 
-/* One record for every event type, 104 bytes; meaning of the generic fields per type in encode.py. */
+/* One record for every event type, 104 bytes (EV_RW_DONE: tlp[0..1] = entry ts; EV_LINK: tlp = speeds, type, flit); meaning of the generic fields per type in encode.py. */
 struct event {
     u64 ts;          /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
     s64 ret;         /* return value (F_RET) */
@@ -57,12 +78,56 @@ struct event {
     u8 state;        /* channel state (F_STATE) */
     u8 flags;        /* F_* */
     u8 sev;          /* aer severity */
-    u8 pad[2];
+    u16 cpu;         /* bpf_get_smp_processor_id(): a ring buffer record does not say */
     char comm[16];
-    char driver[16]; /* bound driver name for callbacks */
+    char driver[16]; /* bound driver name for callbacks, slot name for pci_hp_event */
 };
 
+/* ---- output: one BPF ring buffer (RINGBUF_PAGES, kernel 5.8+) or per-CPU perf buffers ---- */
+#ifdef RINGBUF_PAGES
+BPF_RINGBUF_OUTPUT(events, RINGBUF_PAGES);
+/* A full ring buffer drops the record here, not in user space: count it per CPU with the ts of the
+ * first and last record dropped since the agent last looked (lost_seen = the count it has seen), so
+ * a `lost` line can say within which interval the hole lies. */
+struct lost_t {
+    u64 count;
+    u64 first;
+    u64 last;
+};
+BPF_PERCPU_ARRAY(rb_lost, struct lost_t, 1);
+BPF_PERCPU_ARRAY(lost_seen, u64, 1);
+
+static __always_inline void submit_flags(void *ctx, struct event *e, u64 flags)
+{
+    u32 zero = 0;
+    struct lost_t *l;
+    u64 *seen;
+
+    if (events.ringbuf_output(e, sizeof(*e), flags) == 0)
+        return;
+    l = rb_lost.lookup(&zero);
+    if (!l)
+        return;
+    seen = lost_seen.lookup(&zero);
+    if (!seen || l->count == *seen)
+        l->first = e->ts;
+    l->last = e->ts;
+    l->count++;
+}
+/* Hot-path records (region reads/writes) do not wake the agent; it reads the buffer every poll round. */
+#define SUBMIT(ctx, e) submit_flags(ctx, e, 0)
+#define SUBMIT_QUIET(ctx, e) submit_flags(ctx, e, BPF_RB_NO_WAKEUP)
+#else
 BPF_PERF_OUTPUT(events);
+/* a function, not a macro: bcc rewrites map calls only outside macro expansions */
+static __always_inline void submit_perf(void *ctx, struct event *e)
+{
+    events.perf_submit(ctx, e, sizeof(*e));
+}
+#define SUBMIT(ctx, e) submit_perf(ctx, e)
+#define SUBMIT_QUIET(ctx, e) submit_perf(ctx, e)
+#endif
+
 /* In-kernel device filter: filter_on[0] != 0 means only devices in allowed pass. Filled by the agent. */
 BPF_ARRAY(filter_on, u32, 1);
 BPF_HASH(allowed, u32, u8, 256);
@@ -103,12 +168,79 @@ static __always_inline int dev_allowed(u32 key)
     return allowed.lookup(&key) != NULL;
 }
 
-#ifdef RW_WINDOW_NS
-/* --rw-window: vfio region reads/writes are recorded only while the filtered hierarchy shows error
- * or reset activity, and for RW_WINDOW_NS after the last of it; the rest are counted in rw_skipped.
- * rw_gate[0] = CLOCK_MONOTONIC ns until which the window is open. */
-BPF_ARRAY(rw_gate, u64, 1);
-BPF_ARRAY(rw_skipped, u64, 1);
+#ifdef HIST_N
+/* ---- flight recorder ----------------------------------------------------------------------------
+ * Region reads/writes of a device with a history slot are kept in that slot's circular buffer
+ * (HIST_N entries) instead of being streamed, unless the device's hierarchy is live. Every event but
+ * the user's own accesses/ioctls/open/close (errors, recovery, vfio's handler, host and user resets,
+ * config locks) and a config read returning all ones make the hierarchy live for TAIL_NS after it;
+ * the agent dumps the history when it sees the first such event (F_TRIGGER). */
+struct devinfo_t {
+    u32 slot;    /* history slot, NOSLOT = always streamed */
+    u32 hier;    /* hierarchy (root port) id < HIER_MAX */
+};
+#define NOSLOT 0xffffffff
+BPF_HASH(devinfo, u32, struct devinfo_t, 1024);
+BPF_ARRAY(live_until, u64, HIER_MAX + 1);
+
+struct hist_t {
+    u64 seq;       /* 1 + index in the slot's sequence; 0 = never written */
+    u64 ts_enter;
+    u64 ts_exit;
+    u64 offset;
+    s64 ret;
+    u32 pid;
+    u32 tid;
+    u32 val;
+    u32 size;
+    u8 region;
+    u8 flags;
+    u16 cpu;
+    u8 pad[4];
+    char comm[16];
+};
+/* mmap-able, so the agent reads a whole slot in one copy */
+BPF_F_TABLE("array", u32, struct hist_t, history, HIST_SLOTS * HIST_N, BPF_F_MMAPABLE);
+BPF_ARRAY(hist_head, u64, HIST_SLOTS);
+
+/* Counters per slot: accesses per region (0-9, 9 = any other) and COMMAND/STATUS value changes. */
+#define NREG 10
+BPF_ARRAY(rw_count, u64, HIST_SLOTS * NREG);
+struct regs_t {
+    u64 cmd_changes;
+    u64 status_changes;
+    u32 cmd;
+    u32 status;
+    u32 seen;      /* bit 0: cmd seen, bit 1: status seen */
+    u32 pad;
+};
+BPF_ARRAY(regs, struct regs_t, HIST_SLOTS);
+
+/* live_until[HIER_MAX] stands for every hierarchy: a device the agent does not know (no name, hot-added)
+ * makes all of them live (a loop over the entries would not pass older verifiers). */
+static __always_inline void arm_live(u32 dev, u64 now)
+{
+    struct devinfo_t *di = devinfo.lookup(&dev);
+    u64 until = now + TAIL_NS;
+    u32 h = di ? di->hier : HIER_MAX;
+
+    live_until.update(&h, &until);
+}
+
+static __always_inline int is_live(struct devinfo_t *di, u64 now)
+{
+    u32 h, all = HIER_MAX;
+    u64 *until;
+
+    if (!di || di->slot == NOSLOT)
+        return 1;
+    h = di->hier;
+    until = live_until.lookup(&h);
+    if (until && now < *until)
+        return 1;
+    until = live_until.lookup(&all);
+    return until && now < *until;
+}
 #endif
 
 static __always_inline void ev_init(struct event *e, u16 type, u32 dev)
@@ -121,16 +253,52 @@ static __always_inline void ev_init(struct event *e, u16 type, u32 dev)
     e->tid = (u32)id;
     e->type = type;
     e->dev = dev;
+    e->cpu = (u16)bpf_get_smp_processor_id();
     bpf_get_current_comm(&e->comm, sizeof(e->comm));
-#ifdef RW_WINDOW_NS
-    /* every event but the user's own accesses (re)opens the window */
-    if (type != EV_RW_ENTER && type != EV_RW_EXIT && type != EV_IOCTL_ENTER && type != EV_IOCTL_EXIT &&
-        type != EV_OPEN && type != EV_CLOSE) {
-        u32 zero = 0;
-        u64 until = e->ts + RW_WINDOW_NS;
-        rw_gate.update(&zero, &until);
+#ifdef HIST_N
+    /* every event but the user's own accesses (re)opens the live window */
+    if (type != EV_RW_ENTER && type != EV_RW_EXIT && type != EV_RW_DONE && type != EV_IOCTL_ENTER &&
+        type != EV_IOCTL_EXIT && type != EV_OPEN && type != EV_CLOSE &&
+        (type < EV_QEMU_CFG_ENTER || type > EV_QEMU_REGION_EXIT)) {   /* the guest's accesses through QEMU */
+        arm_live(dev, e->ts);
+        e->flags |= F_TRIGGER;
     }
 #endif
+}
+
+/* Tracepoints carry a device's name, not its pci_dev. */
+static __always_inline u32 hexdigit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return 0x100;
+}
+
+/* "DDDD:BB:DD.F" -> dev key; the tracepoint only carries the device's name. */
+static __always_inline u32 parse_pci_name(const char *s)
+{
+    u32 dom = 0, bus = 0, slot = 0, fn, d;
+    int i;
+
+#pragma unroll
+    for (i = 0; i < 4; i++) {
+        d = hexdigit(s[i]);
+        if (d > 15)
+            return NODEV;
+        dom = dom << 4 | d;
+    }
+    if (s[4] != ':' || s[7] != ':' || s[10] != '.')
+        return NODEV;
+    d = hexdigit(s[5]); if (d > 15) return NODEV; bus = d << 4;
+    d = hexdigit(s[6]); if (d > 15) return NODEV; bus |= d;
+    d = hexdigit(s[8]); if (d > 15) return NODEV; slot = d << 4;
+    d = hexdigit(s[9]); if (d > 15) return NODEV; slot |= d;
+    fn = hexdigit(s[11]);
+    if (fn > 7 || slot > 31)
+        return NODEV;
+    return dom << 16 | bus << 8 | slot << 3 | fn;
 }
 
 static __always_inline u32 cur_tid(void)

@@ -16,7 +16,7 @@ static __always_inline int reset_enter(struct pt_regs *ctx, struct pci_dev *pdev
         return 0;
     ev_init(&e, type, dev);
     e.fn = fn;
-    events.perf_submit(ctx, &e, sizeof(e));
+    SUBMIT(ctx, &e);
     reset_stash.update(&key, &dev);
     return 0;
 }
@@ -36,7 +36,7 @@ static __always_inline int reset_exit(struct pt_regs *ctx, u8 fn, u16 type, int 
         e.flags |= F_RET;
     }
     reset_stash.delete(&key);
-    events.perf_submit(ctx, &e, sizeof(e));
+    SUBMIT(ctx, &e);
     return 0;
 }
 

@@ -4,7 +4,7 @@
 #include <linux/vfio.h>
 #endif
 
-#if defined(PROBE_VFIO_IOCTL) || defined(PROBE_VFIO_RW) || defined(PROBE_VFIO_OPEN)
+#if defined(PROBE_VFIO_IOCTL) || defined(PROBE_VFIO_RW) || defined(PROBE_VFIO_OPEN) || defined(PROBE_VFIO_REQUEST)
 #define VFIO_PCI_OFFSET_SHIFT 40
 #define VFIO_PCI_CONFIG_REGION_INDEX 7
 
@@ -32,10 +32,15 @@ static __always_inline struct pci_dev *vfio_pdev(void *v)
 struct vstash_t {
     u64 buf;
     u64 pos;
+    u64 ts;       /* entry time */
     u32 dev;
     u32 size;
     u32 cmd;
     u32 write;
+    u32 wval;     /* config write value read at entry (wflags = F_VALUE) */
+    u32 wflags;
+    u32 live;     /* the entry was streamed */
+    u32 pad;
 };
 #endif
 
@@ -53,7 +58,7 @@ int vfio_err_enter(struct pt_regs *ctx)
     ev_init(&e, EV_VERR_ENTER, dev);
     e.state = (u8)PT_REGS_PARM2(ctx);
     e.flags |= F_STATE;
-    events.perf_submit(ctx, &e, sizeof(e));
+    SUBMIT(ctx, &e);
     vfio_err.update(&tid, &dev);
     return 0;
 }
@@ -70,7 +75,7 @@ int vfio_err_exit(struct pt_regs *ctx)
     e.ret = (int)PT_REGS_RC(ctx);
     e.flags |= F_RET;
     vfio_err.delete(&tid);
-    events.perf_submit(ctx, &e, sizeof(e));
+    SUBMIT(ctx, &e);
     return 0;
 }
 #endif
@@ -87,7 +92,7 @@ int eventfd_enter(struct pt_regs *ctx)
         return 0;
     ev_init(&e, EV_EVENTFD, *dev);
     e.arg = PT_REGS_PARM1(ctx);
-    events.perf_submit(ctx, &e, sizeof(e));
+    SUBMIT(ctx, &e);
     return 0;
 }
 #endif
@@ -106,7 +111,7 @@ int vfio_ioctl_enter(struct pt_regs *ctx)
         return 0;
     ev_init(&e, EV_IOCTL_ENTER, dev);
     e.val = (u32)PT_REGS_PARM2(ctx);
-    events.perf_submit(ctx, &e, sizeof(e));
+    SUBMIT(ctx, &e);
     st.dev = dev;
     st.cmd = e.val;
     ioctl_stash.update(&tid, &st);
@@ -126,7 +131,7 @@ int vfio_ioctl_exit(struct pt_regs *ctx)
     e.ret = (long)PT_REGS_RC(ctx);
     e.flags |= F_RET;
     ioctl_stash.delete(&tid);
-    events.perf_submit(ctx, &e, sizeof(e));
+    SUBMIT(ctx, &e);
     return 0;
 }
 #endif
@@ -154,78 +159,212 @@ static __always_inline int read_user_val(u64 buf, u32 n, u32 *val)
     return 0;
 }
 
-static __always_inline int rw_enter(struct pt_regs *ctx, u32 write)
+/* Shared by the kprobe and the fentry variants: ctx is only passed on to SUBMIT. */
+static __always_inline int rw_enter(void *ctx, u32 write, void *vdev, u64 buf, u64 count, void *ppos)
 {
-    u32 dev = dev_key(vfio_pdev((void *)PT_REGS_PARM1(ctx))), tid = cur_tid();
+    u32 dev = dev_key(vfio_pdev(vdev)), tid = cur_tid();
     struct vstash_t st = {};
     struct event e;
     u64 pos = 0;
 
     if (!dev_allowed(dev))
         return 0;
-#ifdef RW_WINDOW_NS
-    {
-        u32 zero = 0;
-        u64 *until = rw_gate.lookup(&zero), *skipped;
-
-        if (!until || bpf_ktime_get_ns() > *until) {
-            skipped = rw_skipped.lookup(&zero);
-            if (skipped)
-                __sync_fetch_and_add(skipped, 1);
-            return 0;   /* no stash: its exit is skipped too */
-        }
-    }
-#endif
-    bpf_probe_read_kernel(&pos, sizeof(pos), (void *)PT_REGS_PARM4(ctx));
+    bpf_probe_read_kernel(&pos, sizeof(pos), ppos);
     st.dev = dev;
-    st.buf = PT_REGS_PARM2(ctx);
-    st.size = (u32)PT_REGS_PARM3(ctx);
+    st.buf = buf;
+    st.size = (u32)count;
     st.pos = pos;
     st.write = write;
+    st.ts = bpf_ktime_get_ns();
+#ifdef HIST_N
+    /* recording: nothing streamed at entry; the exit keeps or streams the whole access */
+    st.live = is_live(devinfo.lookup(&dev), st.ts);
+    if (!st.live) {
+        if (write && (u8)(pos >> VFIO_PCI_OFFSET_SHIFT) == VFIO_PCI_CONFIG_REGION_INDEX &&
+            read_user_val(st.buf, st.size, &st.wval))
+            st.wflags = F_VALUE;
+        rw_stash.update(&tid, &st);
+        return 0;
+    }
+#endif
     ev_init(&e, EV_RW_ENTER, dev);
     e.fn = (u8)(pos >> VFIO_PCI_OFFSET_SHIFT);
     e.arg = pos & ((1ULL << VFIO_PCI_OFFSET_SHIFT) - 1);
     e.size = st.size;
     if (write) {
         e.flags |= F_WRITE;
-        if (e.fn == VFIO_PCI_CONFIG_REGION_INDEX && read_user_val(st.buf, st.size, &e.val))
+        if (e.fn == VFIO_PCI_CONFIG_REGION_INDEX && read_user_val(st.buf, st.size, &e.val)) {
             e.flags |= F_VALUE;
+            st.wval = e.val;
+            st.wflags = F_VALUE;
+        }
     }
-    events.perf_submit(ctx, &e, sizeof(e));
+    SUBMIT_QUIET(ctx, &e);
     rw_stash.update(&tid, &st);
     return 0;
 }
 
-static __always_inline int rw_exit(struct pt_regs *ctx)
+#ifdef HIST_N
+static __always_inline void rw_count_regs(u32 slot, u8 region, u64 off, u32 size, s64 ret, u32 flags, u32 val)
+{
+    u32 i = slot * NREG + (region < NREG - 1 ? region : NREG - 1);
+    u64 *n = rw_count.lookup(&i);
+    struct regs_t *r;
+    u32 cmd = 0, status = 0, has = 0;
+
+    if (n)
+        __sync_fetch_and_add(n, 1);
+    if (region != VFIO_PCI_CONFIG_REGION_INDEX || (flags & (F_WRITE | F_VALUE)) != F_VALUE || ret <= 0)
+        return;
+    if (off == 4 && size == 2) { cmd = val & 0xffff; has = 1; }
+    else if (off == 4 && size == 4) { cmd = val & 0xffff; status = val >> 16; has = 3; }
+    else if (off == 6 && size == 2) { status = val & 0xffff; has = 2; }
+    if (!has)
+        return;
+    r = regs.lookup(&slot);
+    if (!r)
+        return;
+    if (has & 1) {
+        if ((r->seen & 1) && r->cmd != cmd)
+            __sync_fetch_and_add(&r->cmd_changes, 1);
+        r->cmd = cmd;
+    }
+    if (has & 2) {
+        if ((r->seen & 2) && r->status != status)
+            __sync_fetch_and_add(&r->status_changes, 1);
+        r->status = status;
+    }
+    r->seen |= has;
+}
+#endif
+
+static __always_inline int rw_exit(void *ctx, s64 ret)
 {
     u32 tid = cur_tid();
     struct vstash_t *st = rw_stash.lookup(&tid);
     struct event e;
-    s64 ret = (long)PT_REGS_RC(ctx);
+    u32 val = 0, flags = F_RET;
+    u8 region;
+    u64 off, now;
+#ifdef HIST_N
+    struct devinfo_t *di;
+    u32 all_ones = 0;
+#endif
 
     if (!st)
         return 0;
+    now = bpf_ktime_get_ns();
+    region = (u8)(st->pos >> VFIO_PCI_OFFSET_SHIFT);
+    off = st->pos & ((1ULL << VFIO_PCI_OFFSET_SHIFT) - 1);
+    if (st->write) {
+        flags |= F_WRITE | st->wflags;
+        val = st->wval;
+    } else if (region == VFIO_PCI_CONFIG_REGION_INDEX && ret > 0 && ret <= 4) {
+        /* The value the user got, read back from its buffer now that the copy is done. */
+        if (read_user_val(st->buf, (u32)ret, &val))
+            flags |= F_VALUE;
+    }
+#ifdef HIST_N
+    di = devinfo.lookup(&st->dev);
+    if (di && di->slot < HIST_SLOTS)
+        rw_count_regs(di->slot, region, off, st->size, ret, flags, val);
+    /* a config read of all ones: nobody answered, the device is gone or resetting */
+    if ((flags & (F_WRITE | F_VALUE)) == F_VALUE &&
+        ((ret == 1 && val == 0xff) || (ret == 2 && val == 0xffff) || (ret == 4 && val == 0xffffffff))) {
+        all_ones = 1;
+        arm_live(st->dev, now);
+    }
+    if (!all_ones && !st->live && !is_live(di, now)) {
+        /* recording: keep the access in the device's history */
+        u32 slot = di ? di->slot : 0, idx;
+        u64 *head = hist_head.lookup(&slot), seq;
+        struct hist_t *h;
+
+        if (!head) {
+            rw_stash.delete(&tid);
+            return 0;
+        }
+        seq = __sync_fetch_and_add(head, 1);
+        idx = slot * HIST_N + (u32)(seq % HIST_N);
+        h = history.lookup(&idx);
+        if (h) {
+            h->seq = 0;   /* a reader seeing 0 skips the entry being rewritten */
+            h->ts_enter = st->ts;
+            h->ts_exit = now;
+            h->offset = off;
+            h->ret = ret;
+            h->pid = bpf_get_current_pid_tgid() >> 32;
+            h->tid = tid;
+            h->val = val;
+            h->size = st->size;
+            h->region = region;
+            h->flags = (u8)flags;
+            h->cpu = (u16)bpf_get_smp_processor_id();
+            bpf_get_current_comm(&h->comm, sizeof(h->comm));
+            h->seq = seq + 1;
+        }
+        rw_stash.delete(&tid);
+        return 0;
+    }
+#endif
     ev_init(&e, EV_RW_EXIT, st->dev);
-    e.fn = (u8)(st->pos >> VFIO_PCI_OFFSET_SHIFT);
-    e.arg = st->pos & ((1ULL << VFIO_PCI_OFFSET_SHIFT) - 1);
+    e.fn = region;
+    e.arg = off;
     e.size = st->size;
     e.ret = ret;
-    e.flags |= F_RET;
-    if (st->write) {
-        e.flags |= F_WRITE;
-    } else if (e.fn == VFIO_PCI_CONFIG_REGION_INDEX && ret > 0 && ret <= 4) {
-        /* The value the user got, read back from its buffer now that the copy is done. */
-        if (read_user_val(st->buf, (u32)ret, &e.val))
-            e.flags |= F_VALUE;
+    e.flags |= flags;
+    e.val = val;
+    {
+        u32 done = 0;
+#ifdef HIST_N
+        done = !st->live;
+        if (all_ones)
+            e.flags |= F_TRIGGER;
+#endif
+        if (done) {
+            /* entered while recording, leaves live: both halves in one record */
+            e.type = EV_RW_DONE;
+            e.tlp[0] = (u32)st->ts;
+            e.tlp[1] = (u32)(st->ts >> 32);
+        } else if (st->write) {
+            e.flags &= ~F_VALUE;   /* a write's value was on its streamed entry */
+        }
     }
     rw_stash.delete(&tid);
-    events.perf_submit(ctx, &e, sizeof(e));
+    SUBMIT_QUIET(ctx, &e);
     return 0;
 }
 
-int vfio_read_enter(struct pt_regs *ctx) { return rw_enter(ctx, 0); }
-int vfio_write_enter(struct pt_regs *ctx) { return rw_enter(ctx, 1); }
-int vfio_rw_exit(struct pt_regs *ctx) { return rw_exit(ctx); }
+#ifdef VFIO_RW_FENTRY
+/* fentry/fexit (BTF trampolines, no kprobe machinery): vfio_pci_core is a module, so bcc >= 0.31's
+ * MODULE_KFUNC_PROBE; bcc attaches kfunc__/kretfunc__ functions when it loads the program. */
+MODULE_KFUNC_PROBE(vfio_pci_core, vfio_pci_core_read, struct vfio_device *core_vdev, char *buf, size_t count, loff_t *ppos)
+{
+    return rw_enter(ctx, 0, core_vdev, (u64)buf, count, ppos);
+}
+MODULE_KRETFUNC_PROBE(vfio_pci_core, vfio_pci_core_read, struct vfio_device *core_vdev, char *buf, size_t count, loff_t *ppos, ssize_t ret)
+{
+    return rw_exit(ctx, ret);
+}
+MODULE_KFUNC_PROBE(vfio_pci_core, vfio_pci_core_write, struct vfio_device *core_vdev, const char *buf, size_t count, loff_t *ppos)
+{
+    return rw_enter(ctx, 1, core_vdev, (u64)buf, count, ppos);
+}
+MODULE_KRETFUNC_PROBE(vfio_pci_core, vfio_pci_core_write, struct vfio_device *core_vdev, const char *buf, size_t count, loff_t *ppos, ssize_t ret)
+{
+    return rw_exit(ctx, ret);
+}
+#else
+int vfio_read_enter(struct pt_regs *ctx)
+{
+    return rw_enter(ctx, 0, (void *)PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx), (void *)PT_REGS_PARM4(ctx));
+}
+int vfio_write_enter(struct pt_regs *ctx)
+{
+    return rw_enter(ctx, 1, (void *)PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx), (void *)PT_REGS_PARM4(ctx));
+}
+int vfio_rw_exit(struct pt_regs *ctx) { return rw_exit(ctx, (long)PT_REGS_RC(ctx)); }
+#endif
 #endif
 
 /* ---- vfio.open / vfio.close ---------------------------------------------- */
@@ -238,10 +377,60 @@ static __always_inline int open_close(struct pt_regs *ctx, u16 type)
     if (!dev_allowed(dev))
         return 0;
     ev_init(&e, type, dev);
-    events.perf_submit(ctx, &e, sizeof(e));
+    SUBMIT(ctx, &e);
     return 0;
 }
 
 int vfio_open(struct pt_regs *ctx) { return open_close(ctx, EV_OPEN); }
 int vfio_close(struct pt_regs *ctx) { return open_close(ctx, EV_CLOSE); }
+#endif
+
+/* ---- vfio.request + vfio.remove: the host wants the device back ----------- */
+#ifdef PROBE_VFIO_REQUEST
+/* vfio_pci_core_request(struct vfio_device *, unsigned int count) 5.15+ / vfio_pci_request(void *
+ * device_data, count) <=5.12: signals the user's request eventfd (count = how many times vfio
+ * asked; it asks again every 10 s while the user holds the device). */
+int vfio_request(struct pt_regs *ctx)
+{
+    u32 dev = dev_key(vfio_pdev((void *)PT_REGS_PARM1(ctx)));
+    struct event e;
+
+    if (!dev_allowed(dev))
+        return 0;
+    ev_init(&e, EV_VFIO_REQUEST, dev);
+    e.val = (u32)PT_REGS_PARM2(ctx);
+    SUBMIT(ctx, &e);
+    return 0;
+}
+#endif
+
+#ifdef PROBE_VFIO_REMOVE
+BPF_HASH(vfio_remove, u32, u32);   /* tid -> dev while vfio-pci's remove waits for the user */
+
+int vfio_remove_enter(struct pt_regs *ctx)
+{
+    u32 dev = dev_key((struct pci_dev *)PT_REGS_PARM1(ctx)), tid = cur_tid();
+    struct event e;
+
+    if (!dev_allowed(dev))
+        return 0;
+    ev_init(&e, EV_VFIO_REMOVE_ENTER, dev);
+    SUBMIT(ctx, &e);
+    vfio_remove.update(&tid, &dev);
+    return 0;
+}
+
+int vfio_remove_exit(struct pt_regs *ctx)
+{
+    u32 tid = cur_tid();
+    u32 *dev = vfio_remove.lookup(&tid);
+    struct event e;
+
+    if (!dev)
+        return 0;
+    ev_init(&e, EV_VFIO_REMOVE_EXIT, *dev);
+    vfio_remove.delete(&tid);
+    SUBMIT(ctx, &e);
+    return 0;
+}
 #endif

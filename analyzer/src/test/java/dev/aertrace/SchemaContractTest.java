@@ -59,6 +59,19 @@ class SchemaContractTest {
     }
 
     @Test
+    void flightRecorderTraceIsValid() throws Exception {
+        // schema v2: history marker, lines marked "history":true, version 2 header
+        JsonSchema s = schema();
+        int n = 0;
+        for (String line : dev.aertrace.ingest.FlightRecorderTest.trace(true).split("\n")) {
+            n++;
+            Set<ValidationMessage> errs = s.validate(M.readTree(line));
+            assertTrue(errs.isEmpty(), "line " + n + ": " + errs);
+        }
+        assertTrue(n > 20);
+    }
+
+    @Test
     void generatedBenchTraceIsValid() throws Exception {
         JsonSchema s = schema();
         java.nio.file.Path f = java.nio.file.Files.createTempFile("aertrace-bench", ".jsonl");

@@ -68,6 +68,7 @@ final class AnalyzeCommand implements Callable<Integer> {
                         + " (see aertrace analyze --help)");
                 run.resource(res.equals(EMBEDDED_LAB) ? "testdata/lab/6.1/fatal-race.jsonl.gz" : "sample/fatal-race.jsonl", res);
             } else {
+                run.prescan(traces);
                 for (String t : traces) {
                     if (t.equals("-")) run.input("<stdin>", System.in);
                     else try {

@@ -29,6 +29,7 @@ import java.util.concurrent.Callable;
                 "  aertrace compare --format markdown --chart cmp.png a.jsonl b.jsonl",
                 "  aertrace compare --label before --label after old.jsonl new.jsonl",
                 "  aertrace compare --split 6.1/fatal-race-x20.jsonl.gz   # odd vs even episodes: expect no change",
+                "  aertrace compare episodes.jsonl       # exported from the fleet's episodes topic, grouped by kernel",
                 "", "The first group is the baseline. Exit codes: 0 no difference, 1 a timing or behaviour",
                 "difference was found, 2 usage or unreadable input."})
 final class CompareCommand implements Callable<Integer> {
@@ -36,7 +37,8 @@ final class CompareCommand implements Callable<Integer> {
 
     enum Only { all, fatal, nonfatal, correctable }
 
-    @Parameters(arity = "1..*", paramLabel = "TRACE", description = "Trace files (.jsonl or .jsonl.gz).")
+    @Parameters(arity = "1..*", paramLabel = "TRACE", description = {"Trace files (.jsonl or .jsonl.gz), or files of episodes exported from",
+            "the fleet's episodes topic (one message per line; repeats of an episode_id count once)."})
     List<String> traces;
 
     @Option(names = {"-l", "--label"}, paramLabel = "LABEL",
@@ -97,8 +99,25 @@ final class CompareCommand implements Callable<Integer> {
         Comparison.Builder b = new Comparison.Builder();
         Map<String, Integer> parity = new java.util.HashMap<>();
         int skipped = 0;
+        java.util.Set<String> seenIds = new java.util.HashSet<>();
         for (int i = 0; i < traces.size(); i++) {
             String label = labels == null ? null : labels.get(i);
+            if (!traces.get(i).equals("-") && dev.aertrace.fleet.EpisodeFiles.isEpisodes(Path.of(traces.get(i)))) {
+                // exported from the fleet's episodes topic: measured already, one per episode_id
+                var read = dev.aertrace.fleet.EpisodeFiles.read(Path.of(traces.get(i)), seenIds);
+                for (String p : read.problems()) System.err.println("aertrace compare: " + traces.get(i) + ": " + p);
+                if (read.duplicates() > 0)
+                    System.err.println("aertrace compare: " + traces.get(i) + ": " + read.duplicates() + " re-sent episodes (same episode_id) counted once");
+                if (label != null && !split) b.group(label, traces.get(i));
+                for (var x : read.episodes()) {
+                    if (!keepSeverity(x.severity(), null)) { skipped++; continue; }
+                    String g = label != null ? label : x.kernel() == null ? "unknown kernel" : x.kernel();
+                    if (split) g += (parity.merge(g, 1, Integer::sum) % 2 == 1 ? " odd" : " even");
+                    b.add(g, x.source(), x.durations(), x.behaviour());
+                }
+                if (read.episodes().isEmpty()) System.err.println("aertrace compare: " + traces.get(i) + ": no episodes");
+                continue;
+            }
             List<AnalyzedEpisode> eps = EpisodeInputs.readAll("compare", traces.get(i), System.err);
             if (label != null && !split) b.group(label, traces.get(i));
             for (AnalyzedEpisode a : eps) {
@@ -170,9 +189,13 @@ final class CompareCommand implements Callable<Integer> {
     }
 
     private boolean keep(AnalyzedEpisode a) {
+        return keepSeverity(a.episode().severity(), a.episode().fatal());
+    }
+
+    /** @param fatal for an episode without an AER event, whether its recovery was a fatal one (null: unknown) */
+    private boolean keepSeverity(Integer s, Boolean fatal) {
         if (only == Only.all) return true;
-        Integer s = a.episode().severity();
-        String sev = s == null ? (a.episode().fatal() ? "fatal" : "unknown") : switch (s) {
+        String sev = s == null ? (Boolean.TRUE.equals(fatal) ? "fatal" : "unknown") : switch (s) {
             case 0 -> "nonfatal";
             case 1 -> "fatal";
             case 2 -> "correctable";

@@ -56,12 +56,12 @@ final class EpisodeInputs {
             err.println("aertrace " + command + ": no TRACE given; using the embedded " + name);
             r = a.analyze(name, () -> AnalyzeCommand.class.getResourceAsStream(res), sink);
         } else if (trace.equals("-")) {
-            r = a.analyze("<stdin>", System.in, sink);
+            r = analyze(a, "<stdin>", System.in, sink, err, command);
         } else {
             Path p = Path.of(trace);
-            if (Files.isRegularFile(p)) r = a.analyze(trace, () -> Files.newInputStream(p), sink);
+            if (Files.isRegularFile(p) && isTrace(p)) r = a.analyze(trace, () -> Files.newInputStream(p), sink);
             else try (InputStream in = Files.newInputStream(p)) {
-                r = a.analyze(trace, in, sink);
+                r = analyze(a, trace, in, sink, err, command);
             }
         }
         for (Issue i : r.issues()) {
@@ -72,6 +72,31 @@ final class EpisodeInputs {
                     + (i.detail() == null ? "" : ": " + i.detail()));
         }
         return r;
+    }
+
+    private static boolean isTrace(Path p) throws IOException {
+        try (InputStream raw = Files.newInputStream(p)) {
+            return dev.aertrace.kernellog.KernelLogs.sniff(dev.aertrace.kernellog.KernelLogs.open(raw))
+                    == dev.aertrace.kernellog.KernelLogs.Kind.TRACE;
+        }
+    }
+
+    /** A trace or, detected by content, a kernel log (dev.aertrace.kernellog). */
+    private static SourceReport analyze(Analyzer a, String name, InputStream raw, Consumer<AnalyzedEpisode> sink,
+                                        PrintStream err, String command) throws IOException {
+        java.io.BufferedInputStream in = dev.aertrace.kernellog.KernelLogs.open(raw);
+        dev.aertrace.kernellog.KernelLogs.Kind kind = dev.aertrace.kernellog.KernelLogs.sniff(in);
+        if (kind == dev.aertrace.kernellog.KernelLogs.Kind.KERNEL_LOG)
+            return new dev.aertrace.kernellog.KernelLogAnalyzer().analyze(name, in, sink);
+        if (kind == dev.aertrace.kernellog.KernelLogs.Kind.QEMU_LOG) {
+            err.println("aertrace " + command + ": " + name + ": a QEMU/libvirt log; only `aertrace analyze` joins it to episodes");
+            return new dev.aertrace.kernellog.PostMortem(Analyzer.Options.defaults()).qemu(name, in);
+        }
+        if (kind == dev.aertrace.kernellog.KernelLogs.Kind.RASDAEMON_DB)
+            err.println("aertrace " + command + ": " + name + ": " + dev.aertrace.kernellog.KernelLogs.RASDAEMON_HINT);
+        if (kind == dev.aertrace.kernellog.KernelLogs.Kind.UNKNOWN)
+            err.println("aertrace " + command + ": " + name + ": " + dev.aertrace.kernellog.KernelLogs.UNKNOWN_HINT);
+        return a.analyze(name, in, sink);
     }
 
     static List<AnalyzedEpisode> readAll(String command, String trace, PrintStream err) throws IOException {

@@ -52,12 +52,54 @@ final class RecordCommand implements Callable<Integer> {
             description = "Do not start an agent: accept one agent connecting with --connect (another host or a VM).")
     String listen;
 
+    @Option(names = "--metrics", paramLabel = "[HOST:]PORT",
+            description = "Also serve Prometheus /metrics for this host (the fleet's metrics; HOST defaults to 127.0.0.1).")
+    String metricsAt;
+
     @Mixin AnalysisOptions opts;
+
+    private dev.aertrace.fleet.FleetMetrics metrics;
+
+    /** The report sink, plus the fleet's episode metrics when --metrics is given. */
+    private dev.aertrace.report.ReportSink sink(PrintStream out) throws IOException {
+        dev.aertrace.report.ReportSink s = opts.sink(out);
+        if (metricsAt == null) return s;
+        metrics = new dev.aertrace.fleet.FleetMetrics();
+        int c = metricsAt.lastIndexOf(':');
+        String host = c < 0 ? "127.0.0.1" : metricsAt.substring(0, c);
+        int port;
+        try {
+            port = Integer.parseInt(metricsAt.substring(c + 1));
+        } catch (NumberFormatException e) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--metrics " + metricsAt + ": expected [HOST:]PORT");
+        }
+        metrics.serve(host, port);
+        System.err.println("aertrace record: metrics on http://" + host + ":" + metrics.port() + "/metrics");
+        dev.aertrace.fleet.FleetMetrics m = metrics;
+        return new dev.aertrace.report.ReportSink() {
+            @Override public void episode(dev.aertrace.race.AnalyzedEpisode ep) {
+                m.recordEpisode(ep);
+                s.episode(ep);
+            }
+
+            @Override public void source(dev.aertrace.ingest.SourceReport r) { s.source(r); }
+
+            @Override public void finish(dev.aertrace.report.Totals t) { s.finish(t); }
+        };
+    }
 
     private volatile boolean interrupted;
 
     @Override
     public Integer call() throws Exception {
+        try {
+            return record();
+        } finally {
+            if (metrics != null) metrics.close();
+        }
+    }
+
+    private Integer record() throws Exception {
         opts.validate(spec);
         for (String d : devices)
             if (!d.matches("[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]"))
@@ -102,7 +144,7 @@ final class RecordCommand implements Callable<Integer> {
         OutputStream raw = save == null ? null : Files.newOutputStream(save);
         if (raw != null) in = new Tee(in, raw);
         PrintStream out = System.out;
-        Run run = new Run(opts.analyzerOptions(), opts.sink(out));
+        Run run = new Run(opts.analyzerOptions(), sink(out));
         try {
             // The agent's ts is CLOCK_MONOTONIC of this host, which System.nanoTime() reads on Linux.
             run.input("agent" + (devices.isEmpty() ? "" : " " + String.join(",", devices)), in,
@@ -144,7 +186,7 @@ final class RecordCommand implements Callable<Integer> {
                 InputStream in = s.getInputStream();
                 OutputStream raw = save == null ? null : Files.newOutputStream(save);
                 if (raw != null) in = new Tee(in, raw);
-                Run run = new Run(opts.analyzerOptions(), opts.sink(System.out));
+                Run run = new Run(opts.analyzerOptions(), sink(System.out));
                 try {
                     // The remote clock is mapped through the header's mono_ns (see TraceReader.Live).
                     run.input("agent@" + s.getRemoteSocketAddress(), in,

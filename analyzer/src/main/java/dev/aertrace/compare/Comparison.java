@@ -53,6 +53,16 @@ public final class Comparison {
             return this;
         }
 
+        /** An episode measured elsewhere (e.g. exported from the fleet's episodes topic) by the same EpisodeMetrics. */
+        public Builder add(String group, String source, Map<String, Long> episodeDurations,
+                           Map<String, ? extends Iterable<String>> behaviour) {
+            group(group, source);
+            counts.merge(group, 1, Integer::sum);
+            episodeDurations.forEach((k, v) -> durations.get(group).computeIfAbsent(k, x -> new ArrayList<>()).add(v));
+            tallies.get(group).add(behaviour);
+            return this;
+        }
+
         public Result build(double alpha, int minSamples, String filter) {
             return build(alpha, minSamples, filter, false);
         }

@@ -90,6 +90,17 @@ public final class ReorderBuffer implements TraceListener {
         advanceWatermark(limit);
     }
 
+    /**
+     * Flight-recorder history is dumped when an error begins and reaches back further than the window: what is
+     * still inside the window is ordered as usual, what is older is passed on at once (in its own order, the
+     * order it happened in) rather than reported out of order; it precedes the error that caused the dump.
+     */
+    @Override
+    public void history(Event e) {
+        if (e.ts() >= released) event(e);
+        else out.event(e);
+    }
+
     @Override
     public void event(Event e) {
         long ts = e.ts();

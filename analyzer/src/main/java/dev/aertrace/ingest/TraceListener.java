@@ -7,6 +7,12 @@ public interface TraceListener {
 
     void event(Event event);
 
+    /**
+     * A region access the agent's flight recorder kept in the kernel and wrote out when an error began (schema
+     * v2, {@code "history":true}): older than lines before it, by design.
+     */
+    default void history(Event event) { event(event); }
+
     void footer(TraceFooter footer);
 
     /**

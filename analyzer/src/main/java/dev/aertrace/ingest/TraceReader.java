@@ -247,7 +247,7 @@ public final class TraceReader {
     private static final class Scratch {
         String type, comm, dev, cb, driver, fn, ctx, cmdName, region, op, reason, event, slot;
         long ts, cpu, pid, tid, severity, status, state, ret, result, cmd, offset, size, value, count, events, lost, since, until;
-        boolean tlpValid, write;
+        boolean tlpValid, write, history;
         long[] tlp;
         int has; // bit set of F_* below
         List<String> unknown;
@@ -262,8 +262,8 @@ public final class TraceReader {
 
     private static final int F_TS = 1, F_CPU = 2, F_PID = 4, F_TID = 8, F_SEVERITY = 16, F_STATUS = 32, F_STATE = 64,
             F_RET = 128, F_RESULT = 256, F_CMD = 512, F_OFFSET = 1024, F_SIZE = 2048, F_VALUE = 4096, F_COUNT = 8192,
-            F_WRITE = 16384, F_TLPVALID = 32768, F_EVENTS = 65536, F_LOST = 131072, F_SINCE = 1 << 21, F_UNTIL = 1 << 22,
-            F_BADTYPE = 1 << 20;
+            F_WRITE = 16384, F_TLPVALID = 32768, F_EVENTS = 65536, F_LOST = 131072, F_HISTORY = 1 << 18,
+            F_SINCE = 1 << 21, F_UNTIL = 1 << 22, F_BADTYPE = 1 << 20;
 
     private void field(JsonParser p, String name) throws IOException {
         JsonToken v = p.nextToken();
@@ -302,6 +302,7 @@ public final class TraceReader {
             case "event" -> s.event = str(p, v);
             case "slot" -> s.slot = str(p, v);
             case "until" -> s.until = num(p, v, F_UNTIL);
+            case "history" -> s.history = bool(p, v, F_HISTORY);
             default -> {
                 p.skipChildren();
                 if (s.unknown == null) s.unknown = new ArrayList<>(2);
@@ -379,6 +380,14 @@ public final class TraceReader {
             footer();
             return;
         }
+        if (type.equals("history") || type.equals("pcie.link_event")) {
+            // schema v2 lines not placed in timelines (yet): counted like events, so the footer still adds up
+            eventsInSegment++;
+            totalEvents++;
+            byType.computeIfAbsent(type, k -> new long[1])[0]++;
+            if (s.ts > maxTs) maxTs = s.ts;
+            return;
+        }
         Event e = build(type);
         if (e == null) return;
         if (e instanceof Event.Gap) {
@@ -397,6 +406,10 @@ public final class TraceReader {
             totalLost += l.count();
             diag.issue(Issue.Kind.LOST_EVENTS, lineNo, l.count() + " events lost on "
                     + (l.anyCpu() ? "a buffer shared by all cpus" : "cpu " + l.common().cpu()));
+        }
+        if (s.history && (s.has & F_HISTORY) != 0 && (e instanceof Event.RwEnter || e instanceof Event.RwExit)) {
+            out.history(e);
+            return;
         }
         out.event(e);
     }
@@ -504,8 +517,8 @@ public final class TraceReader {
             diag.issue(Issue.Kind.INVALID_EVENT, lineNo, "unusable header: " + e.getMessage());
             return;
         }
-        if (h.schemaVersion() != 1)
-            diag.issue(Issue.Kind.SCHEMA_VERSION, lineNo, "schema_version " + h.schemaVersion() + ", this analyzer reads 1");
+        if (!knowsSchema(h.schemaVersion()))
+            diag.issue(Issue.Kind.SCHEMA_VERSION, lineNo, "schema_version " + h.schemaVersion() + ", this analyzer reads 1 and 2");
         if (lineNo != 1 || segments > 0) {
             diag.issue(Issue.Kind.EXTRA_HEADER, lineNo, "header at line " + lineNo);
             if (!afterFooter && segments > 0) diag.issue(Issue.Kind.NO_FOOTER, lineNo, "segment before line " + lineNo + " has no footer");
@@ -519,6 +532,11 @@ public final class TraceReader {
         maxTs = 0;
         if (firstHeader == null) firstHeader = h;
         out.header(h);
+    }
+
+    /** 1, and 2 (flight recorder: history lines, lost bounds, link events; probes/EVENTS.md). */
+    public static boolean knowsSchema(int version) {
+        return version == 1 || version == 2;
     }
 
     static TraceHeader parseHeader(JsonNode n, long line) {

@@ -115,6 +115,8 @@ public final class Analyzer {
             else if (newest - ts > max) max = newest - ts;
         }
 
+        @Override public void history(Event e) {} // older than the lines around it by design, not late
+
         @Override public void footer(TraceFooter f) {}
     }
 
@@ -136,6 +138,8 @@ public final class Analyzer {
         }
 
         @Override public void event(Event e) { next.event(e); }
+
+        @Override public void history(Event e) { next.history(e); }
 
         @Override public void footer(TraceFooter f) { next.footer(f); }
 

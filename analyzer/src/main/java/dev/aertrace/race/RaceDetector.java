@@ -1,5 +1,7 @@
 package dev.aertrace.race;
 
+import dev.aertrace.ingest.TraceReader;
+
 import dev.aertrace.ingest.Event;
 import dev.aertrace.ingest.TraceHeader;
 import dev.aertrace.ingest.Topology;
@@ -86,9 +88,9 @@ public final class RaceDetector {
             extra.add(new TraceGap(TraceGap.Kind.INPUT, null, Long.MIN_VALUE, Long.MAX_VALUE, 0, 0, 0, 0,
                     "no header: the device topology is unknown"));
         else {
-            if (header.schemaVersion() != 1)
+            if (!TraceReader.knowsSchema(header.schemaVersion()))
                 extra.add(new TraceGap(TraceGap.Kind.INPUT, null, Long.MIN_VALUE, Long.MAX_VALUE, header.line(), 0, 0, 0,
-                        "the trace is schema_version " + header.schemaVersion() + ", not 1"));
+                        "the trace is schema_version " + header.schemaVersion() + ", not 1 or 2"));
             for (String p : List.of("vfio.rw", "reset", "recovery"))
                 if (header.probeMissing(p) && header.attached().stream().noneMatch(a -> a.event() != null && a.event().startsWith(p)))
                     extra.add(new TraceGap(TraceGap.Kind.INPUT, null, Long.MIN_VALUE, Long.MAX_VALUE, header.line(), 0, 0, 0,

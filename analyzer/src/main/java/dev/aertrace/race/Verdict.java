@@ -15,6 +15,14 @@ public record Verdict(Kind kind, String dev, String sentence, List<Event> eviden
                       List<TraceGap> gaps, long from, long to) {
 
     /**
+     * A verdict not judged against a trace's gaps (kernel-log post-mortem: its own evidence rules): tentative as
+     * its maker says, no gap list, no span.
+     */
+    public Verdict(Kind kind, String dev, String sentence, List<Event> evidence, boolean tentative) {
+        this(kind, dev, sentence, evidence, tentative, List.of(), Long.MIN_VALUE, Long.MAX_VALUE);
+    }
+
+    /**
      * RACE: the user and the host recovery touched the device in an unsafe order. RECOVERY: the recovery itself
      * failed. NOTICE: information was lost to the user (not unsafe for the device); does not change a clean
      * outcome. INCONCLUSIVE: a gap makes the episode's verdicts unreliable.
@@ -34,6 +42,8 @@ public record Verdict(Kind kind, String dev, String sentence, List<Event> eviden
         DEVICE_REMOVED("device-removed", Category.NOTICE),
         RECOVERY_FAILED("recovery-failed", Category.RECOVERY),
         DEVICE_NOT_RESET("device-not-reset", Category.RECOVERY),
+        /** From QEMU's/libvirt's log (dev.aertrace.kernellog.QemuLog): QEMU stopped the VM on the error notification. */
+        VM_STOPPED("vm-stopped", Category.RECOVERY),
         INCONCLUSIVE("inconclusive", Category.INCONCLUSIVE);
 
         /** Stable identifier for JSON and scripts. */

@@ -177,8 +177,12 @@ class FieldTraceTest {
             List<Long> br = breaks(name);
             for (AnalyzedEpisode a : r.episodes()) {
                 for (Verdict v : a.verdicts()) {
+                    if (v.kind() == Verdict.Kind.INCONCLUSIVE) { // the episode's list of gaps, itself no claim
+                        assertFalse(v.gaps().isEmpty(), v.sentence());
+                        continue;
+                    }
                     assertEquals(!v.gaps().isEmpty(), v.tentative(), v.toString());
-                    if (v.tentative() || v.kind() == Verdict.Kind.INCONCLUSIVE) {
+                    if (v.tentative()) {
                         // A hedged sentence states no count, hold time or action time.
                         assertFalse(v.sentence().matches("(?s).*(\\d+ user access|held \\d|acted at [+-]).*"), v.sentence());
                         continue;
@@ -219,7 +223,14 @@ class FieldTraceTest {
                     KernelRead k = t.reads().stream().min((p, q) -> Long.compare(Math.abs(p.start() - x.start()),
                             Math.abs(q.start() - x.start()))).orElseThrow(() -> new AssertionError("no kernel-side read in " + name));
                     assertTrue(Math.abs(k.start() - x.start()) < 1_000_000, "no kernel read near " + x);
-                    assertTrue(Math.abs(k.lat() - held) < 1_000_000, name + ": held " + held + " ns, kernel " + k.lat() + " ns");
+                    // The agent's exit record trails bpftrace's return probe of the same call by up to 2.1 ms on
+                    // these TCG boots (repeat5-fatal-rw200-6.1: the read 120.372676860 s exits 2.02 ms after
+                    // bpftrace's return; linkfail-fatal-rw200-6.1: 1.31 ms), while its enter is within 0.1 ms:
+                    // the probe's timestamp, not the analyzer's pairing. Held times are checked to 2.5 ms, and
+                    // to 1 ms for every read whose two records the agent took within 1 ms of bpftrace's.
+                    long endDiff = Math.abs((k.start() + k.lat()) - x.end());
+                    assertTrue(Math.abs(k.lat() - held) < 2_500_000, name + ": held " + held + " ns, kernel " + k.lat() + " ns");
+                    if (endDiff < 900_000) assertTrue(Math.abs(k.lat() - held) < 1_000_000, name + ": held " + held + " ns, kernel " + k.lat() + " ns");
                 }
             }
         }));

@@ -1,0 +1,103 @@
+#!/usr/bin/python3
+"""The tables of agent/bench/cost.sh from its phase file and the agent's trace.
+
+    cost_report.py cost-phases.txt cost.jsonl
+
+A recovery window is a host recovery (aer.event / recovery.enter to recovery.exit) or a reset a user asked
+for (user_reset.enter to .exit), extended by 2 s (the analyzer's --settle) after its end. A `lost` line is
+inside a window when its [since, until] bounds (schema v2) meet the window; a line without bounds is taken
+to be inside every window of its phase (it cannot be placed)."""
+import json
+import sys
+
+SETTLE = 2 * 10**9
+
+
+def main(phases_path, trace_path):
+    base, agent, resets = {}, [], []
+    for line in open(phases_path):
+        p = line.split()
+        if p[0] == "base":
+            base[p[1]] = float(p[2] or 0)
+        elif p[0] == "agent":
+            agent.append((p[1], float(p[2] or 0), int(p[3]), int(p[4]) + 5 * 10**9,
+                          int(p[5]) / float(p[6]) / ((int(p[4]) - int(p[3])) / 1e9)))
+        elif p[0] == "reset":
+            resets.append((p[1], float(p[2] or 0), int(p[3]), int(p[4])))
+    events = []
+    footer = header = None
+    with open(trace_path) as f:
+        for line in f:
+            d = json.loads(line)
+            if d["type"] == "footer":
+                footer = d
+            elif d["type"] == "header":
+                header = d
+            else:
+                events.append(d)
+
+    # recovery windows
+    windows = []
+    open_ = {}
+    for d in events:
+        t = d["type"]
+        if t in ("aer.event", "recovery.enter", "user_reset.enter"):
+            open_.setdefault((t.split(".")[0] if t != "aer.event" else "recovery", d["tid"]), d["ts"])
+        elif t in ("recovery.exit", "user_reset.exit"):
+            k = (t.split(".")[0], d["tid"])
+            start = open_.pop(k, None)
+            if start is None and k[0] == "recovery":
+                start = next((v for (kind, _), v in list(open_.items()) if kind == "recovery"), None)
+                open_ = dict((kk, v) for kk, v in open_.items() if kk[0] != "recovery")
+            if start is not None:
+                windows.append((start, d["ts"] + SETTLE, t.split(".")[0] + ("" if t == "recovery.exit" else " " + d.get("fn", ""))))
+
+    def lost_in(t0, t1):
+        total = inside = 0
+        for d in events:
+            if d["type"] != "lost" or not (t0 <= d["ts"] < t1 + 5 * 10**9):
+                continue
+            total += d["count"]
+            lo, hi = d.get("since"), d.get("until")
+            for w0, w1, _ in windows:
+                if not (t0 <= w0 < t1):
+                    continue
+                if lo is None or (lo <= w1 and hi >= w0):
+                    inside += d["count"]
+                    break
+        return total, inside
+
+    def count(t0, t1, pred):
+        return sum(1 for d in events if t0 <= d.get("ts", 0) < t1 and pred(d))
+
+    print("buffer: %s, recorder: %s" % (header.get("buffer", "perf"), json.dumps(header.get("recorder"))))
+    print("| read interval | reads/s without agent | reads/s with agent | ratio | config reads streamed | events lost | agent CPU (of one CPU) |")
+    print("|---|---|---|---|---|---|---|")
+    for iv, w, t0, t1, cpu in agent:
+        b = base.get(iv, 0)
+        lost, _ = lost_in(t0, t1)
+        print("| %s us | %.0f | %.0f | %.2f | %d | %d | %.0f%% |" % (
+            iv, b, w, w / b if b else 0, count(t0, t1, lambda d: d["type"] == "vfio.rw.exit"), lost, 100 * cpu))
+    if resets:
+        b = base.get("0", 0)
+        print()
+        print("| repeat | reads/s flat out, with agent | ratio to flat out without | recovery windows (kind) | "
+              "reads streamed in windows | history lines dumped | lost in the phase | lost inside a recovery window |")
+        print("|---|---|---|---|---|---|---|---|")
+        worst = 0
+        for k, r, t0, t1 in resets:
+            ws = [w for w in windows if t0 <= w[0] < t1]
+            lost, inside = lost_in(t0, t1)
+            worst = max(worst, inside)
+            inw = count(t0, t1 + 5 * 10**9, lambda d: d["type"] == "vfio.rw.exit" and not d.get("history")
+                        and any(w0 <= d["ts"] <= w1 for w0, w1, _ in ws))
+            hist = count(0, 1 << 62, lambda d: d.get("history") and t0 <= d["ts"] < t1)
+            print("| %s | %.0f | %.2f | %s | %d | %d | %d | **%d** |" % (
+                k, r, r / b if b else 0, ", ".join("%s %.0f ms" % (w[2], (w[1] - w[0] - SETTLE) / 1e6) for w in ws),
+                inw, hist, lost, inside))
+        print("lost inside recovery windows, worst repeat: %d" % worst)
+    print("footer:", json.dumps(footer))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

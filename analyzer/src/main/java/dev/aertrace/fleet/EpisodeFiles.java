@@ -1,0 +1,95 @@
+package dev.aertrace.fleet;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.aertrace.ingest.TraceReader;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Files exported from the episodes topic: one message (an {@link EpisodeMessage} document) per line, plain or
+ * gzip — e.g. {@code kafka-console-consumer --topic aertrace.episodes --from-beginning > episodes.jsonl}.
+ * {@code compare} reads them instead of traces: the durations and behaviour it needs travel in each message.
+ */
+public final class EpisodeFiles {
+    /** What compare takes from one exported episode. */
+    public record Exported(String id, String host, String kernel, Integer severity, String source,
+                           Map<String, Long> durations, Map<String, List<String>> behaviour) {}
+
+    /** The result of reading one file: episodes, repeats of an id already read (skipped), bad lines. */
+    public record Read(List<Exported> episodes, long duplicates, List<String> problems) {}
+
+    private EpisodeFiles() {}
+
+    /** True when the first line of {@code p} is an episode message rather than a trace line. */
+    public static boolean isEpisodes(Path p) {
+        try (BufferedReader r = open(p)) {
+            String l;
+            while ((l = r.readLine()) != null) {
+                if (l.isBlank()) continue;
+                return l.contains("\"report_version\"") && l.contains("\"episode_id\"");
+            }
+        } catch (IOException e) {
+            return false;
+        }
+        return false;
+    }
+
+    private static BufferedReader open(Path p) throws IOException {
+        InputStream in = TraceReader.decode(Files.newInputStream(p));
+        return new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8), 1 << 16);
+    }
+
+    /** Reads {@code p}; an episode_id in {@code seen} is a re-sent message (rebalance, replay) and skipped. */
+    public static Read read(Path p, Set<String> seen) throws IOException {
+        List<Exported> out = new ArrayList<>();
+        List<String> problems = new ArrayList<>();
+        long dups = 0, lineNo = 0;
+        try (BufferedReader r = open(p)) {
+            String l;
+            while ((l = r.readLine()) != null) {
+                lineNo++;
+                if (l.isBlank()) continue;
+                JsonNode d;
+                try {
+                    d = EpisodeMessage.MAPPER.readTree(l);
+                } catch (IOException e) {
+                    if (problems.size() < 5) problems.add("line " + lineNo + ": not JSON");
+                    continue;
+                }
+                JsonNode ep = d.path("episodes").path(0);
+                JsonNode cmp = ep.path("compare");
+                if (d.path("report_version").asInt() != 1 || !d.hasNonNull("episode_id") || !cmp.isObject()) {
+                    if (problems.size() < 5) problems.add("line " + lineNo + ": not an aertrace episode message (report_version 1 with episode_id and compare)");
+                    continue;
+                }
+                if (!seen.add(d.get("episode_id").asText())) {
+                    dups++;
+                    continue;
+                }
+                Map<String, Long> dur = new LinkedHashMap<>();
+                cmp.path("durations").fields().forEachRemaining(e -> dur.put(e.getKey(), e.getValue().asLong()));
+                Map<String, List<String>> beh = new LinkedHashMap<>();
+                cmp.path("behaviour").fields().forEachRemaining(e -> {
+                    List<String> v = new ArrayList<>();
+                    e.getValue().forEach(x -> v.add(x.asText()));
+                    beh.put(e.getKey(), v);
+                });
+                out.add(new Exported(d.get("episode_id").asText(), d.path("host").asText(null),
+                        ep.hasNonNull("kernel") ? ep.get("kernel").asText() : null,
+                        ep.hasNonNull("severity") ? ep.get("severity").asInt() : null, p.toString(), dur, beh));
+            }
+        }
+        return new Read(out, dups, problems);
+    }
+}

@@ -1,0 +1,78 @@
+package dev.aertrace.kernellog;
+
+import org.junit.jupiter.api.Test;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Stream;
+import java.util.zip.GZIPInputStream;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** kernel-log-patterns.json is data, so the tests keep it honest: examples match, and "seen" means seen. */
+class KernelLogPatternsTest {
+    static final Path KMSG = KernelLogLabTest.LAB.resolve("kmsg");
+
+    @Test
+    void everyExampleMatchesItsOwnPatternAndNoEarlierOne() {
+        Patterns p = Patterns.builtin();
+        assertFalse(p.entries.isEmpty());
+        for (Patterns.Entry e : p.entries) {
+            assertFalse(e.examples().isEmpty(), e.id() + " has no example");
+            assertTrue(p.kernels.containsAll(e.kernels()), e.id() + ": unknown kernel in " + e.kernels());
+            for (String ex : e.examples()) {
+                String line = e.devicePrefix() ? "pcieport 0000:00:02.0: " + ex : ex;
+                Patterns.Hit h = p.match(line);
+                assertNotNull(h, e.id() + " does not match its example " + ex);
+                assertEquals(e.id(), h.entry().id(), "example of " + e.id() + " is taken by " + h.entry().id());
+            }
+        }
+    }
+
+    /** For every kernel with a committed lab log: each pattern marked seen for it matches a line of its logs. */
+    @Test
+    void seenMeansSeenInTheLabLogsOfEveryListedKernel() throws Exception {
+        Patterns p = Patterns.builtin();
+        List<String> problems = new ArrayList<>();
+        int kernelsWithLogs = 0;
+        for (String k : p.kernels) {
+            Path d = KMSG.resolve(k);
+            if (!Files.isDirectory(d)) continue;
+            List<Path> logs;
+            try (Stream<Path> s = Files.list(d)) {
+                logs = s.filter(x -> x.toString().endsWith(".dmesg.gz")).toList();
+            }
+            if (logs.isEmpty()) continue;
+            kernelsWithLogs++;
+            Set<String> hit = new HashSet<>();
+            {
+                for (Path f : logs) {
+                    try (BufferedReader r = new BufferedReader(new InputStreamReader(new GZIPInputStream(Files.newInputStream(f)), StandardCharsets.UTF_8))) {
+                        String line;
+                        while ((line = r.readLine()) != null) {
+                            LogLine l = LogLine.parse(line);
+                            if (l == null) continue;
+                            Patterns.Hit h = p.match(l.message());
+                            if (h != null) hit.add(h.entry().id());
+                        }
+                    }
+                }
+            }
+            for (Patterns.Entry e : p.entries) {
+                if (e.seen() && e.kernels().contains(k) && !hit.contains(e.id()))
+                    problems.add(e.id() + " is marked seen on " + k + " but no lab log of " + k + " has it");
+                if (!e.kernels().contains(k) && hit.contains(e.id()))
+                    problems.add(e.id() + " matched a lab log of " + k + " but does not list " + k);
+            }
+        }
+        assertTrue(kernelsWithLogs > 0, "no lab kernel logs under " + KMSG);
+        assertTrue(problems.isEmpty(), String.join("\n", problems));
+    }
+}
