@@ -293,7 +293,7 @@ public final class RaceDetector {
             java.util.Map<String, Integer> perReg = new java.util.TreeMap<>();
             for (Access a : hit) perReg.merge(Pci.configAt(a.offset()) + "/" + a.size(), 1, Integer::sum);
             StringBuilder regs = new StringBuilder();
-            perReg.forEach((k, n) -> regs.append(regs.length() == 0 ? "" : ", ").append(k).append(" ×").append(n));
+            perReg.forEach((k, n) -> regs.append(regs.length() == 0 ? "" : ", ").append(n).append(" at ").append(k));
             Access f = hit.get(0), l = hit.get(hit.size() - 1);
             long first = f.end() != null ? f.end() : f.start(), last = l.end() != null ? l.end() : l.start();
             boolean during = ep.recoveryEnd() == null || f.start() <= ep.recoveryEnd();
