@@ -266,6 +266,14 @@ class Runner(object):
         if self.consume:
             self.b.perf_buffer_consume()
 
+    def drain(self, on_batch=None):
+        """Reads what is buffered without waiting; returns whether there may be more (ring buffer: records
+        were read this call)."""
+        if self.ring is not None:
+            return self.ring.read(on_batch) > 0
+        self.poll(0)
+        return False
+
     def cleanup(self):
         try:
             self.b.cleanup()
