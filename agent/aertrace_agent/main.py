@@ -497,7 +497,9 @@ def run(argv=None):
             out.flush()
             if deadline is not None and time.monotonic() >= deadline:
                 state["stop"] = "duration"
-        runner.poll(0, on_batch)   # drain what is already buffered
+        drain_until = time.monotonic() + 30
+        while runner.drain(on_batch) and time.monotonic() < drain_until:
+            pass   # everything already buffered (one poll reads at most 4 MiB of a ring buffer)
         flush_lost()
     except (BrokenPipeError, ConnectionError) as e:
         state["stop"] = "output closed"

@@ -223,7 +223,8 @@ public record EpisodeLanes(AnalyzedEpisode analyzed, List<Lane> lanes, List<Wind
             // the union of everything the verdict cites.
             long os = Long.MAX_VALUE, ot = Long.MIN_VALUE;
             for (Access x : accesses) {
-                if (!v.evidence().contains(x.enter()) && (x.exit() == null || !v.evidence().contains(x.exit()))) continue;
+                // List.copyOf lists throw on contains(null): an access may lack its enter (exit without enter).
+                if ((x.enter() == null || !v.evidence().contains(x.enter())) && (x.exit() == null || !v.evidence().contains(x.exit()))) continue;
                 long xe = x.end() == null ? t1 : x.end();
                 for (Window w : windows) {
                     long a0 = Math.max(x.start(), w.start()), a1 = Math.min(xe, w.end());
