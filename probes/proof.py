@@ -75,6 +75,13 @@ def evidence(event_name, attached_symbols):
         return lambda d: d["type"] == "history" and d.get("records", 0) > 0
     if event_name in VARIANTS:
         return lambda d: d["type"] not in ("header", "footer", "lost")
+    # device loss (hotplug.c, vfio.c)
+    if event_name in ("hotplug.event", "vfio.request"):
+        return lambda d: d["type"] == event_name
+    if event_name in ("qemu.vm_stop", "qemu.runstate", "qemu.system_reset"):
+        return lambda d: d["type"] == event_name
+    if event_name in ("hotplug.unconfigure", "pci.remove", "vfio.remove", "qemu.config", "qemu.region"):
+        return lambda d: d["type"].startswith(event_name + ".")
     raise ValueError(event_name)
 
 

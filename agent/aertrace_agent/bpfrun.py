@@ -130,6 +130,7 @@ class Runner(object):
         return acc, int(regs.cmd_changes), int(regs.status_changes)
 
     def attach(self, chosen):
+        # uprobe/uretprobe attachments carry the binary's path (catalog resolution adds it)
         """Attach every chosen candidate; returns (attached_chosen, failed) where failed is a list
         of (chosen entry, reason). A candidate whose attachments fail is detached entirely."""
         ok, failed = [], []
@@ -143,6 +144,10 @@ class Runner(object):
                         self.b.attach_kprobe(event=a["symbol"], fn_name=fn)
                     elif kind == "kretprobe":
                         self.b.attach_kretprobe(event=a["symbol"], fn_name=fn)
+                    elif kind == "uprobe":
+                        self.b.attach_uprobe(name=a["path"], sym=a["symbol"], fn_name=fn)
+                    elif kind == "uretprobe":
+                        self.b.attach_uretprobe(name=a["path"], sym=a["symbol"], fn_name=fn)
                     elif kind == "tracepoint":
                         # TRACEPOINT_PROBE functions are attached by bcc when it loads the program.
                         if not self._tracepoint_attached(a["tracepoint"]):
@@ -168,6 +173,10 @@ class Runner(object):
                         self.b.detach_kprobe(event=a["symbol"])
                     elif a["kind"] == "kretprobe":
                         self.b.detach_kretprobe(event=a["symbol"])
+                    elif a["kind"] == "uprobe":
+                        self.b.detach_uprobe(name=a["path"], sym=a["symbol"])
+                    elif a["kind"] == "uretprobe":
+                        self.b.detach_uretprobe(name=a["path"], sym=a["symbol"])
                 except Exception:
                     pass
             failed.append((c, err))

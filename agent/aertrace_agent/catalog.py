@@ -95,7 +95,7 @@ class Kernel(object):
     """What the resolver needs to know about the running kernel."""
 
     def __init__(self, release, symbols, tracepoints=None, tp_formats=None,
-                 traceable=None, blacklist=None, modules=None, features=None):
+                 traceable=None, blacklist=None, modules=None, features=None, user_binaries=None):
         self.release = release
         self.version = kernel_version(release)
         self.symbols = symbols                  # SymbolIndex
@@ -105,6 +105,8 @@ class Kernel(object):
         self.blacklist = blacklist or set()
         self.modules = modules                   # loaded module names, or None if unknown
         self.features = set(features or ())     # loader features: "module_kfunc" (fentry on module functions)
+        # user-space probe targets: role ("qemu") -> (path, set of dynamic function names or an error text)
+        self.user_binaries = user_binaries or {}
 
 
 FEATURE_WHY = {"module_kfunc": "fentry on module functions needs module BTF and bcc >= 0.31 (MODULE_KFUNC_PROBE)"}
@@ -134,6 +136,19 @@ def _check_candidate(cand, kernel):
         return False, FEATURE_WHY.get(feat, "needs %s" % feat), [], []
     notes, attach = [], []
     for a in cand["attach"]:
+        if a["kind"] in ("uprobe", "uretprobe"):
+            role = a.get("binary", "qemu")
+            path, syms = kernel.user_binaries.get(role, (None, None))
+            if path is None:
+                return False, "no %s binary named (--%s PATH)" % (role, role), [], []
+            if not isinstance(syms, set):
+                return False, "%s: %s" % (path, syms), [], []
+            if a["symbol"] not in syms:
+                if a.get("optional"):
+                    continue
+                return False, "%s not in the dynamic symbols of %s" % (a["symbol"], path), [], []
+            attach.append(dict(a, path=path))
+            continue
         if a["kind"] == "tracepoint":
             tp = a["tracepoint"]
             if tp not in kernel.tracepoints:

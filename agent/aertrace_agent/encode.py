@@ -26,6 +26,25 @@ EV_CFG_LOCK = 19
 EV_RW_DONE = 20
 EV_PCI_HP = 21
 EV_LINK = 22
+# device loss (probes/bpf/hotplug.c, vfio.c)
+EV_HP_EVENT = 40
+EV_HP_UNCONF_ENTER = 41
+EV_HP_UNCONF_EXIT = 42
+EV_PCI_REMOVE_ENTER = 43
+EV_PCI_REMOVE_EXIT = 44
+EV_VFIO_REQUEST = 45
+EV_VFIO_REMOVE_ENTER = 46
+EV_VFIO_REMOVE_EXIT = 47
+# QEMU uprobes (probes/bpf/qemu.c): no dev
+EV_QEMU_CFG_ENTER = 50
+EV_QEMU_CFG_EXIT = 51
+EV_QEMU_REGION_ENTER = 52
+EV_QEMU_REGION_EXIT = 53
+EV_QEMU_VM_STOP = 54
+EV_QEMU_RUNSTATE = 55
+EV_QEMU_RESET = 56
+QEMU_TYPES = (EV_QEMU_CFG_ENTER, EV_QEMU_CFG_EXIT, EV_QEMU_REGION_ENTER, EV_QEMU_REGION_EXIT, EV_QEMU_VM_STOP,
+              EV_QEMU_RUNSTATE, EV_QEMU_RESET)
 
 F_RET = 0x01
 F_VALUE = 0x02
@@ -60,6 +79,21 @@ TYPE_NAMES = {
     EV_RW_DONE: "vfio.rw",          # written as a vfio.rw.enter + vfio.rw.exit pair
     EV_PCI_HP: "pci.hp_event",
     EV_LINK: "pcie.link_event",
+    EV_HP_EVENT: "hotplug.event",
+    EV_HP_UNCONF_ENTER: "hotplug.unconfigure.enter",
+    EV_HP_UNCONF_EXIT: "hotplug.unconfigure.exit",
+    EV_PCI_REMOVE_ENTER: "pci.remove.enter",
+    EV_PCI_REMOVE_EXIT: "pci.remove.exit",
+    EV_VFIO_REQUEST: "vfio.request",
+    EV_VFIO_REMOVE_ENTER: "vfio.remove.enter",
+    EV_VFIO_REMOVE_EXIT: "vfio.remove.exit",
+    EV_QEMU_CFG_ENTER: "qemu.config.enter",
+    EV_QEMU_CFG_EXIT: "qemu.config.exit",
+    EV_QEMU_REGION_ENTER: "qemu.region.enter",
+    EV_QEMU_REGION_EXIT: "qemu.region.exit",
+    EV_QEMU_VM_STOP: "qemu.vm_stop",
+    EV_QEMU_RUNSTATE: "qemu.runstate",
+    EV_QEMU_RESET: "qemu.system_reset",
 }
 
 # Event types that (re)open their hierarchy's live window in flight-recorder mode (common.h ev_init).
@@ -70,6 +104,14 @@ HP_EVENTS = {0: "LINK_UP", 1: "LINK_DOWN", 2: "CARD_PRESENT", 3: "CARD_NOT_PRESE
 
 CB_NAMES = {1: "error_detected", 2: "mmio_enabled", 3: "slot_reset", 4: "resume"}
 CFG_OPS = {1: "lock", 2: "trylock", 3: "unlock"}
+HP_HANDLERS = {1: "presence_or_link_change", 2: "button_press", 3: "disable_request"}
+# QEMU's qapi/run-state.json enums (RunState unchanged since 2.8, ShutdownCause since 6.0 up to
+# 'snapshot-load' in 7.x); the number is always recorded, the name is a convenience
+QEMU_RUNSTATES = ["debug", "inmigrate", "internal-error", "io-error", "paused", "postmigrate", "prelaunch",
+                  "finish-migrate", "restore-vm", "running", "save-vm", "shutdown", "suspended", "watchdog",
+                  "guest-panicked", "colo"]
+QEMU_SHUTDOWN_CAUSES = ["none", "host-error", "host-qmp-quit", "host-qmp-system-reset", "host-signal", "host-ui",
+                        "guest-shutdown", "guest-reset", "guest-panic", "subsystem-reset", "snapshot-load"]
 
 # include/uapi/linux/vfio.h: _IO(';', 100 + n)
 IOCTL_NAMES = {
@@ -151,7 +193,7 @@ def decode(ev, cpu, fn_names):
          "comm": _cstr(ev.comm)}
     if ev.dev != NODEV:
         d["dev"] = key_to_name(ev.dev)
-    elif t != "eventfd.signal":
+    elif t != "eventfd.signal" and ev.type not in QEMU_TYPES:
         raise DecodeError("%s without a device" % t)
     f = ev.flags
     ty = ev.type
@@ -211,6 +253,33 @@ def decode(ev, cpu, fn_names):
         if op is None:
             raise DecodeError("unknown cfg_lock op %d" % ev.fn)
         d["op"] = op
+    elif ty == EV_HP_EVENT:
+        h = HP_HANDLERS.get(ev.fn)
+        if h is None:
+            raise DecodeError("unknown hotplug handler id %d" % ev.fn)
+        d["handler"] = h
+        if ev.fn == 1:
+            d["events"] = int(ev.val)
+        elif ev.fn == 3:
+            d["reason"] = int(ev.val)
+    elif ty == EV_HP_UNCONF_ENTER:
+        d["presence"] = bool(ev.state)
+    elif ty == EV_VFIO_REQUEST:
+        d["count"] = int(ev.val)
+    elif ty in (EV_QEMU_CFG_ENTER, EV_QEMU_CFG_EXIT, EV_QEMU_REGION_ENTER, EV_QEMU_REGION_EXIT):
+        d["offset"] = int(ev.arg)
+        d["size"] = int(ev.size)
+        d["write"] = bool(f & F_WRITE)
+        if f & F_VALUE:
+            d["value"] = int(ev.val)
+    elif ty in (EV_QEMU_VM_STOP, EV_QEMU_RUNSTATE):
+        d["state"] = int(ev.val)
+        if ev.val < len(QEMU_RUNSTATES):
+            d["state_name"] = QEMU_RUNSTATES[ev.val]
+    elif ty == EV_QEMU_RESET:
+        d["reason"] = int(ev.val)
+        if ev.val < len(QEMU_SHUTDOWN_CAUSES):
+            d["reason_name"] = QEMU_SHUTDOWN_CAUSES[ev.val]
     if f & F_RET:
         d["ret"] = int(ev.ret)
     return d

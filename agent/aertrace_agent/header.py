@@ -55,6 +55,8 @@ def attached_entries(chosen):
     for c in chosen:
         for a in c["attach"]:
             e = {"event": c["event"], "kind": a["kind"], "symbol": a.get("symbol") or a.get("tracepoint")}
+            if a.get("path"):
+                e["binary"] = a["path"]   # uprobes: the user-space binary the symbol was resolved in
             if c.get("notes"):
                 e["notes"] = list(c["notes"])
             out.append(e)

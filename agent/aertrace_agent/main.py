@@ -69,6 +69,9 @@ def parse_args(argv):
                         "buffers; auto = ring where the kernel and bcc have it (default)")
     p.add_argument("--no-fentry", action="store_true",
                    help="kprobes only, even where fentry/fexit could be used (to compare their cost)")
+    p.add_argument("--qemu", metavar="PATH",
+                   help="also trace this QEMU binary (uprobes on its exported vfio/runstate functions, "
+                        "e.g. /usr/bin/qemu-system-x86_64): every process running it")
     p.add_argument("--page-cnt", type=int, default=None,
                    help="buffer pages, a power of two: per CPU for perf buffers (default 512), in all for the "
                         "ring buffer (default 8192 = 32 MiB with 4 KiB pages)")
@@ -152,6 +155,13 @@ def resolve(args, release, tracefs):
         bad = sorted(only - known)
         if bad:
             raise EnvError("--events: unknown logical event(s) %s (known: %s)" % (", ".join(bad), ", ".join(sorted(known))))
+    if args.qemu:
+        from .elfsyms import dynamic_functions, ElfError
+        path = os.path.realpath(args.qemu)
+        try:
+            kernel.user_binaries["qemu"] = (path, dynamic_functions(path))
+        except (OSError, ElfError) as e:
+            raise EnvError("--qemu %s: %s" % (args.qemu, e))
     chosen, missing = catalog_mod.resolve(cat, kernel, only)
     return cat, kernel, chosen, missing, only
 

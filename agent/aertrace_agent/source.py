@@ -1,7 +1,7 @@
 """Assemble the bcc program text from probes/bpf for the chosen candidates."""
 import os
 
-FILE_ORDER = ("aer.c", "reset.c", "vfio.c", "cfglock.c", "link.c")
+FILE_ORDER = ("aer.c", "reset.c", "vfio.c", "cfglock.c", "link.c", "hotplug.c", "qemu.c")
 
 
 def program_text(probes_dir, files):

@@ -87,6 +87,7 @@ def main():
     stop_at = time.time() + secs
     procs = [multiprocessing.Process(target=writer, args=(stop_at,)) for _ in range(nwriters)]
     t0 = time.time()
+    c0 = time.process_time()   # the consumer's own CPU time (writers are other processes)
     for p in procs:
         p.start()
     while any(p.is_alive() for p in procs):
@@ -94,12 +95,14 @@ def main():
     for _ in range(20):
         r.poll(50, on_batch)
     dt = time.time() - t0
+    cpu = time.process_time() - c0
     if kind == "ring":
         lost = r.ring_lost()
         st["lost"] = lost[0] if lost else 0
     produced = r.b["produced"][0].value
-    print("%s buffer, %d writer(s), %.1f s: produced %d records (%.0f/s), consumed %d (%.0f/s), lost %d" % (
-        kind, nwriters, dt, produced, produced / dt, st["n"], st["n"] / dt, st["lost"]))
+    print("%s buffer, %d writer(s), %.1f s: produced %d records (%.0f/s), consumed %d (%.0f/s), lost %d; "
+          "consumer CPU %.2f s = %.0f records per CPU-second" % (
+              kind, nwriters, dt, produced, produced / dt, st["n"], st["n"] / dt, st["lost"], cpu, st["n"] / cpu))
 
 
 if __name__ == "__main__":

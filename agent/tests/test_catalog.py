@@ -39,6 +39,13 @@ K61 = """
 0000000000000000 T vfio_pci_core_aer_err_detected\t[vfio_pci_core]
 0000000000000000 T vfio_pci_core_close_device\t[vfio_pci_core]
 0000000000000000 t vfio_pci_open_device\t[vfio_pci]
+0000000000000000 T pciehp_handle_presence_or_link_change
+0000000000000000 T pciehp_handle_button_press
+0000000000000000 T pciehp_handle_disable_request
+0000000000000000 T pciehp_unconfigure_device
+0000000000000000 T pci_stop_and_remove_bus_device
+0000000000000000 T vfio_pci_core_request\t[vfio_pci_core]
+0000000000000000 t vfio_pci_remove\t[vfio_pci]
 """
 
 
@@ -60,6 +67,7 @@ def rename(text, old, new, module=None):
 def kernel(release, text, tracepoints=("ras:aer_event",), fields=("dev_name", "status", "severity",
                                                                      "tlp_header_valid", "tlp_header"), **kw):
     syms = c.SymbolIndex.parse(text.strip().splitlines())
+    kw.setdefault("user_binaries", {"qemu": (QEMU, set(QEMU_SYMS))})
     return c.Kernel(release, syms, set(tracepoints), dict((tp, set(fields)) for tp in tracepoints), **kw)
 
 
@@ -71,6 +79,12 @@ def only_new_tracepoints_missing(miss):
             continue
         rest.append(m)
     return rest
+
+
+# what nm -D lists for Debian bookworm's qemu-system-x86_64 (subset)
+QEMU = "/usr/bin/qemu-system-x86_64"
+QEMU_SYMS = ("vfio_pci_read_config", "vfio_pci_write_config", "vfio_region_read", "vfio_region_write", "vm_stop",
+             "runstate_set", "qemu_system_reset", "main")
 
 
 def chosen_symbols(chosen):
@@ -119,7 +133,8 @@ class ResolveTest(unittest.TestCase):
         for old, new in (("vfio_pci_core_ioctl", "vfio_pci_ioctl"), ("vfio_pci_core_read", "vfio_pci_read"),
                          ("vfio_pci_core_write", "vfio_pci_write"), ("vfio_pci_open_device", "vfio_pci_open"),
                          ("vfio_pci_core_aer_err_detected", "vfio_pci_aer_err_detected"),
-                         ("vfio_pci_core_close_device", "vfio_pci_release")):
+                         ("vfio_pci_core_close_device", "vfio_pci_release"),
+                         ("vfio_pci_core_request", "vfio_pci_request")):
             text = rename(text, old, new, "vfio_pci")
         text = rename(text, "pcie_reset_flr", "pcie_flr", "")
         k = kernel("5.10.0-35-amd64", text)
@@ -128,6 +143,7 @@ class ResolveTest(unittest.TestCase):
         self.assertEqual(got["vfio.ioctl"], ["vfio_pci_ioctl"] * 2)
         self.assertEqual(got["vfio.err_detected"], ["vfio_pci_aer_err_detected"] * 2)
         self.assertEqual(got["vfio.open"], ["vfio_pci_open", "vfio_pci_release"])
+        self.assertEqual(got["vfio.request"], ["vfio_pci_request"])
         defs = c.defines_for(ch, k)
         self.assertNotIn("VFIO_DEVICE_ARG", defs)   # 5.10 passes void *device_data
         self.assertEqual(only_new_tracepoints_missing(miss), [])
@@ -275,7 +291,7 @@ class CatalogAgreesWithSourcesTest(unittest.TestCase):
             for cand in ev["candidates"]:
                 for a in cand["attach"]:
                     self.assertIn(a["fn"], fns, "%s: %s not in %s" % (ev["event"], a["fn"], ev["file"]))
-                    self.assertIn(a["kind"], ("kprobe", "kretprobe", "tracepoint", "kfunc", "kretfunc"))
+                    self.assertIn(a["kind"], ("kprobe", "kretprobe", "tracepoint", "kfunc", "kretfunc", "uprobe", "uretprobe"))
 
     def test_defines_are_used(self):
         alltext = "".join(self.src.values())
@@ -294,6 +310,41 @@ class CatalogAgreesWithSourcesTest(unittest.TestCase):
                 for k in ("min_kernel", "max_kernel"):
                     if k in cand:
                         self.assertRegex(cand[k], r"^\d+\.\d+$")
+
+class UprobeTest(unittest.TestCase):
+    def test_qemu_events_need_a_binary(self):
+        ch, miss = c.resolve(CAT, kernel("6.1.0-40-amd64", K61, user_binaries={}))
+        reasons = dict((m["event"], m["reason"]) for m in miss)
+        self.assertEqual(reasons["qemu.vm_stop"], "no qemu binary named (--qemu PATH)")
+        self.assertNotIn("qemu.config", chosen_symbols(ch))
+        self.assertIn("recovery", chosen_symbols(ch))      # kernel probes are unaffected
+
+    def test_qemu_symbols_resolved_in_the_binary(self):
+        ch, miss = c.resolve(CAT, kernel("6.1.0-40-amd64", K61))
+        got = dict((x["event"], x) for x in ch)
+        att = got["qemu.config"]["attach"]
+        self.assertEqual([a["symbol"] for a in att], ["vfio_pci_read_config"] * 2 + ["vfio_pci_write_config"] * 2)
+        self.assertTrue(all(a["path"] == QEMU for a in att))
+        self.assertEqual(only_new_tracepoints_missing(miss), [])
+
+    def test_missing_qemu_symbol_is_reported(self):
+        syms = set(QEMU_SYMS) - {"vm_stop"}
+        ch, miss = c.resolve(CAT, kernel("6.1.0-40-amd64", K61, user_binaries={"qemu": (QEMU, syms)}))
+        reasons = dict((m["event"], m["reason"]) for m in miss)
+        self.assertEqual(reasons["qemu.vm_stop"], "vm_stop not in the dynamic symbols of %s" % QEMU)
+        self.assertIn("qemu.runstate", chosen_symbols(ch))
+
+    def test_unreadable_binary_is_a_reason(self):
+        ch, miss = c.resolve(CAT, kernel("6.1.0-40-amd64", K61, user_binaries={"qemu": ("/x", "not an ELF file")}))
+        self.assertEqual(dict((m["event"], m["reason"]) for m in miss)["qemu.runstate"], "/x: not an ELF file")
+
+    def test_elf_dynamic_functions(self):
+        import sys
+        from aertrace_agent.elfsyms import dynamic_functions, ElfError
+        # the Python interpreter exports its C API in .dynsym (linked with --export-dynamic)
+        self.assertIn("PyObject_GetAttr", dynamic_functions(os.path.realpath(sys.executable)))
+        with self.assertRaises(ElfError):
+            dynamic_functions(os.path.join(PROBES, "catalog.json"))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,11 @@ from aertrace_agent import catalog as c
 from tests.test_schema import validator
 from tests.util import REPO, PROBES
 
+# logical events added after traces were committed (device loss, issue 9/12): a trace recorded
+# before them does not mention them; the proof table says "no trace recorded with it yet"
+ADDED_LATER = {"hotplug.event", "hotplug.unconfigure", "pci.remove", "vfio.request", "vfio.remove",
+               "qemu.config", "qemu.region", "qemu.vm_stop", "qemu.runstate", "qemu.system_reset"}
+
 TRACES = sorted(glob.glob(os.path.join(REPO, "testdata", "lab", "*", "*.jsonl.gz")))
 
 
@@ -46,6 +51,7 @@ class LabTracesTest(unittest.TestCase):
                 "min_kernel" in cd and kv < c._ver(cd["min_kernel"]) for cd in e["candidates"]))
             if header["schema_version"] < 2:
                 later |= NEW_IN_V2   # catalogued with schema v2: an older agent did not know them
+            later |= ADDED_LATER   # device loss and QEMU events (lab branch): not known to older agents
             self.assertTrue(seen <= events, rel)
             self.assertEqual(events - seen - later, set(), "%s: header does not account for every logical event" % rel)
             last = json.loads(lines[-1])

@@ -1,5 +1,6 @@
 # Sourced by stage1 for MODE=scenario.  Variables from the job: SCENARIO, KIND
-# (correctable|nonfatal|fatal), REPEAT, RESET (""|device|hot), TRACER.
+# (correctable|nonfatal|fatal|slotoff|device_del), REPEAT, RESET (""|device|hot), TRACER,
+# EPS (endpoints on vfio-pci), LABUSER (vfio-user|qemu).
 # The guest conducts: it starts the tracer and the vfio user, arms the endpoint,
 # asks the host to inject (file $LAB/inject.N, answered by $LAB/injected.N),
 # waits for the recovery to finish, repeats, then stops everything cleanly.
@@ -25,9 +26,12 @@ armed_count() { grep -c "ev=armed" $ULOG; }
 
 start_agent() {
 	say "starting agent"
-	/usr/bin/python3 /aertrace/agent/aertrace-agent --device $EP -o $TRACE 2>/out/agent.err &
+	devargs=""
+	for e in $EPS; do devargs="$devargs --device $e"; done
+	/usr/bin/python3 /aertrace/agent/aertrace-agent $devargs ${AGENT_EXTRA:-} -o $TRACE 2>/out/agent.err &
 	TRACER_PID=$!
-	if ! wait_for 300 sh -c "grep -q 'aertrace-agent: ready' /out/agent.err || ! kill -0 $TRACER_PID" ||
+	# 900 s: at load 15-28 on the 2-core build machine bcc's compile under TCG took 180-300 s and more
+	if ! wait_for 900 sh -c "grep -q 'aertrace-agent: ready' /out/agent.err || ! kill -0 $TRACER_PID" ||
 		! kill -0 $TRACER_PID; then
 		say "agent not ready: $(tail -c 600 /out/agent.err)"; return 1
 	fi
@@ -77,8 +81,73 @@ print("aer_inject: correctable Bad TLP on 0000:01:00.0")
 PY
 }
 
+# Slot power off under the user (removal-slotoff): Slot Control of the port above the endpoint,
+# Power Controller Control = off and Power Indicator = off, then at once the old value again. QEMU
+# (pcie_cap_slot_write_config) detaches the card on the power-off write and raises Presence Detect
+# Changed: a yanked card, with slot power on as in a real surprise removal. The power-off write
+# masks the slot's interrupts, the second write restores them: when pciehp's handler ran between two
+# writes (two setpci runs, or two pwrites 46 us apart: the Command Completed interrupt of the first
+# write woke it), it found the slot powered off, said "Slot(1): Card not present" / "Slot(1): Already
+# disabled", and removed nothing (6.1: the device stayed bound, every read all-ones, and the user's
+# close stalled ~280 s in FLR/bus-reset waits: testdata/lab/6.1/slotoff-not-removed).
+slot_off() {
+	port=$(basename "$(readlink -f /sys/bus/pci/devices/$EP/..)")
+	/usr/bin/python3 - /sys/bus/pci/devices/$port/config <<'PY' >>$LAB/guest.log
+import os, struct, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+rd = lambda off, n: int.from_bytes(os.pread(fd, n, off), "little")
+cap = rd(0x34, 1) & 0xfc
+while cap and rd(cap, 1) != 0x10:
+    cap = rd(cap + 1, 1) & 0xfc
+sltctl = cap + 0x18
+before = rd(sltctl, 2)
+t0 = time.monotonic_ns()
+# PCC off + power indicator off, with Hot-Plug Interrupt Enable and Command Completed Interrupt Enable
+# cleared so this write raises no interrupt; the second write (the old value) completes a command with
+# interrupts on again, and pciehp finds Presence Detect Changed with the slot powered
+os.pwrite(fd, struct.pack("<H", (before | 0x0700) & ~0x0030), sltctl)
+os.pwrite(fd, struct.pack("<H", before), sltctl)
+t1 = time.monotonic_ns()
+print("slot_off: port Slot Control at 0x%x: 0x%04x -> 0x%04x -> 0x%04x between %d and %d ns" % (
+    sltctl, before, before | 0x0700, rd(sltctl, 2), t0, t1))
+PY
+	say "slot power pulsed off: $(tail -1 $LAB/guest.log); endpoint vendor now $(setpci -s ${EP#0000:} 0.w 2>/dev/null)"
+}
+
+# Debian's QEMU as the user (qemu-*): -device vfio-pci on the endpoint, the nested guest
+# lab/nested/poll.c under TCG, QMP on a socket in /tmp, its log and debugcon in /out.
+QSOCK=/tmp/nested-qmp.sock
+QLOG=/out/qemu-user.log
+start_nested() {
+	cp $LAB/poll.elf /tmp/poll.elf
+	qemu-system-x86_64 -accel tcg -machine q35 -m 64 -nodefaults -display none -no-user-config \
+		-kernel /tmp/poll.elf -append "delay=${POLL_DELAY:-2000}" \
+		-device vfio-pci,host=$EP,bus=pcie.0,addr=4,rombar=0 \
+		-debugcon file:/out/debugcon.log -qmp unix:$QSOCK,server=on,wait=off >/out/qemu.out 2>&1 &
+	UPID=$!
+	if ! wait_for 300 grep -q "poll: n=" /out/debugcon.log; then
+		say "nested guest did not start polling: $(cat /out/qemu.out) $(head -c 300 /out/debugcon.log)"
+		return 1
+	fi
+	say "nested QEMU (pid $UPID) running: $(head -1 /out/debugcon.log)"
+	/usr/bin/python3 /aertrace/lab/guest/qmp.py $QSOCK $QLOG query-status >/dev/null
+}
+
+stop_nested() {
+	st=$(/usr/bin/python3 /aertrace/lab/guest/qmp.py $QSOCK $QLOG query-status)
+	say "nested QEMU status after the error: $st; $(grep -c . /out/qemu.out) lines on its stderr: $(head -c 300 /out/qemu.out)"
+	# what an operator does with a VM stopped in internal-error: reset and continue it
+	st=$(/usr/bin/python3 /aertrace/lab/guest/qmp.py $QSOCK $QLOG system_reset cont sleep=3 query-status)
+	say "nested QEMU after system_reset + cont: $st"
+	/usr/bin/python3 /aertrace/lab/guest/qmp.py $QSOCK $QLOG quit >/dev/null 2>&1
+	wait $UPID
+	# QEMU's own words (error_report on stderr) beside its QMP view
+	sed 's/^/qemu-stderr: /' /out/qemu.out >>$QLOG
+}
+
 run_scenario() {
 	rc=0
+	[ "${LABUSER:-vfio-user}" = qemu ] && AGENT_EXTRA="--qemu /usr/bin/qemu-system-x86_64"
 	case "${TRACER:-auto}" in
 	auto) if [ -e /aertrace/agent/aertrace-agent ]; then TRACER=agent; else TRACER=bpftrace; fi ;;
 	esac
@@ -87,25 +156,50 @@ run_scenario() {
 	bpftrace) start_bpftrace || return 1 ;;
 	none) TRACER_PID= ;;
 	esac
-	uargs="--dev $EP --log $ULOG"
-	[ -n "$RESET" ] && uargs="$uargs --reset $RESET"
-	[ -n "${USER_ARGS:-}" ] && uargs="$uargs $USER_ARGS"
-	$VU $uargs 2>/out/vfio-user.err &
-	UPID=$!
-	if ! wait_for 30 grep -q "ev=ready" $ULOG; then
-		say "vfio-user not ready:"; cat /out/vfio-user.err; return 1
+	if [ "${LABUSER:-vfio-user}" = qemu ]; then
+		start_nested || return 1
+	else
+		uargs="--log $ULOG"
+		for e in $EPS; do uargs="$uargs --dev $e"; done
+		[ -n "$RESET" ] && uargs="$uargs --reset $RESET"
+		[ -n "${USER_ARGS:-}" ] && uargs="$uargs $USER_ARGS"
+		$VU $uargs 2>/out/vfio-user.err &
+		UPID=$!
+		if ! wait_for 30 grep -q "ev=ready" $ULOG; then
+			say "vfio-user not ready:"; cat /out/vfio-user.err; return 1
+		fi
+		say "vfio-user ready (pid $UPID): $(grep ev=armed $ULOG | head -1)"
 	fi
-	say "vfio-user ready (pid $UPID): $(grep ev=armed $ULOG | head -1)"
 	sleep 1
+	lspci -tv >$LAB/lspci-tree.txt 2>&1
 	i=1
 	while [ $i -le $REPEAT ]; do
-		lspci -vvv -s 00:02.0 >$LAB/lspci-rp-before-$i.txt 2>&1
-		n=$(armed_count)
-		kill -USR1 $UPID
-		wait_for 10 sh -c "[ \$(grep -c ev=armed $ULOG) -gt $n ]" || { say "vfio-user did not arm"; rc=1; break; }
+		lspci -vvv >$LAB/lspci-before-$i.txt 2>&1
 		before=$(recoveries)
-		say "error $i/$REPEAT ($KIND): $(grep ev=armed $ULOG | tail -1 | sed 's/.*ev=armed //')"
-		if [ "$KIND" = correctable ]; then
+		if [ "${LABUSER:-vfio-user}" != qemu ]; then
+			n=$(armed_count)
+			kill -USR1 $UPID
+			wait_for 10 sh -c "[ \$(grep -c ev=armed $ULOG) -gt $n ]" || { say "vfio-user did not arm"; rc=1; break; }
+			say "error $i/$REPEAT ($KIND): $(grep ev=armed $ULOG | tail -1 | sed 's/.*ev=armed //')"
+		else
+			say "error $i/$REPEAT ($KIND) while the nested QEMU owns $EP"
+		fi
+		if [ "$KIND" = slotoff ] || [ "$KIND" = device_del ]; then
+			if [ "$KIND" = slotoff ]; then
+				slot_off
+			else
+				echo $KIND >$LAB/req.tmp && mv $LAB/req.tmp $LAB/inject.$i
+				if ! wait_for 30 test -e $LAB/injected.$i; then say "host did not inject"; rc=1; break; fi
+				say "host: $(cat $LAB/injected.$i)"
+			fi
+			if wait_for 60 sh -c "[ ! -e /sys/bus/pci/devices/$EP ]"; then
+				say "removed: $EP is gone from sysfs; $(grep -E 'ev=(request|released)' $ULOG | tr '\n' ' ' | cut -c1-400)"
+			else
+				say "$EP still present 60 s after the removal request"
+				rc=1
+			fi
+			sleep 2
+		elif [ "$KIND" = correctable ]; then
 			inject_correctable || { rc=1; break; }
 			sleep 2
 		else
@@ -126,8 +220,12 @@ run_scenario() {
 		fi
 		i=$((i + 1))
 	done
-	kill -INT $UPID; wait $UPID
-	say "vfio-user: $(grep ev=summary $ULOG | tail -1)"
+	if [ "${LABUSER:-vfio-user}" = qemu ]; then
+		stop_nested
+	else
+		kill -INT $UPID; wait $UPID
+		say "vfio-user: $(grep ev=summary $ULOG | tail -1)"
+	fi
 	if [ -n "$TRACER_PID" ]; then
 		sleep 1
 		kill -INT $TRACER_PID
@@ -136,6 +234,6 @@ run_scenario() {
 		wait $TRACER_PID 2>/dev/null
 		say "tracer stopped"
 	fi
-	dmesg | grep -E "AER|aer|vfio|pcieport" >/out/dmesg-aer.txt
+	dmesg | grep -E "AER|aer|vfio|pcieport|pciehp" >/out/dmesg-aer.txt
 	return $rc
 }

@@ -33,6 +33,23 @@
 #define EV_RW_DONE        20   /* flight recorder: a whole access streamed at its exit (enter ts in tlp[0..1]) */
 #define EV_PCI_HP         21   /* pci:pci_hp_event (7.0+) */
 #define EV_LINK           22   /* pci:pcie_link_event (7.0+) */
+/* device loss (hotplug.c, vfio.c); numbered from 40 so other additions below do not collide */
+#define EV_HP_EVENT          40
+#define EV_HP_UNCONF_ENTER   41
+#define EV_HP_UNCONF_EXIT    42
+#define EV_PCI_REMOVE_ENTER  43
+#define EV_PCI_REMOVE_EXIT   44
+#define EV_VFIO_REQUEST      45
+#define EV_VFIO_REMOVE_ENTER 46
+#define EV_VFIO_REMOVE_EXIT  47
+/* QEMU uprobes (qemu.c): no PCI device */
+#define EV_QEMU_CFG_ENTER    50
+#define EV_QEMU_CFG_EXIT     51
+#define EV_QEMU_REGION_ENTER 52
+#define EV_QEMU_REGION_EXIT  53
+#define EV_QEMU_VM_STOP      54
+#define EV_QEMU_RUNSTATE     55
+#define EV_QEMU_RESET        56
 
 /* flags: which optional fields are valid */
 #define F_RET    0x01
@@ -241,7 +258,8 @@ static __always_inline void ev_init(struct event *e, u16 type, u32 dev)
 #ifdef HIST_N
     /* every event but the user's own accesses (re)opens the live window */
     if (type != EV_RW_ENTER && type != EV_RW_EXIT && type != EV_RW_DONE && type != EV_IOCTL_ENTER &&
-        type != EV_IOCTL_EXIT && type != EV_OPEN && type != EV_CLOSE) {
+        type != EV_IOCTL_EXIT && type != EV_OPEN && type != EV_CLOSE &&
+        (type < EV_QEMU_CFG_ENTER || type > EV_QEMU_REGION_EXIT)) {   /* the guest's accesses through QEMU */
         arm_live(dev, e->ts);
         e->flags |= F_TRIGGER;
     }

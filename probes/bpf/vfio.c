@@ -4,7 +4,7 @@
 #include <linux/vfio.h>
 #endif
 
-#if defined(PROBE_VFIO_IOCTL) || defined(PROBE_VFIO_RW) || defined(PROBE_VFIO_OPEN)
+#if defined(PROBE_VFIO_IOCTL) || defined(PROBE_VFIO_RW) || defined(PROBE_VFIO_OPEN) || defined(PROBE_VFIO_REQUEST)
 #define VFIO_PCI_OFFSET_SHIFT 40
 #define VFIO_PCI_CONFIG_REGION_INDEX 7
 
@@ -383,4 +383,54 @@ static __always_inline int open_close(struct pt_regs *ctx, u16 type)
 
 int vfio_open(struct pt_regs *ctx) { return open_close(ctx, EV_OPEN); }
 int vfio_close(struct pt_regs *ctx) { return open_close(ctx, EV_CLOSE); }
+#endif
+
+/* ---- vfio.request + vfio.remove: the host wants the device back ----------- */
+#ifdef PROBE_VFIO_REQUEST
+/* vfio_pci_core_request(struct vfio_device *, unsigned int count) 5.15+ / vfio_pci_request(void *
+ * device_data, count) <=5.12: signals the user's request eventfd (count = how many times vfio
+ * asked; it asks again every 10 s while the user holds the device). */
+int vfio_request(struct pt_regs *ctx)
+{
+    u32 dev = dev_key(vfio_pdev((void *)PT_REGS_PARM1(ctx)));
+    struct event e;
+
+    if (!dev_allowed(dev))
+        return 0;
+    ev_init(&e, EV_VFIO_REQUEST, dev);
+    e.val = (u32)PT_REGS_PARM2(ctx);
+    SUBMIT(ctx, &e);
+    return 0;
+}
+#endif
+
+#ifdef PROBE_VFIO_REMOVE
+BPF_HASH(vfio_remove, u32, u32);   /* tid -> dev while vfio-pci's remove waits for the user */
+
+int vfio_remove_enter(struct pt_regs *ctx)
+{
+    u32 dev = dev_key((struct pci_dev *)PT_REGS_PARM1(ctx)), tid = cur_tid();
+    struct event e;
+
+    if (!dev_allowed(dev))
+        return 0;
+    ev_init(&e, EV_VFIO_REMOVE_ENTER, dev);
+    SUBMIT(ctx, &e);
+    vfio_remove.update(&tid, &dev);
+    return 0;
+}
+
+int vfio_remove_exit(struct pt_regs *ctx)
+{
+    u32 tid = cur_tid();
+    u32 *dev = vfio_remove.lookup(&tid);
+    struct event e;
+
+    if (!dev)
+        return 0;
+    ev_init(&e, EV_VFIO_REMOVE_EXIT, *dev);
+    vfio_remove.delete(&tid);
+    SUBMIT(ctx, &e);
+    return 0;
+}
 #endif

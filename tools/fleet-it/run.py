@@ -43,6 +43,7 @@ EVENTS, EPISODES = "aertrace.events", "aertrace.episodes"
 PARTITIONS = 8
 procs = []
 results = []
+WORK = [None]
 
 
 def log(msg):
@@ -153,6 +154,7 @@ def main():
     if "--keep" in sys.argv:
         keep = sys.argv[sys.argv.index("--keep") + 1]
     work = keep or tempfile.mkdtemp(prefix="aertrace-fleet-it-")
+    WORK[0] = None if keep else work
     os.makedirs(work, exist_ok=True)
     t0 = time.time()
     traces = sorted(glob.glob(os.path.join(ROOT, "testdata", "lab", "*", "*.jsonl.gz")))
@@ -283,9 +285,15 @@ scrape_configs:
         % (open_a, pub_a, metric_sum(metrics_text(mport_b), "aertrace_episodes_published_total")))
     check("fleet A holds open streams when killed", open_a > 0 and pub_a > 0,
           "%d open, %d published" % (open_a, pub_a))
-    # Let Prometheus scrape A once more: what a process counts after its last scrape dies with it (the
-    # episodes topic keeps those episodes; README says so). The kill itself still lands mid-stream.
-    time.sleep(5)
+    # Let Prometheus scrape A's final counts first: what a process counts after its last scrape dies with it
+    # (the episodes topic keeps those episodes; README says so). The kill itself still lands mid-stream.
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        r = promql(pport, 'aertrace_episodes_published_total{instance="127.0.0.1:%d"}' % mport_a)["data"]["result"]
+        now_a = metric_sum(metrics_text(mport_a), "aertrace_episodes_published_total")
+        if r and float(r[0]["value"][1]) == now_a:
+            break
+        time.sleep(0.5)
     os.killpg(fa.pid, signal.SIGKILL)
     fa.wait()
     log("killed fleet A (SIGKILL) after %.0f s" % (time.time() - t0))
@@ -326,7 +334,7 @@ scrape_configs:
     c.subscribe([EPISODES])
     got, raw, spool_eps = {}, 0, []
     export = open(os.path.join(work, "episodes.jsonl"), "wb")
-    deadline = time.time() + 150
+    deadline = time.time() + 300
     last_new = time.time()
     while time.time() < deadline:
         m = c.poll(0.5)
@@ -381,7 +389,9 @@ scrape_configs:
         return sorted((strip(g) for g in json.load(open(out))["groups"]), key=lambda g: g["name"])
     ce = cmp_json([os.path.join(work, "episodes.jsonl")], "compare-episodes.json")
     ct = cmp_json(traces + traces, "compare-traces.json")
-    check("compare on episodes exported from the topic == compare on the traces", ce is not None and ce == ct,
+    ck = cmp_json(["--kafka", boot], "compare-kafka.json")
+    check("compare on the topic (--kafka) and on episodes exported from it == compare on the traces",
+          ce is not None and ce == ct and ck == ct,
           "%s kernel groups, %s episodes" % (len(ce) if ce else "?", sum(g["episodes"] for g in ce) if ce else "?"))
 
     # --- spool host
@@ -469,6 +479,10 @@ if __name__ == "__main__":
             results.append(("setup", False))
     finally:
         cleanup()
+        # the broker's data and Prometheus' TSDB: kept with --keep or when something failed
+        if "--keep" not in sys.argv and results and all(ok for _, ok in results):
+            if WORK[0]:
+                shutil.rmtree(WORK[0], ignore_errors=True)
     npass = sum(1 for _, ok in results if ok)
     nfail = sum(1 for _, ok in results if not ok)
     print("fleet-it: %d passed, %d failed" % (npass, nfail))

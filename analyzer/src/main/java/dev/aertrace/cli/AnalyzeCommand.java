@@ -26,6 +26,7 @@ import java.util.concurrent.Callable;
                 "  aertrace analyze a.jsonl b.jsonl.gz       # several hosts/boots",
                 "  agent -o - | aertrace analyze -           # stdin",
                 "  aertrace analyze --format json t.jsonl    # report for scripts",
+                "  aertrace analyze host.dmesg vm1.log       # post-mortem: kernel log + QEMU log",
                 "", "Exit codes: 0 clean, 1 race(s) found, 2 usage or unreadable input,",
                 "3 inconclusive (events lost or unreadable inside an error's window),",
                 "4 a recovery failed (no race). Report JSON: docs/report-json.md."})
@@ -35,7 +36,7 @@ final class AnalyzeCommand implements Callable<Integer> {
 
     @Spec CommandSpec spec;
 
-    @Parameters(arity = "0..*", paramLabel = "TRACE", description = "Trace files (.jsonl or .jsonl.gz); '-' reads stdin.")
+    @Parameters(arity = "0..*", paramLabel = "TRACE", description = "Trace files (.jsonl or .jsonl.gz), kernel logs (dmesg, journalctl -k, console) or QEMU/libvirt VM logs, told apart by content; '-' reads stdin.")
     List<String> traces;
 
     @Mixin AnalysisOptions opts;

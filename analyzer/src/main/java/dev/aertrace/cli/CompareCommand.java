@@ -30,6 +30,7 @@ import java.util.concurrent.Callable;
                 "  aertrace compare --label before --label after old.jsonl new.jsonl",
                 "  aertrace compare --split 6.1/fatal-race-x20.jsonl.gz   # odd vs even episodes: expect no change",
                 "  aertrace compare episodes.jsonl       # exported from the fleet's episodes topic, grouped by kernel",
+                "  aertrace compare --kafka kafka1:9092  # the episodes topic itself",
                 "", "The first group is the baseline. Exit codes: 0 no difference, 1 a timing or behaviour",
                 "difference was found, 2 usage or unreadable input (or an input without episodes), 3 no",
                 "difference found but an input has holes (lost/unreadable/cut-off lines)."})
@@ -41,7 +42,13 @@ final class CompareCommand implements Callable<Integer> {
 
     enum Only { all, fatal, nonfatal, correctable }
 
-    @Parameters(arity = "1..*", paramLabel = "TRACE", description = {"Trace files (.jsonl or .jsonl.gz), or files of episodes exported from",
+    @Option(names = "--kafka", paramLabel = "BOOTSTRAP", description = "Also read every episode on the fleet's episodes topic (as it is now).")
+    String kafka;
+
+    @Option(names = "--episodes-topic", defaultValue = "aertrace.episodes", description = "With --kafka: the topic (default: ${DEFAULT-VALUE}).")
+    String episodesTopic;
+
+    @Parameters(arity = "0..*", paramLabel = "TRACE", description = {"Trace files (.jsonl or .jsonl.gz), or files of episodes exported from",
             "the fleet's episodes topic (one message per line; repeats of an episode_id count once)."})
     List<String> traces;
 
@@ -82,6 +89,24 @@ final class CompareCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (traces == null) traces = new ArrayList<>();
+        if (kafka != null) {
+            Path tmp = Files.createTempFile("aertrace-episodes", ".jsonl");
+            tmp.toFile().deleteOnExit();
+            try {
+                long n = dev.aertrace.fleet.EpisodeFiles.exportTopic(kafka, episodesTopic, Map.of(), tmp);
+                System.err.println("aertrace compare: " + n + " messages from " + episodesTopic + " at " + kafka);
+            } catch (java.io.IOException e) {
+                System.err.println("aertrace compare: " + e.getMessage());
+                return EpisodeInputs.USAGE;
+            }
+            traces.add(0, tmp.toString());
+            if (labels != null) labels.add(0, episodesTopic);
+        }
+        if (traces.isEmpty()) {
+            System.err.println("aertrace compare: give TRACE files (or exported episodes), or --kafka BOOTSTRAP");
+            return EpisodeInputs.USAGE;
+        }
         if (!(alpha > 0 && alpha < 1) || minSamples < 2 || !(against.equals("first") || against.equals("previous"))) {
             System.err.println("aertrace compare: --alpha must be in (0,1), --min-samples >= 2, --against first|previous");
             return EpisodeInputs.USAGE;

@@ -85,6 +85,8 @@ final class EpisodeInputs {
             err.println("aertrace " + command + ": " + name + ": a QEMU/libvirt log; only `aertrace analyze` joins it to episodes");
             return new dev.aertrace.kernellog.PostMortem(Analyzer.Options.defaults()).qemu(name, in);
         }
+        if (kind == dev.aertrace.kernellog.KernelLogs.Kind.RASDAEMON_DB)
+            err.println("aertrace " + command + ": " + name + ": " + dev.aertrace.kernellog.KernelLogs.RASDAEMON_HINT);
         if (kind == dev.aertrace.kernellog.KernelLogs.Kind.UNKNOWN)
             err.println("aertrace " + command + ": " + name + ": " + dev.aertrace.kernellog.KernelLogs.UNKNOWN_HINT);
         return a.analyze(name, in, sink);

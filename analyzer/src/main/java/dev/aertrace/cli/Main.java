@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 @Command(name = "aertrace", mixinStandardHelpOptions = true, version = "aertrace 0.1.0",
         description = "Rebuilds PCIe AER recovery timelines from aertrace agent traces and finds races with vfio users.",
         subcommands = {AnalyzeCommand.class, RecordCommand.class, BenchCommand.class,
-                ChartCommand.class, TimelineCommand.class, ExportCommand.class, CompareCommand.class, ChartBenchCommand.class, FleetCommand.class,
+                ChartCommand.class, TimelineCommand.class, ExportCommand.class, CompareCommand.class, HistoryCommand.class, ChartBenchCommand.class, FleetCommand.class,
                 AutoComplete.GenerateCompletion.class, CommandLine.HelpCommand.class},
         footer = {"", "Examples:",
                 "  aertrace analyze                   # the shipped real 6.1 fatal-race trace",

@@ -72,12 +72,67 @@ final class RecordCommand implements Callable<Integer> {
             description = "With --listen: end a client's stream at a line longer than N bytes (default: ${DEFAULT-VALUE}).")
     int maxLineBytes;
 
+    @Option(names = "--metrics", paramLabel = "[HOST:]PORT",
+            description = "Also serve Prometheus /metrics for this host (the fleet's metrics; HOST defaults to 127.0.0.1).")
+    String metricsAt;
+
     @Mixin AnalysisOptions opts;
+
+    private dev.aertrace.fleet.FleetMetrics metrics;
+
+    /** The report sink, plus the fleet's episode metrics when --metrics is given. */
+    private dev.aertrace.report.ReportSink sink(PrintStream out) throws IOException {
+        dev.aertrace.report.ReportSink s = opts.sink(out);
+        if (metricsAt == null) return s;
+        if (metrics == null) startMetrics();
+        dev.aertrace.fleet.FleetMetrics m = metrics;
+        return new dev.aertrace.report.ReportSink() {
+            @Override public void episode(dev.aertrace.race.AnalyzedEpisode ep) {
+                m.recordEpisode(ep);
+                s.episode(ep);
+            }
+
+            @Override public void source(dev.aertrace.ingest.SourceReport r) { s.source(r); }
+
+            @Override public void finish(dev.aertrace.report.Totals t) { s.finish(t); }
+        };
+    }
+
+    /** With --listen every client has its own report; the metrics server is one for all of them. */
+    private dev.aertrace.report.ReportSink clientSink(PrintStream out) {
+        try {
+            return sink(out);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private void startMetrics() throws IOException {
+        metrics = new dev.aertrace.fleet.FleetMetrics();
+        int c = metricsAt.lastIndexOf(':');
+        String host = c < 0 ? "127.0.0.1" : metricsAt.substring(0, c);
+        int port;
+        try {
+            port = Integer.parseInt(metricsAt.substring(c + 1));
+        } catch (NumberFormatException e) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--metrics " + metricsAt + ": expected [HOST:]PORT");
+        }
+        metrics.serve(host, port);
+        System.err.println("aertrace record: metrics on http://" + host + ":" + metrics.port() + "/metrics");
+    }
 
     private volatile boolean interrupted;
 
     @Override
     public Integer call() throws Exception {
+        try {
+            return record();
+        } finally {
+            if (metrics != null) metrics.close();
+        }
+    }
+
+    private Integer record() throws Exception {
         opts.validate(spec);
         for (String d : devices)
             if (!d.matches("[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]"))
@@ -122,7 +177,7 @@ final class RecordCommand implements Callable<Integer> {
         OutputStream raw = save == null ? null : Files.newOutputStream(save);
         if (raw != null) in = new Tee(in, raw);
         PrintStream out = System.out;
-        Run run = new Run(opts.analyzerOptions(), opts.sink(out));
+        Run run = new Run(opts.analyzerOptions(), sink(out));
         try {
             // The agent's ts is CLOCK_MONOTONIC of this host, which System.nanoTime() reads on Linux.
             run.input("agent" + (devices.isEmpty() ? "" : " " + String.join(",", devices)), in,
@@ -172,7 +227,7 @@ final class RecordCommand implements Callable<Integer> {
         try {
             l = new Listener(at, new Listener.Limits(maxClients, (long) (clientIdle * 1000), maxLineBytes,
                     opts.format == AnalysisOptions.Format.json),
-                    opts.analyzerOptions(), opts::sink, System.out, System.err).stopAfter(clientCount);
+                    opts.analyzerOptions(), this::clientSink, System.out, System.err).stopAfter(clientCount);
         } catch (java.net.BindException e) {
             System.err.println("aertrace record: cannot listen on " + listen + ": " + e.getMessage());
             return Totals.USAGE;

@@ -44,6 +44,11 @@ final class Run {
                     sink.source(q);
                     return;
                 }
+                if (kind == KernelLogs.Kind.RASDAEMON_DB) {
+                    System.err.println("aertrace: " + name + ": " + KernelLogs.RASDAEMON_HINT);
+                    totals.inputError = true;
+                    return;
+                }
                 if (kind == KernelLogs.Kind.UNKNOWN) System.err.println("aertrace: " + name + ": " + KernelLogs.UNKNOWN_HINT);
                 offset = KernelLogs.traceRealtimeOffset(b);
                 in = b;

@@ -31,6 +31,43 @@ public final class EpisodeFiles {
 
     private EpisodeFiles() {}
 
+    /**
+     * Copies the whole episodes topic, as it is now (every partition from its start to its current end), into
+     * {@code out}, one message per line: what compare then reads like an exported file. Returns the count.
+     */
+    public static long exportTopic(String bootstrap, String topic, Map<String, String> props, Path out) throws IOException {
+        java.util.Properties c = new java.util.Properties();
+        c.put("bootstrap.servers", bootstrap);
+        c.put("enable.auto.commit", "false");
+        c.put("client.id", "aertrace-compare");
+        props.forEach(c::put);
+        long n = 0;
+        try (var consumer = new org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]>(c,
+                new org.apache.kafka.common.serialization.ByteArrayDeserializer(), new org.apache.kafka.common.serialization.ByteArrayDeserializer());
+             var w = Files.newOutputStream(out)) {
+            List<org.apache.kafka.common.TopicPartition> parts = new ArrayList<>();
+            var infos = consumer.partitionsFor(topic, java.time.Duration.ofSeconds(30));
+            if (infos == null || infos.isEmpty()) throw new IOException("topic " + topic + " not found at " + bootstrap);
+            for (var pi : infos) parts.add(new org.apache.kafka.common.TopicPartition(topic, pi.partition()));
+            consumer.assign(parts);
+            consumer.seekToBeginning(parts);
+            Map<org.apache.kafka.common.TopicPartition, Long> end = consumer.endOffsets(parts, java.time.Duration.ofSeconds(30));
+            long deadline = System.currentTimeMillis() + 600_000;
+            while (parts.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
+                if (System.currentTimeMillis() > deadline) throw new IOException("reading " + topic + " took more than 10 minutes");
+                for (var r : consumer.poll(java.time.Duration.ofMillis(500))) {
+                    if (r.value() == null) continue;
+                    w.write(r.value());
+                    w.write('\n');
+                    n++;
+                }
+            }
+        } catch (org.apache.kafka.common.KafkaException e) {
+            throw new IOException("reading " + topic + " from " + bootstrap + ": " + e.getMessage(), e);
+        }
+        return n;
+    }
+
     /** True when the first line of {@code p} is an episode message rather than a trace line. */
     public static boolean isEpisodes(Path p) {
         try (BufferedReader r = open(p)) {

@@ -84,6 +84,8 @@ public final class Fleet implements AutoCloseable {
         String host = "", bootId = "", kernel = "";
         Map<String, String> drivers = Map.of();
         ByteArrayOutputStream batch;
+        io.prometheus.metrics.core.datapoints.CounterDataPoint eventsDp;
+        long eventsInBatch;
         Thread thread;
         SourceReport report;
         boolean firstClock = true;
@@ -190,10 +192,16 @@ public final class Fleet implements AutoCloseable {
                     break;
                 }
                 for (ConsumerRecord<byte[], byte[]> r : recs) take(r);
+                long now = System.currentTimeMillis();
                 for (HostStream s : streams.values()) {
                     if (s.batch != null && s.batch.size() > 0) {
                         s.in.feed(s.batch.toByteArray());
                         s.batch.reset();
+                    }
+                    if (s.eventsInBatch > 0) {   // once per poll, not once per record
+                        s.eventsDp.inc(s.eventsInBatch);
+                        s.eventsInBatch = 0;
+                        metrics.lastEventMs.put(s.host, now);
                     }
                 }
                 updateLag();
@@ -233,17 +241,19 @@ public final class Fleet implements AutoCloseable {
             boolean replay = false;
             for (Header h : r.headers()) if (h.key().equals("aertrace.replay")) replay = true;
             s = new HostStream(key, tp, r.offset(), replay);
+            // the key (host/boot id) stands in when the stream was picked up without its header
             s.host = key.contains("/") ? key.substring(0, key.lastIndexOf('/')) : key;
+            s.bootId = key.contains("/") ? key.substring(key.lastIndexOf('/') + 1) : "";
             readHeader(s, v);
             streams.put(key, s);
             metrics.hostSeen(s.host);
             metrics.connected.set(streams.values().stream().filter(x -> !x.ended).count());
             s.batch = new ByteArrayOutputStream(1 << 14);
+            s.eventsDp = metrics.events.labelValues(s.host);
             s.start();
         }
-        metrics.lastEventMs.put(s.host, System.currentTimeMillis());
         String t = typeOf(v);
-        if (!"header".equals(t) && !"footer".equals(t)) metrics.events.labelValues(s.host).inc();
+        if (!"header".equals(t) && !"footer".equals(t)) s.eventsInBatch++;
         if ("lost".equals(t)) {
             long n = longField(v, "\"count\":");
             if (n > 0) metrics.lost.labelValues(s.host).inc(n);
@@ -254,6 +264,9 @@ public final class Fleet implements AutoCloseable {
         s.batch.write(v, 0, v.length);
         s.batch.write('\n');
         if ("footer".equals(t)) {
+            s.eventsDp.inc(s.eventsInBatch);
+            s.eventsInBatch = 0;
+            metrics.lastEventMs.put(s.host, System.currentTimeMillis());
             s.in.feed(s.batch.toByteArray());
             s.batch.reset();
             s.ended = true;
@@ -266,7 +279,7 @@ public final class Fleet implements AutoCloseable {
         try {
             JsonNode h = EpisodeMessage.MAPPER.readTree(v);
             s.host = h.path("host").asText(s.host);
-            s.bootId = h.path("boot_id").asText("");
+            s.bootId = h.path("boot_id").asText(s.bootId);
             s.kernel = h.path("kernel").asText("");
             Map<String, String> d = new HashMap<>();
             for (JsonNode n : h.path("topology")) {

@@ -121,6 +121,13 @@ public final class FleetMetrics {
 
     private static String nz(String s) { return s == null ? "" : s; }
 
+    /** For {@code record --metrics}: one host, driver labels from the episode's callbacks. */
+    public void recordEpisode(AnalyzedEpisode a) {
+        Map<String, String> drivers = new java.util.HashMap<>();
+        for (var c : a.episode().callbacks()) if (c.driver() != null) drivers.putIfAbsent(c.dev(), c.driver());
+        episode(a, drivers);
+    }
+
     void episode(AnalyzedEpisode a, Map<String, String> drivers) {
         Episode e = a.episode();
         String kernel = nz(e.kernel());

@@ -121,7 +121,8 @@ public final class KernelLogAnalyzer {
         sb.append(c.recovered == null ? "but no result" : "and the result (" + (c.recovered ? "successful" : "failed")
                 + ", line " + c.resultLine + ")");
         sb.append(", but no user access to the device: whether a vfio user or guest raced the recovery cannot be"
-                + " told from it (record with the agent for that).");
+                + " told from it (record with the agent for that). RECOVERED/DISCONNECT stand for the log's"
+                + " \"successful\"/\"failed\" (and a link reset's rc), not for values the log shows.");
         if (!c.notes.isEmpty()) sb.append(" Also logged: ").append(String.join("; ", c.notes.subList(0, Math.min(6, c.notes.size())))).append('.');
         out.add(0, new Verdict(Verdict.Kind.INCONCLUSIVE, ep.device(), sb.toString(), List.copyOf(ev), false));
         Outcome o = failed && !ep.endedMidRecovery() ? Outcome.RECOVERY_FAILED : Outcome.INCONCLUSIVE;

@@ -333,6 +333,12 @@ final class KernelLogReader {
                 touch(c, l);
                 finish(c, false);
             }
+            case LINK_WAIT -> {
+                Context c = forBridge(dev);
+                if (c == null) return;
+                c.note(dev + ": link not active " + m.group("ms") + " ms into the reset's link wait (line " + lineNo + ")", lineNo);
+                touch(c, l);
+            }
             case HOTPLUG, DEVICE_RESET -> {
                 Context c = forBridge(dev);
                 if (c == null) c = forDetail(dev);

@@ -11,7 +11,7 @@ import java.nio.charset.StandardCharsets;
 public final class KernelLogs {
     private KernelLogs() {}
 
-    public enum Kind { TRACE, KERNEL_LOG, QEMU_LOG, UNKNOWN }
+    public enum Kind { TRACE, KERNEL_LOG, QEMU_LOG, RASDAEMON_DB, UNKNOWN }
 
     static final int SNIFF_BYTES = 64 * 1024;
 
@@ -36,6 +36,8 @@ public final class KernelLogs {
         } finally {
             in.reset();
         }
+        if (n >= RasDaemon.MAGIC.length && java.util.Arrays.equals(java.util.Arrays.copyOf(b, RasDaemon.MAGIC.length), RasDaemon.MAGIC))
+            return Kind.RASDAEMON_DB;
         String head = new String(b, 0, n, StandardCharsets.UTF_8);
         if (!head.stripLeading().startsWith("{") && QemuLog.looksLike(head)) return Kind.QEMU_LOG;
         String[] lines = head.split("\n", 201);
@@ -89,6 +91,10 @@ public final class KernelLogs {
         for (int i = 0; i < n; i++) if (b[i] == x) return i;
         return -1;
     }
+
+    /** What to say when an SQLite database is given where a trace or log is read. */
+    public static final String RASDAEMON_HINT = "an SQLite database (rasdaemon's?): `aertrace history FILE` reads its AER"
+            + " events as history and counts; it has no recovery timeline to analyze";
 
     /** The one-line explanation for {@link Kind#UNKNOWN}. */
     public static final String UNKNOWN_HINT = "neither an aertrace trace (JSON lines) nor a kernel log in a format this"

@@ -41,6 +41,8 @@ final class Patterns {
         NO_CALLBACK,
         /** dpc_process_error / dpc_handler: "DPC: containment event ...". */
         DPC_CONTAINMENT,
+        /** pcie_wait_for_link_delay's "Data Link Layer Link Active not set in N msec": the reset's link wait failed. */
+        LINK_WAIT,
         /** pciehp link or presence change. */
         HOTPLUG,
         /** The 2025 AER ratelimit: "aer_ratelimit: N callbacks suppressed". */
@@ -110,7 +112,7 @@ final class Patterns {
     private static boolean maybe(String msg) {
         return msg.contains("AER") || msg.contains("PCIe Bus Error") || msg.contains("error status") || msg.contains("TLP")
                 || msg.contains("DPC") || msg.contains("recover") || msg.contains("reset") || msg.contains("Slot(")
-                || msg.contains("suppressed") || msg.contains("] ") || msg.contains("broadcast");
+                || msg.contains("suppressed") || msg.contains("] ") || msg.contains("broadcast") || msg.contains("Link Active");
     }
 
     Hit match(String message) {

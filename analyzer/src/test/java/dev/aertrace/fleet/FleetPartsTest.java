@@ -113,6 +113,30 @@ class FleetPartsTest {
     }
 
     @Test
+    void exportedEpisodesAreReadOncePerId() throws Exception {
+        Path trace = LAB.resolve("6.1/fatal-race-x20.jsonl.gz");
+        List<AnalyzedEpisode> eps = Analyzer.analyzeAll(trace);
+        Path f = Files.createTempFile("episodes", ".jsonl");
+        try {
+            StringBuilder sb = new StringBuilder();
+            for (AnalyzedEpisode a : eps) sb.append(new String(EpisodeMessage.build(a, "b"), StandardCharsets.UTF_8)).append('\n');
+            sb.append(new String(EpisodeMessage.build(eps.get(3), "b"), StandardCharsets.UTF_8)).append('\n');   // re-sent
+            sb.append("not json\n");
+            Files.writeString(f, sb);
+            assertTrue(EpisodeFiles.isEpisodes(f));
+            assertFalse(EpisodeFiles.isEpisodes(trace));
+            EpisodeFiles.Read r = EpisodeFiles.read(f, new java.util.HashSet<>());
+            assertEquals(eps.size(), r.episodes().size());
+            assertEquals(1, r.duplicates());
+            assertEquals(1, r.problems().size());
+            assertEquals(dev.aertrace.compare.EpisodeMetrics.durations(eps.get(0).episode()), r.episodes().get(0).durations());
+            assertEquals(eps.get(0).episode().kernel(), r.episodes().get(0).kernel());
+        } finally {
+            Files.deleteIfExists(f);
+        }
+    }
+
+    @Test
     void recordTypeSniffing() {
         assertEquals("lost", Fleet.typeOf("{\"type\":\"lost\",\"ts\":5,\"count\":12}".getBytes()));
         assertEquals(12, Fleet.longField("{\"type\":\"lost\",\"ts\":5,\"count\":12}".getBytes(), "\"count\":"));

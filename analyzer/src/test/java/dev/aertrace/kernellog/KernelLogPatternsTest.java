@@ -45,10 +45,15 @@ class KernelLogPatternsTest {
         for (String k : p.kernels) {
             Path d = KMSG.resolve(k);
             if (!Files.isDirectory(d)) continue;
+            List<Path> logs;
+            try (Stream<Path> s = Files.list(d)) {
+                logs = s.filter(x -> x.toString().endsWith(".dmesg.gz")).toList();
+            }
+            if (logs.isEmpty()) continue;
             kernelsWithLogs++;
             Set<String> hit = new HashSet<>();
-            try (Stream<Path> s = Files.list(d)) {
-                for (Path f : s.filter(x -> x.toString().endsWith(".dmesg.gz")).toList()) {
+            {
+                for (Path f : logs) {
                     try (BufferedReader r = new BufferedReader(new InputStreamReader(new GZIPInputStream(Files.newInputStream(f)), StandardCharsets.UTF_8))) {
                         String line;
                         while ((line = r.readLine()) != null) {

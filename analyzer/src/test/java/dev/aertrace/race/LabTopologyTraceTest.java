@@ -1,0 +1,129 @@
+package dev.aertrace.race;
+
+import dev.aertrace.ingest.Event;
+import dev.aertrace.ingest.Issue;
+import dev.aertrace.ingest.SourceReport;
+import dev.aertrace.timeline.Episode;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The lab's topology, removal, reset-retry and real-QEMU traces (issue 9/12; {@code lab/record --topologies},
+ * testdata/lab/README.md): they read without input problems, and the analyzer names the reset bridge and the
+ * affected devices each topology really has. Facts of the trace itself (a refused reset inside the recovery,
+ * the successful one after it, the removal, QEMU stopping the VM) are checked on the events, so the traces stay
+ * what their names say; the verdicts over them are the analyzer's tests' business. A trace the lab has not
+ * committed fails here, never skips. (twofn-* has a scenario but no committed trace yet: no test.)
+ */
+class LabTopologyTraceTest {
+    static final Path LAB = Path.of(System.getProperty("aertrace.labdir", "../testdata/lab"));
+    /** scenario -> kernels it is committed for (lab/record --topologies records them). */
+    static List<String> kernels(String scenario) {
+        return switch (scenario) {
+            case "removal-slotoff" -> KERNELS_REMOVAL;
+            case "fatal-reset-retry" -> KERNELS_RETRY;
+            case "switch-fatal" -> KERNELS_SWITCH;
+            default -> List.of("6.1");
+        };
+    }
+    static final List<String> KERNELS_REMOVAL = List.of("6.1");
+    static final List<String> KERNELS_RETRY = List.of("6.1");
+    static final List<String> KERNELS_SWITCH = List.of();
+
+    record Run(SourceReport report, List<AnalyzedEpisode> episodes, List<Event> events) {}
+
+    static Run run(String kernel, String scenario) throws Exception {
+        Path p = LAB.resolve(kernel).resolve(scenario + ".jsonl.gz");
+        assertTrue(Files.exists(p), "lab trace " + p + " is missing: lab/record --topologies re-records it");
+        List<AnalyzedEpisode> eps = new ArrayList<>();
+        SourceReport r;
+        try (InputStream in = Files.newInputStream(p)) {
+            r = new Analyzer().analyze(p.toString(), in, eps::add);
+        }
+        for (Issue i : r.issues())
+            assertTrue(i.kind().informational(), "lab trace " + p + " has input issue " + i);
+        assertNotNull(r.header(), "header");
+        assertNotNull(r.footer(), "footer");
+        List<Event> all = new ArrayList<>();
+        for (AnalyzedEpisode a : eps) all.addAll(a.episode().events());
+        return new Run(r, eps, all);
+    }
+
+    static Episode recovery(Run run) {
+        return run.episodes().stream().map(AnalyzedEpisode::episode).filter(Episode::hasRecovery).findFirst()
+                .orElseThrow(() -> new AssertionError("no recovery episode in " + run.episodes()));
+    }
+
+    static Set<String> errorDetectedDevices(Episode ep) {
+        Set<String> out = new TreeSet<>();
+        ep.callbacks().stream().filter(c -> c.cb() == Event.Callback.ERROR_DETECTED).forEach(c -> out.add(c.dev()));
+        return out;
+    }
+
+    @TestFactory
+    Stream<DynamicTest> switchResetsTheDownstreamPort() {
+        return kernels("switch-fatal").stream().map(k -> DynamicTest.dynamicTest(k, () -> {
+            Episode ep = recovery(run(k, "switch-fatal"));
+            assertEquals("0000:03:00.0", ep.device());
+            assertEquals("0000:02:00.0", ep.bridge(), "the host resets the switch's downstream port, not the root port");
+            assertTrue(ep.affected().contains("0000:03:00.0"), ep.affected().toString());
+            assertFalse(ep.affected().contains("0000:00:02.0"), ep.affected().toString());
+            assertFalse(ep.recoveryResets().isEmpty());
+            assertEquals("0000:02:00.0", ep.recoveryResets().get(0).bridge());
+        }));
+    }
+
+    @TestFactory
+    Stream<DynamicTest> refusedResetThenARealOneAfterTheRecovery() {
+        return kernels("fatal-reset-retry").stream().map(k -> DynamicTest.dynamicTest(k, () -> {
+            Episode ep = recovery(run(k, "fatal-reset-retry"));
+            assertEquals("0000:00:02.0", ep.bridge());
+            List<Event.UserResetExit> exits = ep.events().stream()
+                    .filter(e -> e instanceof Event.UserResetExit x && "pci_try_reset_function".equals(x.fn()))
+                    .map(e -> (Event.UserResetExit) e).toList();
+            assertTrue(exits.stream().anyMatch(x -> Long.valueOf(-11).equals(x.ret()) && x.ts() < ep.recoveryEnd()),
+                    "a VFIO_DEVICE_RESET refused with EAGAIN inside the recovery: " + exits);
+            assertTrue(exits.stream().anyMatch(x -> Long.valueOf(0).equals(x.ret()) && x.ts() > ep.recoveryEnd()),
+                    "the retried reset succeeded after pcie_do_recovery returned: " + exits);
+        }));
+    }
+
+    @TestFactory
+    Stream<DynamicTest> removalReadsCleanlyAndItsEventsAreCounted() {
+        return kernels("removal-slotoff").stream().map(k -> DynamicTest.dynamicTest(k, () -> {
+            Run r = run(k, "removal-slotoff");
+            // the device-loss events are read and counted (the footer adds up) but not placed in timelines yet
+            // (issue 9 item 5 makes them an episode of their own)
+            for (String t : List.of("hotplug.event", "hotplug.unconfigure.enter", "pci.remove.enter", "vfio.request",
+                    "vfio.remove.enter", "vfio.remove.exit"))
+                assertTrue(r.report().eventsByType().containsKey(t), t + " in " + r.report().eventsByType());
+            assertTrue(r.episodes().stream().noneMatch(a -> a.episode().hasRecovery()), "no AER recovery in a removal");
+        }));
+    }
+
+    @Test
+    void realQemuTraceHasTheHostRecoveryAndQemuStoppingTheVm() throws Exception {
+        Run r = run("6.1", "qemu-fatal");
+        Episode ep = recovery(r);
+        assertEquals("0000:00:02.0", ep.bridge());
+        assertTrue(ep.affected().contains("0000:01:00.0"), ep.affected().toString());
+        assertEquals(5, ep.result(), "the host recovered");
+        assertTrue(ep.accesses().stream().anyMatch(a -> "qemu-system-x86".equals(a.comm())),
+                "QEMU is the user whose accesses the episode holds");
+        // qemu.* events (uprobes) are read and counted, not placed in timelines yet (no QEMU lane)
+        assertEquals(1L, r.report().eventsByType().get("qemu.vm_stop"));
+        assertTrue(r.report().eventsByType().get("qemu.config.exit") > 100);
+    }
+}
