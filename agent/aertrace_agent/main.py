@@ -533,7 +533,7 @@ def check_output(path):
         with open(path, "a", encoding="utf-8"):
             pass
     except OSError as e:
-        raise EnvError("cannot open output %s: %s" % (path, e.strerror or e))
+        raise EnvError("cannot open output: %s" % e)
 
 
 def main():

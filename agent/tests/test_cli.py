@@ -121,4 +121,5 @@ class OutputErrorTest(unittest.TestCase):
         # no --dry-run: the check must come before the root check and the compile (neither happens here)
         r = run(["-o", "/nonexistent-dir/trace.jsonl"])
         self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertEqual(r.stderr.strip(), "aertrace-agent: cannot open output /nonexistent-dir/trace.jsonl: No such file or directory")
+        self.assertEqual(r.stderr.strip(), "aertrace-agent: cannot open output: [Errno 2] No such file or directory: "
+                                           "'/nonexistent-dir/trace.jsonl'")
