@@ -38,6 +38,8 @@ NOT_FIRED_WHY = {
     "reset.flr": "not in the traced scenarios",
     "user_reset.pci_reset_function": "not in the lab: vfio uses pci_try_reset_function; pci_reset_function is the sysfs/driver path",
     "lost": "",
+    "pci_hp_event": "the lab's fatal recovery (aer_root_reset -> pci_bridge_secondary_bus_reset on the root port) emitted no hotplug event on 7.2.12; a surprise removal or slot power change would",
+    "pcie_link_event": "the lab's fatal recovery emitted no link event on 7.2.12 (pcie_update_link_speed was not reached on that path)",
 }
 
 
@@ -145,7 +147,15 @@ def table(repo=REPO):
             elif n == "flight recorder history":
                 cells[n][k] = "no committed trace with a dumped history"
             elif not attached and not missing:
-                cells[n][k] = "not in the catalog when these traces were recorded"
+                # catalogued after these traces were recorded: say whether it could attach on this kernel
+                ev = [e for e in catalog["events"] if e["event"] == n]
+                mins = [c.get("min_kernel") for e in ev for c in e["candidates"]]
+                rel = releases.get(k, "")
+                kv = tuple(int(x) for x in rel.split("-")[0].split(".")[:2]) if rel[:1].isdigit() else None
+                if mins and all(mins) and kv and all(kv < tuple(int(x) for x in m.split(".")) for m in mins):
+                    cells[n][k] = "unavailable: kernel %d.%d older than %s" % (kv + (min(mins),))
+                else:
+                    cells[n][k] = "not in the catalog when these traces were recorded"
             else:
                 cells[n][k] = "attached (%s), never fired: %s" % (
                     ", ".join(sorted(set(attached))), NOT_FIRED_WHY.get(n, "not in the traced scenarios"))

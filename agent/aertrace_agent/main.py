@@ -294,16 +294,26 @@ def run(argv=None):
     t0 = time.time()
     headers = os.path.exists("/lib/modules/%s/build" % release) or os.path.exists("/sys/kernel/kheaders.tar.xz")
 
+    # 7.x's linux/fs.h asserts a struct size bcc's clang computes differently (probes/README.md): start
+    # without the assertions there instead of paying for a failed compile first (minutes under TCG).
+    no_assert_first = kernel.version is not None and kernel.version >= (7, 0)
+
     def compile_(ring):
         d = defines + (["RINGBUF_PAGES=%d" % ring_pages] if ring else [])
+        first, second = ((Runner.NO_STATIC_ASSERT, ()) if no_assert_first else ((), Runner.NO_STATIC_ASSERT))
         try:
-            return Runner(bcc, text, d)
+            r = Runner(bcc, text, d, first)
+            if first:
+                err("compiled with the kernel headers' static assertions disabled")
+            return r
         except Exception:
             if not headers:
                 raise
-            err("bcc could not compile the probes; retrying with the kernel headers' static assertions disabled")
-            r = Runner(bcc, text, d, Runner.NO_STATIC_ASSERT)
-            err("compiled with the kernel headers' static assertions disabled")
+            err("bcc could not compile the probes; retrying with the kernel headers' static assertions %s" % (
+                "enabled" if first else "disabled"))
+            r = Runner(bcc, text, d, second)
+            if second:
+                err("compiled with the kernel headers' static assertions disabled")
             return r
     def last_line(e):
         return str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
@@ -492,7 +502,9 @@ def run(argv=None):
             out.flush()
             if deadline is not None and time.monotonic() >= deadline:
                 state["stop"] = "duration"
-        runner.poll(0, on_batch)   # drain what is already buffered
+        drain_until = time.monotonic() + 30
+        while runner.drain(on_batch) and time.monotonic() < drain_until:
+            pass   # everything already buffered (one poll reads at most 4 MiB of a ring buffer)
         flush_lost()
     except (BrokenPipeError, ConnectionError) as e:
         state["stop"] = "output closed"

@@ -284,7 +284,12 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
             rw_stash.delete(&tid);
             return 0;
         }
-        seq = __sync_fetch_and_add(head, 1);
+        /* The fetch-and-add's old value would need BPF atomics with fetch (clang -mcpu=v3; 7.2's bcc
+         * refused it in a fexit program): add, then read. Two CPUs writing the same device's history at
+         * once may read the same value; one entry then overwrites the other and the seq left without an
+         * entry is counted as dropped by the reader, never invented. */
+        __sync_fetch_and_add(head, 1);
+        seq = *head - 1;
         idx = slot * HIST_N + (u32)(seq % HIST_N);
         h = history.lookup(&idx);
         if (h) {

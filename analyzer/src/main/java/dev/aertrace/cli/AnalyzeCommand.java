@@ -67,15 +67,17 @@ final class AnalyzeCommand implements Callable<Integer> {
                 System.err.println("aertrace: no TRACE given; analyzing the embedded " + (res == EMBEDDED_LAB
                         ? "real lab trace testdata/lab/6.1/fatal-race.jsonl.gz" : "hand-written sample trace")
                         + " (see aertrace analyze --help)");
-                try (InputStream in = AnalyzeCommand.class.getResourceAsStream(res)) {
-                    run.input(res.equals(EMBEDDED_LAB) ? "testdata/lab/6.1/fatal-race.jsonl.gz" : "sample/fatal-race.jsonl", in);
-                }
+                run.resource(res.equals(EMBEDDED_LAB) ? "testdata/lab/6.1/fatal-race.jsonl.gz" : "sample/fatal-race.jsonl", res);
             } else {
                 run.prescan(traces);
                 for (String t : traces) {
                     if (t.equals("-")) run.input("<stdin>", System.in);
-                    else try (InputStream in = Files.newInputStream(Path.of(t))) {
-                        run.input(t, in);
+                    else try {
+                        // A regular file can be read twice; a pipe or FIFO is a stream.
+                        if (Files.isRegularFile(Path.of(t))) run.file(t, Path.of(t));
+                        else try (InputStream in = Files.newInputStream(Path.of(t))) {
+                            run.input(t, in);
+                        }
                     } catch (FileNotFoundException | java.nio.file.NoSuchFileException e) {
                         System.err.println("aertrace analyze: cannot read " + t + ": " + e.getMessage());
                         return Totals.USAGE;

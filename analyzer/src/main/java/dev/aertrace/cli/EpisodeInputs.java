@@ -54,13 +54,13 @@ final class EpisodeInputs {
                     ? AnalyzeCommand.EMBEDDED_LAB : AnalyzeCommand.EMBEDDED_SAMPLE;
             String name = res.equals(AnalyzeCommand.EMBEDDED_LAB) ? "testdata/lab/6.1/fatal-race.jsonl.gz" : "sample/fatal-race.jsonl";
             err.println("aertrace " + command + ": no TRACE given; using the embedded " + name);
-            try (InputStream in = AnalyzeCommand.class.getResourceAsStream(res)) {
-                r = a.analyze(name, in, sink);
-            }
+            r = a.analyze(name, () -> AnalyzeCommand.class.getResourceAsStream(res), sink);
         } else if (trace.equals("-")) {
             r = analyze(a, "<stdin>", System.in, sink, err, command);
         } else {
-            try (InputStream in = Files.newInputStream(Path.of(trace))) {
+            Path p = Path.of(trace);
+            if (Files.isRegularFile(p) && isTrace(p)) r = a.analyze(trace, () -> Files.newInputStream(p), sink);
+            else try (InputStream in = Files.newInputStream(p)) {
                 r = analyze(a, trace, in, sink, err, command);
             }
         }
@@ -72,6 +72,13 @@ final class EpisodeInputs {
                     + (i.detail() == null ? "" : ": " + i.detail()));
         }
         return r;
+    }
+
+    private static boolean isTrace(Path p) throws IOException {
+        try (InputStream raw = Files.newInputStream(p)) {
+            return dev.aertrace.kernellog.KernelLogs.sniff(dev.aertrace.kernellog.KernelLogs.open(raw))
+                    == dev.aertrace.kernellog.KernelLogs.Kind.TRACE;
+        }
     }
 
     /** A trace or, detected by content, a kernel log (dev.aertrace.kernellog). */

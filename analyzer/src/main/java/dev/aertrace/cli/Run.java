@@ -89,6 +89,47 @@ final class Run {
         }
     }
 
+    /**
+     * A regular file: a trace is read twice (docs/evidence.md: the first pass bounds every gap and measures
+     * lateness); anything else (kernel or QEMU log) goes the one-pass way.
+     */
+    void file(String name, java.nio.file.Path path) throws java.io.IOException {
+        if (prescanned.contains(name)) return;
+        Long offset = null;
+        KernelLogs.Kind kind;
+        try (InputStream raw = java.nio.file.Files.newInputStream(path)) {
+            java.io.BufferedInputStream b = KernelLogs.open(raw);
+            kind = KernelLogs.sniff(b);
+            if (kind == KernelLogs.Kind.TRACE) offset = KernelLogs.traceRealtimeOffset(b);
+        }
+        if (kind != KernelLogs.Kind.TRACE) {
+            try (InputStream in = java.nio.file.Files.newInputStream(path)) {
+                input(name, in);
+            }
+            return;
+        }
+        twoPass(name, () -> java.nio.file.Files.newInputStream(path), offset);
+    }
+
+    /** A resource (the embedded trace): also read twice. */
+    void resource(String name, String res) throws java.io.IOException {
+        Long offset;
+        try (InputStream raw = Run.class.getResourceAsStream(res)) {
+            offset = KernelLogs.traceRealtimeOffset(KernelLogs.open(raw));
+        }
+        twoPass(name, () -> Run.class.getResourceAsStream(res), offset);
+    }
+
+    private void twoPass(String name, java.util.concurrent.Callable<InputStream> reopen, Long rt) throws java.io.IOException {
+        SourceReport r = analyzer.analyze(name, reopen, ep -> {
+            logs.traced(ep);
+            episode(logs.decorate(ep, rt, false));
+        });
+        logs.tracedSource(r);
+        totals.add(r);
+        sink.source(r);
+    }
+
     private void episode(dev.aertrace.race.AnalyzedEpisode ep) {
         totals.add(ep);
         sink.episode(ep);

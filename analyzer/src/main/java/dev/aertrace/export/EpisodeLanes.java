@@ -223,7 +223,7 @@ public record EpisodeLanes(AnalyzedEpisode analyzed, List<Lane> lanes, List<Wind
             // the union of everything the verdict cites.
             long os = Long.MAX_VALUE, ot = Long.MIN_VALUE;
             for (Access x : accesses) {
-                // an access may have no enter (its exit alone was in the trace); List.copyOf().contains(null) throws
+                // List.copyOf lists throw on contains(null): an access may lack its enter (exit without enter).
                 if ((x.enter() == null || !v.evidence().contains(x.enter())) && (x.exit() == null || !v.evidence().contains(x.exit()))) continue;
                 long xe = x.end() == null ? t1 : x.end();
                 for (Window w : windows) {

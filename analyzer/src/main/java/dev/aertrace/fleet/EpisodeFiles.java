@@ -106,8 +106,8 @@ public final class EpisodeFiles {
                 }
                 JsonNode ep = d.path("episodes").path(0);
                 JsonNode cmp = ep.path("compare");
-                if (d.path("report_version").asInt() != 1 || !d.hasNonNull("episode_id") || !cmp.isObject()) {
-                    if (problems.size() < 5) problems.add("line " + lineNo + ": not an aertrace episode message (report_version 1 with episode_id and compare)");
+                if ((d.path("report_version").asInt() < 1 || d.path("report_version").asInt() > dev.aertrace.report.JsonReport.REPORT_VERSION) || !d.hasNonNull("episode_id") || !cmp.isObject()) {
+                    if (problems.size() < 5) problems.add("line " + lineNo + ": not an aertrace episode message (report_version 1 or 2 with episode_id and compare)");
                     continue;
                 }
                 if (!seen.add(d.get("episode_id").asText())) {

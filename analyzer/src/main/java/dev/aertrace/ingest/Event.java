@@ -82,10 +82,21 @@ public sealed interface Event {
     record CfgLock(Common common, String op, Long ret) implements Event {
         public String type() { return "cfg_lock"; }
     }
-    /** The agent's own loss marker: {@code count} events dropped on {@code cpu}. */
-    record Lost(Common common, long count) implements Event {
+    /**
+     * The agent's own loss marker: {@code count} records dropped on {@code cpu} ({@code anyCpu}: the line had no
+     * cpu, one ring buffer shared by all CPUs). {@code since}/{@code until} (optional, newer agents): monotonic
+     * bounds of every lost record; without them the analyzer infers bounds from the file order (docs/evidence.md).
+     */
+    record Lost(Common common, long count, Long since, Long until, boolean anyCpu) implements Event {
         public String type() { return "lost"; }
     }
+    /**
+     * The device is going away (probes/EVENTS.md, device loss): {@code pci.remove.enter} (the kernel removes it),
+     * {@code vfio.remove.enter}, {@code vfio.request} (vfio-pci asks the user to release it), {@code pci.hp_event}
+     * and {@code hotplug.event} (a hotplug slot event; {@code dev} is the port). {@code what}: a phrase.
+     */
+    record DeviceGone(Common common, String type, String what) implements Event {}
+
     /** A hole found by ingest (unreadable line, impossible order, ...); ts is the best known position. */
     record Gap(Common common, GapKind kind, String detail) implements Event {
         public String type() { return "gap"; }

@@ -9,7 +9,10 @@ import java.util.PriorityQueue;
  * than its own CPU's last one goes to a (normally empty) heap. An event is released once the newest timestamp
  * seen is {@code windowNs} past it, or when more than {@code maxEvents} are held (memory stays bounded even if a
  * clock stalls). An event older than something already released is passed on anyway, preceded by an
- * OUT_OF_ORDER {@link Event.Gap} so no verdict is confident across it.
+ * OUT_OF_ORDER {@link Event.Gap}, and its span (its own ts up to what was already released) goes into the
+ * {@link GapLedger} as a LATE gap, so no verdict is confident across it. The window then adapts: it grows to
+ * twice the lateness seen (up to {@code maxWindowNs}), so a CPU whose buffer is read seconds late costs one
+ * gap, not one per event; memory stays bounded by {@code maxEvents} either way.
  */
 public final class ReorderBuffer implements TraceListener {
     /** ts copied out of the event: compared on every step and must not dispatch through the interface. */
@@ -26,8 +29,10 @@ public final class ReorderBuffer implements TraceListener {
 
     private static final int MAX_CPUS = 4096;
 
-    private final long windowNs;
+    private long windowNs;
+    private final long maxWindowNs;
     private final int maxEvents;
+    private final GapLedger ledger;
     private final Diagnostics diag;
     private final TraceListener out;
     @SuppressWarnings("unchecked")
@@ -42,11 +47,23 @@ public final class ReorderBuffer implements TraceListener {
     private long released = Long.MIN_VALUE;
 
     public ReorderBuffer(long windowNs, int maxEvents, Diagnostics diag, TraceListener out) {
+        this(windowNs, windowNs, maxEvents, diag, null, out);
+    }
+
+    public ReorderBuffer(long windowNs, long maxWindowNs, int maxEvents, Diagnostics diag, GapLedger ledger, TraceListener out) {
         this.windowNs = windowNs;
+        this.maxWindowNs = Math.max(windowNs, maxWindowNs);
         this.maxEvents = maxEvents;
         this.diag = diag;
+        this.ledger = ledger;
         this.out = out;
     }
+
+    /** The window in force (it grows when events arrive later than it allows). */
+    public long windowNs() { return windowNs; }
+
+    /** A LATE gap per run of late events: extended while they keep coming, a new one after an in-order stretch. */
+    private GapLedger.Entry lateGap;
 
     @Override
     public void header(TraceHeader header) {
@@ -95,6 +112,16 @@ public final class ReorderBuffer implements TraceListener {
             } else {
                 diag.issue(Issue.Kind.OUT_OF_ORDER, e.line(), e.type() + " at ts " + ts + " is " + (released - ts)
                         + " ns older than events already ordered (window " + windowNs + " ns)");
+                if (ledger != null) {
+                    if (lateGap != null && lateGap.to() >= ts) {
+                        lateGap.widen(ts, released, e.line());
+                    } else {
+                        lateGap = ledger.add(TraceGap.Kind.LATE, null, ts, released, e.line(), e.line(), e.line(), 1,
+                                "events delivered later than the reorder window allowed");
+                    }
+                }
+                long late = released - ts;
+                if (late * 2 > windowNs) windowNs = Math.min(maxWindowNs, late * 2);
                 out.event(new Event.Gap(new Event.Common(released, e.common().cpu(), e.common().pid(), e.tid(),
                         e.common().comm(), e.dev(), e.line()), Event.GapKind.OUT_OF_ORDER,
                         e.type() + " arrived " + (released - ts) + " ns late"));
@@ -102,6 +129,7 @@ public final class ReorderBuffer implements TraceListener {
                 return;
             }
         }
+        if (lateGap != null && ts > lateGap.to()) lateGap = null;
         Held h = new Held(e, ts, seq++);
         int cpu = e.common().cpu();
         int slot = cpu < 0 || cpu >= MAX_CPUS ? MAX_CPUS : cpu; // synthesised gaps (cpu -1) and odd CPUs share one

@@ -245,15 +245,15 @@ public final class TraceReader {
 
     /** Field values of the line being parsed; reused to avoid garbage on the hot path. */
     private static final class Scratch {
-        String type, comm, dev, cb, driver, fn, ctx, cmdName, region, op, reason;
-        long ts, cpu, pid, tid, severity, status, state, ret, result, cmd, offset, size, value, count, events, lost;
+        String type, comm, dev, cb, driver, fn, ctx, cmdName, region, op, reason, event, slot;
+        long ts, cpu, pid, tid, severity, status, state, ret, result, cmd, offset, size, value, count, events, lost, since, until;
         boolean tlpValid, write, history;
         long[] tlp;
         int has; // bit set of F_* below
         List<String> unknown;
 
         void reset() {
-            type = comm = dev = cb = driver = fn = ctx = cmdName = region = op = reason = null;
+            type = comm = dev = cb = driver = fn = ctx = cmdName = region = op = reason = event = slot = null;
             tlp = null;
             has = 0;
             if (unknown != null) unknown.clear();
@@ -262,7 +262,8 @@ public final class TraceReader {
 
     private static final int F_TS = 1, F_CPU = 2, F_PID = 4, F_TID = 8, F_SEVERITY = 16, F_STATUS = 32, F_STATE = 64,
             F_RET = 128, F_RESULT = 256, F_CMD = 512, F_OFFSET = 1024, F_SIZE = 2048, F_VALUE = 4096, F_COUNT = 8192,
-            F_WRITE = 16384, F_TLPVALID = 32768, F_EVENTS = 65536, F_LOST = 131072, F_HISTORY = 1 << 18, F_BADTYPE = 1 << 20;
+            F_WRITE = 16384, F_TLPVALID = 32768, F_EVENTS = 65536, F_LOST = 131072, F_HISTORY = 1 << 18,
+            F_SINCE = 1 << 21, F_UNTIL = 1 << 22, F_BADTYPE = 1 << 20;
 
     private void field(JsonParser p, String name) throws IOException {
         JsonToken v = p.nextToken();
@@ -297,6 +298,10 @@ public final class TraceReader {
             case "events" -> s.events = num(p, v, F_EVENTS);
             case "lost" -> s.lost = num(p, v, F_LOST);
             case "reason" -> s.reason = str(p, v);
+            case "since" -> s.since = num(p, v, F_SINCE);
+            case "event" -> s.event = str(p, v);
+            case "slot" -> s.slot = str(p, v);
+            case "until" -> s.until = num(p, v, F_UNTIL);
             case "history" -> s.history = bool(p, v, F_HISTORY);
             default -> {
                 p.skipChildren();
@@ -375,8 +380,8 @@ public final class TraceReader {
             footer();
             return;
         }
-        if (type.equals("history") || type.equals("pci.hp_event") || type.equals("pcie.link_event")
-                || deviceLossOrQemu(type)) {
+        // Device-loss lines the timeline uses become events (build); the rest are counted, not placed (yet).
+        if (type.equals("history") || type.equals("pcie.link_event") || (deviceLossOrQemu(type) && !deviceGone(type))) {
             // schema v2 lines not placed in timelines (yet): counted like events, so the footer still adds up
             eventsInSegment++;
             totalEvents++;
@@ -400,7 +405,8 @@ public final class TraceReader {
         if (e instanceof Event.Lost l) {
             lostInSegment += l.count();
             totalLost += l.count();
-            diag.issue(Issue.Kind.LOST_EVENTS, lineNo, l.count() + " events lost on cpu " + l.common().cpu());
+            diag.issue(Issue.Kind.LOST_EVENTS, lineNo, l.count() + " events lost on "
+                    + (l.anyCpu() ? "a buffer shared by all cpus" : "cpu " + l.common().cpu()));
         }
         if (s.history && (s.has & F_HISTORY) != 0 && (e instanceof Event.RwEnter || e instanceof Event.RwExit)) {
             out.history(e);
@@ -426,6 +432,7 @@ public final class TraceReader {
             case "recovery.enter", "recovery.exit", "cb.exit", "reset.enter", "reset.exit",
                     "vfio.err_detected.enter", "eventfd.signal", "vfio.open", "vfio.close",
                     "user_reset.enter", "user_reset.exit", "cfg_lock" -> need = COMMON;
+            case "pci.remove.enter", "vfio.request", "vfio.remove.enter", "pci.hp_event", "hotplug.event" -> need = COMMON;
             default -> {
                 diag.unknownType(type, lineNo);
                 byType.computeIfAbsent("(unknown)", k -> new long[1])[0]++;
@@ -447,7 +454,9 @@ public final class TraceReader {
             return new Event.Gap(new Event.Common((s.has & F_TS) != 0 ? s.ts : maxTs, (int) s.cpu, (int) s.pid,
                     (int) s.tid, s.comm, s.dev, lineNo), Event.GapKind.INVALID_EVENT, type + ": " + missing);
         }
-        Event.Common c = new Event.Common(s.ts, (int) s.cpu, (int) s.pid, (int) s.tid, s.comm, s.dev, lineNo);
+        // cpu/pid/tid are optional on lost lines: a value from an earlier line must not leak into this one.
+        Event.Common c = new Event.Common(s.ts, (s.has & F_CPU) != 0 ? (int) s.cpu : -1, (s.has & F_PID) != 0 ? (int) s.pid : 0,
+                (s.has & F_TID) != 0 ? (int) s.tid : 0, s.comm, s.dev, lineNo);
         Integer state = (s.has & F_STATE) != 0 ? (int) s.state : null;
         Long ret = (s.has & F_RET) != 0 ? s.ret : null;
         return switch (type) {
@@ -470,13 +479,28 @@ public final class TraceReader {
             case "user_reset.enter" -> new Event.UserResetEnter(c, s.fn);
             case "user_reset.exit" -> new Event.UserResetExit(c, s.fn, ret);
             case "cfg_lock" -> new Event.CfgLock(c, s.op, ret);
-            case "lost" -> new Event.Lost(c, s.count);
+            case "pci.remove.enter" -> new Event.DeviceGone(c, type, "the kernel started removing the device (pci_stop_and_remove_bus_device)");
+            case "vfio.remove.enter" -> new Event.DeviceGone(c, type, "vfio-pci's remove started: the host is taking the device from the user");
+            case "vfio.request" -> new Event.DeviceGone(c, type, "vfio-pci asked the user to release the device (device request IRQ)");
+            case "pci.hp_event" -> new Event.DeviceGone(c, type, "hotplug event " + (s.event != null ? s.event : "?")
+                    + (s.slot != null ? " on slot " + s.slot : "") + " on the port above it");
+            case "hotplug.event" -> new Event.DeviceGone(c, type, "pciehp handled a slot event on the port above it");
+            case "lost" -> new Event.Lost(c, s.count, (s.has & F_SINCE) != 0 ? s.since : null,
+                    (s.has & F_UNTIL) != 0 ? s.until : null, (s.has & F_CPU) == 0);
             default -> throw new IllegalStateException(type);
         };
     }
 
     /** Device-loss (pciehp, PCI removal, vfio request/remove) and QEMU uprobe lines (probes/EVENTS.md), known to
      *  the schema but not placed in timelines yet. */
+    /** The device-loss types that become {@link Event.DeviceGone} (a removal starts, vfio asks, a slot event). */
+    static boolean deviceGone(String type) {
+        return switch (type) {
+            case "pci.remove.enter", "vfio.request", "vfio.remove.enter", "pci.hp_event", "hotplug.event" -> true;
+            default -> false;
+        };
+    }
+
     static boolean deviceLossOrQemu(String type) {
         return type.startsWith("hotplug.") || type.startsWith("pci.remove.") || type.equals("vfio.request")
                 || type.startsWith("vfio.remove.") || type.startsWith("qemu.");

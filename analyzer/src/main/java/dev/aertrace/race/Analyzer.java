@@ -2,6 +2,8 @@ package dev.aertrace.race;
 
 import dev.aertrace.ingest.Diagnostics;
 import dev.aertrace.ingest.Event;
+import dev.aertrace.ingest.GapLedger;
+import dev.aertrace.ingest.GapTracker;
 import dev.aertrace.ingest.ReorderBuffer;
 import dev.aertrace.ingest.SourceReport;
 import dev.aertrace.ingest.TraceFooter;
@@ -16,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.function.Consumer;
 
 /**
@@ -28,10 +31,14 @@ public final class Analyzer {
                           RaceDetector.Options race) {
         public static Options defaults() {
             // 1 s: on the TCG lab one CPU's perf buffer was seen flushed 120 ms after another's. The event cap
-            // bounds memory on busy streams (it shortens the effective window there).
+            // bounds memory on busy streams (it shortens the effective window there). A file gets the window its
+            // own first pass measured (field traces: one CPU written 18 s after the other).
             return new Options(1_000_000_000L, 250_000, TimelineBuilder.Options.defaults(), RaceDetector.Options.defaults());
         }
     }
+
+    /** A stream's window may grow to this when events arrive later than it allows (bounded by the event cap too). */
+    static final long MAX_WINDOW_NS = 120_000_000_000L;
 
     private final Options opt;
 
@@ -46,23 +53,77 @@ public final class Analyzer {
 
     /** Same, for a live stream (see {@link TraceReader.Live}); {@code live} null = a file. */
     public SourceReport analyze(String source, InputStream in, Consumer<AnalyzedEpisode> sink, TraceReader.Live live) {
+        GapLedger ledger = new GapLedger();
         Diagnostics diag = new Diagnostics();
-        RaceDetector detector = new RaceDetector(opt.race());
         HeaderTap tap = new HeaderTap();
-        TimelineBuilder timeline = new TimelineBuilder(source, opt.timeline(), diag,
-                ep -> sink.accept(detector.analyze(ep, tap.current)));
-        ReorderBuffer reorder = new ReorderBuffer(opt.reorderWindowNs(), opt.reorderMaxEvents(), diag, timeline);
-        tap.next = reorder;
+        ReorderBuffer reorder = pipeline(source, diag, ledger, opt.reorderWindowNs(), tap, sink);
+        tap.next = new GapTracker(ledger, reorder);
         TraceReader reader = new TraceReader(source, diag, tap);
         return live == null ? reader.read(in) : reader.read(in, live);
+    }
+
+    /**
+     * A file (or anything that can be read twice): a first pass bounds every gap (a lost line's upper bound is
+     * the next event of its CPU, which may come long after) and measures how late events arrive in file order;
+     * the second pass orders the events with a window that covers that lateness, so nothing is dropped or
+     * reported late, and judges every verdict against the complete list of gaps.
+     */
+    public SourceReport analyze(String source, Callable<InputStream> reopen, Consumer<AnalyzedEpisode> sink) throws IOException {
+        GapLedger ledger = new GapLedger();
+        Lateness late = new Lateness();
+        try (InputStream in = call(reopen)) {
+            new TraceReader(source, new Diagnostics(), new GapTracker(ledger, late)).read(in);
+        }
+        // Events beyond the cap leave the buffer anyway (bounded memory) and then count as late gaps.
+        long window = Math.max(opt.reorderWindowNs(), Math.min(MAX_WINDOW_NS, late.max + late.max / 10 + 1_000_000));
+        Diagnostics diag = new Diagnostics();
+        HeaderTap tap = new HeaderTap();
+        tap.next = pipeline(source, diag, ledger, window, tap, sink);
+        try (InputStream in = call(reopen)) {
+            return new TraceReader(source, diag, tap).read(in);
+        }
+    }
+
+    private static InputStream call(Callable<InputStream> c) throws IOException {
+        try {
+            return c.call();
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException(e);
+        }
+    }
+
+    private ReorderBuffer pipeline(String source, Diagnostics diag, GapLedger ledger, long window, HeaderTap tap,
+                                   Consumer<AnalyzedEpisode> sink) {
+        RaceDetector detector = new RaceDetector(opt.race());
+        TimelineBuilder timeline = new TimelineBuilder(source, opt.timeline(), diag, ledger,
+                ep -> sink.accept(detector.analyze(ep, tap.current)));
+        return new ReorderBuffer(window, Math.max(window, MAX_WINDOW_NS), opt.reorderMaxEvents(), diag, ledger, timeline);
+    }
+
+    /** First pass: how much older than the newest event so far an event arrives, at most (per segment). */
+    private static final class Lateness implements TraceListener {
+        long newest = Long.MIN_VALUE, max;
+
+        @Override public void header(TraceHeader h) { newest = Long.MIN_VALUE; }
+
+        @Override public void event(Event e) {
+            if (e instanceof Event.Gap || e instanceof Event.Lost) return; // the agent's own time, not a record's
+            long ts = e.ts();
+            if (ts > newest) newest = ts;
+            else if (newest - ts > max) max = newest - ts;
+        }
+
+        @Override public void history(Event e) {} // older than the lines around it by design, not late
+
+        @Override public void footer(TraceFooter f) {}
     }
 
     /** Convenience for small traces (tests, charts): all episodes in a list. */
     public static List<AnalyzedEpisode> analyzeAll(Path trace) throws IOException {
         List<AnalyzedEpisode> out = new ArrayList<>();
-        try (InputStream in = Files.newInputStream(trace)) {
-            new Analyzer().analyze(trace.toString(), in, out::add);
-        }
+        new Analyzer().analyze(trace.toString(), () -> Files.newInputStream(trace), out::add);
         return out;
     }
 

@@ -1,15 +1,26 @@
 package dev.aertrace.race;
 
 import dev.aertrace.ingest.Event;
+import dev.aertrace.ingest.TraceGap;
 
 import java.util.List;
 
 /**
- * One finding about an episode, with the events that prove it and one sentence for a kernel developer.
- * {@code tentative} is true when the episode had a gap: the evidence was seen, but the verdict is not
- * confident because events around it may be missing.
+ * One finding about an episode, with the events that prove it and one sentence for a kernel developer. Made only
+ * by {@link Evidence#judge} (the rule of evidence, docs/evidence.md): {@code tentative} is true exactly when
+ * {@code gaps} is not empty, i.e. a gap in the trace meets the time span [{@code from}, {@code to}] the verdict
+ * rests on; the sentence then states no number such a gap could have changed and names the gap.
  */
-public record Verdict(Kind kind, String dev, String sentence, List<Event> evidence, boolean tentative) {
+public record Verdict(Kind kind, String dev, String sentence, List<Event> evidence, boolean tentative,
+                      List<TraceGap> gaps, long from, long to) {
+
+    /**
+     * A verdict not judged against a trace's gaps (kernel-log post-mortem: its own evidence rules): tentative as
+     * its maker says, no gap list, no span.
+     */
+    public Verdict(Kind kind, String dev, String sentence, List<Event> evidence, boolean tentative) {
+        this(kind, dev, sentence, evidence, tentative, List.of(), Long.MIN_VALUE, Long.MAX_VALUE);
+    }
 
     /**
      * RACE: the user and the host recovery touched the device in an unsafe order. RECOVERY: the recovery itself
@@ -27,6 +38,8 @@ public record Verdict(Kind kind, String dev, String sentence, List<Event> eviden
         ACCESS_IN_RECOVERY_WINDOW("access-in-recovery-window", Category.RACE),
         NOTIFIED_BEFORE_RESET("notified-before-reset", Category.RACE),
         AER_STATUS_CLEARED_BEFORE_READ("aer-status-cleared-before-read", Category.NOTICE),
+        USER_RESET_REFUSED("user-reset-refused", Category.NOTICE),
+        DEVICE_REMOVED("device-removed", Category.NOTICE),
         RECOVERY_FAILED("recovery-failed", Category.RECOVERY),
         DEVICE_NOT_RESET("device-not-reset", Category.RECOVERY),
         /** From QEMU's/libvirt's log (dev.aertrace.kernellog.QemuLog): QEMU stopped the VM on the error notification. */

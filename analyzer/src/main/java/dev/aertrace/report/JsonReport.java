@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import dev.aertrace.ingest.Event;
 import dev.aertrace.ingest.Issue;
 import dev.aertrace.ingest.SourceReport;
+import dev.aertrace.ingest.TraceGap;
 import dev.aertrace.race.AnalyzedEpisode;
 import dev.aertrace.race.Pci;
 import dev.aertrace.race.Verdict;
@@ -26,7 +27,7 @@ import java.util.Map;
  * Layout and stability rules: docs/report-json.md. Bump {@link #REPORT_VERSION} for any change a reader must know.
  */
 public final class JsonReport implements ReportSink {
-    public static final int REPORT_VERSION = 1;
+    public static final int REPORT_VERSION = 2;
 
     private final JsonGenerator g;
 
@@ -104,6 +105,11 @@ public final class JsonReport implements ReportSink {
             g.writeStringField("dev", v.dev());
             g.writeBooleanField("tentative", v.tentative());
             g.writeStringField("sentence", v.sentence());
+            g.writeNumberField("from_ns", v.from());
+            g.writeNumberField("to_ns", v.to());
+            g.writeArrayFieldStart("gaps");
+            for (TraceGap x : v.gaps()) gap(x);
+            g.writeEndArray();
             g.writeArrayFieldStart("evidence");
             for (Event e : v.evidence()) ref(e);
             g.writeEndArray();
@@ -170,6 +176,9 @@ public final class JsonReport implements ReportSink {
         }
         g.writeEndArray();
         g.writeArrayFieldStart("gaps");
+        for (TraceGap x : ep.holes()) gap(x);
+        g.writeEndArray();
+        g.writeArrayFieldStart("gap_events");
         for (Event e : ep.gaps()) ref(e);
         g.writeEndArray();
         g.writeNumberField("events", ep.events().size());
@@ -187,6 +196,21 @@ public final class JsonReport implements ReportSink {
         g.writeStringField("comm", e.common().comm());
         if (e instanceof Event.Lost l) g.writeNumberField("count", l.count());
         if (e instanceof Event.Gap gap) g.writeStringField("detail", gap.detail());
+        g.writeEndObject();
+    }
+
+    /** A gap with its bounds; an unbounded side (trace start/end) is null. */
+    private void gap(TraceGap x) throws IOException {
+        g.writeStartObject();
+        g.writeStringField("kind", x.kind().id());
+        num("cpu", x.cpu());
+        num("from_ns", x.from() == Long.MIN_VALUE ? null : x.from());
+        num("to_ns", x.to() == Long.MAX_VALUE ? null : x.to());
+        num("line", x.line() > 0 ? x.line() : null);
+        num("from_line", x.fromLine() > 0 ? x.fromLine() : null);
+        num("to_line", x.toLine() > 0 ? x.toLine() : null);
+        g.writeNumberField("count", x.count());
+        g.writeStringField("detail", x.detail());
         g.writeEndObject();
     }
 

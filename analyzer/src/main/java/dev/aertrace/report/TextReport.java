@@ -3,6 +3,7 @@ package dev.aertrace.report;
 import dev.aertrace.ingest.Event;
 import dev.aertrace.ingest.Issue;
 import dev.aertrace.ingest.SourceReport;
+import dev.aertrace.ingest.TraceGap;
 import dev.aertrace.race.AnalyzedEpisode;
 import dev.aertrace.race.Pci;
 import dev.aertrace.race.Verdict;
@@ -92,6 +93,9 @@ public final class TextReport implements ReportSink {
                 if (e.line() > 0) lines.append(lines.length() == 0 ? "" : ",").append(e.line());
             }
             if (lines.length() > 0) wrap(L, "     evidence lines " + lines, "       ");
+            if (v.kind() != Verdict.Kind.INCONCLUSIVE)
+                for (TraceGap g : v.gaps().subList(0, Math.min(3, v.gaps().size())))
+                    wrap(L, "     gap " + g.describe(), "       ");
         }
         L.add("   timeline (ms since the error; ! = evidence):");
         List<String[]> rows = timeline(ep, evidence);
@@ -181,12 +185,20 @@ public final class TextReport implements ReportSink {
             rows.add(new Row(r.start(), o++, new String[]{mark(evidence, r.enter(), r.exit()), ms(ep, r.start()), "host", shortDev(r.bridge()), what}));
         }
         for (Access a : ep.accesses()) {
-            rows.add(new Row(a.start(), o++, new String[]{mark(evidence, a.enter(), a.exit()), ms(ep, a.start()), "user", shortDev(a.dev()), describe(a)}));
+            rows.add(new Row(a.start(), o++, new String[]{mark(evidence, a.enter(), a.exit()), ms(ep, a.start()), "user", shortDev(a.dev()), describe(a, ep)}));
         }
         for (Event g : ep.gaps()) {
             String what = g instanceof Event.Lost l ? "LOST " + l.count() + " events (cpu " + l.common().cpu() + ")"
                     : "GAP " + (g instanceof Event.Gap x ? x.detail() : g.type() + " out of place");
             rows.add(new Row(g.ts(), o++, new String[]{"!", ms(ep, g.ts()), "gap", "line " + g.line(), what}));
+        }
+        for (TraceGap g : ep.holes()) {
+            if (g.kind() != TraceGap.Kind.LOSS && g.kind() != TraceGap.Kind.LATE && g.kind() != TraceGap.Kind.INPUT
+                    && g.kind() != TraceGap.Kind.CAP) continue; // unpaired enters/exits show as their accesses
+            long at = Math.max(g.from(), ep.start());
+            String what = "GAP " + g.kind().id() + (g.kind() == TraceGap.Kind.LOSS ? " " + g.count() + " records" : "")
+                    + (g.cpu() != null ? " cpu " + g.cpu() : "") + " " + g.bounds();
+            rows.add(new Row(at, o++, new String[]{"!", ms(ep, at), "gap", g.line() > 0 ? "line " + g.line() : "", what}));
         }
         rows.sort(Comparator.comparingLong(Row::ts).thenComparingInt(Row::order));
         List<String[]> out = new ArrayList<>();
@@ -194,9 +206,15 @@ public final class TextReport implements ReportSink {
         return out;
     }
 
-    static String describe(Access a) {
+    static String describe(Access a) { return describe(a, null); }
+
+    /** A duration is shown only when no gap of the episode lies between the access's enter and exit. */
+    static String describe(Access a, Episode ep) {
         String who = a.comm();
-        String held = a.end() == null ? " (no exit)" : a.end() - a.start() >= 10_000_000 ? " held " + dur(a.end() - a.start()) : "";
+        boolean gap = ep != null && a.end() != null && ep.holes().stream().anyMatch(g -> g.from() < a.end() && g.to() > a.start()
+                && g.kind() != TraceGap.Kind.TRACE_START);
+        String held = a.enter() == null ? " (enter not in trace)" : a.end() == null ? " (no exit)"
+                : gap ? " (gap inside)" : a.end() - a.start() >= 10_000_000 ? " held " + dur(a.end() - a.start()) : "";
         return switch (a.kind()) {
             case CONFIG_READ -> "cfg rd " + Pci.configAt(a.offset()) + "/" + a.size()
                     + (a.value() != null ? " = " + Pci.hexOfSize(a.value(), a.size()) : "")

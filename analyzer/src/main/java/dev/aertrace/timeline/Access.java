@@ -6,11 +6,22 @@ import dev.aertrace.ingest.Event;
  * One user-side (vfio) action on a device, enter and exit paired on its thread. {@code end}/{@code exit} are
  * null when the exit was never seen. {@code value}: for config reads what the user got, for config writes what
  * it wrote. {@code name}: ioctl name or user reset function. {@code region}/{@code offset}/{@code size} only for
- * reads/writes.
+ * reads/writes. {@code exitLost}: the exit is not in the trace although the thread went on (a later call
+ * of the thread showed it, or a gap between enter and exit kept them from being paired): where it returned, and
+ * what, is unknown — unlike an access still open when the trace ended.
  */
 public record Access(Kind kind, String dev, int pid, int tid, String comm, long start, Long end,
                      String region, long offset, int size, Long value, Long ret, String name,
-                     Event enter, Event exit) {
+                     Event enter, Event exit, boolean exitLost) {
+
+    public Access(Kind kind, String dev, int pid, int tid, String comm, long start, Long end, String region,
+                  long offset, int size, Long value, Long ret, String name, Event enter, Event exit) {
+        this(kind, dev, pid, tid, comm, start, end, region, offset, size, value, ret, name, enter, exit, false);
+    }
+
+    public Access lost() {
+        return new Access(kind, dev, pid, tid, comm, start, end, region, offset, size, value, ret, name, enter, exit, true);
+    }
 
     public enum Kind { CONFIG_READ, CONFIG_WRITE, BAR_READ, BAR_WRITE, IOCTL, USER_RESET, OPEN, CLOSE }
 

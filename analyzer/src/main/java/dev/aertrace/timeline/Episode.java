@@ -17,7 +17,9 @@ import java.util.List;
  * <li>{@code recoveryStart}/{@code recoveryEnd}/{@code result}: pcie_do_recovery's span and return value
  *     (pci_ers_result code); null when not seen (no recovery for correctable errors, or not in the trace).</li>
  * <li>{@code events}: every event attributed to the episode in time order (capped, see {@code elidedEvents}).</li>
- * <li>{@code gaps}: lost-event markers, unreadable lines, late events and missing exits inside the window.</li>
+ * <li>{@code gaps}: unreadable lines, late events and unpaired enters/exits seen inside the window (as events).</li>
+ * <li>{@code holes}: every gap whose time bounds meet the episode (losses with their inferred bounds too): what
+ *     the rule of evidence judges verdicts by.</li>
  * </ul>
  */
 public record Episode(String source, int id, String device, Integer severity, Long status,
@@ -25,7 +27,8 @@ public record Episode(String source, int id, String device, Integer severity, Lo
                       long start, long end, Long recoveryStart, Long recoveryEnd, Integer result,
                       List<Phase> phases, List<CallbackCall> callbacks, List<HostReset> resets,
                       List<Access> accesses, List<Notification> notifications, List<Event> events,
-                      long elidedEvents, List<Event> gaps, boolean startedMidRecovery, boolean endedMidRecovery,
+                      long elidedEvents, List<Event> gaps, List<dev.aertrace.ingest.TraceGap> holes,
+                      boolean startedMidRecovery, boolean endedMidRecovery,
                       String kernel, String host) {
 
     public boolean fatal() {

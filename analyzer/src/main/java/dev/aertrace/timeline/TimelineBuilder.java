@@ -2,10 +2,12 @@ package dev.aertrace.timeline;
 
 import dev.aertrace.ingest.Diagnostics;
 import dev.aertrace.ingest.Event;
+import dev.aertrace.ingest.GapLedger;
 import dev.aertrace.ingest.Issue;
 import dev.aertrace.ingest.Topology;
 import dev.aertrace.ingest.TraceFooter;
 import dev.aertrace.ingest.TraceHeader;
+import dev.aertrace.ingest.TraceGap;
 import dev.aertrace.ingest.TraceListener;
 
 import java.util.ArrayDeque;
@@ -51,11 +53,20 @@ public final class TimelineBuilder implements TraceListener {
     private final List<Builder> open = new ArrayList<>();
     private final TidMap stacks = new TidMap();
     private final Map<String, Access> lastCommandRead = new HashMap<>();
+    private final GapLedger ledger;
+    /** Last event per thread (bounded): the lower bound of the gap an exit without its enter reveals. */
+    private final Map<Integer, long[]> lastByTid = new HashMap<>();
+    private static final int MAX_TIDS = 65_536;
 
     public TimelineBuilder(String source, Options opt, Diagnostics diag, Consumer<Episode> sink) {
+        this(source, opt, diag, new GapLedger(), sink);
+    }
+
+    public TimelineBuilder(String source, Options opt, Diagnostics diag, GapLedger ledger, Consumer<Episode> sink) {
         this.source = source;
         this.opt = opt;
         this.diag = diag;
+        this.ledger = ledger;
         this.sink = sink;
     }
 
@@ -66,6 +77,8 @@ public final class TimelineBuilder implements TraceListener {
         closeAll(); // a new segment (another boot) starts: its clock is unrelated
         stacks.clear();
         lastCommandRead.clear();
+        lastByTid.clear();
+        ledger.segment(h.line(), true);
         lastGapTs = Long.MIN_VALUE;
         now = Long.MIN_VALUE;
         topo = h.topology();
@@ -97,6 +110,11 @@ public final class TimelineBuilder implements TraceListener {
     public void event(Event e) {
         if (e.ts() > now) now = e.ts();
         closeDue(now);
+        dispatch(e);
+        if (!(e instanceof Event.Gap || e instanceof Event.Lost)) seenTid(e);
+    }
+
+    private void dispatch(Event e) {
         // most frequent first: user reads/writes dominate every trace
         if (e instanceof Event.RwExit) userExit(e);
         else if (e instanceof Event.RwEnter) userEnter(e);
@@ -112,16 +130,34 @@ public final class TimelineBuilder implements TraceListener {
         else if (e instanceof Event.CfgLock c) cfgLock(c);
         else if (e instanceof Event.RwEnter || e instanceof Event.IoctlEnter || e instanceof Event.UserResetEnter) userEnter(e);
         else if (e instanceof Event.RwExit || e instanceof Event.IoctlExit || e instanceof Event.UserResetExit) userExit(e);
+        else if (e instanceof Event.DeviceGone g) deviceGone(g);
         else if (e instanceof Event.VfioOpen) openClose(e, Access.Kind.OPEN);
         else if (e instanceof Event.VfioClose) openClose(e, Access.Kind.CLOSE);
     }
 
     // ---------------------------------------------------------------- host side
 
+    /**
+     * Holes in the input (unreadable lines, late events) stay visible in the episodes whose window they fall in.
+     * A lost line's timestamp is when the agent wrote it, not where the records were lost: losses reach episodes
+     * only through the ledger, with their inferred bounds.
+     */
     private void gap(Event g) {
+        if (g instanceof Event.Lost) return;
         lastGapTs = g.ts();
         lastGap = g;
         for (Builder b : open) b.gaps.add(g);
+    }
+
+    private void seenTid(Event e) {
+        long[] v = lastByTid.get(e.tid());
+        if (v == null) {
+            if (lastByTid.size() >= MAX_TIDS) lastByTid.clear(); // forget: bounds fall back to the trace start
+            lastByTid.put(e.tid(), new long[] {e.ts(), e.line()});
+        } else if (e.ts() >= v[0]) {
+            v[0] = e.ts();
+            v[1] = e.line();
+        }
     }
 
     private void aer(Event.AerError a) {
@@ -134,7 +170,20 @@ public final class TimelineBuilder implements TraceListener {
                 return;
             }
         }
-        Builder b = newEpisode(a, a.tid());
+        Builder b = null;
+        for (Builder o : open) {
+            // All-ones reads on the device just before its AER event are the same error, seen from the user first.
+            if (o.deviceLoss && o.affected.contains(a.dev())) {
+                b = o;
+                b.deviceLoss = false;
+                b.tid = a.tid();
+                String bridge = topo.recoveryBridge(a.dev());
+                b.bridge = bridge;
+                if (bridge != null) b.coverBelow(bridge);
+                break;
+            }
+        }
+        if (b == null) b = newEpisode(a, a.tid());
         b.errors.add(a);
         b.device = a.dev();
         b.severity = a.severity();
@@ -196,15 +245,34 @@ public final class TimelineBuilder implements TraceListener {
     private void recoveryExit(Event.RecoveryExit r) {
         Event enter = pop(r, "recovery.enter", null);
         Builder b = recoveryOf(r.tid());
-        if (b == null) {
-            b = midStart(r);
-        }
+        if (b == null) b = orphanHome(r);
+        if (b == null) return; // an exit without its enter in mid-trace: a gap (recorded by pop), not an episode
         b.recoveryEnd = r.ts();
         b.result = r.ret();
         b.recoveryDone = true;
         b.closeAt = r.ts() + opt.settleNs;
         b.add(r);
         if (enter == null && !b.midStart) b.gaps.add(r);
+    }
+
+    /**
+     * Where a host event goes whose recovery.enter is not in the trace: the episode its AER event opened on the
+     * same thread (the enter was lost), else a new episode only when the trace begins inside this recovery (the
+     * thread's first event, and no gap before it but the trace start). Anywhere else it is a gap, not an episode.
+     */
+    private Builder orphanHome(Event e) {
+        for (Builder o : open) if (o.tid == e.tid() && !o.recoveryDone) {
+            if (o.recoveryStart == null) o.midStart = true; // its recovery.enter is missing: the start is unknown
+            return o;
+        }
+        return atTraceStart(e) ? midStart(e) : null;
+    }
+
+    private boolean atTraceStart(Event e) {
+        if (lastByTid.containsKey(e.tid())) return false;
+        for (TraceGap g : ledger.overlapping(Long.MIN_VALUE, e.ts()))
+            if (g.kind() != TraceGap.Kind.TRACE_START) return false;
+        return true;
     }
 
     /** The trace begins inside a recovery: its first events are callbacks/resets/exits on a recovery thread. */
@@ -221,8 +289,10 @@ public final class TimelineBuilder implements TraceListener {
         if (enter) push(e);
         Event matched = enter ? null : pop(e, pairType(e), e instanceof Event.CallbackExit x ? x.cb().wire : null);
         if (b == null) {
-            if (enter || matched == null) b = midStart(e);
-            else return; // an exit whose enter we saw outside any recovery (already counted, nothing to attach)
+            if (!enter && matched != null) return; // an exit whose enter we saw outside any recovery: nothing to attach
+            b = orphanHome(e);
+            if (b == null && enter) b = midStart(e); // a callback runs: a recovery is on, its enter was lost
+            if (b == null) return;
         }
         b.add(e);
         if (e instanceof Event.CallbackEnter c) {
@@ -289,7 +359,8 @@ public final class TimelineBuilder implements TraceListener {
         Event enter = pop(x, "reset.enter", x.fn());
         Builder b = recoveryOf(x.tid());
         if (b == null && enter == null && (stacks.get(x.tid()) == null || stacks.get(x.tid()).isEmpty())) {
-            b = midStart(x); // trace began during the host reset
+            b = orphanHome(x); // trace began during the host reset, or a gap ate the reset's enter
+            if (b == null) return;
             b.coverBelow(x.dev());
             if (b.resetBridge == null) b.resetBridge = x.dev();
             b.add(x);
@@ -361,13 +432,52 @@ public final class TimelineBuilder implements TraceListener {
                 enter, exit);
     }
 
+    /** A config read that got all ones: nobody answered (device gone, link down, or mid-reset). */
+    private static boolean allOnes(Access a) {
+        return a.kind() == Access.Kind.CONFIG_READ && a.value() != null && a.size() > 0 && a.size() <= 4
+                && a.value() == dev.aertrace.race.Pci.allOnes(a.size()) && (a.ret() == null || a.ret() > 0);
+    }
+
+    /**
+     * A device-loss episode: all-ones reads, a removal or a hotplug/vfio request event on a device no open episode
+     * covers, with or without an AER error. It lasts while the signs keep coming (each extends it by the settle
+     * window) and is bounded like any episode.
+     */
+    private Builder lossEpisode(String dev, Event first) {
+        for (Builder b : open) if (b.affected.contains(dev)) return b;
+        Builder b = new Builder(nextId++, first.ts(), -1);
+        b.device = dev;
+        b.deviceLoss = true;
+        b.bridge = topo.recoveryBridge(dev);
+        b.cover(dev);
+        if (lastGap != null && first.ts() - lastGapTs <= opt.preGapNs()) b.gaps.add(lastGap);
+        Access before = lastCommandRead.get(dev);
+        if (before != null) b.accesses.add(before);
+        open.add(b);
+        return b;
+    }
+
+    private void deviceGone(Event.DeviceGone g) {
+        if (g.dev() == null) return;
+        Builder b = lossEpisode(g.dev(), g);
+        if (b.deviceLoss && topo.get(g.dev()).map(Topology.PciDevice::bridge).orElse(false)) b.coverBelow(g.dev());
+        b.add(g);
+        if (b.deviceLoss) b.closeAt = Math.max(b.closeAt == Long.MAX_VALUE ? 0 : b.closeAt, g.ts() + opt.settleNs());
+    }
+
     private void attribute(Access a) {
+        if (allOnes(a) && a.dev() != null) {
+            Event first = a.enter() != null ? a.enter() : a.exit();
+            Builder b = lossEpisode(a.dev(), first);
+            long end = a.end() != null ? a.end() : a.start();
+            if (b.deviceLoss) b.closeAt = Math.max(b.closeAt == Long.MAX_VALUE ? 0 : b.closeAt, end + opt.settleNs());
+        }
         for (Builder b : open) {
             if (!b.affected.contains(a.dev())) continue;
             if (!a.overlaps(b.start, b.closeAt == Long.MAX_VALUE ? null : b.closeAt)) continue;
             // Bounded like the event list: a user hammering the device cannot grow one episode without limit.
             if (b.accesses.size() < opt.maxEventsPerEpisode()) b.accesses.add(a);
-            else b.elided++;
+            else b.elide(a.start());
             if (a.enter() != null) b.add(a.enter());
             if (a.exit() != null) b.add(a.exit());
         }
@@ -398,61 +508,100 @@ public final class TimelineBuilder implements TraceListener {
         }
     }
 
+    /**
+     * User-side operations cannot nest on one thread (a thread inside vfio_pci_core_read is not also inside an
+     * ioctl or another read): a new one while another is open means the open one lost its exit.
+     */
+    private static boolean userOp(Event e) { return e instanceof Event.RwEnter || e instanceof Event.IoctlEnter; }
+
     private void push(Event e) {
         ArrayDeque<Event> st = stacks.getOrCreate(e.tid());
-        // A thread cannot be inside the same function twice here (no recursion in these paths): the older
-        // enter lost its exit.
+        // A thread cannot be inside the same function twice here (no recursion in these paths), nor in two user
+        // operations at once: the older enter lost its exit.
         for (Iterator<Event> it = st.iterator(); it.hasNext(); ) {
             Event o = it.next();
-            if (o.type().equals(e.type()) && sameKey(o, e)) {
+            if ((o.type().equals(e.type()) && keyOf(o).equals(keyOf(e))) || (userOp(o) && userOp(e))) {
                 it.remove();
-                missingExit(o);
+                missingExit(o, e.ts(), e.line());
                 break;
             }
         }
         st.push(e);
-        if (st.size() > 64) missingExit(st.removeLast()); // bound per thread
+        if (st.size() > 64) missingExit(st.removeLast(), e.ts(), e.line()); // bound per thread
     }
 
-    private static boolean sameKey(Event a, Event b) {
-        if (a instanceof Event.ResetEnter x && b instanceof Event.ResetEnter y) return x.fn().equals(y.fn());
-        if (a instanceof Event.UserResetEnter x && b instanceof Event.UserResetEnter y) return x.fn().equals(y.fn());
-        return true;
-    }
-
-    /** Pops the enter matching an exit; anything above it on the stack lost its own exit. */
-    private Event pop(Event exit, String enterType, String key) {
+    /**
+     * Pops the enter an exit closes: the same type and identity (keyOf), searched from the innermost open call;
+     * calls above it lost their exits. A user operation pairs only with the innermost open user operation, and
+     * never across a gap that could hide other events of its thread (a lost or late record, an unreadable line):
+     * two reads of the same register on either side of a loss would otherwise make one read that never was.
+     */
+    private Event pop(Event exit, String enterType, String unusedKey) {
         ArrayDeque<Event> st = stacks.get(exit.tid());
+        String key = keyOf(exit);
+        boolean user = exit instanceof Event.RwExit || exit instanceof Event.IoctlExit;
         if (st != null) {
             for (Event o : st) {
-                if (!o.type().equals(enterType)) continue;
-                if (key != null && !key.equals(keyOf(o))) continue;
-                while (st.peek() != o) missingExit(st.pop());
+                if (user && userOp(o) && !(o.type().equals(enterType) && keyOf(o).equals(key))) {
+                    break; // the open user operation is another one: it lost its exit, this exit lost its enter
+                }
+                if (!o.type().equals(enterType) || !keyOf(o).equals(key)) continue;
+                while (st.peek() != o) missingExit(st.pop(), exit.ts(), exit.line());
                 st.pop();
                 if (st.isEmpty()) stacks.remove(exit.tid());
+                if ((user || exit instanceof Event.UserResetExit) && acrossGap(o, exit)) {
+                    missingExit(o, exit.ts(), exit.line());
+                    break;
+                }
                 return o;
             }
         }
+        unmatchedExit(exit, enterType);
+        return null;
+    }
+
+    /** A gap that could hide events of the pair's thread lies between its enter and exit (any CPU: threads migrate). */
+    private boolean acrossGap(Event enter, Event exit) {
+        // A gap that ends exactly at the enter or starts at the exit hides nothing in between.
+        return ledger.holeBetween(enter.ts(), exit.ts());
+    }
+
+    private void unmatchedExit(Event exit, String enterType) {
         diag.issue(Issue.Kind.UNMATCHED_EXIT, exit.line(), exit.type() + " on tid " + exit.tid() + " without "
                 + enterType);
+        long[] last = lastByTid.get(exit.tid());
+        long from = last != null && last[0] <= exit.ts() ? last[0] : Long.MIN_VALUE;
+        // Inside a loss (or late/unreadable stretch) the loss already is the gap: one entry, not one per exit.
+        if (!ledger.holeBetween(from == Long.MIN_VALUE ? exit.ts() - 1 : from - 1, exit.ts() + 1)) ledger.add(TraceGap.Kind.UNMATCHED_EXIT, exit.common().cpu(), from, exit.ts(), exit.line(),
+                last != null ? last[1] : 0, exit.line(), 0, exit.type() + " on tid " + exit.tid() + " without its enter");
         Event.Gap g = new Event.Gap(exit.common(), Event.GapKind.INVALID_EVENT, exit.type() + " without its enter");
         for (Builder b : open) if (b.tid == exit.tid() || b.affected.contains(exit.dev())) b.gaps.add(g);
-        return null;
     }
 
+    /** Identity of a call beyond its type: what an exit must repeat to close an enter. */
     private static String keyOf(Event e) {
-        if (e instanceof Event.ResetEnter r) return r.fn();
+        if (e instanceof Event.RwEnter r) return r.region() + "/" + r.offset() + "/" + r.size() + "/" + r.write();
+        if (e instanceof Event.RwExit r) return r.region() + "/" + r.offset() + "/" + r.size() + "/" + r.write();
+        if (e instanceof Event.IoctlEnter i) return Long.toString(i.cmd());
+        if (e instanceof Event.IoctlExit i) return Long.toString(i.cmd());
+        if (e instanceof Event.ResetEnter r) return r.fn() + "/" + r.dev();
+        if (e instanceof Event.ResetExit r) return r.fn() + "/" + r.dev();
         if (e instanceof Event.UserResetEnter u) return u.fn();
-        if (e instanceof Event.CallbackEnter c) return c.cb().wire;
-        return null;
+        if (e instanceof Event.UserResetExit u) return u.fn();
+        if (e instanceof Event.CallbackEnter c) return c.cb().wire + "/" + c.dev();
+        if (e instanceof Event.CallbackExit c) return c.cb().wire + "/" + c.dev();
+        return "";
     }
 
-    private void missingExit(Event enter) {
+    /** An enter whose exit is not in the trace; {@code seenTs}/{@code seenLine}: the event that showed it. */
+    private void missingExit(Event enter, long seenTs, long seenLine) {
         diag.issue(Issue.Kind.MISSING_EXIT, enter.line(), enter.type() + " on tid " + enter.tid() + " never exited");
+        if (!ledger.holeBetween(enter.ts() - 1, Math.max(enter.ts(), seenTs) + 1)) ledger.add(TraceGap.Kind.MISSING_EXIT, enter.common().cpu(), enter.ts(), Math.max(enter.ts(), seenTs),
+                enter.line(), enter.line(), seenLine, 0, enter.type() + " on tid " + enter.tid() + " without its exit");
         Event.Gap g = new Event.Gap(enter.common(), Event.GapKind.INVALID_EVENT, enter.type() + " without its exit");
         for (Builder b : open) if (b.tid == enter.tid() || b.affected.contains(enter.dev())) b.gaps.add(g);
         if (enter instanceof Event.RwEnter || enter instanceof Event.IoctlEnter || enter instanceof Event.UserResetEnter)
-            attribute(access(enter, null));
+            attribute(access(enter, null).lost());
     }
 
     // ---------------------------------------------------------------- closing
@@ -504,11 +653,27 @@ public final class TimelineBuilder implements TraceListener {
         long last = b.events.isEmpty() ? b.start : b.events.get(b.events.size() - 1).ts();
         long epEnd = Math.max(atEnd ? Math.min(end, Math.max(last, now)) : end, last);
         if (b.device == null) b.device = b.recoveryDev;
+        // The rule of evidence looks at every gap whose bounds meet the episode, from the ledger (losses with
+        // their inferred bounds, unpaired enters/exits, late events, unreadable lines, trace boundaries).
+        List<TraceGap> holes = new ArrayList<>(ledger.overlapping(Math.min(b.start, firstAccess(b)), epEnd));
+        if (b.elided > 0)
+            holes.add(new TraceGap(TraceGap.Kind.CAP, null, b.elidedFrom, b.elidedTo, 0, 0, 0, b.elided,
+                    b.elided + " events/accesses beyond the per-episode cap of " + opt.maxEventsPerEpisode() + " not kept"));
         sink.accept(new Episode(source, b.id, b.device, b.severity, b.status, List.copyOf(b.errors), b.recoveryDev,
                 b.resetBridge != null ? b.resetBridge : b.bridge, List.copyOf(new TreeSet<>(b.affected)), b.start, epEnd,
                 b.recoveryStart, b.recoveryEnd, b.result, phases(b, epEnd), List.copyOf(b.callbacks),
                 List.copyOf(b.resets), List.copyOf(b.accesses), List.copyOf(b.notifications), List.copyOf(b.events),
-                b.elided, List.copyOf(b.gaps), b.midStart, midEnd, kernel, host));
+                b.elided, List.copyOf(b.gaps), List.copyOf(holes), b.midStart, midEnd, kernel, host));
+        if (open.isEmpty() && now != Long.MIN_VALUE) ledger.prune(now - PRUNE_AFTER_NS);
+    }
+
+    /** Gaps that ended this long before the stream's clock cannot meet an episode still to come. */
+    private static final long PRUNE_AFTER_NS = 120_000_000_000L;
+
+    private static long firstAccess(Builder b) {
+        long m = Long.MAX_VALUE;
+        for (Access a : b.accesses) m = Math.min(m, a.start());
+        return m;
     }
 
     private static List<Phase> phases(Builder b, long end) {
@@ -568,7 +733,7 @@ public final class TimelineBuilder implements TraceListener {
     private final class Builder {
         final int id;
         final long start;
-        final int tid;
+        int tid;
         String device;
         Integer severity;
         Long status;
@@ -577,7 +742,7 @@ public final class TimelineBuilder implements TraceListener {
         final java.util.Set<String> affected = new java.util.HashSet<>();
         Long recoveryStart, recoveryEnd;
         Integer result;
-        boolean recoveryDone, midStart;
+        boolean recoveryDone, midStart, deviceLoss;
         long closeAt = Long.MAX_VALUE;
         final List<CallbackCall> callbacks = new ArrayList<>();
         final Map<String, Event.CallbackEnter> openCallbacks = new HashMap<>();
@@ -595,9 +760,17 @@ public final class TimelineBuilder implements TraceListener {
             this.tid = tid;
         }
 
+        long elidedFrom = Long.MAX_VALUE, elidedTo = Long.MIN_VALUE;
+
         void add(Event e) {
             if (events.size() < opt.maxEventsPerEpisode()) events.add(e);
-            else elided++;
+            else elide(e.ts());
+        }
+
+        void elide(long ts) {
+            elided++;
+            elidedFrom = Math.min(elidedFrom, ts);
+            elidedTo = Math.max(elidedTo, ts);
         }
 
         void cover(String dev) {

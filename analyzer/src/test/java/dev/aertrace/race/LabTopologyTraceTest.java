@@ -40,7 +40,7 @@ class LabTopologyTraceTest {
     }
     static final List<String> KERNELS_REMOVAL = List.of("6.1");
     static final List<String> KERNELS_RETRY = List.of("6.1");
-    static final List<String> KERNELS_SWITCH = List.of();
+    static final List<String> KERNELS_SWITCH = List.of("6.1");
 
     record Run(SourceReport report, List<AnalyzedEpisode> episodes, List<Event> events) {}
 

@@ -93,12 +93,16 @@ class RealTraceTest {
     }
 
     @TestFactory
-    Stream<DynamicTest> userResetDuringRecoveryIsOneDoubleReset() {
+    Stream<DynamicTest> userResetDuringRecoveryIsRefusedNotADoubleReset() {
+        // The lab's VFIO_DEVICE_RESET during the recovery returns -11 (EAGAIN: pci_try_reset_function cannot take
+        // the device lock the recovery holds) and reaches no reset function: the device was not reset twice.
         return KERNELS.stream().map(k -> DynamicTest.dynamicTest(k, () -> {
             AnalyzedEpisode a = fatalEpisode(run(k, "fatal-double-reset"));
-            List<Verdict> v = a.verdicts().stream().filter(x -> x.kind() == Verdict.Kind.DOUBLE_RESET).toList();
-            assertEquals(1, v.size(), a.verdicts().toString());
-            assertTrue(v.get(0).sentence().contains("VFIO_DEVICE_RESET"), v.get(0).sentence());
+            assertTrue(a.verdicts().stream().noneMatch(x -> x.kind() == Verdict.Kind.DOUBLE_RESET), a.verdicts().toString());
+            List<Verdict> v = a.verdicts().stream().filter(x -> x.kind() == Verdict.Kind.USER_RESET_REFUSED).toList();
+            assertFalse(v.isEmpty(), a.verdicts().toString());
+            assertTrue(v.get(0).sentence().contains("VFIO_DEVICE_RESET") && v.get(0).sentence().contains("EAGAIN"), v.get(0).sentence());
+            assertFalse(v.get(0).tentative());
             assertTrue(v.get(0).evidence().stream().anyMatch(e -> e instanceof Event.IoctlEnter));
         }));
     }

@@ -1,0 +1,251 @@
+package dev.aertrace.ingest;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.List;
+
+/**
+ * Puts time bounds on the gaps ingest finds, in file order (before the reorder stage), into a {@link GapLedger}.
+ *
+ * <p>A {@code lost} line with {@code since}/{@code until} is taken as it says. Without them (schema-v1 agents up
+ * to 0.1.0) its timestamp is when the agent wrote it, not where the records were lost, and the bounds come from
+ * how that agent reads its perf buffers (docs/evidence.md): bcc hands a CPU's records and its PERF_RECORD_LOST
+ * markers over in ring order, but the agent buffers the loss counts and writes one {@code lost} line per CPU at
+ * the end of each poll round, after every record of that round; a round reads each CPU's ring at most twice
+ * (perf_buffer_poll, then perf_buffer_consume), and a read runs until the ring is empty. So the lost records of
+ * CPU X lie after the last CPU-X event written before the previous round's {@code lost} lines and before the
+ * CPU-X block preceding the last two CPU-X blocks, whichever is later, and before the first CPU-X event written
+ * after the line (the footer, or the end of the trace, if none follows).
+ *
+ * <p>Also here: unreadable/invalid lines (any CPU, from the oldest per-CPU position to the next event of every
+ * CPU), losses the footer counts but no line placed (anywhere), the trace start, and a missing footer. State is
+ * a few longs per CPU.
+ */
+public final class GapTracker implements TraceListener {
+    private static final int MAX_CPUS = 4096;
+
+    private final GapLedger ledger;
+    private final TraceListener out;
+
+    /** Per CPU, in file order: last event ts and line; ts of the last event before the last / second-last block. */
+    private long[] lastTs = new long[0], lastLine = new long[0], beforeBlock1 = new long[0], beforeBlock2 = new long[0];
+    private long[] lineBefore1 = new long[0], lineBefore2 = new long[0];
+    /** lastTs/lastLine of every CPU when the previous poll round's lost lines were written (MIN = none). */
+    private long[] prevRoundTs = new long[0], prevRoundLine = new long[0], curRoundTs = new long[0], curRoundLine = new long[0];
+    private int lastCpu = -2;
+    private boolean lastWasLost;
+    private boolean sawEvent;
+    private long maxTs = Long.MIN_VALUE;
+    private long maxLine;
+    private boolean footer;
+
+    /** A gap waiting for its upper bound: the next event of each CPU in {@code cpus}; hi = the latest so far. */
+    private static final class Pending {
+        final GapLedger.Entry entry;
+        final BitSet cpus;
+        long hi = Long.MIN_VALUE, hiLine;
+
+        Pending(GapLedger.Entry entry, BitSet cpus) {
+            this.entry = entry;
+            this.cpus = cpus;
+        }
+    }
+
+    private final List<Pending> pending = new ArrayList<>();
+
+    /** Bounded: past this many, the oldest waiting gap is left open (reaching to the trace end: coarser, not wrong). */
+    private static final int MAX_PENDING = 1024;
+
+    private void await(GapLedger.Entry e, BitSet cpus) {
+        if (pending.size() >= MAX_PENDING) pending.remove(0);
+        pending.add(new Pending(e, cpus));
+    }
+
+    public GapTracker(GapLedger ledger, TraceListener out) {
+        this.ledger = ledger;
+        this.out = out;
+    }
+
+    private void grow(int cpu) {
+        int n = Math.max(cpu + 1, lastTs.length * 2);
+        int old = lastTs.length;
+        lastTs = grown(lastTs, n);
+        lastLine = grown(lastLine, n);
+        beforeBlock1 = grown(beforeBlock1, n);
+        beforeBlock2 = grown(beforeBlock2, n);
+        lineBefore1 = grown(lineBefore1, n);
+        lineBefore2 = grown(lineBefore2, n);
+        prevRoundTs = grown(prevRoundTs, n);
+        prevRoundLine = grown(prevRoundLine, n);
+        curRoundTs = grown(curRoundTs, n);
+        curRoundLine = grown(curRoundLine, n);
+        for (long[] a : new long[][] {lastTs, beforeBlock1, beforeBlock2, prevRoundTs, curRoundTs})
+            Arrays.fill(a, old, n, Long.MIN_VALUE);
+    }
+
+    private static long[] grown(long[] a, int n) { return Arrays.copyOf(a, n); }
+
+    private static int slot(int cpu) { return cpu < 0 || cpu >= MAX_CPUS ? MAX_CPUS : cpu; }
+
+    @Override
+    public void header(TraceHeader h) {
+        out.header(h); // the timeline closes the previous segment's episodes first
+        ledger.segment(h.line(), false);
+        lastTs = lastLine = beforeBlock1 = beforeBlock2 = lineBefore1 = lineBefore2 = new long[0];
+        prevRoundTs = prevRoundLine = curRoundTs = curRoundLine = new long[0];
+        lastCpu = -2;
+        lastWasLost = false;
+        sawEvent = false;
+        maxTs = Long.MIN_VALUE;
+        footer = false;
+        pending.clear();
+    }
+
+    @Override
+    public void event(Event e) {
+        if (e instanceof Event.Lost l) lost(l);
+        else if (e instanceof Event.Gap g) hole(g);
+        else seen(e);
+        out.event(e);
+    }
+
+    private void seen(Event e) {
+        int c = slot(e.common().cpu());
+        if (c >= lastTs.length) grow(c);
+        long ts = e.ts();
+        if (!sawEvent) {
+            sawEvent = true;
+            ledger.add(TraceGap.Kind.TRACE_START, null, Long.MIN_VALUE, ts - 1, e.line(), 0, e.line(), 0,
+                    "before the first event");
+        }
+        if (c != lastCpu) { // a new block of this CPU's records starts
+            beforeBlock2[c] = beforeBlock1[c];
+            lineBefore2[c] = lineBefore1[c];
+            beforeBlock1[c] = lastTs[c];
+            lineBefore1[c] = lastLine[c];
+            lastCpu = c;
+        }
+        lastTs[c] = ts;
+        lastLine[c] = e.line();
+        if (ts > maxTs) maxTs = ts;
+        maxLine = e.line();
+        lastWasLost = false;
+        if (!pending.isEmpty()) {
+            for (int i = pending.size() - 1; i >= 0; i--) {
+                Pending p = pending.get(i);
+                if (!p.cpus.get(c)) continue;
+                p.cpus.clear(c);
+                if (ts > p.hi) {
+                    p.hi = ts;
+                    p.hiLine = e.line();
+                }
+                if (p.cpus.isEmpty()) { // until then it stays open: reaches to the end of the trace
+                    p.entry.close(p.hi, p.hiLine);
+                    pending.remove(i);
+                }
+            }
+        }
+    }
+
+    private void lost(Event.Lost l) {
+        if (!lastWasLost) { // the first lost line of a poll round: the round before ended at the previous one
+            prevRoundTs = curRoundTs;
+            prevRoundLine = curRoundLine;
+            curRoundTs = lastTs.clone();
+            curRoundLine = lastLine.clone();
+        }
+        lastWasLost = true;
+        Integer cpu = l.anyCpu() ? null : l.common().cpu();
+        if (l.since() != null && l.until() != null) {
+            ledger.add(TraceGap.Kind.LOSS, cpu, l.since(), Math.max(l.since(), l.until()), l.line(), 0, 0, l.count(),
+                    "bounds given by the agent");
+            return;
+        }
+        if (cpu == null) { // a shared buffer: between this line's predecessor round and the next event of any CPU
+            long from = Long.MIN_VALUE, fromLine = 0;
+            for (int i = 0; i < prevRoundTs.length; i++)
+                if (prevRoundTs[i] != Long.MIN_VALUE && (from == Long.MIN_VALUE || prevRoundTs[i] < from)) {
+                    from = prevRoundTs[i];
+                    fromLine = prevRoundLine[i];
+                }
+            if (l.since() != null) from = l.since();
+            GapLedger.Entry e = ledger.add(TraceGap.Kind.LOSS, null, from, Long.MAX_VALUE, l.line(), fromLine, 0, l.count(),
+                    "bounds inferred from the file order");
+            BitSet all = new BitSet();
+            for (int i = 0; i < lastTs.length; i++) if (lastTs[i] != Long.MIN_VALUE) all.set(i);
+            if (l.until() != null) e.to = l.until();
+            else if (!all.isEmpty()) await(e, all);
+            return;
+        }
+        int c = slot(cpu);
+        if (c >= lastTs.length) grow(c);
+        // Lower bound: the later of the previous round's end and the block before this CPU's last two blocks.
+        long from = Long.MIN_VALUE, fromLine = 0;
+        if (c < prevRoundTs.length && prevRoundTs[c] != Long.MIN_VALUE) {
+            from = prevRoundTs[c];
+            fromLine = prevRoundLine[c];
+        }
+        if (beforeBlock2[c] != Long.MIN_VALUE && beforeBlock2[c] > from) {
+            from = beforeBlock2[c];
+            fromLine = lineBefore2[c];
+        }
+        // A block is only closed by another CPU's events: if this CPU's last block runs up to this line, the one
+        // before it (beforeBlock1) is the round's second read at the earliest, so beforeBlock2 stands.
+        if (l.since() != null) from = l.since();
+        GapLedger.Entry e = ledger.add(TraceGap.Kind.LOSS, cpu, from, Long.MAX_VALUE, l.line(), fromLine, 0, l.count(),
+                "bounds inferred from the file order");
+        if (l.until() != null) e.to = Math.max(from, l.until());
+        else {
+            BitSet one = new BitSet();
+            one.set(c);
+            await(e, one);
+        }
+    }
+
+    private void hole(Event.Gap g) {
+        if (g.kind() == Event.GapKind.LOST_EVENTS) { // the footer counted losses no line placed: anywhere
+            ledger.add(TraceGap.Kind.INPUT, null, Long.MIN_VALUE, Long.MAX_VALUE, g.line(), 0, 0, 0, g.detail());
+            return;
+        }
+        if (g.kind() == Event.GapKind.OUT_OF_ORDER) return; // the reorder stage records lateness itself
+        // An unreadable line could have been any CPU's next event: from the oldest CPU position to the next event
+        // of every CPU.
+        long from = Long.MIN_VALUE, fromLine = 0;
+        BitSet all = new BitSet();
+        for (int i = 0; i < lastTs.length; i++) {
+            if (lastTs[i] == Long.MIN_VALUE) continue;
+            all.set(i);
+            if (from == Long.MIN_VALUE || lastTs[i] < from) {
+                from = lastTs[i];
+                fromLine = lastLine[i];
+            }
+        }
+        GapLedger.Entry e = ledger.add(TraceGap.Kind.INPUT, null, from, Long.MAX_VALUE, g.line(), fromLine, 0, 0, g.detail());
+        if (!all.isEmpty()) await(e, all);
+    }
+
+    @Override
+    public void footer(TraceFooter f) {
+        footer = true;
+        // Nothing can have been lost after the agent wrote its footer.
+        for (Pending p : pending) p.entry.close(Math.max(Math.max(f.ts(), p.hi), p.entry.from), f.line());
+        pending.clear();
+        out.footer(f);
+    }
+
+    /** Flight-recorder history (schema v2) is older than the lines around it by design: not a CPU's stream. */
+    @Override
+    public void history(Event e) { out.history(e); }
+
+    @Override
+    public void advance(long ts) { out.advance(ts); }
+
+    @Override
+    public void end() {
+        if (sawEvent && !footer)
+            ledger.add(TraceGap.Kind.TRACE_END, null, maxTs, Long.MAX_VALUE, maxLine, maxLine, 0, 0,
+                    "the trace was cut off after its last event");
+        out.end();
+    }
+}
