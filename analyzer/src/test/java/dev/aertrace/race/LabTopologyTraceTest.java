@@ -38,7 +38,7 @@ class LabTopologyTraceTest {
             default -> List.of("6.1");
         };
     }
-    static final List<String> KERNELS_REMOVAL = List.of("6.1");
+    static final List<String> KERNELS_REMOVAL = List.of("6.1", "7.2");
     static final List<String> KERNELS_RETRY = List.of("6.1");
     static final List<String> KERNELS_SWITCH = List.of("6.1");
 
