@@ -213,6 +213,8 @@ def run(argv=None):
         return run_replay(args)
     release = os.uname().release
     tracefs = catalog_mod.find_tracefs()
+    if not args.print_source and not args.kafka and not args.connect:
+        check_output(args.output)
 
     if not args.dry_run and not args.print_source and os.geteuid() != 0:
         raise EnvError("must run as root (loading eBPF programs needs CAP_SYS_ADMIN): "
@@ -256,9 +258,12 @@ def run(argv=None):
             out = open_out(args)
         except (OSError, ValueError) as e:
             raise EnvError("cannot open output: %s" % e)
-        out.write(header_mod.build_header(release, header_mod.attached_entries(chosen), missing, topology, filt,
-                                          recorder=recorder, buffer="ring" if want_ring else "perf"))
-        out.close()
+        try:
+            out.write(header_mod.build_header(release, header_mod.attached_entries(chosen), missing, topology, filt,
+                                              recorder=recorder, buffer="ring" if want_ring else "perf"))
+            out.close()
+        except OSError as e:
+            raise EnvError("cannot write output %s: %s" % (args.output or "-", e.strerror or e))
         return EXIT_OK
 
     # Handle SIGINT/SIGTERM from here on, also during the long compile: a shell starts background jobs
@@ -531,11 +536,27 @@ def run(argv=None):
     os._exit(EXIT_OK)
 
 
+def check_output(path):
+    """-o is checked before the BPF compile (a minute under TCG): a typo must not cost that. Appending nothing
+    neither truncates an existing file nor leaves a new one behind when it fails."""
+    if not path or path == "-":
+        return
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as e:
+        raise EnvError("cannot open output: %s" % e)
+
+
 def main():
     try:
         return run()
     except EnvError as e:
         err(str(e))
+        return EXIT_ENV
+    except OSError as e:
+        # a write error no handler above expected (a full disk under -o): one line, not a traceback
+        err("output or system error: %s%s" % (e.strerror or e, " (%s)" % e.filename if e.filename else ""))
         return EXIT_ENV
     except KeyboardInterrupt:
         return EXIT_OK

@@ -105,3 +105,21 @@ class CliTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class OutputErrorTest(unittest.TestCase):
+    """Issue 10: a write error is one line and exit 2, not a traceback; -o is checked before the BPF compile."""
+
+    @unittest.skipUnless(os.path.exists("/dev/full"), "needs /dev/full")
+    def test_full_device_is_one_line(self):
+        r = run(["--dry-run", "-o", "/dev/full"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertNotIn("Traceback", r.stderr)
+        self.assertIn("cannot write output /dev/full: No space left on device", r.stderr)
+
+    def test_unopenable_output_before_anything_is_loaded(self):
+        # no --dry-run: the check must come before the root check and the compile (neither happens here)
+        r = run(["-o", "/nonexistent-dir/trace.jsonl"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(r.stderr.strip(), "aertrace-agent: cannot open output: [Errno 2] No such file or directory: "
+                                           "'/nonexistent-dir/trace.jsonl'")

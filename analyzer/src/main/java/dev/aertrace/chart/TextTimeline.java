@@ -218,17 +218,8 @@ public final class TextTimeline {
                 .replace('·', '|');
     }
 
+    /** One pass, at most 24 lines (see TextReport.wrap: the quadratic version hung on a damaged trace). */
     private static void wrap(List<String> out, String s) {
-        String rest = s;
-        String indent = "";
-        while (!rest.isEmpty()) {
-            String l = indent + rest;
-            if (l.length() <= WIDTH) { out.add(l); return; }
-            int cut = l.lastIndexOf(' ', WIDTH);
-            if (cut <= indent.length()) cut = WIDTH;
-            out.add(l.substring(0, cut));
-            rest = l.substring(cut).strip();
-            indent = "  ";
-        }
+        dev.aertrace.report.TextReport.wrapTo(out, s, "  ", WIDTH, 24);
     }
 }

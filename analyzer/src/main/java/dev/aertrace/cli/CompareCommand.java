@@ -32,8 +32,12 @@ import java.util.concurrent.Callable;
                 "  aertrace compare episodes.jsonl       # exported from the fleet's episodes topic, grouped by kernel",
                 "  aertrace compare --kafka kafka1:9092  # the episodes topic itself",
                 "", "The first group is the baseline. Exit codes: 0 no difference, 1 a timing or behaviour",
-                "difference was found, 2 usage or unreadable input."})
+                "difference was found, 2 usage or unreadable input (or an input without episodes), 3 no",
+                "difference found but an input has holes (lost/unreadable/cut-off lines)."})
 final class CompareCommand implements Callable<Integer> {
+    /** No difference in what could be read, but an input had holes: like analyze's inconclusive. */
+    static final int INCONCLUSIVE = 3;
+
     enum Format { text, markdown, json }
 
     enum Only { all, fatal, nonfatal, correctable }
@@ -122,6 +126,9 @@ final class CompareCommand implements Callable<Integer> {
         if (!EpisodeInputs.check("compare", traces, System.err)) return EpisodeInputs.USAGE;
 
         Comparison.Builder b = new Comparison.Builder();
+        // An input with nothing to measure (empty, not a trace, a gzip cut before its first episode) or with holes
+        // must not end in "no detectable change", exit 0: that would vouch for data that was never seen.
+        List<String> unusable = new ArrayList<>(), damaged = new ArrayList<>();
         Map<String, Integer> parity = new java.util.HashMap<>();
         int skipped = 0;
         java.util.Set<String> seenIds = new java.util.HashSet<>();
@@ -140,10 +147,17 @@ final class CompareCommand implements Callable<Integer> {
                     if (split) g += (parity.merge(g, 1, Integer::sum) % 2 == 1 ? " odd" : " even");
                     b.add(g, x.source(), x.durations(), x.behaviour());
                 }
-                if (read.episodes().isEmpty()) System.err.println("aertrace compare: " + traces.get(i) + ": no episodes");
+                if (read.episodes().isEmpty()) {
+                    System.err.println("aertrace compare: " + traces.get(i) + ": no episodes");
+                    unusable.add(traces.get(i));
+                }
                 continue;
             }
-            List<AnalyzedEpisode> eps = EpisodeInputs.readAll("compare", traces.get(i), System.err);
+            List<AnalyzedEpisode> eps = new ArrayList<>();
+            dev.aertrace.report.Totals t = new dev.aertrace.report.Totals();
+            t.add(EpisodeInputs.read("compare", traces.get(i), eps::add, System.err));
+            if (t.inputError || eps.isEmpty()) unusable.add(traces.get(i));
+            else if (t.inputGaps) damaged.add(traces.get(i));
             if (label != null && !split) b.group(label, traces.get(i));
             for (AnalyzedEpisode a : eps) {
                 if (!keep(a)) { skipped++; continue; }
@@ -172,7 +186,7 @@ final class CompareCommand implements Callable<Integer> {
         else {
             Path parent = output.toAbsolutePath().getParent();
             if (parent != null) Files.createDirectories(parent);
-            Files.writeString(output, report, StandardCharsets.UTF_8);
+            try (java.io.Writer w = ExportCommand.utf8(output)) { w.write(report); }
             System.err.println("aertrace compare: report -> " + output);
         }
         if (charts != null) {
@@ -203,7 +217,18 @@ final class CompareCommand implements Callable<Integer> {
                 System.err.println("aertrace compare: chart -> " + c);
             }
         }
-        return r.pairs().stream().anyMatch(p -> p.differences() > 0) ? 1 : 0;
+        if (r.pairs().stream().anyMatch(p -> p.differences() > 0)) return 1;
+        if (!unusable.isEmpty()) {
+            System.err.println("aertrace compare: no episode could be read from " + String.join(", ", unusable)
+                    + ": nothing was compared for it, so no change is not a finding (exit 2)");
+            return EpisodeInputs.USAGE;
+        }
+        if (!damaged.isEmpty()) {
+            System.err.println("aertrace compare: " + String.join(", ", damaged) + " has holes (lost, unreadable or cut-off"
+                    + " lines, listed above): no change was found in what could be read, which is not a finding (exit 3)");
+            return INCONCLUSIVE;
+        }
+        return 0;
     }
 
     /** "6.12.118+deb13-amd64" → "6.12.118": enough to tell kernels apart under a chart's axis. */

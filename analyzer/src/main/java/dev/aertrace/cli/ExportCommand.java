@@ -40,7 +40,7 @@ final class ExportCommand implements Callable<Integer> {
         int[] n = {0};
         if (format == Format.chrome) {
             try (Writer w = output == null ? new OutputStreamWriter(System.out, StandardCharsets.UTF_8)
-                    : Files.newBufferedWriter(mkParent(output));
+                    : utf8(mkParent(output));
                  TraceEventExport x = new TraceEventExport(w)) {
                 for (String t : inputs) EpisodeInputs.read("export", t, a -> { add(x, a); n[0]++; }, System.err);
             }
@@ -50,8 +50,8 @@ final class ExportCommand implements Callable<Integer> {
                 ep = new OutputStreamWriter(System.out, StandardCharsets.UTF_8);
             } else {
                 Files.createDirectories(output);
-                ep = Files.newBufferedWriter(output.resolve("episodes.csv"));
-                sp = Files.newBufferedWriter(output.resolve("spans.csv"));
+                ep = utf8(output.resolve("episodes.csv"));
+                sp = utf8(output.resolve("spans.csv"));
             }
             try (CsvExport x = new CsvExport(ep, sp)) {
                 for (String t : inputs) EpisodeInputs.read("export", t, a -> { add(x, a); n[0]++; }, System.err);
@@ -59,6 +59,14 @@ final class ExportCommand implements Callable<Integer> {
         }
         System.err.println("aertrace export: " + n[0] + " episodes" + (output == null ? "" : " -> " + output));
         return n[0] > 0 ? 0 : 1;
+    }
+
+    /**
+     * A UTF-8 file writer that replaces what UTF-8 cannot encode (an unpaired surrogate from a JSON "\\ud800"
+     * in a comm) with '?': Files.newBufferedWriter would throw MalformedInputException mid-file instead.
+     */
+    static Writer utf8(Path p) throws java.io.IOException {
+        return new java.io.BufferedWriter(new OutputStreamWriter(Files.newOutputStream(p), StandardCharsets.UTF_8));
     }
 
     private static Path mkParent(Path p) throws java.io.IOException {

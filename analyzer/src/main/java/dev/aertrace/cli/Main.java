@@ -1,5 +1,6 @@
 package dev.aertrace.cli;
 
+import dev.aertrace.report.Totals;
 import picocli.AutoComplete;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -17,19 +18,78 @@ import picocli.CommandLine.Command;
                 "  aertrace bench                     # 10M-event throughput and memory",
                 "  source <(aertrace generate-completion)       # bash/zsh completion",
                 "", "Exit codes: 0 clean, 1 races, 2 usage/input error, 3 inconclusive,",
-                "4 recovery failed."})
+                "4 recovery failed, 70 internal error (a bug: the message says so, with its stack trace)."})
 public final class Main {
+    /**
+     * An aertrace bug or a JVM limit (out of memory, stack overflow): never 1 ("race found") or 2 ("your
+     * input"), so a script can tell our fault from its own. 70 is sysexits' EX_SOFTWARE.
+     */
+    public static final int INTERNAL = 70;
+
     public static void main(String[] args) {
+        // A thread other than main dying of an Error would otherwise leave main waiting or exiting "clean".
+        Thread.setDefaultUncaughtExceptionHandler((t, e) -> {
+            try {
+                internal(System.err, "thread " + t.getName(), e);
+            } finally {
+                Runtime.getRuntime().halt(INTERNAL);
+            }
+        });
         System.exit(run(args));
     }
 
     public static int run(String... args) {
-        CommandLine cl = new CommandLine(new Main());
-        cl.getSubcommands().get("generate-completion").getCommandSpec().usageMessage().hidden(false);
-        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-            cmd.getErr().println("aertrace " + cmd.getCommandName() + ": " + ex.getMessage());
-            return 2;
-        });
-        return cl.execute(args);
+        try {
+            CommandLine cl = new CommandLine(new Main());
+            cl.getSubcommands().get("generate-completion").getCommandSpec().usageMessage().hidden(false);
+            cl.setExecutionExceptionHandler((ex, cmd, parsed) -> handle(ex, cmd.getCommandName(), cmd.getErr()));
+            return cl.execute(args);
+        } catch (ThreadDeath stop) {
+            throw stop; // not an error of ours: whoever stopped the thread wants it gone
+        } catch (Throwable e) {
+            // picocli hands Errors (OutOfMemoryError, StackOverflowError) straight through
+            return handle(e, "", new java.io.PrintWriter(System.err, true));
+        }
+    }
+
+    /**
+     * The one error contract: what the user can fix (a file that cannot be read or written) is 2 with a
+     * one-line message; anything else is our bug: "internal error", the stack trace, {@link #INTERNAL}.
+     */
+    static int handle(Throwable ex, String command, java.io.PrintWriter err) {
+        String who = "aertrace" + (command.isEmpty() || command.equals("aertrace") ? "" : " " + command);
+        Throwable io = ex instanceof java.io.UncheckedIOException u ? u.getCause() : ex;
+        if (io instanceof java.io.IOException && !(io instanceof java.nio.charset.CharacterCodingException)) {
+            err.println(who + ": " + describe(io));
+            err.flush();
+            return Totals.USAGE;
+        }
+        internal(err, who, ex);
+        return INTERNAL;
+    }
+
+    private static String describe(Throwable io) {
+        if (io instanceof java.nio.file.NoSuchFileException n) return n.getFile() + ": no such file or directory";
+        if (io instanceof java.nio.file.AccessDeniedException a) return a.getFile() + ": permission denied";
+        if (io instanceof java.nio.file.FileSystemException f)
+            return f.getFile() + ": " + (f.getReason() != null ? f.getReason() : f.getClass().getSimpleName());
+        return io.getMessage() != null ? io.getMessage() : io.getClass().getSimpleName();
+    }
+
+    private static void internal(java.io.PrintWriter err, String who, Throwable ex) {
+        try {
+            err.println(who + ": internal error (exit " + INTERNAL + "; please report it with the trace): " + ex);
+            if (ex instanceof OutOfMemoryError)
+                err.println(who + ": the Java heap is full (the launcher's default is -Xmx256m; more with"
+                        + " AERTRACE_JAVA_OPTS=-Xmx1g)");
+            ex.printStackTrace(err);
+            err.flush();
+        } catch (Throwable again) {
+            // out of memory while reporting it: the exit code still says what happened
+        }
+    }
+
+    private static void internal(java.io.PrintStream err, String who, Throwable ex) {
+        internal(new java.io.PrintWriter(err, true), who, ex);
     }
 }

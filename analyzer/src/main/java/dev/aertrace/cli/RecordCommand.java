@@ -25,7 +25,7 @@ import java.util.concurrent.TimeUnit;
         footer = {"", "Examples:",
                 "  sudo aertrace record --device 0000:01:00.0",
                 "  sudo aertrace record --device 0000:01:00.0 --save trace.jsonl --duration 60",
-                "  aertrace record --listen 9999     # then on the traced host/VM:",
+                "  aertrace record --listen 9999     # loopback; then on the traced host/VM (e.g. via ssh -R):",
                 "      aertrace-agent --connect ANALYZER_HOST:9999 --device 0000:01:00.0",
                 "", "The agent is started as: /usr/bin/python3 agent/aertrace-agent -o - [--device DEV]...",
                 "Exit codes as for analyze; 2 also when the agent could not start (its message says why)."})
@@ -49,8 +49,28 @@ final class RecordCommand implements Callable<Integer> {
     String python;
 
     @Option(names = "--listen", paramLabel = "[HOST:]PORT",
-            description = "Do not start an agent: accept one agent connecting with --connect (another host or a VM).")
+            description = {"Do not start an agent: accept agents connecting with --connect (another host or a VM),",
+                    "each connection its own stream and report. HOST defaults to 127.0.0.1 (loopback)."})
     String listen;
+
+    @Option(names = "--listen-remote", description = "Allow --listen on a non-loopback address (the port has no authentication).")
+    boolean listenRemote;
+
+    @Option(names = "--max-clients", paramLabel = "N", defaultValue = "64",
+            description = "With --listen: at most N clients at once; more are refused with a message (default: ${DEFAULT-VALUE}).")
+    int maxClients;
+
+    @Option(names = "--clients", paramLabel = "N", defaultValue = "0",
+            description = "With --listen: end after N clients have ended (default: until Ctrl-C).")
+    int clientCount;
+
+    @Option(names = "--client-idle", paramLabel = "SECONDS", defaultValue = "600",
+            description = "With --listen: end a client's stream after SECONDS without a byte (default: ${DEFAULT-VALUE}).")
+    double clientIdle;
+
+    @Option(names = "--max-line-bytes", paramLabel = "N", defaultValue = "1048576",
+            description = "With --listen: end a client's stream at a line longer than N bytes (default: ${DEFAULT-VALUE}).")
+    int maxLineBytes;
 
     @Option(names = "--metrics", paramLabel = "[HOST:]PORT",
             description = "Also serve Prometheus /metrics for this host (the fleet's metrics; HOST defaults to 127.0.0.1).")
@@ -64,17 +84,7 @@ final class RecordCommand implements Callable<Integer> {
     private dev.aertrace.report.ReportSink sink(PrintStream out) throws IOException {
         dev.aertrace.report.ReportSink s = opts.sink(out);
         if (metricsAt == null) return s;
-        metrics = new dev.aertrace.fleet.FleetMetrics();
-        int c = metricsAt.lastIndexOf(':');
-        String host = c < 0 ? "127.0.0.1" : metricsAt.substring(0, c);
-        int port;
-        try {
-            port = Integer.parseInt(metricsAt.substring(c + 1));
-        } catch (NumberFormatException e) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--metrics " + metricsAt + ": expected [HOST:]PORT");
-        }
-        metrics.serve(host, port);
-        System.err.println("aertrace record: metrics on http://" + host + ":" + metrics.port() + "/metrics");
+        if (metrics == null) startMetrics();
         dev.aertrace.fleet.FleetMetrics m = metrics;
         return new dev.aertrace.report.ReportSink() {
             @Override public void episode(dev.aertrace.race.AnalyzedEpisode ep) {
@@ -86,6 +96,29 @@ final class RecordCommand implements Callable<Integer> {
 
             @Override public void finish(dev.aertrace.report.Totals t) { s.finish(t); }
         };
+    }
+
+    /** With --listen every client has its own report; the metrics server is one for all of them. */
+    private dev.aertrace.report.ReportSink clientSink(PrintStream out) {
+        try {
+            return sink(out);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private void startMetrics() throws IOException {
+        metrics = new dev.aertrace.fleet.FleetMetrics();
+        int c = metricsAt.lastIndexOf(':');
+        String host = c < 0 ? "127.0.0.1" : metricsAt.substring(0, c);
+        int port;
+        try {
+            port = Integer.parseInt(metricsAt.substring(c + 1));
+        } catch (NumberFormatException e) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--metrics " + metricsAt + ": expected [HOST:]PORT");
+        }
+        metrics.serve(host, port);
+        System.err.println("aertrace record: metrics on http://" + host + ":" + metrics.port() + "/metrics");
     }
 
     private volatile boolean interrupted;
@@ -161,13 +194,14 @@ final class RecordCommand implements Callable<Integer> {
         return code;
     }
 
-    private int listen() throws IOException {
-        String host = "0.0.0.0";
+    private int listen() throws IOException, InterruptedException {
+        String host = "127.0.0.1";
         String port = listen;
         int colon = listen.lastIndexOf(':');
         if (colon >= 0) {
             host = listen.substring(0, colon);
             port = listen.substring(colon + 1);
+            if (host.startsWith("[") && host.endsWith("]")) host = host.substring(1, host.length() - 1);
         }
         int p;
         try {
@@ -175,31 +209,37 @@ final class RecordCommand implements Callable<Integer> {
         } catch (NumberFormatException e) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--listen " + listen + ": expected [HOST:]PORT");
         }
-        try (java.net.ServerSocket server = new java.net.ServerSocket()) {
-            server.bind(new java.net.InetSocketAddress(host, p));
-            System.err.println("aertrace record: listening on " + host + ":" + server.getLocalPort()
-                    + "; on the traced machine run: aertrace-agent --connect THIS_HOST:" + server.getLocalPort()
-                    + " [--device DEV]");
-            try (java.net.Socket s = server.accept()) {
-                System.err.println("aertrace record: agent connected from " + s.getRemoteSocketAddress());
-                s.setSoTimeout(250); // quiet periods surface as timeouts: the reader advances time then
-                InputStream in = s.getInputStream();
-                OutputStream raw = save == null ? null : Files.newOutputStream(save);
-                if (raw != null) in = new Tee(in, raw);
-                Run run = new Run(opts.analyzerOptions(), sink(System.out));
-                try {
-                    // The remote clock is mapped through the header's mono_ns (see TraceReader.Live).
-                    run.input("agent@" + s.getRemoteSocketAddress(), in,
-                            new dev.aertrace.ingest.TraceReader.Live(System::nanoTime, () -> false));
-                } finally {
-                    if (raw != null) raw.close();
-                }
-                return run.finish();
-            }
+        java.net.InetSocketAddress at = new java.net.InetSocketAddress(host, p);
+        if (at.isUnresolved())
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--listen " + listen + ": unknown host " + host);
+        // No authentication on this port: anyone who reaches it can feed the analyzer. Loopback unless asked.
+        if (!at.getAddress().isLoopbackAddress() && !listenRemote)
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--listen " + listen
+                    + ": not a loopback address; the port has no authentication, so binding " + host
+                    + " needs --listen-remote (or tunnel: ssh -R PORT:127.0.0.1:PORT)");
+        if (maxClients < 1 || clientIdle <= 0 || maxLineBytes < 1024 || clientCount < 0)
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "--max-clients must be >= 1, --client-idle > 0, --max-line-bytes >= 1024");
+        if (save != null)
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "--save is for one agent; with --listen each client is its own stream (save on the agent: -o FILE)");
+        Listener l;
+        try {
+            l = new Listener(at, new Listener.Limits(maxClients, (long) (clientIdle * 1000), maxLineBytes,
+                    opts.format == AnalysisOptions.Format.json),
+                    opts.analyzerOptions(), this::clientSink, System.out, System.err).stopAfter(clientCount);
         } catch (java.net.BindException e) {
             System.err.println("aertrace record: cannot listen on " + listen + ": " + e.getMessage());
             return Totals.USAGE;
         }
+        sun.misc.Signal.handle(new sun.misc.Signal("INT"), sig -> {
+            System.err.println("aertrace record: Ctrl-C: ending every client's stream, then the summary");
+            l.stop();
+        });
+        System.err.println("aertrace record: listening on " + l.address().getHostAddress() + ":" + l.port()
+                + "; on the traced machine run: aertrace-agent --connect THIS_HOST:" + l.port()
+                + " [--device DEV] (each connection is its own stream; Ctrl-C ends them and prints the summary)");
+        return l.serve();
     }
 
     /** Locates agent/aertrace-agent next to the analyzer jar (analyzer/target/aertrace.jar) or in the cwd. */

@@ -183,7 +183,7 @@ public record EpisodeLanes(AnalyzedEpisode analyzed, List<Lane> lanes, List<Wind
             Lane l = lane(lanes, "user " + x.pid() + "/" + x.tid(), x.comm() + " " + x.pid() + "/" + x.tid(), Actor.USER,
                     x.pid(), x.tid(), x.comm());
             boolean open = x.end() == null;
-            boolean race = raceEvidence.contains(x.enter()) || (x.exit() != null && raceEvidence.contains(x.exit()));
+            boolean race = (x.enter() != null && raceEvidence.contains(x.enter())) || (x.exit() != null && raceEvidence.contains(x.exit()));
             Map<String, Object> args = new LinkedHashMap<>();
             args.put("dev", x.dev());
             if (x.region() != null) {
@@ -197,7 +197,7 @@ public record EpisodeLanes(AnalyzedEpisode analyzed, List<Lane> lanes, List<Wind
             if (x.enter() != null) args.put("line", x.enter().line());
             l.spans().add(new Span(accessName(x), accessRole(x), x.start(), open ? t1 : x.end(), open, race, args));
             if (x.kind() == Access.Kind.CONFIG_READ && x.value() != null && allOnes(x.value(), x.size()) && x.end() != null) {
-                l.marks().add(new Mark("all-ones read " + hex(x.value(), x.size()), MarkKind.ALL_ONES, x.end(), Map.of("dev", x.dev())));
+                l.marks().add(new Mark("all-ones read " + hex(x.value(), x.size()), MarkKind.ALL_ONES, x.end(), java.util.Collections.singletonMap("dev", x.dev())));
             }
         }
 

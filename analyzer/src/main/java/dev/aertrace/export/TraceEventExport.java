@@ -166,8 +166,12 @@ public final class TraceEventExport implements Closeable {
 
     private void span(SubLaneSet set, String name, String cat, long start, long end, Map<String, Object> args)
             throws IOException {
+        // A damaged trace can give an exit before its enter or a timestamp at Long.MIN_VALUE: such a span is
+        // drawn as an instant at its start (its args still carry the line), never a negative or overflowed slice.
+        if (end < start) end = start;
+        long dur = end - start < 0 ? Long.MAX_VALUE : end - start;
         int[] ids = set.place(start, end);
-        w.complete(name, cat, ids[0], ids[1], start, end - start, args);
+        w.complete(name, cat, ids[0], ids[1], start, dur, args);
     }
 
     private SubLaneSet hostLane(String key, String label, int order) {

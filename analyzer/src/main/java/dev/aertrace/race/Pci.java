@@ -2,6 +2,7 @@ package dev.aertrace.race;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /** Names for PCI numbers, spelled as the kernel, lspci -vvv and rasdaemon spell them. */
 public final class Pci {
@@ -111,5 +112,17 @@ public final class Pci {
 
     public static long allOnes(int size) {
         return size >= 8 ? -1L : (1L << (8 * size)) - 1;
+    }
+
+    /**
+     * A value in the width of its access: "0x0000" for 2 bytes. Only 1, 2, 4 and 8 are real access sizes; any
+     * other (0, negative, 1e9 from a damaged line) is printed without padding and marked, never used as a
+     * format width (a size of 1e9 would build a 2 GB string).
+     */
+    public static String hexOfSize(long value, int size) {
+        return switch (size) {
+            case 1, 2, 4, 8 -> String.format(Locale.ROOT, "0x%0" + size * 2 + "x", value);
+            default -> String.format(Locale.ROOT, "0x%x", value) + " (size " + size + "?)";
+        };
     }
 }

@@ -158,7 +158,7 @@ public final class RaceDetector {
 
     private static String value(Access a) {
         if (a.value() == null) return a.ret() != null && a.ret() < 0 ? "error " + a.ret() : "no value";
-        return String.format("0x%0" + Math.max(2, a.size() * 2) + "x", a.value());
+        return Pci.hexOfSize(a.value(), a.size()); // never the size as a format width: 1e9 from a damaged line
     }
 
     private static String plural(int n, String word) {

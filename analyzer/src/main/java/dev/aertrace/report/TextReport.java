@@ -189,7 +189,7 @@ public final class TextReport implements ReportSink {
         }
         for (Event g : ep.gaps()) {
             String what = g instanceof Event.Lost l ? "LOST " + l.count() + " events (cpu " + l.common().cpu() + ")"
-                    : "GAP " + ((Event.Gap) g).detail();
+                    : "GAP " + (g instanceof Event.Gap x ? x.detail() : g.type() + " out of place");
             rows.add(new Row(g.ts(), o++, new String[]{"!", ms(ep, g.ts()), "gap", "line " + g.line(), what}));
         }
         for (TraceGap g : ep.holes()) {
@@ -217,10 +217,10 @@ public final class TextReport implements ReportSink {
                 : gap ? " (gap inside)" : a.end() - a.start() >= 10_000_000 ? " held " + dur(a.end() - a.start()) : "";
         return switch (a.kind()) {
             case CONFIG_READ -> "cfg rd " + Pci.configAt(a.offset()) + "/" + a.size()
-                    + (a.value() != null ? String.format(" = 0x%0" + a.size() * 2 + "x", a.value()) : "")
+                    + (a.value() != null ? " = " + Pci.hexOfSize(a.value(), a.size()) : "")
                     + (a.ret() != null && a.ret() < 0 ? " ret " + a.ret() : "") + held + " " + who;
             case CONFIG_WRITE -> "cfg wr " + Pci.configAt(a.offset()) + "/" + a.size()
-                    + (a.value() != null ? String.format(" ← 0x%0" + a.size() * 2 + "x", a.value()) : "") + held + " " + who;
+                    + (a.value() != null ? " ← " + Pci.hexOfSize(a.value(), a.size()) : "") + held + " " + who;
             case BAR_READ -> a.region() + " rd 0x" + Long.toHexString(a.offset()) + "/" + a.size() + held + " " + who;
             case BAR_WRITE -> a.region() + " wr 0x" + Long.toHexString(a.offset()) + "/" + a.size() + held + " " + who;
             case IOCTL -> a.name() + (a.ret() != null ? " ret " + a.ret() : "") + held + " " + who;
@@ -241,20 +241,41 @@ public final class TextReport implements ReportSink {
 
     /** Word-wraps {@code s} to {@link #WIDTH}; continuation lines start with {@code indent}. */
     static void wrap(List<String> out, String s, String indent) {
-        String rest = s;
+        wrap(out, s, indent, MAX_WRAPPED_LINES);
+    }
+
+    /** A paragraph longer than this (a sentence or evidence list of thousands of items) is cut: the mail stays readable. */
+    static final int MAX_WRAPPED_LINES = 24;
+
+    /**
+     * Word-wraps in one pass over {@code s} (re-slicing the rest for every line was quadratic: a damaged trace's
+     * megabyte-long evidence list took minutes), at most {@code maxLines} lines, the last saying what was cut.
+     */
+    static void wrap(List<String> out, String s, String indent, int maxLines) {
+        wrapTo(out, s, indent, WIDTH, maxLines);
+    }
+
+    public static void wrapTo(List<String> out, String s, String indent, int width, int maxLines) {
+        int pos = 0, n = s.length(), lines = 0;
         boolean first = true;
-        while (true) {
-            String line = first ? rest : indent + rest;
-            if (line.length() <= WIDTH) {
-                out.add(line);
+        while (pos < n) {
+            String prefix = first ? "" : indent;
+            int room = width - prefix.length();
+            if (n - pos <= room) {
+                out.add(prefix + s.substring(pos));
                 return;
             }
-            int cutAt = line.lastIndexOf(' ', WIDTH);
-            if (cutAt <= indent.length()) cutAt = WIDTH;
-            out.add(line.substring(0, cutAt));
-            rest = line.substring(cutAt).strip();
+            if (lines == maxLines - 1) {
+                out.add(prefix + "... " + (n - pos) + " more characters (--format json has all)");
+                return;
+            }
+            int cutAt = s.lastIndexOf(' ', pos + room);
+            if (cutAt <= (first ? indent.length() : pos)) cutAt = pos + room;
+            out.add(prefix + s.substring(pos, cutAt));
+            pos = cutAt;
+            while (pos < n && Character.isWhitespace(s.charAt(pos))) pos++;
             first = false;
-            if (rest.isEmpty()) return;
+            lines++;
         }
     }
 

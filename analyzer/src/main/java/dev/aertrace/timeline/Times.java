@@ -8,6 +8,8 @@ public final class Times {
 
     /** "1.234 ms", "12 µs" style, three significant decimals where useful. */
     public static String dur(long ns) {
+        // -Long.MIN_VALUE is itself negative: a damaged timestamp must not recurse forever
+        if (ns == Long.MIN_VALUE) return "-" + String.format(Locale.ROOT, "%.3f s", -(double) ns / 1e9);
         if (ns < 0) return "-" + dur(-ns);
         if (ns < 10_000) return ns + " ns";
         if (ns < 1_000_000) return String.format(Locale.ROOT, "%.1f µs", ns / 1e3);

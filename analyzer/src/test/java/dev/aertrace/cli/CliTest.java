@@ -157,7 +157,7 @@ class CliTest {
             }
         });
         agent.start();
-        Out r = run("record", "--listen", "127.0.0.1:" + port);
+        Out r = run("record", "--listen", "127.0.0.1:" + port, "--clients", "1");
         agent.join(10_000);
         assertEquals(1, r.code(), r.err());
         assertTrue(r.err().contains("listening on 127.0.0.1:" + port), r.err());

@@ -132,4 +132,26 @@ class RealTraceTest {
             assertEquals(Outcome.CLEAN, a.outcome(), a.verdicts().toString());
         }));
     }
+
+    /** 6.1 lab traces (testdata/lab/README.md): the reset cases and a removal, judged by the same rules. */
+    @org.junit.jupiter.api.Test
+    void labResetRetryRemovalAndOverlapOn61() throws Exception {
+        AnalyzedEpisode retry = fatalEpisode(run("6.1", "fatal-reset-retry"));
+        assertFalse(retry.verdicts().stream().filter(x -> x.kind() == Verdict.Kind.USER_RESET_REFUSED).toList().isEmpty());
+        List<Verdict> d = retry.verdicts().stream().filter(x -> x.kind() == Verdict.Kind.DOUBLE_RESET).toList();
+        assertEquals(1, d.size(), retry.verdicts().toString());
+        assertTrue(d.get(0).sentence().contains("after the host's recovery") && d.get(0).sentence().contains("pcie_reset_flr"),
+                d.get(0).sentence());
+        AnalyzedEpisode overlap = fatalEpisode(run("6.1", "fatal-reset-overlap"));
+        List<Verdict> o = overlap.verdicts().stream().filter(x -> x.kind() == Verdict.Kind.DOUBLE_RESET).toList();
+        assertEquals(1, o.size(), overlap.verdicts().toString());
+        assertTrue(o.get(0).sentence().contains("while the host's recovery"), o.get(0).sentence());
+        Run removal = run("6.1", "removal-slotoff");
+        AnalyzedEpisode loss = removal.episodes().stream().filter(a -> a.verdicts().stream()
+                .anyMatch(v -> v.kind() == Verdict.Kind.ALL_ONES_READ)).findFirst().orElseThrow();
+        assertFalse(loss.episode().hasRecovery());
+        assertTrue(loss.verdicts().stream().anyMatch(v -> v.kind() == Verdict.Kind.DEVICE_REMOVED));
+        assertTrue(loss.verdicts().stream().anyMatch(v -> v.kind() == Verdict.Kind.ALL_ONES_READ && !v.tentative()
+                && v.sentence().startsWith("108 config reads")), loss.verdicts().toString());
+    }
 }

@@ -1,0 +1,255 @@
+package dev.aertrace.fuzz;
+
+import dev.aertrace.cli.Main;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.stream.Stream;
+import java.util.zip.GZIPInputStream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * The fuzzer: mutants of the committed real lab traces (testdata/lab) through every command, in process, as a
+ * user would run them. A property loop over a seeded {@link Random}: each mutant is re-made from (run seed,
+ * index), printed on failure, and kept as a seed file in src/test/resources/fuzz-seeds so it is replayed in
+ * every build ({@link #seeds}).
+ *
+ * <p>Properties checked for every mutant and command: nothing escapes as an exception (the error contract maps
+ * one to exit 70 and "internal error": that is a failure here), the exit code is one the command documents,
+ * and the output is bounded (a few lines in must not become gigabytes out).
+ *
+ * <p>Short run in the build: {@code aertrace.fuzz.mutants} (default 2,100) or {@code aertrace.fuzz.seconds}
+ * (default 120), whichever ends first. Long run (no time box: {@code -Daertrace.fuzz.seconds=100000}):
+ * {@code ./mvnw -B -o -q verify -Dtest=FuzzTest#fuzz -Dsurefire.failIfNoSpecifiedTests=false
+ * -Daertrace.fuzz.mutants=50000 -Daertrace.fuzz.seed=N}; its result is in README.md.
+ */
+class FuzzTest {
+    static final Path LAB = Path.of(System.getProperty("aertrace.labdir", "../testdata/lab"));
+    static final Path SEEDS = Path.of("src/test/resources/fuzz-seeds");
+    /** Output allowed per mutant: the slices are at most ~100 KB; a report a hundred times that is a bomb. */
+    static final long OUTPUT_CAP = 16L << 20;
+
+    /** The commands a user runs on a trace, with the exit codes each documents. */
+    enum Command {
+        ANALYZE_TEXT(Set.of(0, 1, 2, 3, 4)), ANALYZE_JSON(Set.of(0, 1, 2, 3, 4)), TIMELINE(Set.of(0, 1, 2)),
+        CHART(Set.of(0, 1, 2)), EXPORT_CHROME(Set.of(0, 1, 2)), EXPORT_CSV(Set.of(0, 1, 2)), COMPARE(Set.of(0, 1, 2, 3));
+
+        final Set<Integer> codes;
+
+        Command(Set<Integer> codes) { this.codes = codes; }
+
+        String[] args(Path trace, Path base, Path out) {
+            return switch (this) {
+                case ANALYZE_TEXT -> new String[] {"analyze", trace.toString()};
+                case ANALYZE_JSON -> new String[] {"analyze", "--format", "json", "-o", out.resolve("r.json").toString(), trace.toString()};
+                case TIMELINE -> new String[] {"timeline", trace.toString()};
+                case CHART -> new String[] {"chart", "--format", "svg", "--max", "2", "--size", "400x200", "-o", out.toString(), trace.toString()};
+                case EXPORT_CHROME -> new String[] {"export", "--format", "chrome", "-o", out.resolve("t.json").toString(), trace.toString()};
+                case EXPORT_CSV -> new String[] {"export", "--format", "csv", "-o", out.resolve("csv").toString(), trace.toString()};
+                case COMPARE -> new String[] {"compare", "--min-samples", "2", "-l", "base", "-l", "mutant", base.toString(), trace.toString()};
+            };
+        }
+    }
+
+    record Outcome(int code, long outBytes, String err) {}
+
+    static final int HANG = -1;
+    /** A slice of a few hundred lines takes milliseconds; this much is a hang even on a machine at load 30. */
+    static final long RUN_LIMIT_MS = Long.getLong("aertrace.fuzz.limit-ms", 60_000);
+
+    @SuppressWarnings({"deprecation", "removal"})
+    private static void stop(Thread t) {
+        t.stop(); // a hung command must not hold the rest of the run; the JVM of this test ends soon after
+    }
+
+    /** Runs one command in this JVM, stdout and stderr captured up to a bound (the rest counted). */
+    static synchronized Outcome run(String... args) {
+        PrintStream o = System.out, e = System.err;
+        Capped out = new Capped(OUTPUT_CAP), err = new Capped(1 << 20);
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            // in a thread of its own, so a hang is a finding with its mutant rather than a build that never ends
+            int[] code = {HANG};
+            Thread t = new Thread(() -> code[0] = Main.run(args), "fuzz-run");
+            t.setDaemon(true);
+            t.start();
+            try {
+                t.join(RUN_LIMIT_MS);
+            } catch (InterruptedException ex) {
+                Thread.currentThread().interrupt();
+            }
+            if (t.isAlive()) {
+                StackTraceElement[] where = t.getStackTrace();
+                stop(t);
+                return new Outcome(HANG, out.count, "hang: still running after " + RUN_LIMIT_MS + " ms at "
+                        + java.util.Arrays.stream(where).limit(8).map(String::valueOf).reduce((a, b) -> a + " < " + b).orElse("?"));
+            }
+            return new Outcome(code[0], out.count, err.text());
+        } finally {
+            System.setOut(o);
+            System.setErr(e);
+        }
+    }
+
+    static final class Capped extends OutputStream {
+        final ByteArrayOutputStream kept = new ByteArrayOutputStream();
+        final long cap;
+        long count;
+
+        Capped(long cap) { this.cap = cap; }
+
+        @Override public void write(int b) { if (count++ < cap) kept.write(b); }
+
+        @Override public void write(byte[] b, int off, int len) {
+            long room = Math.max(0, cap - count);
+            kept.write(b, off, (int) Math.min(room, len));
+            count += len;
+        }
+
+        String text() { return kept.toString(StandardCharsets.UTF_8); }
+    }
+
+    static List<Path> traces() throws IOException {
+        try (Stream<Path> s = Files.walk(LAB)) {
+            List<Path> l = new ArrayList<>(s.filter(p -> p.toString().endsWith(".jsonl.gz") && !p.toString().contains("kmsg")).sorted().toList());
+            assertTrue(l.size() >= 20, "expected the committed lab traces under " + LAB + ", found " + l.size());
+            return l;
+        }
+    }
+
+    static List<String> lines(Path gz) throws IOException {
+        try (InputStream in = new GZIPInputStream(Files.newInputStream(gz))) {
+            return List.of(new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n"));
+        }
+    }
+
+    /** One mutant through one command; the problem, or null when every property held. */
+    static String check(Command c, Mutator.Mutant m, List<String> original, Path dir) throws IOException {
+        Path work = Files.createDirectories(dir.resolve("w"));
+        Path trace = work.resolve(m.gzip() ? "mutant.jsonl.gz" : "mutant.jsonl");
+        Files.write(trace, m.data());
+        Path base = work.resolve("base.jsonl");
+        if (c == Command.COMPARE) Files.write(base, Mutator.join(original));
+        Path out = Files.createDirectories(work.resolve("out"));
+        long t0 = System.nanoTime();
+        Outcome o = run(c.args(trace, base, out));
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        long files = size(out);
+        clean(work);
+        String problem = null;
+        if (o.code() == HANG) problem = o.err();
+        else if (o.err().contains("internal error") || o.err().contains("Exception") || o.err().contains("\tat "))
+            problem = "exception escaped: " + firstLines(o.err(), 6);
+        else if (!c.codes.contains(o.code())) problem = "exit " + o.code() + " not in " + c.codes + ": " + firstLines(o.err(), 3);
+        else if (o.outBytes() + files > OUTPUT_CAP) problem = "output " + (o.outBytes() + files) + " bytes from " + m.data().length + " in";
+
+        return problem;
+    }
+
+    private static long size(Path d) throws IOException {
+        try (Stream<Path> s = Files.walk(d)) {
+            return s.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
+        }
+    }
+
+    private static void clean(Path d) throws IOException {
+        try (Stream<Path> s = Files.walk(d)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        }
+    }
+
+    private static String firstLines(String s, int n) {
+        return String.join(" | ", s.lines().limit(n).toList());
+    }
+
+    @Test
+    void fuzz(@org.junit.jupiter.api.io.TempDir Path tmp) throws IOException {
+        int mutants = Integer.getInteger("aertrace.fuzz.mutants", 2100);
+        long seed = Long.getLong("aertrace.fuzz.seed", System.currentTimeMillis());
+        List<Path> traces = traces();
+        List<List<String>> cache = new ArrayList<>();
+        for (Path p : traces) cache.add(null);
+        Command[] cmds = Command.values();
+        List<String> failures = new ArrayList<>();
+        int[] perCommand = new int[cmds.length];
+        long[] nanos = new long[cmds.length];
+        long t0 = System.nanoTime();
+        // A time box as well as a count: the build must stay usable on a shared machine at load 30, where one
+        // mutant can take 300 ms of wall time; the count run is printed, and the long run has no box.
+        long budget = Long.getLong("aertrace.fuzz.seconds", 120) * 1_000_000_000L;
+        int done = 0;
+        for (int i = 0; i < mutants && System.nanoTime() - t0 < budget; i++, done++) {
+            Random r = new Random(seed * 1_000_003L + i);
+            int ti = r.nextInt(traces.size());
+            if (cache.get(ti) == null) cache.set(ti, lines(traces.get(ti)));
+            List<String> original = cache.get(ti);
+            Mutator.Mutant m = Mutator.mutate(original, r);
+            Command c = cmds[i % cmds.length];
+            perCommand[c.ordinal()]++;
+            long c0 = System.nanoTime();
+            String problem = check(c, m, m.slice(), tmp);
+            nanos[c.ordinal()] += System.nanoTime() - c0;
+            if (problem != null) {
+                String id = "seed " + seed + " mutant " + i + " " + LAB.relativize(traces.get(ti)) + " " + c + " " + m.ops();
+                failures.add(id + ": " + problem);
+                keep(c, m, id, problem);
+                if (failures.size() >= 20) break;
+            }
+        }
+        double s = (System.nanoTime() - t0) / 1e9;
+        StringBuilder per = new StringBuilder();
+        for (Command c : cmds)
+            per.append(String.format(" %s %d (%.0f ms each)", c.name().toLowerCase(), perCommand[c.ordinal()],
+                    perCommand[c.ordinal()] == 0 ? 0.0 : nanos[c.ordinal()] / 1e6 / perCommand[c.ordinal()]));
+        System.out.printf("fuzz: %d of %d mutants (seed %d) in %.1f s, %.1f ms each;%s; %d failures%n", done, mutants, seed, s,
+                1000 * s / Math.max(1, done), per, failures.size());
+        if (!failures.isEmpty()) fail(failures.size() + " failing mutants (kept under target/fuzz-failures):\n" + String.join("\n", failures));
+    }
+
+    /**
+     * Mutants a run found failing, kept as files to be committed under src/test/resources/fuzz-seeds: the name
+     * carries the command, so {@link #seeds} replays each through the command that failed.
+     */
+    private static void keep(Command c, Mutator.Mutant m, String id, String problem) throws IOException {
+        Path d = Files.createDirectories(Path.of("target/fuzz-failures"));
+        String name = c.name().toLowerCase() + "-" + Integer.toHexString(id.hashCode()) + (m.gzip() ? ".jsonl.gz" : ".jsonl");
+        Files.write(d.resolve(name), m.data());
+        Files.writeString(d.resolve(name + ".txt"), id + "\n" + problem + "\n");
+    }
+
+    /** Every mutant the fuzzer ever found failing, replayed through every command. */
+    @Test
+    void seeds(@org.junit.jupiter.api.io.TempDir Path tmp) throws IOException {
+        List<Path> seeds;
+        try (Stream<Path> s = Files.list(SEEDS)) {
+            seeds = s.filter(p -> p.toString().endsWith(".jsonl") || p.toString().endsWith(".jsonl.gz")).sorted().toList();
+        }
+        assertTrue(!seeds.isEmpty(), "no seed files in " + SEEDS);
+        List<String> failures = new ArrayList<>();
+        for (Path p : seeds) {
+            byte[] data = Files.readAllBytes(p);
+            boolean gz = p.toString().endsWith(".gz");
+            for (Command c : Command.values()) {
+                String problem = check(c, new Mutator.Mutant(data, gz, List.of("seed " + p.getFileName()), List.of()), List.of(), tmp);
+                if (problem != null) failures.add(p.getFileName() + " " + c + ": " + problem);
+            }
+        }
+        assertEquals(List.of(), failures);
+    }
+}
