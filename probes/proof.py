@@ -94,7 +94,7 @@ VARIANTS = {"ring buffer": lambda h: h.get("buffer") == "ring",
             "fentry/fexit": lambda h: any(a.get("kind") in ("kfunc", "kretfunc") for a in h["probes"]["attached"])}
 VARIANT_WHY = {"ring buffer": "no committed trace recorded with the ring buffer",
                "perf buffer": "no committed trace recorded with perf buffers",
-               "fentry/fexit": "no committed trace recorded with fentry/fexit probes"}
+               "fentry/fexit": "not used: this suite's bcc cannot put fentry on a module function (< 0.31), kprobes instead"}
 
 
 def read_trace(path):
