@@ -223,7 +223,12 @@ public final class TimelineChart {
         NumberAxis timeAxis = new NumberAxis("ms since the AER error (CLOCK_MONOTONIC of the traced host)");
         timeAxis.setLabelFont(LANE);
         timeAxis.setTickLabelFont(LANE);
-        timeAxis.setRange(axisLo - spanMs * 0.005, axisHi + spanMs * 0.01);
+        double axLo = axisLo - spanMs * 0.005, axHi = axisHi + spanMs * 0.01;
+        // Damaged timestamps (near Long.MIN/MAX) can collapse the span below a double's resolution; JFreeChart
+        // refuses an empty range, so widen it by a few ulps rather than fail the whole chart command.
+        if (!Double.isFinite(axLo) || !Double.isFinite(axHi)) { axLo = 0; axHi = 1; }
+        if (!(axHi > axLo)) axHi = axLo + Math.max(1.0, 4 * Math.ulp(axLo));
+        timeAxis.setRange(axLo, axHi);
 
         XYPlot plot = new XYPlot(barData, laneAxis, timeAxis, barR);
         plot.setOrientation(PlotOrientation.HORIZONTAL);

@@ -41,6 +41,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 class FuzzTest {
     static final Path LAB = Path.of(System.getProperty("aertrace.labdir", "../testdata/lab"));
     static final Path SEEDS = Path.of("src/test/resources/fuzz-seeds");
+    static final long BUILD_SEED = 20261202L;
     /** Output allowed per mutant: the slices are at most ~100 KB; a report a hundred times that is a bomb. */
     static final long OUTPUT_CAP = 16L << 20;
 
@@ -181,7 +182,9 @@ class FuzzTest {
     @Test
     void fuzz(@org.junit.jupiter.api.io.TempDir Path tmp) throws IOException {
         int mutants = Integer.getInteger("aertrace.fuzz.mutants", 2100);
-        long seed = Long.getLong("aertrace.fuzz.seed", System.currentTimeMillis());
+        // The build's run uses a fixed seed so that a submission's CI judges the code, not the luck of the draw;
+        // fresh seeds are explored with -Daertrace.fuzz.seed=N (README), and what they find is committed as seeds.
+        long seed = Long.getLong("aertrace.fuzz.seed", BUILD_SEED);
         List<Path> traces = traces();
         List<List<String>> cache = new ArrayList<>();
         for (Path p : traces) cache.add(null);
