@@ -149,6 +149,9 @@ public final class Fleet implements AutoCloseable {
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "zstd");
+        // The client checks a record's size before compression; an episode with thousands of all-ones reads is
+        // several MB of JSON but a few hundred KB compressed, which is what the broker's message.max.bytes judges.
+        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, String.valueOf(64 << 20));
         p.put(ProducerConfig.LINGER_MS_CONFIG, "20");
         p.put(ProducerConfig.CLIENT_ID_CONFIG, "aertrace-fleet");
         opt.kafka().forEach((k, v) -> {   // security and tuning settings apply to both clients
