@@ -245,7 +245,7 @@ public final class TraceReader {
 
     /** Field values of the line being parsed; reused to avoid garbage on the hot path. */
     private static final class Scratch {
-        String type, comm, dev, cb, driver, fn, ctx, cmdName, region, op, reason, event, slot;
+        String type, comm, dev, cb, driver, fn, ctx, cmdName, region, op, reason, event, slot, handler;
         long ts, cpu, pid, tid, severity, status, state, ret, result, cmd, offset, size, value, count, events, lost, since, until;
         boolean tlpValid, write, history;
         long[] tlp;
@@ -253,7 +253,7 @@ public final class TraceReader {
         List<String> unknown;
 
         void reset() {
-            type = comm = dev = cb = driver = fn = ctx = cmdName = region = op = reason = event = slot = null;
+            type = comm = dev = cb = driver = fn = ctx = cmdName = region = op = reason = event = slot = handler = null;
             tlp = null;
             has = 0;
             if (unknown != null) unknown.clear();
@@ -297,7 +297,12 @@ public final class TraceReader {
             case "count" -> s.count = num(p, v, F_COUNT);
             case "events" -> s.events = num(p, v, F_EVENTS);
             case "lost" -> s.lost = num(p, v, F_LOST);
-            case "reason" -> s.reason = str(p, v);
+            // a string on the footer (why the agent stopped), an integer on hotplug.event (disable_request's reason)
+            case "reason" -> {
+                if (v == JsonToken.VALUE_NUMBER_INT) num(p, v, 0);
+                else s.reason = str(p, v);
+            }
+            case "handler" -> s.handler = str(p, v);
             case "since" -> s.since = num(p, v, F_SINCE);
             case "event" -> s.event = str(p, v);
             case "slot" -> s.slot = str(p, v);
@@ -484,7 +489,8 @@ public final class TraceReader {
             case "vfio.request" -> new Event.DeviceGone(c, type, "vfio-pci asked the user to release the device (device request IRQ)");
             case "pci.hp_event" -> new Event.DeviceGone(c, type, "hotplug event " + (s.event != null ? s.event : "?")
                     + (s.slot != null ? " on slot " + s.slot : "") + " on the port above it");
-            case "hotplug.event" -> new Event.DeviceGone(c, type, "pciehp handled a slot event on the port above it");
+            case "hotplug.event" -> new Event.DeviceGone(c, type, "pciehp handled a slot event"
+                    + (s.handler != null ? " (" + s.handler + ")" : "") + " on the port above it");
             case "lost" -> new Event.Lost(c, s.count, (s.has & F_SINCE) != 0 ? s.since : null,
                     (s.has & F_UNTIL) != 0 ? s.until : null, (s.has & F_CPU) == 0);
             default -> throw new IllegalStateException(type);
