@@ -88,7 +88,11 @@ public final class TraceReader {
         } catch (IOException e) {
             diag.issue(lineNo == 0 ? Issue.Kind.UNREADABLE : Issue.Kind.TRUNCATED_LINE, lineNo + 1,
                     "input ended with an error after line " + lineNo + ": " + e.getMessage());
-            if (lineNo > 0) gap(Event.GapKind.TRUNCATED_LINE, lineNo + 1, "input broken: " + e.getMessage());
+            if (lineNo > 0 && e instanceof java.util.zip.ZipException)
+                // A failed CRC or a corrupt deflate block: bytes anywhere before this point may have decoded wrong
+                // (a name, a timestamp), so the hole has no known place: it spans the whole segment.
+                gap(Event.GapKind.LOST_EVENTS, lineNo + 1, "gzip data damaged (" + e.getMessage() + "): any line may be wrong");
+            else if (lineNo > 0) gap(Event.GapKind.TRUNCATED_LINE, lineNo + 1, "input broken: " + e.getMessage());
         }
         finish();
         return report();
@@ -198,6 +202,10 @@ public final class TraceReader {
         int i = off, end = off + len;
         while (i < end && (b[i] == ' ' || b[i] == '\t')) i++;
         if (i == end) return; // blank lines carry nothing
+        if (b[i] != '{') { // not an object: said without a parser exception (its stack trace costs ~20 µs a line)
+            bad(Issue.Kind.CORRUPT_LINE, "not a JSON object");
+            return;
+        }
         s.reset();
         try (JsonParser p = FACTORY.createParser(b, off, len)) {
             if (p.nextToken() != JsonToken.START_OBJECT) throw new BadLine("not a JSON object");
