@@ -21,6 +21,7 @@ public final class Topology {
     public static final Topology EMPTY = new Topology(List.of());
 
     private final Map<String, PciDevice> byName = new LinkedHashMap<>();
+    private final Map<String, SortedSet<String>> belowMemo = new java.util.concurrent.ConcurrentHashMap<>();
 
     public Topology(Collection<PciDevice> devices) {
         for (PciDevice d : devices) byName.put(d.dev(), d);
@@ -47,8 +48,13 @@ public final class Topology {
 
     /** Every known device below {@code bridge} (not the bridge itself), sorted. */
     public SortedSet<String> below(String bridge) {
+        // Memoised: every recovery and reset asks, and a header may list thousands of devices.
+        SortedSet<String> memo = belowMemo.get(bridge);
+        if (memo != null) return memo;
         SortedSet<String> out = new TreeSet<>();
         for (PciDevice d : byName.values()) if (!d.dev().equals(bridge) && covers(bridge, d.dev())) out.add(d.dev());
+        out = java.util.Collections.unmodifiableSortedSet(out);
+        if (belowMemo.size() < 4096) belowMemo.put(bridge, out);
         return out;
     }
 
