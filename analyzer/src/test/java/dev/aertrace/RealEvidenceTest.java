@@ -11,12 +11,12 @@ import dev.aertrace.compare.Comparison;
 import dev.aertrace.compare.CompareReport;
 import dev.aertrace.compare.PhaseComparison;
 import dev.aertrace.compare.PhaseTester;
-import dev.aertrace.compare.Verdict;
-import dev.aertrace.export.EpisodeLanes;
+import dev.aertrace.compare.PhaseVerdict;
+import dev.aertrace.lanes.EpisodeLanes;
 import dev.aertrace.export.TraceEventExport;
 import dev.aertrace.export.TraceEventValidator;
 import dev.aertrace.race.AnalyzedEpisode;
-import dev.aertrace.race.Analyzer;
+import dev.aertrace.pipeline.Analyzer;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 
@@ -114,7 +114,7 @@ class RealEvidenceTest {
             long tested = p.phases().stream().filter(c -> !Double.isNaN(c.pValue())).count();
             assertTrue(tested >= 4, "phases tested: " + tested + "\n" + CompareReport.text(r));
             for (PhaseComparison c : p.phases()) {
-                assertTrue(c.verdict() != Verdict.FASTER && c.verdict() != Verdict.SLOWER, () -> CompareReport.text(r));
+                assertTrue(c.verdict() != PhaseVerdict.FASTER && c.verdict() != PhaseVerdict.SLOWER, () -> CompareReport.text(r));
             }
         }));
     }

@@ -76,7 +76,7 @@ class SchemaContractTest {
         JsonSchema s = schema();
         java.nio.file.Path f = java.nio.file.Files.createTempFile("aertrace-bench", ".jsonl");
         try {
-            dev.aertrace.bench.TraceGenerator.generate(f, 50_100);
+            dev.aertrace.bench.SyntheticTrace.generate(f, 50_100);
             // every line of the first recovery cycle and its neighbours
             int n = 0;
             for (String line : java.nio.file.Files.readAllLines(f)) {

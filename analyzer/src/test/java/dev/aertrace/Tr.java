@@ -2,7 +2,7 @@ package dev.aertrace;
 
 import dev.aertrace.ingest.SourceReport;
 import dev.aertrace.race.AnalyzedEpisode;
-import dev.aertrace.race.Analyzer;
+import dev.aertrace.pipeline.Analyzer;
 
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;

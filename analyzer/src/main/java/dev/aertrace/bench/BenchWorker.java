@@ -4,7 +4,7 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import dev.aertrace.ingest.SourceReport;
-import dev.aertrace.race.Analyzer;
+import dev.aertrace.pipeline.Analyzer;
 
 import java.io.IOException;
 import java.io.InputStream;

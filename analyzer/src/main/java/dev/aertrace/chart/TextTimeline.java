@@ -1,6 +1,6 @@
 package dev.aertrace.chart;
 
-import dev.aertrace.export.EpisodeLanes;
+import dev.aertrace.lanes.EpisodeLanes;
 import dev.aertrace.race.AnalyzedEpisode;
 import dev.aertrace.race.Verdict;
 import dev.aertrace.timeline.Episode;

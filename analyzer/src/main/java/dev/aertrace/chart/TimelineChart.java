@@ -1,7 +1,7 @@
 package dev.aertrace.chart;
 
-import dev.aertrace.race.Pci;
-import dev.aertrace.export.EpisodeLanes;
+import dev.aertrace.pci.Pci;
+import dev.aertrace.lanes.EpisodeLanes;
 import dev.aertrace.race.AnalyzedEpisode;
 import dev.aertrace.race.Verdict;
 import dev.aertrace.timeline.Episode;

@@ -1,7 +1,7 @@
 package dev.aertrace.cli;
 
 import dev.aertrace.bench.BenchWorker;
-import dev.aertrace.bench.TraceGenerator;
+import dev.aertrace.bench.SyntheticTrace;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -42,7 +42,7 @@ final class BenchCommand implements Callable<Integer> {
         Path f = file != null ? file : Path.of(System.getProperty("user.home"), ".cache", "aertrace", "bench-" + events + ".jsonl");
         if (!Files.exists(f)) {
             System.err.println("aertrace bench: generating " + events + " events into " + f + " ...");
-            TraceGenerator.generate(f, events);
+            SyntheticTrace.generate(f, events);
         }
         System.out.printf(Locale.ROOT, "trace: %s (%.0f MiB, %d events)%n", f, Files.size(f) / 1048576.0, events);
         boolean pin = new File("/usr/bin/taskset").canExecute();

@@ -6,7 +6,7 @@ import dev.aertrace.chart.TimelineChart;
 import dev.aertrace.compare.EpisodeMetrics;
 import dev.aertrace.export.TraceEventExport;
 import dev.aertrace.race.AnalyzedEpisode;
-import dev.aertrace.race.Analyzer;
+import dev.aertrace.pipeline.Analyzer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -56,7 +56,7 @@ final class ChartBenchCommand implements Callable<Integer> {
         Path out = temp ? Files.createTempDirectory("aertrace-chart-bench") : Files.createDirectories(dir);
         try {
             long t = System.nanoTime();
-            byte[] trace = dev.aertrace.chart.SyntheticTrace.fatalRace(n, new Random(1));
+            byte[] trace = dev.aertrace.bench.SyntheticTrace.fatalRace(n, new Random(1));
             List<AnalyzedEpisode> eps = new ArrayList<>();
             new Analyzer().analyze("synthetic", new ByteArrayInputStream(trace), eps::add);
             double analyzeS = (System.nanoTime() - t) / 1e9;
@@ -107,7 +107,7 @@ final class ChartBenchCommand implements Callable<Integer> {
             double exportS = (System.nanoTime() - t) / 1e9;
             long exportBytes = Files.size(tj);
 
-            System.out.printf(Locale.ROOT, "episodes:            %d (%d trace lines generated)%n", eps.size(), dev.aertrace.chart.SyntheticTrace.lines(trace));
+            System.out.printf(Locale.ROOT, "episodes:            %d (%d trace lines generated)%n", eps.size(), dev.aertrace.bench.SyntheticTrace.lines(trace));
             System.out.printf(Locale.ROOT, "analyze:             %.2f s%n", analyzeS);
             System.out.printf(Locale.ROOT, "timeline charts:     %.2f s for %d %s files on %d threads (%.0f KiB each, %dx%d)%n",
                     timelineS, eps.size(), format.toUpperCase(Locale.ROOT), threads,

@@ -199,8 +199,8 @@ final class CompareCommand implements Callable<Integer> {
             Map<String, String> marks = new LinkedHashMap<>();
             for (Comparison.Pair p : r.pairs()) {
                 for (var c : p.phases()) {
-                    if (c.verdict() == dev.aertrace.compare.Verdict.SLOWER || c.verdict() == dev.aertrace.compare.Verdict.FASTER) {
-                        String m = (c.verdict() == dev.aertrace.compare.Verdict.SLOWER ? "▲" : "▼")
+                    if (c.verdict() == dev.aertrace.compare.PhaseVerdict.SLOWER || c.verdict() == dev.aertrace.compare.PhaseVerdict.FASTER) {
+                        String m = (c.verdict() == dev.aertrace.compare.PhaseVerdict.SLOWER ? "▲" : "▼")
                                 + String.format(Locale.ROOT, " ×%.2f", c.medianRatio())
                                 + (r.pairs().size() > 1 ? " " + shortName(p.other()) : "");
                         marks.merge(c.phase(), m, (x, y) -> x + "\n" + y);

@@ -3,7 +3,7 @@ package dev.aertrace.cli;
 import dev.aertrace.ingest.Issue;
 import dev.aertrace.ingest.SourceReport;
 import dev.aertrace.race.AnalyzedEpisode;
-import dev.aertrace.race.Analyzer;
+import dev.aertrace.pipeline.Analyzer;
 
 import java.io.IOException;
 import java.io.InputStream;

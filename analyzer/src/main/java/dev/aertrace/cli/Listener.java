@@ -1,6 +1,6 @@
 package dev.aertrace.cli;
 
-import dev.aertrace.race.Analyzer;
+import dev.aertrace.pipeline.Analyzer;
 import dev.aertrace.report.ReportSink;
 import dev.aertrace.report.Totals;
 

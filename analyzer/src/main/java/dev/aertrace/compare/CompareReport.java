@@ -69,7 +69,7 @@ public final class CompareReport {
                         .append(" | ").append(ms(b.p99())).append(" | ").append(ms(b.max())).append(" | ")
                         .append(ratio(c.medianRatio())).append(" | ").append(num(c.probOtherLonger(), 2)).append(" | ")
                         .append(pval(c.pValue())).append(" | ").append(pval(c.adjustedP())).append(" | ");
-                boolean diff = c.verdict() == Verdict.FASTER || c.verdict() == Verdict.SLOWER;
+                boolean diff = c.verdict() == PhaseVerdict.FASTER || c.verdict() == PhaseVerdict.SLOWER;
                 sb.append(diff ? "**" + verdictWords(c) + "**" : verdictWords(c)).append(" |\n");
             }
             sb.append("\nDurations in ms. Left block: `").append(p.baseline()).append("`, right block: `").append(p.other())
@@ -157,14 +157,14 @@ public final class CompareReport {
     public static String summary(Comparison.Pair p) {
         List<String> parts = new ArrayList<>();
         for (PhaseComparison c : p.phases()) {
-            if (c.verdict() == Verdict.FASTER || c.verdict() == Verdict.SLOWER) {
+            if (c.verdict() == PhaseVerdict.FASTER || c.verdict() == PhaseVerdict.SLOWER) {
                 parts.add(c.phase() + " " + c.verdict().words() + " (median ×" + ratio(c.medianRatio()) + ")");
             }
         }
         long beh = p.behaviour().stream().filter(BehaviourDiff.ValueCount::isDifference).count();
         long notes = p.behaviour().stream().filter(BehaviourDiff.ValueCount::isNote).count();
         String timing = parts.isEmpty() ? "no detectable timing change" : String.join(", ", parts);
-        long tooFew = p.phases().stream().filter(c -> c.verdict() == Verdict.TOO_FEW_SAMPLES).count();
+        long tooFew = p.phases().stream().filter(c -> c.verdict() == PhaseVerdict.TOO_FEW_SAMPLES).count();
         return p.other() + " vs " + p.baseline() + ": " + timing
                 + (beh == 0 ? "; no behaviour difference" : "; " + beh + " behaviour difference" + (beh == 1 ? "" : "s"))
                 + (notes == 0 ? "" : " (" + notes + " value" + (notes == 1 ? "" : "s") + " seen in one group only, not significant)")

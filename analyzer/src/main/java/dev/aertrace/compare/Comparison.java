@@ -20,7 +20,7 @@ public final class Comparison {
     /** Baseline versus one other group. */
     public record Pair(String baseline, String other, List<PhaseComparison> phases, List<BehaviourDiff.ValueCount> behaviour) {
         public long differences() {
-            return phases.stream().filter(p -> p.verdict() == Verdict.FASTER || p.verdict() == Verdict.SLOWER).count()
+            return phases.stream().filter(p -> p.verdict() == PhaseVerdict.FASTER || p.verdict() == PhaseVerdict.SLOWER).count()
                     + behaviour.stream().filter(BehaviourDiff.ValueCount::isDifference).count();
         }
     }

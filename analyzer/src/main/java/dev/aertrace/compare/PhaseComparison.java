@@ -12,7 +12,7 @@ package dev.aertrace.compare;
 public record PhaseComparison(String phase, String baseline, String other,
                               DurationStats baseStats, DurationStats otherStats,
                               double u, double probOtherLonger, double pValue, double adjustedP,
-                              Verdict verdict) {
+                              PhaseVerdict verdict) {
 
     /** median(other) / median(baseline), NaN when either is missing. */
     public double medianRatio() {

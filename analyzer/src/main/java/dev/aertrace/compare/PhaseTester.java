@@ -64,18 +64,18 @@ public final class PhaseTester {
         for (Row r : rows) {
             DurationStats sa = DurationStats.of(r.a);
             DurationStats sb = DurationStats.of(r.b);
-            Verdict v;
+            PhaseVerdict v;
             double prob = Double.NaN;
             if (r.a.length == 0 || r.b.length == 0) {
-                v = Verdict.ABSENT_IN_ONE;
+                v = PhaseVerdict.ABSENT_IN_ONE;
             } else if (!r.tested) {
-                v = Verdict.TOO_FEW_SAMPLES;
+                v = PhaseVerdict.TOO_FEW_SAMPLES;
             } else {
                 prob = r.u / ((double) r.a.length * r.b.length);
                 if (r.adj < alpha) {
-                    v = prob > 0.5 ? Verdict.SLOWER : Verdict.FASTER;
+                    v = prob > 0.5 ? PhaseVerdict.SLOWER : PhaseVerdict.FASTER;
                 } else {
-                    v = Verdict.NO_DETECTABLE_CHANGE;
+                    v = PhaseVerdict.NO_DETECTABLE_CHANGE;
                 }
             }
             out.add(new PhaseComparison(r.phase, baseName, otherName, sa, sb,

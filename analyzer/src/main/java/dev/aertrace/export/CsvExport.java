@@ -1,6 +1,8 @@
 package dev.aertrace.export;
 
-import dev.aertrace.race.Pci;
+import dev.aertrace.lanes.EpisodeLanes;
+
+import dev.aertrace.pci.Pci;
 import dev.aertrace.race.AnalyzedEpisode;
 import dev.aertrace.race.Verdict;
 import dev.aertrace.timeline.Access;

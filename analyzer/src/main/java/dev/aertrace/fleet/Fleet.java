@@ -5,7 +5,7 @@ import dev.aertrace.ingest.Issue;
 import dev.aertrace.ingest.SourceReport;
 import dev.aertrace.ingest.TraceReader;
 import dev.aertrace.race.AnalyzedEpisode;
-import dev.aertrace.race.Analyzer;
+import dev.aertrace.pipeline.Analyzer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;

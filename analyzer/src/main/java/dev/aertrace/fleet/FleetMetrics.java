@@ -2,7 +2,7 @@ package dev.aertrace.fleet;
 
 import dev.aertrace.compare.EpisodeMetrics;
 import dev.aertrace.race.AnalyzedEpisode;
-import dev.aertrace.race.Pci;
+import dev.aertrace.pci.Pci;
 import dev.aertrace.race.Verdict;
 import dev.aertrace.timeline.Episode;
 import io.prometheus.metrics.core.metrics.Counter;

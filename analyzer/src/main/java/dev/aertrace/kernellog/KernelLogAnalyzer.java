@@ -6,7 +6,7 @@ import dev.aertrace.ingest.SourceReport;
 import dev.aertrace.ingest.Topology;
 import dev.aertrace.ingest.TraceHeader;
 import dev.aertrace.race.AnalyzedEpisode;
-import dev.aertrace.race.Analyzer;
+import dev.aertrace.pipeline.Analyzer;
 import dev.aertrace.race.Outcome;
 import dev.aertrace.race.RaceDetector;
 import dev.aertrace.race.Verdict;

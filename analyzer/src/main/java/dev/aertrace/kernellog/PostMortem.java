@@ -4,7 +4,7 @@ import dev.aertrace.ingest.Issue;
 import dev.aertrace.ingest.SourceReport;
 import dev.aertrace.ingest.TraceHeader;
 import dev.aertrace.race.AnalyzedEpisode;
-import dev.aertrace.race.Analyzer;
+import dev.aertrace.pipeline.Analyzer;
 import dev.aertrace.timeline.Episode;
 import dev.aertrace.timeline.Times;
 

@@ -1,5 +1,7 @@
 package dev.aertrace.race;
 
+import dev.aertrace.pci.Pci;
+
 import dev.aertrace.ingest.TraceReader;
 
 import dev.aertrace.ingest.Event;

@@ -8,7 +8,7 @@ import dev.aertrace.ingest.Issue;
 import dev.aertrace.ingest.SourceReport;
 import dev.aertrace.ingest.TraceGap;
 import dev.aertrace.race.AnalyzedEpisode;
-import dev.aertrace.race.Pci;
+import dev.aertrace.pci.Pci;
 import dev.aertrace.race.Verdict;
 import dev.aertrace.timeline.Access;
 import dev.aertrace.timeline.CallbackCall;

@@ -1,5 +1,7 @@
 package dev.aertrace.timeline;
 
+import dev.aertrace.pci.Pci;
+
 import dev.aertrace.ingest.Diagnostics;
 import dev.aertrace.ingest.Event;
 import dev.aertrace.ingest.GapLedger;
@@ -472,7 +474,7 @@ public final class TimelineBuilder implements TraceListener {
     /** A config read that got all ones: nobody answered (device gone, link down, or mid-reset). */
     private static boolean allOnes(Access a) {
         return a.kind() == Access.Kind.CONFIG_READ && a.value() != null && a.size() > 0 && a.size() <= 4
-                && a.value() == dev.aertrace.race.Pci.allOnes(a.size()) && (a.ret() == null || a.ret() > 0);
+                && a.value() == dev.aertrace.pci.Pci.allOnes(a.size()) && (a.ret() == null || a.ret() > 0);
     }
 
     /**

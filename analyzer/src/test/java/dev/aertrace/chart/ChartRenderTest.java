@@ -1,5 +1,7 @@
 package dev.aertrace.chart;
 
+import dev.aertrace.bench.SyntheticTrace;
+
 import dev.aertrace.Scenarios;
 import dev.aertrace.Tr;
 import dev.aertrace.race.AnalyzedEpisode;

@@ -3,7 +3,7 @@ package dev.aertrace.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.aertrace.Scenarios;
-import dev.aertrace.chart.SyntheticTrace;
+import dev.aertrace.bench.SyntheticTrace;
 import dev.aertrace.export.TraceEventValidator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

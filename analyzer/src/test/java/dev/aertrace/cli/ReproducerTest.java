@@ -1,6 +1,6 @@
 package dev.aertrace.cli;
 
-import dev.aertrace.race.Pci;
+import dev.aertrace.pci.Pci;
 import dev.aertrace.timeline.Times;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

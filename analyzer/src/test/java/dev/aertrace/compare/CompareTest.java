@@ -2,7 +2,7 @@ package dev.aertrace.compare;
 
 import dev.aertrace.Scenarios;
 import dev.aertrace.Tr;
-import dev.aertrace.chart.SyntheticTrace;
+import dev.aertrace.bench.SyntheticTrace;
 import dev.aertrace.race.AnalyzedEpisode;
 import org.junit.jupiter.api.Test;
 
@@ -33,7 +33,7 @@ class CompareTest {
         Comparison.Pair p = r.pairs().get(0);
         assertTrue(p.phases().size() >= 6, p.phases()::toString);
         for (PhaseComparison c : p.phases()) {
-            assertEquals(Verdict.NO_DETECTABLE_CHANGE, c.verdict(), c::toString);
+            assertEquals(PhaseVerdict.NO_DETECTABLE_CHANGE, c.verdict(), c::toString);
             assertEquals(20, c.baseStats().count(), c::toString);
         }
         assertEquals(0, p.differences(), () -> CompareReport.text(r));
@@ -48,12 +48,12 @@ class CompareTest {
         Comparison.Result r = compare(groups);
         Map<String, PhaseComparison> by = r.pairs().get(0).phases().stream()
                 .collect(Collectors.toMap(PhaseComparison::phase, c -> c));
-        assertEquals(Verdict.SLOWER, by.get("reset").verdict(), by.get("reset")::toString);
-        assertEquals(Verdict.SLOWER, by.get("recovery").verdict());
+        assertEquals(PhaseVerdict.SLOWER, by.get("reset").verdict(), by.get("reset")::toString);
+        assertEquals(PhaseVerdict.SLOWER, by.get("recovery").verdict());
         assertTrue(by.get("reset").medianRatio() > 1.3 && by.get("reset").medianRatio() < 2.0, by.get("reset")::toString);
         // Phases the generator did not change stay unflagged.
         for (String p : List.of("error_detected", "slot_reset", "resume", "aer-to-recovery")) {
-            assertEquals(Verdict.NO_DETECTABLE_CHANGE, by.get(p).verdict(), by.get(p)::toString);
+            assertEquals(PhaseVerdict.NO_DETECTABLE_CHANGE, by.get(p).verdict(), by.get(p)::toString);
         }
         String md = CompareReport.markdown(r);
         assertTrue(md.contains("| reset |") && md.contains("**slower**"), md);
@@ -82,7 +82,7 @@ class CompareTest {
         Comparison.Pair p = r.pairs().get(0);
         assertTrue(p.behaviour().stream().anyMatch(v -> v.key().equals("races") && v.kind() == BehaviourDiff.Kind.ONLY_IN_OTHER),
                 () -> CompareReport.text(r));
-        assertTrue(p.phases().stream().allMatch(c -> c.verdict() == Verdict.TOO_FEW_SAMPLES || c.verdict() == Verdict.ABSENT_IN_ONE),
+        assertTrue(p.phases().stream().allMatch(c -> c.verdict() == PhaseVerdict.TOO_FEW_SAMPLES || c.verdict() == PhaseVerdict.ABSENT_IN_ONE),
                 "one episode per group is never a timing verdict");
         String json = CompareReport.json(r);
         assertTrue(json.contains("\"aertrace_compare\" : 1") && json.contains("\"only-in-other\""), json);

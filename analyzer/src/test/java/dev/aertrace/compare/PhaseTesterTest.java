@@ -35,7 +35,7 @@ class PhaseTesterTest {
         for (int i = 0; i < runs; i++) {
             List<PhaseComparison> cs = t.compare("A", group(r, 20, 1), "B", group(r, 20, 1), PHASES);
             assertEquals(5, cs.size());
-            if (cs.stream().anyMatch(c -> c.verdict() != Verdict.NO_DETECTABLE_CHANGE)) flagged++;
+            if (cs.stream().anyMatch(c -> c.verdict() != PhaseVerdict.NO_DETECTABLE_CHANGE)) flagged++;
         }
         assertTrue(flagged <= runs * 0.08, "family-wise false positives: " + flagged + "/" + runs);
     }
@@ -50,8 +50,8 @@ class PhaseTesterTest {
                 "slot_reset", sample(r, 20, 100_000), "resume", slow.get("resume"), "total", slow.get("total"));
         Map<String, PhaseComparison> by = new java.util.HashMap<>();
         t.compare("6.1", base, "6.12", slow, PHASES).forEach(c -> by.put(c.phase(), c));
-        assertEquals(Verdict.SLOWER, by.get("reset").verdict(), by.get("reset")::toString);
-        assertEquals(Verdict.FASTER, by.get("slot_reset").verdict(), by.get("slot_reset")::toString);
+        assertEquals(PhaseVerdict.SLOWER, by.get("reset").verdict(), by.get("reset")::toString);
+        assertEquals(PhaseVerdict.FASTER, by.get("slot_reset").verdict(), by.get("slot_reset")::toString);
         assertTrue(by.get("reset").probOtherLonger() > 0.75, by.get("reset")::toString);
         assertTrue(by.get("reset").medianRatio() > 1.5);
         assertTrue(by.get("reset").adjustedP() >= by.get("reset").pValue());
@@ -63,9 +63,9 @@ class PhaseTesterTest {
         List<PhaseComparison> cs = t.compare("a", Map.of("reset", new double[] {1, 2, 3}),
                 "b", Map.of("reset", new double[] {100, 200, 300, 400, 500}, "mmio_enabled", new double[] {1, 2, 3, 4, 5}),
                 List.of("reset"));
-        assertEquals(Verdict.TOO_FEW_SAMPLES, cs.get(0).verdict());
+        assertEquals(PhaseVerdict.TOO_FEW_SAMPLES, cs.get(0).verdict());
         assertEquals(3, cs.get(0).baseStats().count());
-        assertEquals(Verdict.ABSENT_IN_ONE, cs.get(1).verdict());
+        assertEquals(PhaseVerdict.ABSENT_IN_ONE, cs.get(1).verdict());
         assertEquals("mmio_enabled", cs.get(1).phase());
     }
 

@@ -1,11 +1,13 @@
 package dev.aertrace.export;
 
+import dev.aertrace.lanes.EpisodeLanes;
+
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.aertrace.Scenarios;
 import dev.aertrace.Tr;
-import dev.aertrace.chart.SyntheticTrace;
+import dev.aertrace.bench.SyntheticTrace;
 import dev.aertrace.race.AnalyzedEpisode;
 import dev.aertrace.race.Verdict;
 import dev.aertrace.timeline.HostReset;
@@ -96,7 +98,7 @@ class TraceEventExportTest {
         List<AnalyzedEpisode> eps = new ArrayList<>();
         for (String name : List.of("a.jsonl", "b.jsonl")) {
             List<AnalyzedEpisode> one = new ArrayList<>();
-            new dev.aertrace.race.Analyzer().analyze(name, new java.io.ByteArrayInputStream(Scenarios.stalled().bytes()), one::add);
+            new dev.aertrace.pipeline.Analyzer().analyze(name, new java.io.ByteArrayInputStream(Scenarios.stalled().bytes()), one::add);
             eps.addAll(one);
         }
         JsonNode root = export(eps);

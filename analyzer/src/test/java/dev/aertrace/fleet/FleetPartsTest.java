@@ -3,7 +3,7 @@ package dev.aertrace.fleet;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.aertrace.ingest.TraceReader;
 import dev.aertrace.race.AnalyzedEpisode;
-import dev.aertrace.race.Analyzer;
+import dev.aertrace.pipeline.Analyzer;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;

@@ -201,7 +201,7 @@ class BadInputTest {
         assertEquals(2, Tr.analyze(gz).episodes().size());
         // deflate blocks are ~tens of KB: cut a big trace's .gz in the middle
         java.nio.file.Path big = java.nio.file.Files.createTempFile("aertrace-big", ".jsonl");
-        dev.aertrace.bench.TraceGenerator.generate(big, 120_000);
+        dev.aertrace.bench.SyntheticTrace.generate(big, 120_000);
         bo.reset();
         try (GZIPOutputStream g2 = new GZIPOutputStream(bo)) { g2.write(java.nio.file.Files.readAllBytes(big)); }
         java.nio.file.Files.delete(big);

@@ -3,7 +3,7 @@ package dev.aertrace.kernellog;
 import dev.aertrace.ingest.Issue;
 import dev.aertrace.ingest.SourceReport;
 import dev.aertrace.race.AnalyzedEpisode;
-import dev.aertrace.race.Analyzer;
+import dev.aertrace.pipeline.Analyzer;
 import dev.aertrace.race.Outcome;
 import dev.aertrace.race.Verdict;
 import dev.aertrace.timeline.Episode;

@@ -1,7 +1,7 @@
 package dev.aertrace.kernellog;
 
 import dev.aertrace.race.AnalyzedEpisode;
-import dev.aertrace.race.Analyzer;
+import dev.aertrace.pipeline.Analyzer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,5 +1,7 @@
 package dev.aertrace.race;
 
+import dev.aertrace.pipeline.Analyzer;
+
 import dev.aertrace.ingest.Event;
 import dev.aertrace.ingest.SourceReport;
 import dev.aertrace.ingest.TraceGap;

@@ -1,5 +1,7 @@
 package dev.aertrace.race;
 
+import dev.aertrace.pipeline.Analyzer;
+
 import dev.aertrace.ingest.Event;
 import dev.aertrace.ingest.Issue;
 import dev.aertrace.ingest.SourceReport;

@@ -1,5 +1,7 @@
 package dev.aertrace.race;
 
+import dev.aertrace.pipeline.Analyzer;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.aertrace.ingest.Event;

@@ -1,6 +1,8 @@
 package dev.aertrace.race;
 
-import dev.aertrace.bench.TraceGenerator;
+import dev.aertrace.pipeline.Analyzer;
+
+import dev.aertrace.bench.SyntheticTrace;
 import org.junit.jupiter.api.Test;
 
 import java.io.FilterInputStream;
@@ -44,7 +46,7 @@ class StreamingTest {
     void episodesAreEmittedBeforeTheEndOfInput() throws Exception {
         Path f = Files.createTempFile("aertrace-stream", ".jsonl");
         try {
-            TraceGenerator.generate(f, 330_000); // a recovery every ~100k events
+            SyntheticTrace.generate(f, 330_000); // a recovery every ~100k events
             long size = Files.size(f);
             long[] read = {0};
             List<Long> readAtEpisode = new ArrayList<>();

@@ -112,12 +112,12 @@ class TimelineTest {
 
     @Test
     void perEpisodeCapIsNotSilent() {
-        var d = dev.aertrace.race.Analyzer.Options.defaults();
+        var d = dev.aertrace.pipeline.Analyzer.Options.defaults();
         var t = d.timeline();
-        var small = new dev.aertrace.race.Analyzer.Options(d.reorderWindowNs(), d.reorderMaxEvents(),
+        var small = new dev.aertrace.pipeline.Analyzer.Options(d.reorderWindowNs(), d.reorderMaxEvents(),
                 new TimelineBuilder.Options(t.settleNs(), t.preGapNs(), t.maxHoldNs(), 5), d.race());
         List<AnalyzedEpisode> eps = new java.util.ArrayList<>();
-        new dev.aertrace.race.Analyzer(small).analyze("cap", new java.io.ByteArrayInputStream(Scenarios.stalled().bytes()), eps::add);
+        new dev.aertrace.pipeline.Analyzer(small).analyze("cap", new java.io.ByteArrayInputStream(Scenarios.stalled().bytes()), eps::add);
         Episode ep = eps.get(0).episode();
         assertEquals(5, ep.events().size());
         assertTrue(ep.elidedEvents() > 0);

@@ -1,4 +1,4 @@
-package dev.aertrace.export;
+package dev.aertrace.lanes;
 
 import dev.aertrace.Scenarios;
 import dev.aertrace.Tr;

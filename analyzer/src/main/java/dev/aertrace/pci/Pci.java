@@ -1,4 +1,4 @@
-package dev.aertrace.race;
+package dev.aertrace.pci;
 
 import java.util.ArrayList;
 import java.util.List;

@@ -1,7 +1,7 @@
 package dev.aertrace.compare;
 
 /** Outcome of comparing one phase's durations of a group against the baseline group. */
-public enum Verdict {
+public enum PhaseVerdict {
     FASTER("faster"),
     SLOWER("slower"),
     NO_DETECTABLE_CHANGE("no detectable change"),
@@ -12,7 +12,7 @@ public enum Verdict {
 
     private final String words;
 
-    Verdict(String words) { this.words = words; }
+    PhaseVerdict(String words) { this.words = words; }
 
     public String words() { return words; }
 }

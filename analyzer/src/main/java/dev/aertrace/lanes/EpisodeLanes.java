@@ -1,8 +1,8 @@
-package dev.aertrace.export;
+package dev.aertrace.lanes;
 
 import dev.aertrace.ingest.Event;
 import dev.aertrace.race.AnalyzedEpisode;
-import dev.aertrace.race.Pci;
+import dev.aertrace.pci.Pci;
 import dev.aertrace.race.Verdict;
 import dev.aertrace.timeline.Access;
 import dev.aertrace.timeline.CallbackCall;
@@ -243,11 +243,11 @@ public record EpisodeLanes(AnalyzedEpisode analyzed, List<Lane> lanes, List<Wind
     }
 
     /** Short label for a race mark: the verdict id plus the tentative flag. */
-    static String raceLabel(Verdict v) {
+    public static String raceLabel(Verdict v) {
         return "RACE: " + v.kind().id + (v.tentative() ? " (tentative: events lost)" : "");
     }
 
-    static String phaseName(Phase.Kind k) {
+    public static String phaseName(Phase.Kind k) {
         return switch (k) {
             case RECOVERY -> "pcie_do_recovery";
             case ERROR_DETECTED -> "error_detected";
@@ -260,7 +260,7 @@ public record EpisodeLanes(AnalyzedEpisode analyzed, List<Lane> lanes, List<Wind
         };
     }
 
-    static Role accessRole(Access x) {
+    public static Role accessRole(Access x) {
         if (x.isReset()) return Role.USER_RESET;
         return x.kind() == Access.Kind.IOCTL ? Role.USER_IOCTL : Role.USER_ACCESS;
     }
@@ -279,8 +279,8 @@ public record EpisodeLanes(AnalyzedEpisode analyzed, List<Lane> lanes, List<Wind
     }
 
     /** "COMMAND" for the standard header's registers, the offset elsewhere (capabilities, extended space). */
-    static String register(long off) {
-        String n = dev.aertrace.race.Pci.configRegister(off);
+    public static String register(long off) {
+        String n = dev.aertrace.pci.Pci.configRegister(off);
         return n.equals("ext") || n.equals("cap") ? String.format("0x%03x", off) : n;
     }
 

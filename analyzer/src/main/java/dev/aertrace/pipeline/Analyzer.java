@@ -1,4 +1,8 @@
-package dev.aertrace.race;
+package dev.aertrace.pipeline;
+
+import dev.aertrace.race.AnalyzedEpisode;
+
+import dev.aertrace.race.RaceDetector;
 
 import dev.aertrace.ingest.Diagnostics;
 import dev.aertrace.ingest.Event;
