@@ -47,27 +47,16 @@ final class AnalyzeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         opts.validate(spec);
-        if (traces != null) {
-            for (String t : traces) {
-                if (t.equals("-")) continue;
-                Path p = Path.of(t);
-                String why = !Files.exists(p) ? "no such file" : Files.isDirectory(p) ? "is a directory"
-                        : !Files.isReadable(p) ? "permission denied" : null;
-                if (why != null) {
-                    System.err.println("aertrace analyze: cannot read " + t + ": " + why);
-                    return Totals.USAGE;
-                }
-            }
-        }
+        if (!EpisodeInputs.check("analyze", traces, System.err)) return Totals.USAGE;
         PrintStream out = output == null ? System.out : new PrintStream(Files.newOutputStream(output), false, "UTF-8");
         try {
             Run run = new Run(opts.analyzerOptions(), opts.sink(out));
             if (traces == null || traces.isEmpty()) {
-                String res = AnalyzeCommand.class.getResource(EMBEDDED_LAB) != null ? EMBEDDED_LAB : EMBEDDED_SAMPLE;
-                System.err.println("aertrace: no TRACE given; analyzing the embedded " + (res == EMBEDDED_LAB
+                String res = EpisodeInputs.embeddedResource();
+                System.err.println("aertrace: no TRACE given; analyzing the embedded " + (res.equals(EMBEDDED_LAB)
                         ? "real lab trace testdata/lab/6.1/fatal-race.jsonl.gz" : "hand-written sample trace")
                         + " (see aertrace analyze --help)");
-                run.resource(res.equals(EMBEDDED_LAB) ? "testdata/lab/6.1/fatal-race.jsonl.gz" : "sample/fatal-race.jsonl", res);
+                run.resource(EpisodeInputs.embeddedName(res), res);
             } else {
                 run.prescan(traces);
                 for (String t : traces) {

@@ -33,6 +33,18 @@ final class EpisodeInputs {
                 : !Files.isReadable(p) ? "permission denied" : null;
     }
 
+    /** The trace read when none is given: the real lab trace when the build embedded it, else the hand-written sample. */
+    static String embeddedResource() {
+        return AnalyzeCommand.class.getResource(AnalyzeCommand.EMBEDDED_LAB) != null
+                ? AnalyzeCommand.EMBEDDED_LAB : AnalyzeCommand.EMBEDDED_SAMPLE;
+    }
+
+    /** The name reports give {@link #embeddedResource()}'s trace. */
+    static String embeddedName(String resource) {
+        return resource.equals(AnalyzeCommand.EMBEDDED_LAB) ? "testdata/lab/6.1/fatal-race.jsonl.gz" : "sample/fatal-race.jsonl";
+    }
+
+    /** The one readable-input check of every command: false (and one line on {@code err}) for the first bad TRACE. */
     static boolean check(String command, List<String> traces, PrintStream err) {
         if (traces == null) return true;
         for (String t : traces) {
@@ -50,9 +62,8 @@ final class EpisodeInputs {
         Analyzer a = new Analyzer();
         SourceReport r;
         if (trace == null) {
-            String res = AnalyzeCommand.class.getResource(AnalyzeCommand.EMBEDDED_LAB) != null
-                    ? AnalyzeCommand.EMBEDDED_LAB : AnalyzeCommand.EMBEDDED_SAMPLE;
-            String name = res.equals(AnalyzeCommand.EMBEDDED_LAB) ? "testdata/lab/6.1/fatal-race.jsonl.gz" : "sample/fatal-race.jsonl";
+            String res = embeddedResource();
+            String name = embeddedName(res);
             err.println("aertrace " + command + ": no TRACE given; using the embedded " + name);
             r = a.analyze(name, () -> AnalyzeCommand.class.getResourceAsStream(res), sink);
         } else if (trace.equals("-")) {
