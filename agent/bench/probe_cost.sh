@@ -21,6 +21,7 @@ LOG=$OUT/probe-cost-user.log
 PH=$OUT/probe-cost-phases.txt
 . "$(dirname "$0")/common.sh"
 
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd   # bpftrace 0.2x writes its object through /dev/fd
 sysctl -qw kernel.bpf_stats_enabled=1 || echo "no kernel.bpf_stats_enabled: program times unknown"
 echo "kernel $(uname -r), $(nproc) CPUs, $SECS s per phase, bpftrace $(bpftrace --version 2>/dev/null)"
 rm -f "$LOG" "$PH"
