@@ -14,10 +14,12 @@ SETTLE = 2 * 10**9
 
 
 def main(phases_path, trace_path):
-    base, agent, resets = {}, [], []
+    base, agent, resets, steady = {}, [], [], {}
     for line in open(phases_path):
         p = line.split()
-        if p[0] == "base":
+        if p[0] == "steady":
+            steady[(p[1], p[2])] = float(p[3]) if len(p) > 3 and p[3] else 0.0
+        elif p[0] == "base":
             base[p[1]] = float(p[2] or 0)
         elif p[0] == "agent":
             agent.append((p[1], float(p[2] or 0), int(p[3]), int(p[4]) + 5 * 10**9,
@@ -78,6 +80,14 @@ def main(phases_path, trace_path):
         lost, _ = lost_in(t0, t1)
         print("| %s us | %.0f | %.0f | %.2f | %d | %d | %.0f%% |" % (
             iv, b, w, w / b if b else 0, count(t0, t1, lambda d: d["type"] == "vfio.rw.exit"), lost, 100 * cpu))
+    if steady:
+        print()
+        print("Steady state (from 4 s into each phase to its end: after the live window vfio's FLR on open arms):")
+        print("| read interval | reads/s without agent | reads/s with agent | ratio |")
+        print("|---|---|---|---|")
+        for iv in sorted(set(k[1] for k in steady), key=lambda x: -int(x)):
+            b, w = steady.get(("base", iv), 0), steady.get(("agent", iv), 0)
+            print("| %s us | %.0f | %.0f | %.2f |" % (iv, b, w, w / b if b else 0))
     if resets:
         b = base.get("0", 0)
         print()

@@ -42,7 +42,7 @@ progstats() {  # fdinfo of every BPF program process $1 holds that ran: run_cnt,
     for f in /proc/$1/fd/*; do
         [ "$(readlink "$f" 2>/dev/null)" = "anon_inode:bpf-prog" ] || continue
         awk -v who="$2" '/^prog_id/{id=$2} /^run_time_ns/{t=$2} /^run_cnt/{c=$2} /^verified_insns/{v=$2}
-            END{if (c > 0) printf "  %s prog %s: run_cnt %d run_time_ns %d avg %.0f ns, %s insns\n", who, id, c, t, t / c, v}' \
+            END{if (c > 0) printf "  %s prog %s: run_cnt %.0f run_time_ns %.0f avg %.0f ns, %s insns\n", who, id, c, t, t / c, v}' \
             "/proc/$1/fdinfo/${f##*/}"
     done
 }
