@@ -36,10 +36,12 @@ class LabTopologyTraceTest {
             case "fatal-reset-retry" -> KERNELS_RETRY;
             case "switch-fatal" -> KERNELS_SWITCH;
             case "twofn-fatal" -> KERNELS_TWOFN;
+            case "removal-device-del" -> KERNELS_DEVICE_DEL;
             default -> List.of("6.1");
         };
     }
     static final List<String> KERNELS_TWOFN = List.of("6.1");
+    static final List<String> KERNELS_DEVICE_DEL = List.of("6.1");
     static final List<String> KERNELS_REMOVAL = List.of("6.1", "7.2");
     static final List<String> KERNELS_RETRY = List.of("6.1");
     static final List<String> KERNELS_SWITCH = List.of("6.1");
@@ -153,6 +155,38 @@ class LabTopologyTraceTest {
                     "vfio.remove.enter", "vfio.remove.exit"))
                 assertTrue(r.report().eventsByType().containsKey(t), t + " in " + r.report().eventsByType());
             assertTrue(r.episodes().stream().noneMatch(a -> a.episode().hasRecovery()), "no AER recovery in a removal");
+        }));
+    }
+
+    /**
+     * QMP device_del: the attention button, pciehp's 5 s grace, the disable request, an orderly removal (the card is
+     * still present when pciehp unconfigures it), vfio's device request, the user's close. Every hotplug.event is read
+     * (disable_request's integer reason once made its line unreadable, and the gap it left made every user read
+     * around it unpaired and the removal tentative). Nothing reads all ones: the user let go before the card went.
+     */
+    @TestFactory
+    Stream<DynamicTest> orderlyRemovalIsAConfidentDeviceLoss() {
+        return kernels("removal-device-del").stream().map(k -> DynamicTest.dynamicTest(k, () -> {
+            Run r = run(k, "removal-device-del");
+            assertEquals(3L, r.report().eventsByType().get("hotplug.event"), "button press, disable request, presence change");
+            List<String> handlers = r.events().stream().filter(e -> e instanceof Event.DeviceGone g && g.type().equals("hotplug.event"))
+                    .map(e -> ((Event.DeviceGone) e).what()).toList();
+            assertTrue(handlers.stream().anyMatch(w -> w.contains("(button_press)")), handlers.toString());
+            assertTrue(handlers.stream().anyMatch(w -> w.contains("(disable_request)")), handlers.toString());
+            AnalyzedEpisode removal = r.episodes().stream()
+                    .filter(a -> a.verdicts().stream().anyMatch(v -> v.kind() == Verdict.Kind.DEVICE_REMOVED
+                            && "0000:01:00.0".equals(v.dev()) && v.sentence().contains("pci_stop_and_remove_bus_device")))
+                    .findFirst().orElseThrow(() -> new AssertionError("no episode with the removal of 0000:01:00.0"));
+            assertEquals("0000:00:02.0", removal.episode().bridge());
+            assertTrue(removal.episode().affected().contains("0000:01:00.0"));
+            assertFalse(removal.episode().hasRecovery(), "no AER recovery in a removal");
+            assertTrue(removal.verdicts().stream().noneMatch(Verdict::tentative), removal.verdicts().toString());
+            assertTrue(removal.verdicts().stream().anyMatch(v -> v.kind() == Verdict.Kind.DEVICE_REMOVED
+                    && v.sentence().contains("release the device")), "vfio's device request: " + removal.verdicts());
+            for (AnalyzedEpisode a : r.episodes()) {
+                assertTrue(a.verdicts().stream().noneMatch(v -> v.kind() == Verdict.Kind.ALL_ONES_READ), a.verdicts().toString());
+                assertEquals(Outcome.CLEAN, a.outcome(), "an orderly removal with a complete trace: " + a.verdicts());
+            }
         }));
     }
 
