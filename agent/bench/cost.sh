@@ -121,6 +121,14 @@ wait $p
 kill -INT $a
 wait $a
 cat "$OUT/cost-agent.err"
+# Without the agent again: the compile between the first base phases and the agent's (minutes under TCG, 16 on a
+# loaded host) lets the host's load drift; a second measurement after the agent brackets it.
+sleep 3
+for i in $INTERVALS; do
+    r=$(user_rate "$i" "$OUT/cost-after-$i.log" after)
+    echo "interval $i us without agent, after it: $r reads/s"
+    echo "after $i $r" >>"$OUT/cost-phases.txt"
+done
 echo "kprobe_events left behind: $(grep -c . /sys/kernel/tracing/kprobe_events 2>/dev/null)"
 
 # the report reads the whole trace (~100 MB flat out): REPORT=0 leaves it to the host (same command, host paths)

@@ -14,10 +14,12 @@ SETTLE = 2 * 10**9
 
 
 def main(phases_path, trace_path):
-    base, agent, resets, steady = {}, [], [], {}
+    base, agent, resets, steady, after = {}, [], [], {}, {}
     for line in open(phases_path):
         p = line.split()
-        if p[0] == "steady":
+        if p[0] == "after":
+            after[p[1]] = float(p[2] or 0)
+        elif p[0] == "steady":
             steady[(p[1], p[2])] = float(p[3]) if len(p) > 3 and p[3] else 0.0
         elif p[0] == "base":
             base[p[1]] = float(p[2] or 0)
@@ -83,11 +85,11 @@ def main(phases_path, trace_path):
     if steady:
         print()
         print("Steady state (from 4 s into each phase to its end: after the live window vfio's FLR on open arms):")
-        print("| read interval | reads/s without agent | reads/s with agent | ratio |")
-        print("|---|---|---|---|")
+        print("| read interval | reads/s without agent (before) | with agent | without agent (after) | ratio to before | ratio to after |")
+        print("|---|---|---|---|---|---|")
         for iv in sorted(set(k[1] for k in steady), key=lambda x: -int(x)):
-            b, w = steady.get(("base", iv), 0), steady.get(("agent", iv), 0)
-            print("| %s us | %.0f | %.0f | %.2f |" % (iv, b, w, w / b if b else 0))
+            b, w, c = steady.get(("base", iv), 0), steady.get(("agent", iv), 0), steady.get(("after", iv), 0)
+            print("| %s us | %.0f | %.0f | %.0f | %.2f | %.2f |" % (iv, b, w, c, w / b if b else 0, w / c if c else 0))
     if resets:
         b = base.get("0", 0)
         print()
