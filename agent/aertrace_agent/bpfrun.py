@@ -75,6 +75,30 @@ class RingReader(object):
         return done
 
 
+def _unread(ring):
+    """(count, first ts, last ts) of the records still in a RingReader's ring, read in place without consuming
+    them; the ts of records not committed yet are not known (counted, not bounded)."""
+    rs = RING_RECORD.size
+    cons = U64.unpack_from(ring.cons, 0)[0]
+    prod = U64.unpack_from(ring.prod, 0)[0]
+    count, first, last = 0, None, None
+    while cons < prod:
+        off = ring.page + (cons & ring.mask)
+        hdr = U32.unpack_from(ring.mv, off)[0]
+        ln = hdr & ~(RING_BUSY | RING_DISCARD)
+        if not hdr & RING_DISCARD:
+            count += 1
+            if not hdr & RING_BUSY and ln == RECORD.size:
+                ts = U64.unpack_from(ring.mv, off + 8)[0]
+                first = ts if first is None else min(first, ts)
+                last = ts if last is None else max(last, ts)
+        cons += (ln + 8 + 7) & ~7 if ln else rs
+    return count, first, last
+
+
+RingReader.unread = _unread
+
+
 class Runner(object):
     # Kernel headers assert struct sizes that bcc's BPF-target clang computes differently on some
     # kernels (7.2: sizeof(struct filename) % 64 in linux/fs.h); the probes never use those structs.

@@ -427,6 +427,14 @@ class Agent(object):
             while runner.drain(rec.on_batch) and time.monotonic() < drain_until:
                 pass   # everything already buffered (one poll reads at most 4 MiB of a ring buffer)
             rec.flush_lost()
+            if runner.ring is not None:
+                # An agent far behind (an emulated guest streaming flat out) stops with records it never read:
+                # they are a hole, said as one (measured: 7.2 in the lab, minutes of backlog at SIGINT).
+                count, since, until = runner.ring.unread()
+                if count:
+                    now = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+                    rec.write_lost(now, -1, count, since if since is not None else now, until if until is not None else now)
+                    err("stopped with %d records not read yet (drain bounded to 30 s): written as a lost line" % count)
         except (BrokenPipeError, ConnectionError) as e:
             state["stop"] = "output closed"
             err("output closed (%s); stopping" % e)

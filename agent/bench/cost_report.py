@@ -104,10 +104,17 @@ def main(phases_path, trace_path):
             inw = count(t0, t1 + 5 * 10**9, lambda d: d["type"] == "vfio.rw.exit" and not d.get("history")
                         and any(w0 <= d["ts"] <= w1 for w0, w1, _ in ws))
             hist = count(0, 1 << 62, lambda d: d.get("history") and t0 <= d["ts"] < t1)
-            print("| %s | %.0f | %.2f | %s | %d | %d | %d | **%d** |" % (
-                k, r, r / b if b else 0, ", ".join("%s %.0f ms" % (w[2], (w[1] - w[0] - SETTLE) / 1e6) for w in ws),
-                inw, hist, lost, inside))
-        print("lost inside recovery windows, worst repeat: %d" % worst)
+            # each repeat injected a fatal error: a repeat whose recovery is not in the trace was not recorded,
+            # whatever the lost lines say (an agent stopped before reading it used to leave no lost line)
+            missing = not any(w[2] == "recovery" for w in ws)
+            print("| %s | %.0f | %.2f | %s | %d | %d | %d | **%s** |" % (
+                k, r, r / b if b else 0, ", ".join("%s %.0f ms" % (w[2], (w[1] - w[0] - SETTLE) / 1e6) for w in ws)
+                + (" (its fatal recovery is missing from the trace)" if missing else ""),
+                inw, hist, lost, "not recorded" if missing else inside))
+            if missing:
+                worst = max(worst, 1)
+        print("lost inside recovery windows, worst repeat: %d%s" % (
+            worst, "" if worst == 0 else " (or a repeat's recovery not recorded)"))
     print("footer:", json.dumps(footer))
 
 
