@@ -217,6 +217,9 @@ class FuzzTest {
                 evidenceNanos += System.nanoTime() - e0;
                 if (problem != null) c = Command.ANALYZE_JSON; // replayed as a seed through every command anyway
             }
+            if ((i + 1) % 1000 == 0) // a long run reports as it goes: a cut-off run still says how far it got
+                System.out.printf("fuzz progress: %d mutants (seed %d) in %.0f s, %d failures, load %s%n", i + 1, seed,
+                        (System.nanoTime() - t0) / 1e9, failures.size(), load());
             if (problem != null) {
                 String id = "seed " + seed + " mutant " + i + " " + LAB.relativize(traces.get(ti)) + " " + c + " " + m.ops();
                 failures.add(id + ": " + problem);
@@ -232,6 +235,14 @@ class FuzzTest {
         System.out.printf("fuzz: %d of %d mutants (seed %d) in %.1f s, %.1f ms each;%s; evidence property %.0f ms each; %d failures%n",
                 done, mutants, seed, s, 1000 * s / Math.max(1, done), per, evidenceNanos / 1e6 / Math.max(1, done), failures.size());
         if (!failures.isEmpty()) fail(failures.size() + " failing mutants (kept under target/fuzz-failures):\n" + String.join("\n", failures));
+    }
+
+    private static String load() {
+        try {
+            return Files.readString(Path.of("/proc/loadavg")).split(" ")[0];
+        } catch (IOException | RuntimeException e) {
+            return "?";
+        }
     }
 
     /**
