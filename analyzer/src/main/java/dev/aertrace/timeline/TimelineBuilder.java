@@ -68,7 +68,7 @@ public final class TimelineBuilder implements TraceListener {
     /** Open episodes one access or gap is copied into; the rest record it as elided (CAP). */
     public static final int MAX_COPIES = 16;
     /** Gap events listed per episode (every gap still reaches the episode through the ledger). */
-    public static final int MAX_GAPS_PER_EPISODE = 200;
+    public static final int MAX_GAPS_PER_EPISODE = 50;
     /** Threads with open enters; past it one thread's enters are dropped as missing exits. */
     public static final int MAX_THREADS = 65_536;
     /** Open enters per thread (nesting deeper than any real call chain). */
@@ -678,10 +678,8 @@ public final class TimelineBuilder implements TraceListener {
         } else {
             evictions.widen(enter.ts(), to, by.line());
         }
-        Event.Gap g = new Event.Gap(enter.common(), Event.GapKind.INVALID_EVENT, enter.type() + " dropped at the thread bound");
-        int copies = 0;
-        for (Builder b : open)
-            if ((b.tid == enter.tid() || b.affected.contains(enter.dev())) && copies++ < MAX_COPIES) b.addGap(g);
+        // No gap event per dropped enter in the episodes: the one widening ledger gap names them all (one event
+        // each, listed in every later episode, was 10 KB of report per episode).
         if (userEnterOp(enter)) attribute(access(enter, null).lost());
     }
 

@@ -253,7 +253,8 @@ class FuzzTest {
         Path d = Files.createDirectories(Path.of("target/fuzz-failures"));
         String name = c.name().toLowerCase() + "-" + Integer.toHexString(id.hashCode()) + (m.gzip() ? ".jsonl.gz" : ".jsonl");
         Files.write(d.resolve(name), m.data());
-        Files.writeString(d.resolve(name + ".txt"), id + "\n" + problem + "\n");
+        // getBytes, not writeString: a problem quoting a mutant's lone surrogate must not fail the keeping
+        Files.write(d.resolve(name + ".txt"), (id + "\n" + problem + "\n").getBytes(StandardCharsets.UTF_8));
     }
 
     /** Every mutant the fuzzer ever found failing, replayed through every command. */
