@@ -60,12 +60,28 @@ public final class Topology {
 
     /**
      * The bridge whose secondary bus pcie_do_recovery resets for an error on {@code dev}: the device itself
-     * when it is a bridge/port, else its upstream bridge (the kernel's pci_upstream_bridge). Null if unknown.
+     * when it is a root or downstream port, else its upstream bridge (the kernel's pci_upstream_bridge: an
+     * endpoint's port, or for a switch's upstream port the root/downstream port above it). Null if unknown.
      */
     public String recoveryBridge(String dev) {
         PciDevice d = byName.get(dev);
         if (d == null) return null;
-        return d.bridge() ? d.dev() : d.parent();
+        return d.bridge() && facesDown(d) ? d.dev() : d.parent();
+    }
+
+    /**
+     * A root port or a switch's downstream port (pcie_do_recovery resets below the port itself), as opposed to a
+     * switch's upstream port or a PCIe-to-PCI bridge (the kernel takes pci_upstream_bridge: the port above). The
+     * header carries no port type, so it is told by depth: bridges alternate down (root port, on a root bus) / up
+     * (upstream port) / down (downstream port) / … on every PCIe path.
+     */
+    private boolean facesDown(PciDevice d) {
+        int bridgesAbove = 0;
+        for (String p = d.parent(); p != null && bridgesAbove < 64; bridgesAbove++) {
+            PciDevice q = byName.get(p);
+            p = q == null ? null : q.parent();
+        }
+        return bridgesAbove % 2 == 0;
     }
 
     /** Parent chain from {@code dev} up to the root, starting with dev. */
