@@ -32,14 +32,14 @@ END = "<!-- /proof-table -->"
 
 # Why an attached probe does not fire in the lab (QEMU q35, pcie-root-port, virtio-net on vfio-pci).
 NOT_FIRED_WHY = {
-    "cb.slot_reset": "not in the lab: slot_reset is only walked when a driver answers NEED_RESET; vfio-pci answers CAN_RECOVER",
+    "cb.slot_reset": "slot_reset is only walked when a driver answers NEED_RESET (vfio-pci answers CAN_RECOVER): only the two-drivers scenario (e1000e) has one, not recorded on this kernel",
     "reset.dpc_reset_link": "not in the lab: QEMU's pcie-root-port has no DPC capability",
     "reset.pci_bridge_secondary_bus_reset": "not seen on this kernel: pci_bus_reset (same file) calls an inlined copy, the exported symbol serves other callers; the reset shows as pci_reset_secondary_bus (on 6.12 and 7.2 the call is real)",
     "reset.flr": "not in the traced scenarios",
     "user_reset.pci_reset_function": "not in the lab: vfio uses pci_try_reset_function; pci_reset_function is the sysfs/driver path",
     "lost": "",
     "pci_hp_event": "the lab's fatal recovery (aer_root_reset -> pci_bridge_secondary_bus_reset on the root port) emitted no hotplug event on 7.2.12; a surprise removal or slot power change would",
-    "pcie_link_event": "the lab's fatal recovery emitted no link event on 7.2.12 (pcie_update_link_speed was not reached on that path)",
+    "pcie_link_event": "its emitters (probes/README.md, link events) are a bus being added, the kernel's own retrain, the bandwidth controller and pciehp bringing a slot up; none runs in the lab's recoveries and resets on QEMU's root port (agent/bench/link_event.sh tries a hand retrain, a bus reset and a port remove + rescan)",
 }
 
 
