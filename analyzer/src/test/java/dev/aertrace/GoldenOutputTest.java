@@ -101,7 +101,7 @@ class GoldenOutputTest {
                 Path p = csv.resolve(f);
                 r += "\n--- " + f + "\n" + (Files.exists(p) ? Files.readString(p) : "(none)");
             }
-            d.put(name + " export-csv", digest(r.replace(csv.toString(), "<out>")));
+            d.put(name + " export-csv", digest(r.replace(csv.toString(), "<out>").replace(tmp.toString(), "<tmp>")));
         }
         return d;
     }

@@ -1,7 +1,7 @@
 package dev.aertrace.fuzz;
 
 import dev.aertrace.race.AnalyzedEpisode;
-import dev.aertrace.race.Analyzer;
+import dev.aertrace.pipeline.Analyzer;
 import dev.aertrace.race.Verdict;
 
 import java.io.ByteArrayInputStream;

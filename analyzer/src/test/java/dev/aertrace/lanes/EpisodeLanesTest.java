@@ -1,5 +1,7 @@
 package dev.aertrace.lanes;
 
+import dev.aertrace.export.TraceEventExport;
+
 import dev.aertrace.Scenarios;
 import dev.aertrace.Tr;
 import dev.aertrace.race.AnalyzedEpisode;
