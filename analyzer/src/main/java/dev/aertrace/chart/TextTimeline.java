@@ -62,6 +62,8 @@ public final class TextTimeline {
                     case NOTIFY -> "* eventfd -> user";
                     case ALL_ONES -> "* " + m.name();
                     case GAP -> "? " + m.name();
+                    case LINK -> "* " + shortDev((String) m.args().get("dev")) + " " + m.name().substring(0, m.name().lastIndexOf(' '))
+                            + (m.args().containsKey("during") ? " in reset" : "");
                 };
                 rows.add(new Row(m.ts(), order[0]++, col, text));
             }

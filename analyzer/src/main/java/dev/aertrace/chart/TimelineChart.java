@@ -113,7 +113,8 @@ public final class TimelineChart {
         for (Series s : Series.values()) bars.put(s, new XYIntervalSeries(s.legend));
         List<XYTextAnnotation> labels = new ArrayList<>();
         XYSeries aer = new XYSeries("AER error", false), notify = new XYSeries("eventfd: user notified", false),
-                ones = new XYSeries("config read returned all ones", false), gaps = new XYSeries("lost events / gap", false);
+                ones = new XYSeries("config read returned all ones", false), gaps = new XYSeries("lost events / gap", false),
+                link = new XYSeries("link up/down (port)", false);
         boolean widened = false;
 
         String[] names = new String[ls.size()];
@@ -171,6 +172,7 @@ public final class TimelineChart {
                     case NOTIFY -> notify.add(i, at);
                     case ALL_ONES -> ones.add(i, at);
                     case GAP -> gaps.add(i, at);
+                    case LINK -> link.add(i, at);
                 }
             }
         }
@@ -201,7 +203,7 @@ public final class TimelineChart {
         XYLineAndShapeRenderer markR = new XYLineAndShapeRenderer(false, true);
         int mk = 0;
         for (Object[] m : new Object[][] {{aer, diamond(9), Palette.AER_EVENT}, {notify, triangle(8), Palette.YELLOW},
-                {ones, cross(8), Palette.RACE}, {gaps, square(6), Palette.GREY}}) {
+                {ones, cross(8), Palette.RACE}, {gaps, square(6), Palette.GREY}, {link, triangle(8), Palette.GREY}}) {
             XYSeries s = (XYSeries) m[0];
             if (s.getItemCount() == 0) continue;
             markData.addSeries(s);
@@ -361,7 +363,8 @@ public final class TimelineChart {
             items.add(li);
         }
         Object[][] shapes = {{"AER error", diamond(9), Palette.AER_EVENT}, {"eventfd: user notified", triangle(8), Palette.YELLOW},
-                {"config read returned all ones", cross(8), Palette.RACE}, {"lost events / gap", square(6), Palette.GREY}};
+                {"config read returned all ones", cross(8), Palette.RACE}, {"lost events / gap", square(6), Palette.GREY},
+                {"link up/down (port)", triangle(8), Palette.GREY}};
         for (Object[] s : shapes) {
             if (marks.getSeriesIndex((String) s[0]) < 0) continue;
             LegendItem li = new LegendItem((String) s[0], null, null, null, (Shape) s[1], (Color) s[2]);

@@ -88,7 +88,11 @@ public final class TraceReader {
         } catch (IOException e) {
             diag.issue(lineNo == 0 ? Issue.Kind.UNREADABLE : Issue.Kind.TRUNCATED_LINE, lineNo + 1,
                     "input ended with an error after line " + lineNo + ": " + e.getMessage());
-            if (lineNo > 0) gap(Event.GapKind.TRUNCATED_LINE, lineNo + 1, "input broken: " + e.getMessage());
+            if (lineNo > 0 && e instanceof java.util.zip.ZipException)
+                // A failed CRC or a corrupt deflate block: bytes anywhere before this point may have decoded wrong
+                // (a name, a timestamp), so the hole has no known place: it spans the whole segment.
+                gap(Event.GapKind.LOST_EVENTS, lineNo + 1, "gzip data damaged (" + e.getMessage() + "): any line may be wrong");
+            else if (lineNo > 0) gap(Event.GapKind.TRUNCATED_LINE, lineNo + 1, "input broken: " + e.getMessage());
         }
         finish();
         return report();
@@ -198,6 +202,10 @@ public final class TraceReader {
         int i = off, end = off + len;
         while (i < end && (b[i] == ' ' || b[i] == '\t')) i++;
         if (i == end) return; // blank lines carry nothing
+        if (b[i] != '{') { // not an object: said without a parser exception (its stack trace costs ~20 µs a line)
+            bad(Issue.Kind.CORRUPT_LINE, "not a JSON object");
+            return;
+        }
         s.reset();
         try (JsonParser p = FACTORY.createParser(b, off, len)) {
             if (p.nextToken() != JsonToken.START_OBJECT) throw new BadLine("not a JSON object");
@@ -245,15 +253,16 @@ public final class TraceReader {
 
     /** Field values of the line being parsed; reused to avoid garbage on the hot path. */
     private static final class Scratch {
-        String type, comm, dev, cb, driver, fn, ctx, cmdName, region, op, reason, event, slot;
+        String type, comm, dev, cb, driver, fn, ctx, cmdName, region, op, reason, event, slot, handler;
         long ts, cpu, pid, tid, severity, status, state, ret, result, cmd, offset, size, value, count, events, lost, since, until;
-        boolean tlpValid, write, history;
+        boolean tlpValid, write, history, dllla;
+        long width;
         long[] tlp;
         int has; // bit set of F_* below
         List<String> unknown;
 
         void reset() {
-            type = comm = dev = cb = driver = fn = ctx = cmdName = region = op = reason = event = slot = null;
+            type = comm = dev = cb = driver = fn = ctx = cmdName = region = op = reason = event = slot = handler = null;
             tlp = null;
             has = 0;
             if (unknown != null) unknown.clear();
@@ -263,7 +272,7 @@ public final class TraceReader {
     private static final int F_TS = 1, F_CPU = 2, F_PID = 4, F_TID = 8, F_SEVERITY = 16, F_STATUS = 32, F_STATE = 64,
             F_RET = 128, F_RESULT = 256, F_CMD = 512, F_OFFSET = 1024, F_SIZE = 2048, F_VALUE = 4096, F_COUNT = 8192,
             F_WRITE = 16384, F_TLPVALID = 32768, F_EVENTS = 65536, F_LOST = 131072, F_HISTORY = 1 << 18,
-            F_SINCE = 1 << 21, F_UNTIL = 1 << 22, F_BADTYPE = 1 << 20;
+            F_SINCE = 1 << 21, F_UNTIL = 1 << 22, F_BADTYPE = 1 << 20, F_DLLLA = 1 << 23, F_WIDTH = 1 << 24;
 
     private void field(JsonParser p, String name) throws IOException {
         JsonToken v = p.nextToken();
@@ -297,7 +306,15 @@ public final class TraceReader {
             case "count" -> s.count = num(p, v, F_COUNT);
             case "events" -> s.events = num(p, v, F_EVENTS);
             case "lost" -> s.lost = num(p, v, F_LOST);
-            case "reason" -> s.reason = str(p, v);
+            // a string on the footer (why the agent stopped), an integer on hotplug.event (disable_request's reason)
+            // and pcie.link_event (the kernel's enum pcie_link_change_reason), kept as its digits
+            case "reason" -> {
+                if (v == JsonToken.VALUE_NUMBER_INT) { num(p, v, 0); s.reason = p.getText(); }
+                else s.reason = str(p, v);
+            }
+            case "handler" -> s.handler = str(p, v);
+            case "dllla" -> s.dllla = bool(p, v, F_DLLLA);
+            case "width" -> s.width = num(p, v, F_WIDTH);
             case "since" -> s.since = num(p, v, F_SINCE);
             case "event" -> s.event = str(p, v);
             case "slot" -> s.slot = str(p, v);
@@ -381,7 +398,7 @@ public final class TraceReader {
             return;
         }
         // Device-loss lines the timeline uses become events (build); the rest are counted, not placed (yet).
-        if (type.equals("history") || type.equals("pcie.link_event") || (deviceLossOrQemu(type) && !deviceGone(type))) {
+        if (type.equals("history") || (deviceLossOrQemu(type) && !deviceGone(type))) {
             // schema v2 lines not placed in timelines (yet): counted like events, so the footer still adds up
             eventsInSegment++;
             totalEvents++;
@@ -403,8 +420,10 @@ public final class TraceReader {
         if (s.unknown != null) for (String f : s.unknown) diag.unknownField(type, f, lineNo);
         if (s.ts > maxTs) maxTs = s.ts;
         if (e instanceof Event.Lost l) {
-            lostInSegment += l.count();
-            totalLost += l.count();
+            if (l.count() > Long.MAX_VALUE - lostInSegment)
+                diag.issue(Issue.Kind.BAD_COUNT, lineNo, "lost counts sum past 2^63-1 (kept at 2^63-1)");
+            lostInSegment = Strict.add(lostInSegment, l.count());
+            totalLost = Strict.add(totalLost, l.count());
             diag.issue(Issue.Kind.LOST_EVENTS, lineNo, l.count() + " events lost on "
                     + (l.anyCpu() ? "a buffer shared by all cpus" : "cpu " + l.common().cpu()));
         }
@@ -433,9 +452,18 @@ public final class TraceReader {
                     "vfio.err_detected.enter", "eventfd.signal", "vfio.open", "vfio.close",
                     "user_reset.enter", "user_reset.exit", "cfg_lock" -> need = COMMON;
             case "pci.remove.enter", "vfio.request", "vfio.remove.enter", "pci.hp_event", "hotplug.event" -> need = COMMON;
+            case "pcie.link_event" -> need = COMMON;
             default -> {
+                if (Strict.damagedType(type)) {
+                    diag.issue(Issue.Kind.DAMAGED_NAME, lineNo, "type \"" + type + "\"");
+                    return new Event.Gap(new Event.Common((s.has & F_TS) != 0 ? s.ts : maxTs, (int) s.cpu, (int) s.pid,
+                            (int) s.tid, s.comm, s.dev, lineNo), Event.GapKind.INVALID_EVENT, "damaged type \"" + type + "\"");
+                }
                 diag.unknownType(type, lineNo);
                 byType.computeIfAbsent("(unknown)", k -> new long[1])[0]++;
+                // EVENTS.md: the footer's events count every event line the agent wrote, a newer agent's types
+                // too; counting them here keeps a newer agent's clean trace adding up.
+                eventsInSegment++;
                 return null;
             }
         }
@@ -449,6 +477,24 @@ public final class TraceReader {
         else if (type.startsWith("vfio.rw.") && s.region == null) missing = "missing \"region\"";
         else if (type.equals("cfg_lock") && s.op == null) missing = "missing \"op\"";
         else if (type.equals("eventfd.signal") && s.ctx == null) missing = "missing \"ctx\"";
+        if (missing == null && s.unknown != null) for (String f : s.unknown) if (Strict.damagedField(f)) {
+            diag.issue(Issue.Kind.DAMAGED_NAME, lineNo, "field \"" + f + "\" on " + type);
+            return new Event.Gap(new Event.Common(s.ts, (int) s.cpu, (int) s.pid, (int) s.tid, s.comm, s.dev, lineNo),
+                    Event.GapKind.INVALID_EVENT, type + ": damaged field name \"" + f + "\"");
+        }
+        if (missing == null && type.startsWith("vfio.rw.")) {
+            String why = Strict.size(s.region, s.size);
+            if (why != null) {
+                diag.issue(Issue.Kind.BAD_SIZE, lineNo, type + ": " + why);
+                return new Event.Gap(new Event.Common(s.ts, (int) s.cpu, (int) s.pid, (int) s.tid, s.comm, s.dev, lineNo),
+                        Event.GapKind.INVALID_EVENT, type + ": " + why);
+            }
+        }
+        if (missing == null && type.equals("lost") && s.count <= 0) {
+            // Not a count the agent can write: the loss is real (the line says so) but its size is unknown.
+            diag.issue(Issue.Kind.BAD_COUNT, lineNo, "lost count " + s.count);
+            s.count = 0;
+        }
         if (missing != null) {
             diag.issue(Issue.Kind.INVALID_EVENT, lineNo, type + ": " + missing);
             return new Event.Gap(new Event.Common((s.has & F_TS) != 0 ? s.ts : maxTs, (int) s.cpu, (int) s.pid,
@@ -482,9 +528,17 @@ public final class TraceReader {
             case "pci.remove.enter" -> new Event.DeviceGone(c, type, "the kernel started removing the device (pci_stop_and_remove_bus_device)");
             case "vfio.remove.enter" -> new Event.DeviceGone(c, type, "vfio-pci's remove started: the host is taking the device from the user");
             case "vfio.request" -> new Event.DeviceGone(c, type, "vfio-pci asked the user to release the device (device request IRQ)");
-            case "pci.hp_event" -> new Event.DeviceGone(c, type, "hotplug event " + (s.event != null ? s.event : "?")
+            case "pci.hp_event" -> "LINK_UP".equals(s.event) || "LINK_DOWN".equals(s.event)
+                    ? new Event.LinkChange(c, type, "LINK_UP".equals(s.event), "link " + (s.event.equals("LINK_UP") ? "up" : "down")
+                        + " (pciehp" + (s.slot != null ? ", slot " + s.slot : "") + ")")
+                    : new Event.DeviceGone(c, type, "hotplug event " + (s.event != null ? s.event : "?")
                     + (s.slot != null ? " on slot " + s.slot : "") + " on the port above it");
-            case "hotplug.event" -> new Event.DeviceGone(c, type, "pciehp handled a slot event on the port above it");
+            case "pcie.link_event" -> new Event.LinkChange(c, type, (s.has & F_DLLLA) != 0 ? s.dllla : null, "link "
+                    + ((s.has & F_DLLLA) == 0 ? "status" : s.dllla ? "up" : "down")
+                    + ((s.has & F_WIDTH) != 0 ? " x" + s.width : "") + " (Link Status re-read"
+                    + (s.reason != null ? ", reason " + linkReason(s.reason) : "") + ")");
+            case "hotplug.event" -> new Event.DeviceGone(c, type, "pciehp handled a slot event"
+                    + (s.handler != null ? " (" + s.handler + ")" : "") + " on the port above it");
             case "lost" -> new Event.Lost(c, s.count, (s.has & F_SINCE) != 0 ? s.since : null,
                     (s.has & F_UNTIL) != 0 ? s.until : null, (s.has & F_CPU) == 0);
             default -> throw new IllegalStateException(type);
@@ -508,9 +562,25 @@ public final class TraceReader {
 
     private static String hex(long v) { return "0x" + Long.toHexString(v); }
 
+    /** drivers/pci/pci.h enum pcie_link_change_reason (7.0+). */
+    private static String linkReason(String r) {
+        return switch (r) {
+            case "0" -> "retrain";
+            case "1" -> "bus added";
+            case "2" -> "bandwidth notification enabled";
+            case "3" -> "bandwidth notification";
+            case "4" -> "hotplug";
+            default -> r;
+        };
+    }
+
     private void footer() {
         if ((s.has & (F_EVENTS | F_LOST)) != (F_EVENTS | F_LOST)) {
             diag.issue(Issue.Kind.INVALID_EVENT, lineNo, "footer without events/lost counts");
+        } else if (s.events < 0 || s.lost < 0) {
+            // A damaged footer: what the agent lost is unknown, so the whole segment may have holes.
+            diag.issue(Issue.Kind.BAD_COUNT, lineNo, "footer says " + s.events + " events/" + s.lost + " lost");
+            gap(Event.GapKind.LOST_EVENTS, lineNo, "footer counts impossible (" + s.events + " events/" + s.lost + " lost)");
         } else {
             if (s.events != eventsInSegment || s.lost != lostInSegment)
                 diag.issue(Issue.Kind.FOOTER_MISMATCH, lineNo, "footer says " + s.events + " events/" + s.lost
@@ -527,8 +597,11 @@ public final class TraceReader {
 
     private void header(byte[] b, int off, int len) {
         TraceHeader h;
+        List<String> bad;
         try {
-            h = parseHeader(MAPPER.readTree(b, off, len), lineNo);
+            JsonNode n = MAPPER.readTree(b, off, len);
+            bad = Strict.header(n);
+            h = parseHeader(n, lineNo);
         } catch (IOException | RuntimeException e) {
             diag.issue(Issue.Kind.INVALID_EVENT, lineNo, "unusable header: " + e.getMessage());
             return;
@@ -548,6 +621,12 @@ public final class TraceReader {
         maxTs = 0;
         if (firstHeader == null) firstHeader = h;
         out.header(h);
+        if (!bad.isEmpty()) {
+            // After the header went on, so the gap is filed under this segment: it spans all of it.
+            String why = String.join("; ", bad);
+            diag.issue(Issue.Kind.BAD_HEADER, lineNo, why);
+            gap(Event.GapKind.INVALID_EVENT, lineNo, "damaged header: " + why);
+        }
     }
 
     /** 1, and 2 (flight recorder: history lines, lost bounds, link events; probes/EVENTS.md). */
@@ -557,7 +636,9 @@ public final class TraceReader {
 
     static TraceHeader parseHeader(JsonNode n, long line) {
         List<Topology.PciDevice> devs = new ArrayList<>();
-        for (JsonNode d : n.path("topology")) {
+        JsonNode topo = n.path("topology");
+        for (JsonNode d : topo.isArray() ? topo : MAPPER.createArrayNode()) {
+            if (!d.isObject()) continue;
             devs.add(new Topology.PciDevice(d.path("dev").asText(), text(d, "vendor"), text(d, "device"),
                     text(d, "class"), text(d, "driver"), text(d, "parent"), d.path("bridge").asBoolean(false),
                     d.hasNonNull("iommu_group") ? d.get("iommu_group").asInt() : null, d.path("aer").asBoolean(false),
@@ -565,7 +646,8 @@ public final class TraceReader {
         }
         List<String> filter = new ArrayList<>();
         for (JsonNode f : n.path("filter").path("devices")) filter.add(f.asText());
-        return new TraceHeader(n.path("schema_version").asInt(-1), text(n, "agent"), text(n, "host"), text(n, "kernel"),
+        JsonNode version = n.path("schema_version");
+        return new TraceHeader(version.isIntegralNumber() && version.canConvertToInt() ? version.asInt() : -1, text(n, "agent"), text(n, "host"), text(n, "kernel"),
                 text(n, "boot_id"), n.path("mono_ns").asLong(), n.path("realtime_ns").asLong(),
                 probes(n.path("probes").path("attached")), probes(n.path("probes").path("missing")),
                 List.copyOf(filter), new Topology(devs), line);

@@ -36,10 +36,14 @@ class LabTopologyTraceTest {
             case "fatal-reset-retry" -> KERNELS_RETRY;
             case "switch-fatal" -> KERNELS_SWITCH;
             case "twofn-fatal" -> KERNELS_TWOFN;
+            case "removal-device-del" -> KERNELS_DEVICE_DEL;
+            case "two-drivers" -> KERNELS_TWO_DRIVERS;
             default -> List.of("6.1");
         };
     }
     static final List<String> KERNELS_TWOFN = List.of("6.1");
+    static final List<String> KERNELS_DEVICE_DEL = List.of("6.1");
+    static final List<String> KERNELS_TWO_DRIVERS = List.of("6.1", "7.2");
     static final List<String> KERNELS_REMOVAL = List.of("6.1", "7.2");
     static final List<String> KERNELS_RETRY = List.of("6.1");
     static final List<String> KERNELS_SWITCH = List.of("6.1");
@@ -128,6 +132,56 @@ class LabTopologyTraceTest {
         }));
     }
 
+    static List<AnalyzedEpisode> recoveries(Run run) {
+        return run.episodes().stream().filter(a -> a.episode().hasRecovery()).toList();
+    }
+
+    static Set<String> driversOf(Episode ep, String dev) {
+        Set<String> out = new TreeSet<>();
+        ep.callbacks().stream().filter(c -> dev.equals(c.dev())).forEach(c -> out.add(c.driver()));
+        return out;
+    }
+
+    /**
+     * A switch with the vfio endpoint 03:00.0 under one downstream port and an e1000e 04:00.0 on its host driver under
+     * the other. The error on the endpoint resets only its port's bus: the e1000e is not affected and no handler of
+     * it runs. The error on the switch's upstream port resets the root port's bus: both devices are affected, each
+     * driver's error_detected runs (vfio-pci's signals the user), and e1000e's NEED_RESET makes the kernel walk
+     * slot_reset.
+     */
+    @TestFactory
+    Stream<DynamicTest> twoDriversUnderOnePort() {
+        return kernels("two-drivers").stream().map(k -> DynamicTest.dynamicTest(k, () -> {
+            Run r = run(k, "two-drivers");
+            List<AnalyzedEpisode> rec = recoveries(r);
+            assertEquals(2, rec.size(), "two errors, two recoveries: " + rec);
+            Episode first = rec.get(0).episode(), second = rec.get(1).episode();
+
+            assertEquals("0000:03:00.0", first.device());
+            assertEquals("0000:02:00.0", first.bridge());
+            assertTrue(first.affected().contains("0000:03:00.0"), first.affected().toString());
+            assertFalse(first.affected().contains("0000:04:00.0"), "the e1000e is under the other port: " + first.affected());
+            assertEquals(Set.of("0000:03:00.0"), errorDetectedDevices(first));
+            assertEquals(5, first.result());
+
+            assertEquals("0000:01:00.0", second.device(), "the error is the upstream port's");
+            assertEquals("0000:00:02.0", second.bridge(), "an upstream port's error resets the root port's bus");
+            assertTrue(second.affected().containsAll(List.of("0000:00:02.0", "0000:01:00.0", "0000:02:00.0", "0000:02:01.0",
+                    "0000:03:00.0", "0000:04:00.0")), second.affected().toString());
+            assertTrue(errorDetectedDevices(second).containsAll(Set.of("0000:03:00.0", "0000:04:00.0")),
+                    errorDetectedDevices(second).toString());
+            assertEquals(Set.of("vfio-pci"), driversOf(second, "0000:03:00.0"));
+            assertEquals(Set.of("e1000e"), driversOf(second, "0000:04:00.0"));
+            assertTrue(second.callbacks().stream().anyMatch(c -> c.cb() == Event.Callback.SLOT_RESET && "0000:04:00.0".equals(c.dev())),
+                    "e1000e answered NEED_RESET: slot_reset is walked: " + second.callbacks());
+            assertEquals("0000:00:02.0", second.recoveryResets().get(0).bridge());
+            assertEquals(5, second.result());
+            // the user holds only 03:00.0: every verdict is about it (or the ports), never about the e1000e
+            for (AnalyzedEpisode a : rec)
+                assertTrue(a.verdicts().stream().noneMatch(v -> "0000:04:00.0".equals(v.dev())), a.verdicts().toString());
+        }));
+    }
+
     @TestFactory
     Stream<DynamicTest> refusedResetThenARealOneAfterTheRecovery() {
         return kernels("fatal-reset-retry").stream().map(k -> DynamicTest.dynamicTest(k, () -> {
@@ -153,6 +207,38 @@ class LabTopologyTraceTest {
                     "vfio.remove.enter", "vfio.remove.exit"))
                 assertTrue(r.report().eventsByType().containsKey(t), t + " in " + r.report().eventsByType());
             assertTrue(r.episodes().stream().noneMatch(a -> a.episode().hasRecovery()), "no AER recovery in a removal");
+        }));
+    }
+
+    /**
+     * QMP device_del: the attention button, pciehp's 5 s grace, the disable request, an orderly removal (the card is
+     * still present when pciehp unconfigures it), vfio's device request, the user's close. Every hotplug.event is read
+     * (disable_request's integer reason once made its line unreadable, and the gap it left made every user read
+     * around it unpaired and the removal tentative). Nothing reads all ones: the user let go before the card went.
+     */
+    @TestFactory
+    Stream<DynamicTest> orderlyRemovalIsAConfidentDeviceLoss() {
+        return kernels("removal-device-del").stream().map(k -> DynamicTest.dynamicTest(k, () -> {
+            Run r = run(k, "removal-device-del");
+            assertEquals(3L, r.report().eventsByType().get("hotplug.event"), "button press, disable request, presence change");
+            List<String> handlers = r.events().stream().filter(e -> e instanceof Event.DeviceGone g && g.type().equals("hotplug.event"))
+                    .map(e -> ((Event.DeviceGone) e).what()).toList();
+            assertTrue(handlers.stream().anyMatch(w -> w.contains("(button_press)")), handlers.toString());
+            assertTrue(handlers.stream().anyMatch(w -> w.contains("(disable_request)")), handlers.toString());
+            AnalyzedEpisode removal = r.episodes().stream()
+                    .filter(a -> a.verdicts().stream().anyMatch(v -> v.kind() == Verdict.Kind.DEVICE_REMOVED
+                            && "0000:01:00.0".equals(v.dev()) && v.sentence().contains("pci_stop_and_remove_bus_device")))
+                    .findFirst().orElseThrow(() -> new AssertionError("no episode with the removal of 0000:01:00.0"));
+            assertEquals("0000:00:02.0", removal.episode().bridge());
+            assertTrue(removal.episode().affected().contains("0000:01:00.0"));
+            assertFalse(removal.episode().hasRecovery(), "no AER recovery in a removal");
+            assertTrue(removal.verdicts().stream().noneMatch(Verdict::tentative), removal.verdicts().toString());
+            assertTrue(removal.verdicts().stream().anyMatch(v -> v.kind() == Verdict.Kind.DEVICE_REMOVED
+                    && v.sentence().contains("release the device")), "vfio's device request: " + removal.verdicts());
+            for (AnalyzedEpisode a : r.episodes()) {
+                assertTrue(a.verdicts().stream().noneMatch(v -> v.kind() == Verdict.Kind.ALL_ONES_READ), a.verdicts().toString());
+                assertEquals(Outcome.CLEAN, a.outcome(), "an orderly removal with a complete trace: " + a.verdicts());
+            }
         }));
     }
 
