@@ -245,15 +245,15 @@ public final class TraceReader {
 
     /** Field values of the line being parsed; reused to avoid garbage on the hot path. */
     private static final class Scratch {
-        String type, comm, dev, cb, driver, fn, ctx, cmdName, region, op, reason, event, slot;
-        long ts, cpu, pid, tid, severity, status, state, ret, result, cmd, offset, size, value, count, events, lost, since, until;
+        String type, comm, dev, cb, driver, fn, ctx, cmdName, region, op, reason, event, slot, stateName, reasonName;
+        long ts, cpu, pid, tid, severity, status, state, ret, result, cmd, offset, size, value, count, events, lost, since, until, reasonNum;
         boolean tlpValid, write, history;
         long[] tlp;
         int has; // bit set of F_* below
         List<String> unknown;
 
         void reset() {
-            type = comm = dev = cb = driver = fn = ctx = cmdName = region = op = reason = event = slot = null;
+            type = comm = dev = cb = driver = fn = ctx = cmdName = region = op = reason = event = slot = stateName = reasonName = null;
             tlp = null;
             has = 0;
             if (unknown != null) unknown.clear();
@@ -263,7 +263,7 @@ public final class TraceReader {
     private static final int F_TS = 1, F_CPU = 2, F_PID = 4, F_TID = 8, F_SEVERITY = 16, F_STATUS = 32, F_STATE = 64,
             F_RET = 128, F_RESULT = 256, F_CMD = 512, F_OFFSET = 1024, F_SIZE = 2048, F_VALUE = 4096, F_COUNT = 8192,
             F_WRITE = 16384, F_TLPVALID = 32768, F_EVENTS = 65536, F_LOST = 131072, F_HISTORY = 1 << 18,
-            F_SINCE = 1 << 21, F_UNTIL = 1 << 22, F_BADTYPE = 1 << 20;
+            F_SINCE = 1 << 21, F_UNTIL = 1 << 22, F_BADTYPE = 1 << 20, F_REASON_NUM = 1 << 23;
 
     private void field(JsonParser p, String name) throws IOException {
         JsonToken v = p.nextToken();
@@ -297,7 +297,10 @@ public final class TraceReader {
             case "count" -> s.count = num(p, v, F_COUNT);
             case "events" -> s.events = num(p, v, F_EVENTS);
             case "lost" -> s.lost = num(p, v, F_LOST);
-            case "reason" -> s.reason = str(p, v);
+            // a string on the footer, a number (ShutdownCause) on qemu.system_reset
+            case "reason" -> { if (v == JsonToken.VALUE_NUMBER_INT) s.reasonNum = num(p, v, F_REASON_NUM); else s.reason = str(p, v); }
+            case "state_name" -> s.stateName = str(p, v);
+            case "reason_name" -> s.reasonName = str(p, v);
             case "since" -> s.since = num(p, v, F_SINCE);
             case "event" -> s.event = str(p, v);
             case "slot" -> s.slot = str(p, v);
@@ -381,7 +384,8 @@ public final class TraceReader {
             return;
         }
         // Device-loss lines the timeline uses become events (build); the rest are counted, not placed (yet).
-        if (type.equals("history") || type.equals("pcie.link_event") || (deviceLossOrQemu(type) && !deviceGone(type))) {
+        if (type.equals("history") || type.equals("pcie.link_event")
+                || (deviceLossOrQemu(type) && !deviceGone(type) && !qemu(type))) {
             // schema v2 lines not placed in timelines (yet): counted like events, so the footer still adds up
             eventsInSegment++;
             totalEvents++;
@@ -433,6 +437,9 @@ public final class TraceReader {
                     "vfio.err_detected.enter", "eventfd.signal", "vfio.open", "vfio.close",
                     "user_reset.enter", "user_reset.exit", "cfg_lock" -> need = COMMON;
             case "pci.remove.enter", "vfio.request", "vfio.remove.enter", "pci.hp_event", "hotplug.event" -> need = COMMON;
+            case "qemu.config.enter", "qemu.config.exit", "qemu.region.enter", "qemu.region.exit" -> need = COMMON | F_OFFSET | F_SIZE | F_WRITE;
+            case "qemu.vm_stop", "qemu.runstate" -> need = COMMON | F_STATE;
+            case "qemu.system_reset" -> need = COMMON | F_REASON_NUM;
             default -> {
                 diag.unknownType(type, lineNo);
                 byType.computeIfAbsent("(unknown)", k -> new long[1])[0]++;
@@ -440,9 +447,11 @@ public final class TraceReader {
             }
         }
         String missing = null;
+        boolean qemu = qemu(type);
+        if (!qemu && (s.has & F_REASON_NUM) != 0) s.has |= F_BADTYPE; // only QEMU's reason is a number
         if ((s.has & need) != need) missing = "missing or mistyped numeric/boolean field";
         else if ((s.has & F_BADTYPE) != 0) missing = "a field has the wrong JSON type";
-        else if (!type.equals("lost") && !type.equals("eventfd.signal") && s.dev == null) missing = "missing \"dev\"";
+        else if (!type.equals("lost") && !type.equals("eventfd.signal") && !qemu && s.dev == null) missing = "missing \"dev\"";
         else if (!type.equals("lost") && s.comm == null) missing = "missing \"comm\"";
         else if (type.startsWith("cb.") && Event.Callback.fromWire(s.cb) == null) missing = "bad \"cb\": " + s.cb;
         else if ((type.startsWith("reset.") || type.startsWith("user_reset.")) && s.fn == null) missing = "missing \"fn\"";
@@ -485,20 +494,31 @@ public final class TraceReader {
             case "pci.hp_event" -> new Event.DeviceGone(c, type, "hotplug event " + (s.event != null ? s.event : "?")
                     + (s.slot != null ? " on slot " + s.slot : "") + " on the port above it");
             case "hotplug.event" -> new Event.DeviceGone(c, type, "pciehp handled a slot event on the port above it");
+            case "qemu.config.enter", "qemu.region.enter" -> new QemuEvents.AccessEnter(c, space(type), s.offset, (int) s.size,
+                    s.write, (s.has & F_VALUE) != 0 ? s.value : null);
+            case "qemu.config.exit", "qemu.region.exit" -> new QemuEvents.AccessExit(c, space(type), s.offset, (int) s.size,
+                    s.write, (s.has & F_VALUE) != 0 ? s.value : null);
+            case "qemu.vm_stop", "qemu.runstate" -> new QemuEvents.RunState(c, type.equals("qemu.vm_stop"), (int) s.state, s.stateName);
+            case "qemu.system_reset" -> new QemuEvents.SystemReset(c, (int) s.reasonNum, s.reasonName);
             case "lost" -> new Event.Lost(c, s.count, (s.has & F_SINCE) != 0 ? s.since : null,
                     (s.has & F_UNTIL) != 0 ? s.until : null, (s.has & F_CPU) == 0);
             default -> throw new IllegalStateException(type);
         };
     }
 
-    /** Device-loss (pciehp, PCI removal, vfio request/remove) and QEMU uprobe lines (probes/EVENTS.md), known to
-     *  the schema but not placed in timelines yet. */
     /** The device-loss types that become {@link Event.DeviceGone} (a removal starts, vfio asks, a slot event). */
     static boolean deviceGone(String type) {
         return switch (type) {
             case "pci.remove.enter", "vfio.request", "vfio.remove.enter", "pci.hp_event", "hotplug.event" -> true;
             default -> false;
         };
+    }
+
+    /** QEMU's uprobe events (probes/EVENTS.md): typed as {@link Event.Qemu}, without a dev. */
+    static boolean qemu(String type) { return type.startsWith("qemu."); }
+
+    private static QemuEvents.Space space(String type) {
+        return type.startsWith("qemu.config.") ? QemuEvents.Space.CONFIG : QemuEvents.Space.REGION;
     }
 
     static boolean deviceLossOrQemu(String type) {
