@@ -1,6 +1,7 @@
 # Sourced by stage1 for MODE=scenario.  Variables from the job: SCENARIO, KIND
-# (correctable|nonfatal|fatal|slotoff|device_del), REPEAT, RESET (""|device|hot), TRACER,
-# EPS (endpoints on vfio-pci), LABUSER (vfio-user|qemu).
+# (correctable|nonfatal|fatal|fatal-up|fatal-during|slotoff|device_del), KINDS (one KIND per error, when
+# the errors of a boot differ), REPEAT, RESET (""|device|hot), TRACER, EPS (endpoints on vfio-pci),
+# HOSTDEVS (DEV=driver: endpoints on a host driver, traced too), LABUSER (vfio-user|qemu).
 # The guest conducts: it starts the tracer and the vfio user, arms the endpoint,
 # asks the host to inject (file $LAB/inject.N, answered by $LAB/injected.N),
 # waits for the recovery to finish, repeats, then stops everything cleanly.
@@ -28,6 +29,8 @@ start_agent() {
 	say "starting agent"
 	devargs=""
 	for e in $EPS; do devargs="$devargs --device $e"; done
+	# devices on host drivers under the same port are traced too (two-drivers)
+	for hd in ${HOSTDEVS:-}; do devargs="$devargs --device ${hd%%=*}"; done
 	/usr/bin/python3 /aertrace/agent/aertrace-agent $devargs ${AGENT_EXTRA:-} -o $TRACE 2>/out/agent.err &
 	TRACER_PID=$!
 	# 900 s: at load 15-28 on the 2-core build machine bcc's compile under TCG took 180-300 s and more
@@ -174,6 +177,10 @@ run_scenario() {
 	lspci -tv >$LAB/lspci-tree.txt 2>&1
 	i=1
 	while [ $i -le $REPEAT ]; do
+		# KINDS (lab/run "kinds"): one injection kind per error, in order
+		[ -n "${KINDS:-}" ] && KIND=$(echo $KINDS | cut -d' ' -f$i)
+		# fatal-during injects two errors in one request: two recoveries follow
+		expect=1; [ "$KIND" = fatal-during ] && expect=2
 		lspci -vvv >$LAB/lspci-before-$i.txt 2>&1
 		before=$(recoveries)
 		if [ "${LABUSER:-vfio-user}" != qemu ]; then
@@ -207,8 +214,8 @@ run_scenario() {
 			if ! wait_for 30 test -e $LAB/injected.$i; then say "host did not inject"; rc=1; break; fi
 			res=$(cat $LAB/injected.$i)
 			case "$res" in *" ok"*) ;; *) say "injection failed: $res"; rc=1; break ;; esac
-			if wait_for 60 sh -c "[ \$(dmesg | grep -c 'AER: device recovery') -gt $before ]"; then
-				say "recovery $i: $(dmesg | grep 'AER: device recovery' | tail -1)"
+			if wait_for 60 sh -c "[ \$(dmesg | grep -c 'AER: device recovery') -ge $((before + expect)) ]"; then
+				say "recovery $i: $(dmesg | grep 'AER: device recovery' | tail -$expect | tr '\n' ' ')"
 			else
 				say "no recovery message within 60 s after injection $i"
 				lspci -vvv -s 00:02.0 >$LAB/lspci-rp-$i.txt 2>&1

@@ -36,7 +36,7 @@ public final class GapLedger {
             from = Math.min(from, ts);
             to = Math.max(to, upTo);
             toLine = Math.max(toLine, atLine);
-            count++;
+            count = Strict.add(count, 1);
         }
 
         TraceGap snapshot() { return new TraceGap(kind, cpu, from, to, line, fromLine, toLine, count, detail); }
@@ -78,7 +78,7 @@ public final class GapLedger {
         e.count = count;
         e.detail = detail;
         e.segment = segment;
-        if (kind == TraceGap.Kind.LOSS) lossRecords += count;
+        if (kind == TraceGap.Kind.LOSS) lossRecords = Strict.add(lossRecords, count);
         if (entries.size() >= MAX) mergeOldest();
         entries.add(e);
         if (hides(kind)) holes.add(e);
@@ -102,7 +102,7 @@ public final class GapLedger {
             x.to = Math.max(x.to, y.to);
             x.fromLine = x.fromLine == 0 || y.fromLine == 0 ? 0 : Math.min(x.fromLine, y.fromLine);
             x.toLine = Math.max(x.toLine, y.toLine);
-            x.count += y.count;
+            x.count = Strict.add(x.count, y.count);
             if (!java.util.Objects.equals(x.cpu, y.cpu)) x.cpu = null;
             if (x.kind != y.kind) x.kind = TraceGap.Kind.INPUT;
         }

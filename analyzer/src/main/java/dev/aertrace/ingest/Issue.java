@@ -25,7 +25,12 @@ public record Issue(Kind kind, long count, List<Long> lines, String detail) {
         LOST_EVENTS("the agent reported lost events"),
         NO_FOOTER("no footer: the trace was cut off"),
         FOOTER_MISMATCH("footer counts differ from what was read"),
-        AFTER_FOOTER("lines after the footer");
+        AFTER_FOOTER("lines after the footer"),
+        BAD_HEADER("header field missing or of the wrong JSON type or shape; no verdict of this trace is confident"),
+        BAD_SIZE("vfio access size impossible (config: 1-4096 bytes, other regions: 1 byte to the kernel's 2 GiB read limit); the line is a gap"),
+        BAD_COUNT("loss or footer count impossible (zero, negative, or a sum past 2^63-1, which saturates); the loss is of unknown size"),
+        DAMAGED_NAME("a type or field name one character away from a known one: a damaged line, not a newer agent's"),
+        BOUND("a per-input bound was reached (open episodes, open accesses per thread, threads, gaps or accesses per episode); what it dropped is a gap");
 
         public final String meaning;
 
@@ -38,7 +43,8 @@ public record Issue(Kind kind, long count, List<Long> lines, String detail) {
         public boolean gap() {
             return switch (this) {
                 case CORRUPT_LINE, TRUNCATED_LINE, INVALID_EVENT, OUT_OF_ORDER, UNMATCHED_EXIT, MISSING_EXIT,
-                        LOST_EVENTS, NO_FOOTER, FOOTER_MISMATCH, SCHEMA_VERSION, MISSING_HEADER -> true;
+                        LOST_EVENTS, NO_FOOTER, FOOTER_MISMATCH, SCHEMA_VERSION, MISSING_HEADER, BAD_HEADER, BAD_SIZE,
+                        BAD_COUNT, DAMAGED_NAME, BOUND -> true;
                 default -> false;
             };
         }

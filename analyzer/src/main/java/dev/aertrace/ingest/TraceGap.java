@@ -40,7 +40,7 @@ public record TraceGap(Kind kind, Integer cpu, long from, long to, long line, lo
     public String describe() {
         StringBuilder s = new StringBuilder(kind.id());
         s.append(" (");
-        if (kind == Kind.LOSS) s.append(count).append(" events lost");
+        if (kind == Kind.LOSS) s.append(count > 0 ? count + " events lost" : "an unknown number of events lost");
         else if (detail != null) s.append(detail);
         else s.append(kind.id());
         s.append(cpu == null ? " on any cpu" : " on cpu " + cpu);

@@ -88,7 +88,11 @@ public final class TraceReader {
         } catch (IOException e) {
             diag.issue(lineNo == 0 ? Issue.Kind.UNREADABLE : Issue.Kind.TRUNCATED_LINE, lineNo + 1,
                     "input ended with an error after line " + lineNo + ": " + e.getMessage());
-            if (lineNo > 0) gap(Event.GapKind.TRUNCATED_LINE, lineNo + 1, "input broken: " + e.getMessage());
+            if (lineNo > 0 && e instanceof java.util.zip.ZipException)
+                // A failed CRC or a corrupt deflate block: bytes anywhere before this point may have decoded wrong
+                // (a name, a timestamp), so the hole has no known place: it spans the whole segment.
+                gap(Event.GapKind.LOST_EVENTS, lineNo + 1, "gzip data damaged (" + e.getMessage() + "): any line may be wrong");
+            else if (lineNo > 0) gap(Event.GapKind.TRUNCATED_LINE, lineNo + 1, "input broken: " + e.getMessage());
         }
         finish();
         return report();
@@ -198,6 +202,10 @@ public final class TraceReader {
         int i = off, end = off + len;
         while (i < end && (b[i] == ' ' || b[i] == '\t')) i++;
         if (i == end) return; // blank lines carry nothing
+        if (b[i] != '{') { // not an object: said without a parser exception (its stack trace costs ~20 µs a line)
+            bad(Issue.Kind.CORRUPT_LINE, "not a JSON object");
+            return;
+        }
         s.reset();
         try (JsonParser p = FACTORY.createParser(b, off, len)) {
             if (p.nextToken() != JsonToken.START_OBJECT) throw new BadLine("not a JSON object");
@@ -245,7 +253,7 @@ public final class TraceReader {
 
     /** Field values of the line being parsed; reused to avoid garbage on the hot path. */
     private static final class Scratch {
-        String type, comm, dev, cb, driver, fn, ctx, cmdName, region, op, reason, event, slot, stateName, reasonName;
+        String type, comm, dev, cb, driver, fn, ctx, cmdName, region, op, reason, event, slot, handler, stateName, reasonName;
         long ts, cpu, pid, tid, severity, status, state, ret, result, cmd, offset, size, value, count, events, lost, since, until, reasonNum;
         boolean tlpValid, write, history;
         long[] tlp;
@@ -253,7 +261,7 @@ public final class TraceReader {
         List<String> unknown;
 
         void reset() {
-            type = comm = dev = cb = driver = fn = ctx = cmdName = region = op = reason = event = slot = stateName = reasonName = null;
+            type = comm = dev = cb = driver = fn = ctx = cmdName = region = op = reason = event = slot = handler = stateName = reasonName = null;
             tlp = null;
             has = 0;
             if (unknown != null) unknown.clear();
@@ -297,8 +305,13 @@ public final class TraceReader {
             case "count" -> s.count = num(p, v, F_COUNT);
             case "events" -> s.events = num(p, v, F_EVENTS);
             case "lost" -> s.lost = num(p, v, F_LOST);
-            // a string on the footer, a number (ShutdownCause) on qemu.system_reset
-            case "reason" -> { if (v == JsonToken.VALUE_NUMBER_INT) s.reasonNum = num(p, v, F_REASON_NUM); else s.reason = str(p, v); }
+            // a string on the footer (why the agent stopped), an integer on hotplug.event (disable_request's reason)
+            // and on qemu.system_reset (QEMU's ShutdownCause)
+            case "reason" -> {
+                if (v == JsonToken.VALUE_NUMBER_INT) s.reasonNum = num(p, v, F_REASON_NUM);
+                else s.reason = str(p, v);
+            }
+            case "handler" -> s.handler = str(p, v);
             case "state_name" -> s.stateName = str(p, v);
             case "reason_name" -> s.reasonName = str(p, v);
             case "since" -> s.since = num(p, v, F_SINCE);
@@ -407,8 +420,10 @@ public final class TraceReader {
         if (s.unknown != null) for (String f : s.unknown) diag.unknownField(type, f, lineNo);
         if (s.ts > maxTs) maxTs = s.ts;
         if (e instanceof Event.Lost l) {
-            lostInSegment += l.count();
-            totalLost += l.count();
+            if (l.count() > Long.MAX_VALUE - lostInSegment)
+                diag.issue(Issue.Kind.BAD_COUNT, lineNo, "lost counts sum past 2^63-1 (kept at 2^63-1)");
+            lostInSegment = Strict.add(lostInSegment, l.count());
+            totalLost = Strict.add(totalLost, l.count());
             diag.issue(Issue.Kind.LOST_EVENTS, lineNo, l.count() + " events lost on "
                     + (l.anyCpu() ? "a buffer shared by all cpus" : "cpu " + l.common().cpu()));
         }
@@ -441,14 +456,21 @@ public final class TraceReader {
             case "qemu.vm_stop", "qemu.runstate" -> need = COMMON | F_STATE;
             case "qemu.system_reset" -> need = COMMON | F_REASON_NUM;
             default -> {
+                if (Strict.damagedType(type)) {
+                    diag.issue(Issue.Kind.DAMAGED_NAME, lineNo, "type \"" + type + "\"");
+                    return new Event.Gap(new Event.Common((s.has & F_TS) != 0 ? s.ts : maxTs, (int) s.cpu, (int) s.pid,
+                            (int) s.tid, s.comm, s.dev, lineNo), Event.GapKind.INVALID_EVENT, "damaged type \"" + type + "\"");
+                }
                 diag.unknownType(type, lineNo);
                 byType.computeIfAbsent("(unknown)", k -> new long[1])[0]++;
+                // EVENTS.md: the footer's events count every event line the agent wrote, a newer agent's types
+                // too; counting them here keeps a newer agent's clean trace adding up.
+                eventsInSegment++;
                 return null;
             }
         }
         String missing = null;
         boolean qemu = qemu(type);
-        if (!qemu && (s.has & F_REASON_NUM) != 0) s.has |= F_BADTYPE; // only QEMU's reason is a number
         if ((s.has & need) != need) missing = "missing or mistyped numeric/boolean field";
         else if ((s.has & F_BADTYPE) != 0) missing = "a field has the wrong JSON type";
         else if (!type.equals("lost") && !type.equals("eventfd.signal") && !qemu && s.dev == null) missing = "missing \"dev\"";
@@ -458,6 +480,24 @@ public final class TraceReader {
         else if (type.startsWith("vfio.rw.") && s.region == null) missing = "missing \"region\"";
         else if (type.equals("cfg_lock") && s.op == null) missing = "missing \"op\"";
         else if (type.equals("eventfd.signal") && s.ctx == null) missing = "missing \"ctx\"";
+        if (missing == null && s.unknown != null) for (String f : s.unknown) if (Strict.damagedField(f)) {
+            diag.issue(Issue.Kind.DAMAGED_NAME, lineNo, "field \"" + f + "\" on " + type);
+            return new Event.Gap(new Event.Common(s.ts, (int) s.cpu, (int) s.pid, (int) s.tid, s.comm, s.dev, lineNo),
+                    Event.GapKind.INVALID_EVENT, type + ": damaged field name \"" + f + "\"");
+        }
+        if (missing == null && type.startsWith("vfio.rw.")) {
+            String why = Strict.size(s.region, s.size);
+            if (why != null) {
+                diag.issue(Issue.Kind.BAD_SIZE, lineNo, type + ": " + why);
+                return new Event.Gap(new Event.Common(s.ts, (int) s.cpu, (int) s.pid, (int) s.tid, s.comm, s.dev, lineNo),
+                        Event.GapKind.INVALID_EVENT, type + ": " + why);
+            }
+        }
+        if (missing == null && type.equals("lost") && s.count <= 0) {
+            // Not a count the agent can write: the loss is real (the line says so) but its size is unknown.
+            diag.issue(Issue.Kind.BAD_COUNT, lineNo, "lost count " + s.count);
+            s.count = 0;
+        }
         if (missing != null) {
             diag.issue(Issue.Kind.INVALID_EVENT, lineNo, type + ": " + missing);
             return new Event.Gap(new Event.Common((s.has & F_TS) != 0 ? s.ts : maxTs, (int) s.cpu, (int) s.pid,
@@ -493,7 +533,8 @@ public final class TraceReader {
             case "vfio.request" -> new Event.DeviceGone(c, type, "vfio-pci asked the user to release the device (device request IRQ)");
             case "pci.hp_event" -> new Event.DeviceGone(c, type, "hotplug event " + (s.event != null ? s.event : "?")
                     + (s.slot != null ? " on slot " + s.slot : "") + " on the port above it");
-            case "hotplug.event" -> new Event.DeviceGone(c, type, "pciehp handled a slot event on the port above it");
+            case "hotplug.event" -> new Event.DeviceGone(c, type, "pciehp handled a slot event"
+                    + (s.handler != null ? " (" + s.handler + ")" : "") + " on the port above it");
             case "qemu.config.enter", "qemu.region.enter" -> new QemuEvents.AccessEnter(c, space(type), s.offset, (int) s.size,
                     s.write, (s.has & F_VALUE) != 0 ? s.value : null);
             case "qemu.config.exit", "qemu.region.exit" -> new QemuEvents.AccessExit(c, space(type), s.offset, (int) s.size,
@@ -531,6 +572,10 @@ public final class TraceReader {
     private void footer() {
         if ((s.has & (F_EVENTS | F_LOST)) != (F_EVENTS | F_LOST)) {
             diag.issue(Issue.Kind.INVALID_EVENT, lineNo, "footer without events/lost counts");
+        } else if (s.events < 0 || s.lost < 0) {
+            // A damaged footer: what the agent lost is unknown, so the whole segment may have holes.
+            diag.issue(Issue.Kind.BAD_COUNT, lineNo, "footer says " + s.events + " events/" + s.lost + " lost");
+            gap(Event.GapKind.LOST_EVENTS, lineNo, "footer counts impossible (" + s.events + " events/" + s.lost + " lost)");
         } else {
             if (s.events != eventsInSegment || s.lost != lostInSegment)
                 diag.issue(Issue.Kind.FOOTER_MISMATCH, lineNo, "footer says " + s.events + " events/" + s.lost
@@ -547,8 +592,11 @@ public final class TraceReader {
 
     private void header(byte[] b, int off, int len) {
         TraceHeader h;
+        List<String> bad;
         try {
-            h = parseHeader(MAPPER.readTree(b, off, len), lineNo);
+            JsonNode n = MAPPER.readTree(b, off, len);
+            bad = Strict.header(n);
+            h = parseHeader(n, lineNo);
         } catch (IOException | RuntimeException e) {
             diag.issue(Issue.Kind.INVALID_EVENT, lineNo, "unusable header: " + e.getMessage());
             return;
@@ -568,6 +616,12 @@ public final class TraceReader {
         maxTs = 0;
         if (firstHeader == null) firstHeader = h;
         out.header(h);
+        if (!bad.isEmpty()) {
+            // After the header went on, so the gap is filed under this segment: it spans all of it.
+            String why = String.join("; ", bad);
+            diag.issue(Issue.Kind.BAD_HEADER, lineNo, why);
+            gap(Event.GapKind.INVALID_EVENT, lineNo, "damaged header: " + why);
+        }
     }
 
     /** 1, and 2 (flight recorder: history lines, lost bounds, link events; probes/EVENTS.md). */
@@ -577,7 +631,9 @@ public final class TraceReader {
 
     static TraceHeader parseHeader(JsonNode n, long line) {
         List<Topology.PciDevice> devs = new ArrayList<>();
-        for (JsonNode d : n.path("topology")) {
+        JsonNode topo = n.path("topology");
+        for (JsonNode d : topo.isArray() ? topo : MAPPER.createArrayNode()) {
+            if (!d.isObject()) continue;
             devs.add(new Topology.PciDevice(d.path("dev").asText(), text(d, "vendor"), text(d, "device"),
                     text(d, "class"), text(d, "driver"), text(d, "parent"), d.path("bridge").asBoolean(false),
                     d.hasNonNull("iommu_group") ? d.get("iommu_group").asInt() : null, d.path("aer").asBoolean(false),
@@ -585,7 +641,8 @@ public final class TraceReader {
         }
         List<String> filter = new ArrayList<>();
         for (JsonNode f : n.path("filter").path("devices")) filter.add(f.asText());
-        return new TraceHeader(n.path("schema_version").asInt(-1), text(n, "agent"), text(n, "host"), text(n, "kernel"),
+        JsonNode version = n.path("schema_version");
+        return new TraceHeader(version.isIntegralNumber() && version.canConvertToInt() ? version.asInt() : -1, text(n, "agent"), text(n, "host"), text(n, "kernel"),
                 text(n, "boot_id"), n.path("mono_ns").asLong(), n.path("realtime_ns").asLong(),
                 probes(n.path("probes").path("attached")), probes(n.path("probes").path("missing")),
                 List.copyOf(filter), new Topology(devs), line);

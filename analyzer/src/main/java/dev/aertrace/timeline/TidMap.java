@@ -62,6 +62,22 @@ final class TidMap {
         }
     }
 
+    int size() { return size; }
+
+    private int hand;
+
+    /** Removes some thread's stack (a clock hand over the table: amortised O(1)) and returns it; null if empty. */
+    ArrayDeque<Event> evictOne() {
+        if (size == 0) return null;
+        int mask = keys.length - 1;
+        while (!used[hand & mask]) hand++;
+        int tid = keys[hand & mask];
+        ArrayDeque<Event> v = vals[hand & mask];
+        hand++;
+        remove(tid);
+        return v;
+    }
+
     List<ArrayDeque<Event>> values() {
         List<ArrayDeque<Event>> out = new ArrayList<>(size);
         for (int i = 0; i < keys.length; i++) if (used[i]) out.add(vals[i]);

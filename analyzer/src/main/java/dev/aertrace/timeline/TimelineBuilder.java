@@ -58,6 +58,27 @@ public final class TimelineBuilder implements TraceListener {
     private final Map<Integer, long[]> lastByTid = new HashMap<>();
     private static final int MAX_TIDS = 65_536;
 
+    /*
+     * Bounds (analyzer/README.md "Bounds"): what a hostile or broken input can make this class hold. Each overflow
+     * is a gap (TraceGap.Kind.CAP or a missing exit) in the episodes it touches, so they become tentative, and an
+     * issue of kind "bound" in the report.
+     */
+    /** Episodes open at once; past it the oldest is closed early (a recovery never seen to end holds one). */
+    public static final int MAX_OPEN_EPISODES = 256;
+    /** Open episodes one access or gap is copied into; the rest record it as elided (CAP). */
+    public static final int MAX_COPIES = 16;
+    /** Gap events listed per episode (every gap still reaches the episode through the ledger). */
+    public static final int MAX_GAPS_PER_EPISODE = 200;
+    /** Threads with open enters; past it one thread's enters are dropped as missing exits. */
+    public static final int MAX_THREADS = 65_536;
+    /** Open enters per thread (nesting deeper than any real call chain). */
+    public static final int MAX_STACK = 64;
+    /** Devices whose last COMMAND read is remembered. */
+    public static final int MAX_DEVICES = 65_536;
+
+    /** Start times of the open user operations per device: hasOpenAccess without walking every thread. */
+    private final Map<String, java.util.TreeMap<Long, Integer>> openUser = new HashMap<>();
+
     public TimelineBuilder(String source, Options opt, Diagnostics diag, Consumer<Episode> sink) {
         this(source, opt, diag, new GapLedger(), sink);
     }
@@ -76,6 +97,7 @@ public final class TimelineBuilder implements TraceListener {
     public void header(TraceHeader h) {
         closeAll(); // a new segment (another boot) starts: its clock is unrelated
         stacks.clear();
+        openUser.clear();
         lastCommandRead.clear();
         lastByTid.clear();
         ledger.segment(h.line(), true);
@@ -146,7 +168,11 @@ public final class TimelineBuilder implements TraceListener {
         if (g instanceof Event.Lost) return;
         lastGapTs = g.ts();
         lastGap = g;
-        for (Builder b : open) b.gaps.add(g);
+        int copies = 0;
+        for (Builder b : open) {
+            if (copies++ < MAX_COPIES) b.addGap(g);
+            else b.elideGap(g);
+        }
     }
 
     private void seenTid(Event e) {
@@ -204,13 +230,24 @@ public final class TimelineBuilder implements TraceListener {
             if (o.affected.stream().anyMatch(b.affected::contains)) o.closeAt = Math.min(o.closeAt, first.ts() - 1);
         }
         closeDue(now);
-        if (lastGap != null && first.ts() - lastGapTs <= opt.preGapNs) b.gaps.add(lastGap);
+        if (lastGap != null && first.ts() - lastGapTs <= opt.preGapNs) b.addGap(lastGap);
         for (String d : b.affected) {
             Access before = lastCommandRead.get(d);
             if (before != null) b.accesses.add(before);
         }
-        open.add(b);
+        admit(b, first);
         return b;
+    }
+
+    /** Opens {@code b}; at the bound the oldest open episode is closed early, its end marked as a gap. */
+    private void admit(Builder b, Event first) {
+        if (open.size() >= MAX_OPEN_EPISODES) {
+            Builder o = open.remove(0);
+            bound(first.line(), "more than " + MAX_OPEN_EPISODES + " episodes open at once: the oldest closed early");
+            o.cutAt = Math.max(o.start, first.ts());
+            emit(o, Math.min(o.closeAt, o.cutAt), false);
+        }
+        open.add(b);
     }
 
     private Builder recoveryOf(int tid) {
@@ -252,7 +289,7 @@ public final class TimelineBuilder implements TraceListener {
         b.recoveryDone = true;
         b.closeAt = r.ts() + opt.settleNs;
         b.add(r);
-        if (enter == null && !b.midStart) b.gaps.add(r);
+        if (enter == null && !b.midStart) b.addGap(r);
     }
 
     /**
@@ -450,10 +487,10 @@ public final class TimelineBuilder implements TraceListener {
         b.deviceLoss = true;
         b.bridge = topo.recoveryBridge(dev);
         b.cover(dev);
-        if (lastGap != null && first.ts() - lastGapTs <= opt.preGapNs()) b.gaps.add(lastGap);
+        if (lastGap != null && first.ts() - lastGapTs <= opt.preGapNs()) b.addGap(lastGap);
         Access before = lastCommandRead.get(dev);
         if (before != null) b.accesses.add(before);
-        open.add(b);
+        admit(b, first);
         return b;
     }
 
@@ -472,16 +509,23 @@ public final class TimelineBuilder implements TraceListener {
             long end = a.end() != null ? a.end() : a.start();
             if (b.deviceLoss) b.closeAt = Math.max(b.closeAt == Long.MAX_VALUE ? 0 : b.closeAt, end + opt.settleNs());
         }
+        int copies = 0;
         for (Builder b : open) {
             if (!b.affected.contains(a.dev())) continue;
             if (!a.overlaps(b.start, b.closeAt == Long.MAX_VALUE ? null : b.closeAt)) continue;
-            // Bounded like the event list: a user hammering the device cannot grow one episode without limit.
+            // Bounded like the event list: a user hammering the device cannot grow one episode without limit, nor
+            // can one access be copied into every one of many open episodes (a 1.5 MB trace made a 3.4 GB report).
+            if (copies++ >= MAX_COPIES) {
+                b.elide(a.start());
+                continue;
+            }
             if (b.accesses.size() < opt.maxEventsPerEpisode()) b.accesses.add(a);
             else b.elide(a.start());
             if (a.enter() != null) b.add(a.enter());
             if (a.exit() != null) b.add(a.exit());
         }
         if (a.kind() == Access.Kind.CONFIG_READ && a.end() != null && coversCommand(a) && a.value() != null) {
+            if (lastCommandRead.size() >= MAX_DEVICES && !lastCommandRead.containsKey(a.dev())) lastCommandRead.clear();
             lastCommandRead.put(a.dev(), a);
         }
     }
@@ -515,6 +559,14 @@ public final class TimelineBuilder implements TraceListener {
     private static boolean userOp(Event e) { return e instanceof Event.RwEnter || e instanceof Event.IoctlEnter; }
 
     private void push(Event e) {
+        if (stacks.size() >= MAX_THREADS && stacks.get(e.tid()) == null) {
+            ArrayDeque<Event> evicted = stacks.evictOne();
+            bound(e.line(), "more than " + MAX_THREADS + " threads with open enters: one thread's enters dropped");
+            if (evicted != null) for (Event o : evicted) {
+                untrack(o);
+                missingExit(o, e.ts(), e.line());
+            }
+        }
         ArrayDeque<Event> st = stacks.getOrCreate(e.tid());
         // A thread cannot be inside the same function twice here (no recursion in these paths), nor in two user
         // operations at once: the older enter lost its exit.
@@ -522,12 +574,19 @@ public final class TimelineBuilder implements TraceListener {
             Event o = it.next();
             if ((o.type().equals(e.type()) && keyOf(o).equals(keyOf(e))) || (userOp(o) && userOp(e))) {
                 it.remove();
+                untrack(o);
                 missingExit(o, e.ts(), e.line());
                 break;
             }
         }
         st.push(e);
-        if (st.size() > 64) missingExit(st.removeLast(), e.ts(), e.line()); // bound per thread
+        track(e);
+        if (st.size() > MAX_STACK) {
+            Event o = st.removeLast();
+            untrack(o);
+            bound(e.line(), "more than " + MAX_STACK + " open enters on tid " + e.tid());
+            missingExit(o, e.ts(), e.line());
+        }
     }
 
     /**
@@ -546,8 +605,12 @@ public final class TimelineBuilder implements TraceListener {
                     break; // the open user operation is another one: it lost its exit, this exit lost its enter
                 }
                 if (!o.type().equals(enterType) || !keyOf(o).equals(key)) continue;
-                while (st.peek() != o) missingExit(st.pop(), exit.ts(), exit.line());
-                st.pop();
+                while (st.peek() != o) {
+                    Event lost = st.pop();
+                    untrack(lost);
+                    missingExit(lost, exit.ts(), exit.line());
+                }
+                untrack(st.pop());
                 if (st.isEmpty()) stacks.remove(exit.tid());
                 if ((user || exit instanceof Event.UserResetExit) && acrossGap(o, exit)) {
                     missingExit(o, exit.ts(), exit.line());
@@ -575,7 +638,7 @@ public final class TimelineBuilder implements TraceListener {
         if (!ledger.holeBetween(from == Long.MIN_VALUE ? exit.ts() - 1 : from - 1, exit.ts() + 1)) ledger.add(TraceGap.Kind.UNMATCHED_EXIT, exit.common().cpu(), from, exit.ts(), exit.line(),
                 last != null ? last[1] : 0, exit.line(), 0, exit.type() + " on tid " + exit.tid() + " without its enter");
         Event.Gap g = new Event.Gap(exit.common(), Event.GapKind.INVALID_EVENT, exit.type() + " without its enter");
-        for (Builder b : open) if (b.tid == exit.tid() || b.affected.contains(exit.dev())) b.gaps.add(g);
+        for (Builder b : open) if (b.tid == exit.tid() || b.affected.contains(exit.dev())) b.addGap(g);
     }
 
     /** Identity of a call beyond its type: what an exit must repeat to close an enter. */
@@ -599,9 +662,31 @@ public final class TimelineBuilder implements TraceListener {
         if (!ledger.holeBetween(enter.ts() - 1, Math.max(enter.ts(), seenTs) + 1)) ledger.add(TraceGap.Kind.MISSING_EXIT, enter.common().cpu(), enter.ts(), Math.max(enter.ts(), seenTs),
                 enter.line(), enter.line(), seenLine, 0, enter.type() + " on tid " + enter.tid() + " without its exit");
         Event.Gap g = new Event.Gap(enter.common(), Event.GapKind.INVALID_EVENT, enter.type() + " without its exit");
-        for (Builder b : open) if (b.tid == enter.tid() || b.affected.contains(enter.dev())) b.gaps.add(g);
+        for (Builder b : open) if (b.tid == enter.tid() || b.affected.contains(enter.dev())) b.addGap(g);
         if (enter instanceof Event.RwEnter || enter instanceof Event.IoctlEnter || enter instanceof Event.UserResetEnter)
             attribute(access(enter, null).lost());
+    }
+
+    private static boolean userEnterOp(Event e) {
+        return e instanceof Event.RwEnter || e instanceof Event.IoctlEnter || e instanceof Event.UserResetEnter;
+    }
+
+    private void track(Event e) {
+        if (!userEnterOp(e) || e.dev() == null) return;
+        openUser.computeIfAbsent(e.dev(), k -> new java.util.TreeMap<>()).merge(e.ts(), 1, Integer::sum);
+    }
+
+    private void untrack(Event e) {
+        if (!userEnterOp(e) || e.dev() == null) return;
+        java.util.TreeMap<Long, Integer> m = openUser.get(e.dev());
+        if (m == null) return;
+        m.computeIfPresent(e.ts(), (k, n) -> n > 1 ? n - 1 : null);
+        if (m.isEmpty()) openUser.remove(e.dev());
+    }
+
+    /** A bound was reached: named once per kind in the report, and a gap where it dropped something. */
+    private void bound(long line, String what) {
+        diag.issue(Issue.Kind.BOUND, line, what);
     }
 
     // ---------------------------------------------------------------- closing
@@ -618,11 +703,12 @@ public final class TimelineBuilder implements TraceListener {
         }
     }
 
+    /** An access that began inside the window is still open: O(devices of the episode), not O(threads). */
     private boolean hasOpenAccess(Builder b) {
-        for (ArrayDeque<Event> st : stacks.values())
-            for (Event e : st)
-                if ((e instanceof Event.RwEnter || e instanceof Event.IoctlEnter || e instanceof Event.UserResetEnter)
-                        && b.affected.contains(e.dev()) && e.ts() <= b.closeAt) return true;
+        for (String d : b.affected) {
+            java.util.TreeMap<Long, Integer> m = openUser.get(d);
+            if (m != null && !m.isEmpty() && m.firstKey() <= b.closeAt) return true;
+        }
         return false;
     }
 
@@ -636,6 +722,7 @@ public final class TimelineBuilder implements TraceListener {
             }
         }
         stacks.clear();
+        openUser.clear();
         for (Builder b : open) emit(b, Math.min(b.closeAt, now), true);
         open.clear();
     }
@@ -658,7 +745,15 @@ public final class TimelineBuilder implements TraceListener {
         List<TraceGap> holes = new ArrayList<>(ledger.overlapping(Math.min(b.start, firstAccess(b)), epEnd));
         if (b.elided > 0)
             holes.add(new TraceGap(TraceGap.Kind.CAP, null, b.elidedFrom, b.elidedTo, 0, 0, 0, b.elided,
-                    b.elided + " events/accesses beyond the per-episode cap of " + opt.maxEventsPerEpisode() + " not kept"));
+                    b.elided + " events/accesses beyond the per-episode cap of " + opt.maxEventsPerEpisode()
+                            + " (or copied into more than " + MAX_COPIES + " open episodes) not kept"));
+        if (b.gapsElided > 0)
+            holes.add(new TraceGap(TraceGap.Kind.CAP, null, b.gapsFrom, b.gapsTo, 0, 0, 0, b.gapsElided,
+                    b.gapsElided + " gaps beyond the per-episode list of " + MAX_GAPS_PER_EPISODE + " not listed"));
+        if (holes.size() > MAX_HOLES) holes = mergeExcess(holes);
+        if (b.cutAt != Long.MIN_VALUE)
+            holes.add(new TraceGap(TraceGap.Kind.CAP, null, b.cutAt, Long.MAX_VALUE, 0, 0, 0, 0,
+                    "closed early: more than " + MAX_OPEN_EPISODES + " episodes were open at once"));
         sink.accept(new Episode(source, b.id, b.device, b.severity, b.status, List.copyOf(b.errors), b.recoveryDev,
                 b.resetBridge != null ? b.resetBridge : b.bridge, List.copyOf(new TreeSet<>(b.affected)), b.start, epEnd,
                 b.recoveryStart, b.recoveryEnd, b.result, phases(b, epEnd), List.copyOf(b.callbacks),
@@ -666,6 +761,27 @@ public final class TimelineBuilder implements TraceListener {
                 b.elided, List.copyOf(b.gaps), List.copyOf(holes), b.midStart, midEnd, kernel, host));
         if (open.isEmpty() && now != Long.MIN_VALUE) ledger.prune(now - PRUNE_AFTER_NS);
     }
+
+    /**
+     * Past {@link #MAX_HOLES}, the gaps after the first ones merge into one that covers them all (coarser, never
+     * narrower: every verdict they met still meets it), so one episode's report stays bounded.
+     */
+    private static List<TraceGap> mergeExcess(List<TraceGap> holes) {
+        List<TraceGap> out = new ArrayList<>(holes.subList(0, MAX_HOLES - 1));
+        long from = Long.MAX_VALUE, to = Long.MIN_VALUE, line = 0, count = 0;
+        for (TraceGap g : holes.subList(MAX_HOLES - 1, holes.size())) {
+            from = Math.min(from, g.from());
+            to = Math.max(to, g.to());
+            if (line == 0) line = g.line();
+            count = dev.aertrace.ingest.Strict.add(count, Math.max(0, g.count()));
+        }
+        out.add(new TraceGap(TraceGap.Kind.INPUT, null, from, to, line, 0, 0, count,
+                (holes.size() - MAX_HOLES + 1) + " more gaps merged (more than " + MAX_HOLES + " meet this episode)"));
+        return out;
+    }
+
+    /** Gaps one episode lists; the rest merge into one. */
+    public static final int MAX_HOLES = 200;
 
     /** Gaps that ended this long before the stream's clock cannot meet an episode still to come. */
     private static final long PRUNE_AFTER_NS = 120_000_000_000L;
@@ -761,6 +877,20 @@ public final class TimelineBuilder implements TraceListener {
         }
 
         long elidedFrom = Long.MAX_VALUE, elidedTo = Long.MIN_VALUE;
+        long gapsElided, gapsFrom = Long.MAX_VALUE, gapsTo = Long.MIN_VALUE;
+        /** Where the open-episode bound closed it (MIN_VALUE: it closed normally). */
+        long cutAt = Long.MIN_VALUE;
+
+        void addGap(Event g) {
+            if (gaps.size() < MAX_GAPS_PER_EPISODE) gaps.add(g);
+            else elideGap(g);
+        }
+
+        void elideGap(Event g) {
+            gapsElided++;
+            gapsFrom = Math.min(gapsFrom, g.ts());
+            gapsTo = Math.max(gapsTo, g.ts());
+        }
 
         void add(Event e) {
             if (events.size() < opt.maxEventsPerEpisode()) events.add(e);

@@ -118,4 +118,74 @@ class ReproducerTest {
         assertNotEquals(0, r.code(), "a cut .gz: " + r.out() + r.err());
         assertTrue(r.err().contains("holes") || r.code() == 1, r.err());
     }
+
+    /** One trace's text report, with the exit code the CLI gave it. */
+    private static CliTest.Out analyze(String seed) {
+        return CliTest.run("analyze", SEEDS.resolve(seed).toString());
+    }
+
+    @Test
+    void headerFieldsOfTheWrongTypeMakeTheTraceInconclusive() {
+        // H: topology an object (was a false device-not-reset, exit 4); H0: [] (was CLEAN); H1: "schema_version":"1"
+        // (was read as 1); H2: mono_ns a string. The same trace with a well-formed header (H3) is CLEAN.
+        for (String f : new String[] {"H-topology-object.jsonl", "H0-topology-empty-array.jsonl",
+                "H1-schema-version-string.jsonl", "H2-mono-ns-string.jsonl"}) {
+            CliTest.Out r = analyze(f);
+            assertEquals(3, r.code(), f + ": " + r.out());
+            assertTrue(r.out().contains("bad-header ×1 (line 1)"), f + ": " + r.out());
+            assertFalse(r.out().contains("CLEAN") || r.out().contains("device-not-reset"), f + ": " + r.out());
+        }
+        CliTest.Out good = analyze("H3-good-header-clean.jsonl");
+        assertEquals(0, good.code(), good.out());
+        assertFalse(good.out().contains("bad-header"), good.out());
+    }
+
+    @Test
+    void impossibleAccessSizesAreANamedProblemNotARace() {
+        // G: a config read of 1e9 bytes held across the reset was a confident access-stalled-by-reset (exit 1).
+        CliTest.Out g = analyze("G-size-1e9.jsonl");
+        assertEquals(3, g.code(), g.out());
+        assertTrue(g.out().contains("bad-size ×2 (line 4,6)"), g.out());
+        for (String f : new String[] {"B-size0.jsonl", "C-size-neg.jsonl"}) {
+            CliTest.Out r = analyze(f);
+            assertEquals(3, r.code(), f + ": " + r.out());
+            assertTrue(r.out().contains("bad-size ×1 (line 3)"), f + ": " + r.out());
+        }
+    }
+
+    @Test
+    void aNewerAgentsTypeAddsUpWithItsFooter() {
+        // I: EVENTS.md says the footer counts every event line, and that unknown types are counted and ignored.
+        CliTest.Out r = analyze("I-newer-agent-type-counted-in-footer.jsonl");
+        assertEquals(0, r.code(), r.out());
+        assertTrue(r.out().contains("unknown type \"vfio.mmap\" ×1"), r.out());
+        assertFalse(r.out().contains("footer-mismatch"), r.out());
+        // ...but a known type with one byte flipped is a damaged line, not a newer agent's: the race it hid
+        // (the user's read inside the reset) must not become a confident verdict either way.
+        CliTest.Out l = analyze("L-damaged-type.jsonl");
+        assertEquals(3, l.code(), l.out());
+        assertTrue(l.out().contains("damaged-name ×1 (line 6)"), l.out());
+    }
+
+    @Test
+    void impossibleLossCountsAreNamedAndNeverConfident() {
+        CliTest.Out j0 = analyze("J0-lost-count-zero.jsonl");
+        assertEquals(3, j0.code(), j0.out());
+        assertTrue(j0.out().contains("bad-count ×1 (line 5)"), j0.out());
+        assertTrue(j0.out().contains("an unknown number of events lost"), j0.out());
+        // J: 2^63-1 then 1 (wrapped negative before), and a footer with lost = Long.MIN_VALUE.
+        CliTest.Out j = analyze("J-lost-count-overflow.jsonl");
+        assertEquals(3, j.code(), j.out());
+        assertTrue(j.out().contains("bad-count ×2 (line 6,11)"), j.out());
+        assertTrue(j.out().contains("the agent reported 9223372036854775807 lost events"), j.out()); // saturated, not wrapped
+        CliTest.Out k = analyze("K-footer-lost-not-in-stream.jsonl");
+        assertEquals(3, k.code(), k.out());
+    }
+
+    @Test
+    void saturatingCountsNeverWrap() {
+        assertEquals(Long.MAX_VALUE, dev.aertrace.ingest.Strict.add(Long.MAX_VALUE, 1));
+        assertEquals(Long.MAX_VALUE, dev.aertrace.ingest.Strict.add(Long.MAX_VALUE - 5, Long.MAX_VALUE - 5));
+        assertEquals(7, dev.aertrace.ingest.Strict.add(3, 4));
+    }
 }

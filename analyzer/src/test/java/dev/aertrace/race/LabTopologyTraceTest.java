@@ -25,7 +25,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * affected devices each topology really has. Facts of the trace itself (a refused reset inside the recovery,
  * the successful one after it, the removal, QEMU stopping the VM) are checked on the events, so the traces stay
  * what their names say; the verdicts over them are the analyzer's tests' business. A trace the lab has not
- * committed fails here, never skips. (twofn-* has a scenario but no committed trace yet: no test.)
+ * committed fails here, never skips.
  */
 class LabTopologyTraceTest {
     static final Path LAB = Path.of(System.getProperty("aertrace.labdir", "../testdata/lab"));
@@ -35,9 +35,13 @@ class LabTopologyTraceTest {
             case "removal-slotoff" -> KERNELS_REMOVAL;
             case "fatal-reset-retry" -> KERNELS_RETRY;
             case "switch-fatal" -> KERNELS_SWITCH;
+            case "twofn-fatal" -> KERNELS_TWOFN;
+            case "removal-device-del" -> KERNELS_DEVICE_DEL;
             default -> List.of("6.1");
         };
     }
+    static final List<String> KERNELS_TWOFN = List.of("6.1");
+    static final List<String> KERNELS_DEVICE_DEL = List.of("6.1");
     static final List<String> KERNELS_REMOVAL = List.of("6.1", "7.2");
     static final List<String> KERNELS_RETRY = List.of("6.1");
     static final List<String> KERNELS_SWITCH = List.of("6.1");
@@ -85,6 +89,47 @@ class LabTopologyTraceTest {
         }));
     }
 
+    static Set<String> verdictKinds(AnalyzedEpisode a, String dev) {
+        Set<String> out = new TreeSet<>();
+        a.verdicts().stream().filter(v -> dev.equals(v.dev())).forEach(v -> out.add(v.kind().id));
+        return out;
+    }
+
+    static AnalyzedEpisode analyzedRecovery(Run run) {
+        return run.episodes().stream().filter(a -> a.episode().hasRecovery()).findFirst()
+                .orElseThrow(() -> new AssertionError("no recovery episode in " + run.episodes()));
+    }
+
+    /**
+     * Two functions of one slot, both on vfio-pci, one user; the error on function 0. The root port's bus reset
+     * takes both: both get error_detected and an eventfd signal, and the verdicts name each function the user was
+     * reading when the reset ran, not only the one that reported the error.
+     */
+    @TestFactory
+    Stream<DynamicTest> twoFunctionsAreBothInTheRecovery() {
+        return kernels("twofn-fatal").stream().map(k -> DynamicTest.dynamicTest(k, () -> {
+            AnalyzedEpisode a = analyzedRecovery(run(k, "twofn-fatal"));
+            Episode ep = a.episode();
+            assertEquals("0000:01:00.0", ep.device());
+            assertEquals("0000:00:02.0", ep.bridge());
+            assertEquals(List.of("0000:00:02.0", "0000:01:00.0", "0000:01:00.1"), ep.affected());
+            assertEquals(Set.of("0000:01:00.0", "0000:01:00.1"), errorDetectedDevices(ep));
+            assertTrue(ep.callbacks().stream().filter(c -> c.cb() == Event.Callback.ERROR_DETECTED)
+                    .allMatch(c -> "vfio-pci".equals(c.driver())), ep.callbacks().toString());
+            Set<String> notified = new TreeSet<>();
+            ep.notifications().forEach(n -> notified.add(n.dev()));
+            assertEquals(Set.of("0000:01:00.0", "0000:01:00.1"), notified, "one eventfd signal per function");
+            assertEquals(5, ep.result());
+            assertEquals(Outcome.RACE, a.outcome());
+            // the user's held reads on both functions were inside the host's bus reset
+            for (String fn : List.of("0000:01:00.0", "0000:01:00.1")) {
+                Set<String> kinds = verdictKinds(a, fn);
+                assertTrue(kinds.containsAll(Set.of("access-during-reset", "access-stalled-by-reset", "notified-before-reset")),
+                        fn + ": " + kinds);
+            }
+        }));
+    }
+
     @TestFactory
     Stream<DynamicTest> refusedResetThenARealOneAfterTheRecovery() {
         return kernels("fatal-reset-retry").stream().map(k -> DynamicTest.dynamicTest(k, () -> {
@@ -110,6 +155,38 @@ class LabTopologyTraceTest {
                     "vfio.remove.enter", "vfio.remove.exit"))
                 assertTrue(r.report().eventsByType().containsKey(t), t + " in " + r.report().eventsByType());
             assertTrue(r.episodes().stream().noneMatch(a -> a.episode().hasRecovery()), "no AER recovery in a removal");
+        }));
+    }
+
+    /**
+     * QMP device_del: the attention button, pciehp's 5 s grace, the disable request, an orderly removal (the card is
+     * still present when pciehp unconfigures it), vfio's device request, the user's close. Every hotplug.event is read
+     * (disable_request's integer reason once made its line unreadable, and the gap it left made every user read
+     * around it unpaired and the removal tentative). Nothing reads all ones: the user let go before the card went.
+     */
+    @TestFactory
+    Stream<DynamicTest> orderlyRemovalIsAConfidentDeviceLoss() {
+        return kernels("removal-device-del").stream().map(k -> DynamicTest.dynamicTest(k, () -> {
+            Run r = run(k, "removal-device-del");
+            assertEquals(3L, r.report().eventsByType().get("hotplug.event"), "button press, disable request, presence change");
+            List<String> handlers = r.events().stream().filter(e -> e instanceof Event.DeviceGone g && g.type().equals("hotplug.event"))
+                    .map(e -> ((Event.DeviceGone) e).what()).toList();
+            assertTrue(handlers.stream().anyMatch(w -> w.contains("(button_press)")), handlers.toString());
+            assertTrue(handlers.stream().anyMatch(w -> w.contains("(disable_request)")), handlers.toString());
+            AnalyzedEpisode removal = r.episodes().stream()
+                    .filter(a -> a.verdicts().stream().anyMatch(v -> v.kind() == Verdict.Kind.DEVICE_REMOVED
+                            && "0000:01:00.0".equals(v.dev()) && v.sentence().contains("pci_stop_and_remove_bus_device")))
+                    .findFirst().orElseThrow(() -> new AssertionError("no episode with the removal of 0000:01:00.0"));
+            assertEquals("0000:00:02.0", removal.episode().bridge());
+            assertTrue(removal.episode().affected().contains("0000:01:00.0"));
+            assertFalse(removal.episode().hasRecovery(), "no AER recovery in a removal");
+            assertTrue(removal.verdicts().stream().noneMatch(Verdict::tentative), removal.verdicts().toString());
+            assertTrue(removal.verdicts().stream().anyMatch(v -> v.kind() == Verdict.Kind.DEVICE_REMOVED
+                    && v.sentence().contains("release the device")), "vfio's device request: " + removal.verdicts());
+            for (AnalyzedEpisode a : r.episodes()) {
+                assertTrue(a.verdicts().stream().noneMatch(v -> v.kind() == Verdict.Kind.ALL_ONES_READ), a.verdicts().toString());
+                assertEquals(Outcome.CLEAN, a.outcome(), "an orderly removal with a complete trace: " + a.verdicts());
+            }
         }));
     }
 
