@@ -32,7 +32,7 @@ END = "<!-- /proof-table -->"
 
 # Why an attached probe does not fire in the lab (QEMU q35, pcie-root-port, virtio-net on vfio-pci).
 NOT_FIRED_WHY = {
-    "cb.slot_reset": "not in the lab: slot_reset is only walked when a driver answers NEED_RESET; vfio-pci answers CAN_RECOVER",
+    "cb.slot_reset": "slot_reset is only walked when a driver answers NEED_RESET (vfio-pci answers CAN_RECOVER): only the two-drivers scenario (e1000e) has one, not recorded on this kernel",
     "reset.dpc_reset_link": "not in the lab: QEMU's pcie-root-port has no DPC capability",
     "reset.pci_bridge_secondary_bus_reset": "not seen on this kernel: pci_bus_reset (same file) calls an inlined copy, the exported symbol serves other callers; the reset shows as pci_reset_secondary_bus (on 6.12 and 7.2 the call is real)",
     "reset.flr": "not in the traced scenarios",

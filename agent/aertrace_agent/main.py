@@ -96,11 +96,10 @@ def parse_args(argv):
         p.error("--tail-ms must be a positive number of milliseconds")
     devs = []
     for d in a.device:
-        for part in d.split(","):
-            n = topo_mod.normalize_name(part)
-            if n is None:
-                p.error("--device %r is not a PCI device name like 0000:01:00.0" % part)
-            devs.append(n)
+        try:
+            devs.extend(topo_mod.parse_device_list(d))
+        except ValueError as e:
+            p.error("--device %r is not a PCI device name like 0000:01:00.0 or 01:00.0" % e.args[0])
     a.device = devs
     return a
 
@@ -208,203 +207,319 @@ def run_replay(args):
 
 
 def run(argv=None):
+    """The agent in the stages of bcc's trace.py: resolve (what can be probed here, no bcc) → compile → attach →
+    stream → finish (footer). --print-source and --dry-run stop after resolve."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.replay:
         return run_replay(args)
-    release = os.uname().release
-    tracefs = catalog_mod.find_tracefs()
-    if not args.print_source and not args.kafka and not args.connect:
-        check_output(args.output)
-
-    if not args.dry_run and not args.print_source and os.geteuid() != 0:
-        raise EnvError("must run as root (loading eBPF programs needs CAP_SYS_ADMIN): "
-                       "sudo /usr/bin/python3 %s ..." % sys.argv[0])
-
-    topology = topo_mod.scan("/sys")
-    filt = []
-    if args.device:
-        try:
-            filt = topo_mod.hierarchy(topology, args.device)
-        except KeyError as e:
-            raise EnvError("--device %s: no such PCI device in /sys/bus/pci/devices (lspci -D lists them)" % e.args[0])
-
-    try:
-        cat, kernel, chosen, missing, only = resolve(args, release, tracefs)
-    except OSError as e:
-        raise EnvError("cannot read %s: %s" % (getattr(e, "filename", "?"), e.strerror))
-    def program(chosen):
-        return catalog_mod.defines_for(chosen, kernel) + rec_defines, \
-            program_text(args.probes_dir, catalog_mod.probe_files(chosen))
-    devinfo, slots = recorder_mod.plan(topology, filt) if args.history else ({}, [])
-    recorder = None
-    rec_defines = []
-    if args.history:
-        rec_defines = ["HIST_N=%d" % args.history, "HIST_SLOTS=%d" % max(1, len(slots)),
-                       "HIER_MAX=%d" % recorder_mod.HIER_MAX, "TAIL_NS=%dULL" % int(args.tail_ms * 1e6)]
-        recorder = {"history": args.history, "tail_ms": args.tail_ms, "devices": list(slots)}
-    want_ring = args.buffer == "ring" or (args.buffer == "auto" and kernel.version is not None
-                                          and kernel.version >= (5, 8))
-    ring_pages = args.page_cnt or 8192
-    perf_pages = args.page_cnt or 512
-    defines, text = program(chosen)
-
+    agent = Agent(args)
+    agent.resolve()
     if args.print_source:
-        d = defines + (["RINGBUF_PAGES=%d" % ring_pages] if want_ring else [])
-        sys.stdout.write("/* defines: %s */\n" % " ".join("-D" + x for x in d))
-        sys.stdout.write(text)
-        return EXIT_OK
+        return agent.print_source()
     if args.dry_run:
+        return agent.dry_run()
+    agent.catch_signals()
+    agent.compile()
+    agent.attach()
+    agent.stream()
+    return agent.finish()
+
+
+class Agent(object):
+    def __init__(self, args):
+        self.args = args
+        # Handled from compile on: a shell starts background jobs with SIGINT ignored, and a stop requested
+        # before "ready" must still end the agent (with a footer).
+        self.state = {"events": 0, "lost": 0, "undecodable": 0, "stop": None}
+
+    # ---- resolve: the environment, the topology, the catalog, the program text (no bcc, no root needed) ----
+    def resolve(self):
+        args = self.args
+        self.release = os.uname().release
+        self.tracefs = catalog_mod.find_tracefs()
+        if not args.print_source and not args.kafka and not args.connect:
+            check_output(args.output)
+        if not args.dry_run and not args.print_source and os.geteuid() != 0:
+            raise EnvError("must run as root (loading eBPF programs needs CAP_SYS_ADMIN): "
+                           "sudo /usr/bin/python3 %s ..." % sys.argv[0])
+        self.topology = topo_mod.scan("/sys")
+        self.filt = []
+        if args.device:
+            try:
+                self.filt = topo_mod.hierarchy(self.topology, args.device)
+            except KeyError as e:
+                raise EnvError("--device %s: no such PCI device in /sys/bus/pci/devices (lspci -D lists them)" % e.args[0])
         try:
-            out = open_out(args)
+            self.cat, self.kernel, self.chosen, self.missing, self.only = resolve(args, self.release, self.tracefs)
+        except OSError as e:
+            raise EnvError("cannot read %s: %s" % (getattr(e, "filename", "?"), e.strerror))
+        self.devinfo, self.slots = recorder_mod.plan(self.topology, self.filt) if args.history else ({}, [])
+        self.recorder = None
+        self.rec_defines = []
+        if args.history:
+            self.rec_defines = ["HIST_N=%d" % args.history, "HIST_SLOTS=%d" % max(1, len(self.slots)),
+                                "HIER_MAX=%d" % recorder_mod.HIER_MAX, "TAIL_NS=%dULL" % int(args.tail_ms * 1e6)]
+            self.recorder = {"history": args.history, "tail_ms": args.tail_ms, "devices": list(self.slots)}
+        self.want_ring = args.buffer == "ring" or (args.buffer == "auto" and self.kernel.version is not None
+                                                   and self.kernel.version >= (5, 8))
+        self.ring_pages = args.page_cnt or 8192
+        self.perf_pages = args.page_cnt or 512
+        self._program()
+
+    def _program(self):
+        self.defines = catalog_mod.defines_for(self.chosen, self.kernel) + self.rec_defines
+        self.text = program_text(self.args.probes_dir, catalog_mod.probe_files(self.chosen))
+
+    def _reresolve(self):
+        self.chosen, self.missing = catalog_mod.resolve(self.cat, self.kernel, self.only)
+        self._program()
+
+    def print_source(self):
+        d = self.defines + (["RINGBUF_PAGES=%d" % self.ring_pages] if self.want_ring else [])
+        sys.stdout.write("/* defines: %s */\n" % " ".join("-D" + x for x in d))
+        sys.stdout.write(self.text)
+        return EXIT_OK
+
+    def dry_run(self):
+        try:
+            out = open_out(self.args)
         except (OSError, ValueError) as e:
             raise EnvError("cannot open output: %s" % e)
         try:
-            out.write(header_mod.build_header(release, header_mod.attached_entries(chosen), missing, topology, filt,
-                                              recorder=recorder, buffer="ring" if want_ring else "perf"))
+            out.write(header_mod.build_header(self.release, header_mod.attached_entries(self.chosen), self.missing,
+                                              self.topology, self.filt, recorder=self.recorder,
+                                              buffer="ring" if self.want_ring else "perf"))
             out.close()
         except OSError as e:
-            raise EnvError("cannot write output %s: %s" % (args.output or "-", e.strerror or e))
+            raise EnvError("cannot write output %s: %s" % (self.args.output or "-", e.strerror or e))
         return EXIT_OK
 
-    # Handle SIGINT/SIGTERM from here on, also during the long compile: a shell starts background jobs
-    # with SIGINT ignored, and a stop requested before "ready" must still end the agent (with a footer).
-    state = {"events": 0, "lost": 0, "undecodable": 0, "stop": None}
+    def catch_signals(self):
+        def on_signal(signum, frame):
+            self.state["stop"] = "SIGINT" if signum == signal.SIGINT else "SIGTERM"
 
-    def on_signal(signum, frame):
-        state["stop"] = "SIGINT" if signum == signal.SIGINT else "SIGTERM"
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    # ---- compile: bcc, with the fallbacks a kernel or bcc version needs --------------------------------------
+    def compile(self):
+        args, kernel = self.args, self.kernel
+        bcc = import_bcc()
+        check_kernel(self.tracefs)
+        if not self.chosen:
+            raise EnvError("no probe of the catalog can be attached on %s: %s" % (
+                self.release, "; ".join("%s: %s" % (m["event"], m["reason"]) for m in self.missing[:3])))
+        if self.want_ring and args.buffer == "auto" and not hasattr(bcc.BPF, "ring_buffer_poll"):
+            self.want_ring = False   # bcc older than 0.16 cannot build a ring buffer map
+        if not args.no_fentry and catalog_mod.module_kfunc(bcc, "vfio_pci_core"):
+            kernel.features.add("module_kfunc")
+            self._reresolve()
 
-    bcc = import_bcc()
-    check_kernel(tracefs)
-    if not chosen:
-        raise EnvError("no probe of the catalog can be attached on %s: %s" % (
-            release, "; ".join("%s: %s" % (m["event"], m["reason"]) for m in missing[:3])))
-    if want_ring and args.buffer == "auto" and not hasattr(bcc.BPF, "ring_buffer_poll"):
-        want_ring = False   # bcc older than 0.16 cannot build a ring buffer map
-    fentry = not args.no_fentry and catalog_mod.module_kfunc(bcc, "vfio_pci_core")
-    if fentry:
-        kernel.features.add("module_kfunc")
-        chosen, missing = catalog_mod.resolve(cat, kernel, only)
-        defines, text = program(chosen)
+        from .bpfrun import Runner
+        self.fn_names = reset_fn_names(args.probes_dir)
+        self.t0 = time.time()
+        headers = os.path.exists("/lib/modules/%s/build" % self.release) or os.path.exists("/sys/kernel/kheaders.tar.xz")
+        # 7.x's linux/fs.h asserts a struct size bcc's clang computes differently (probes/README.md): start
+        # without the assertions there instead of paying for a failed compile first (minutes under TCG).
+        no_assert_first = kernel.version is not None and kernel.version >= (7, 0)
 
-    from .bpfrun import Runner
-    fn_names = reset_fn_names(args.probes_dir)
-    t0 = time.time()
-    headers = os.path.exists("/lib/modules/%s/build" % release) or os.path.exists("/sys/kernel/kheaders.tar.xz")
-
-    # 7.x's linux/fs.h asserts a struct size bcc's clang computes differently (probes/README.md): start
-    # without the assertions there instead of paying for a failed compile first (minutes under TCG).
-    no_assert_first = kernel.version is not None and kernel.version >= (7, 0)
-
-    def compile_(ring):
-        d = defines + (["RINGBUF_PAGES=%d" % ring_pages] if ring else [])
-        first, second = ((Runner.NO_STATIC_ASSERT, ()) if no_assert_first else ((), Runner.NO_STATIC_ASSERT))
-        try:
-            r = Runner(bcc, text, d, first)
-            if first:
-                err("compiled with the kernel headers' static assertions disabled")
-            return r
-        except Exception:
-            if not headers:
-                raise
-            err("bcc could not compile the probes; retrying with the kernel headers' static assertions %s" % (
-                "enabled" if first else "disabled"))
-            r = Runner(bcc, text, d, second)
-            if second:
-                err("compiled with the kernel headers' static assertions disabled")
-            return r
-    def last_line(e):
-        return str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-
-    def uses_fentry(chosen):
-        return any(a["kind"] in ("kfunc", "kretfunc") for c in chosen for a in c["attach"])
-    try:
-        try:
-            runner = compile_(want_ring)
-        except Exception as e:
-            if uses_fentry(chosen):
-                # fentry needs the module's BTF to match what bcc compiled against: fall back to kprobes
-                err("bcc could not load the fentry/fexit probes (%s); using kprobes" % last_line(e))
-                kernel.features.discard("module_kfunc")
-                chosen, missing = catalog_mod.resolve(cat, kernel, only)
-                defines, text = program(chosen)
-            elif want_ring and args.buffer == "auto":
-                err("bcc could not build the probes with a ring buffer (%s); using perf buffers" % last_line(e))
-                want_ring = False
-            else:
-                raise
+        def compile_(ring):
+            d = self.defines + (["RINGBUF_PAGES=%d" % self.ring_pages] if ring else [])
+            first, second = ((Runner.NO_STATIC_ASSERT, ()) if no_assert_first else ((), Runner.NO_STATIC_ASSERT))
             try:
-                runner = compile_(want_ring)
-            except Exception as e2:
-                if not (want_ring and args.buffer == "auto"):
+                r = Runner(bcc, self.text, d, first)
+                if first:
+                    err("compiled with the kernel headers' static assertions disabled")
+                return r
+            except Exception:
+                if not headers:
                     raise
-                err("bcc could not build the probes with a ring buffer (%s); using perf buffers" % last_line(e2))
-                want_ring = False
-                runner = compile_(False)
-    except Exception as e:
-        msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-        hint = "see bcc's messages above" if headers else \
-            "kernel headers missing: apt-get install linux-headers-%s (or modprobe kheaders)" % release
-        raise EnvError("bcc could not compile/load the probes (%s): %s" % (msg, hint))
-    runner.set_filter(filt)
-    if args.history:
-        runner.set_recorder(devinfo, args.history, max(1, len(slots)))
-    ok, failed = runner.attach(chosen)
-    for c, why in failed:
-        missing.append({"event": c["event"], "candidates": [a.get("symbol") or a.get("tracepoint")
-                                                            for a in c["attach"]], "reason": why})
-    if not ok:
-        runner.cleanup()
-        raise EnvError("no probe could be attached: %s" % "; ".join(w for _, w in failed[:3]))
+                err("bcc could not compile the probes; retrying with the kernel headers' static assertions %s" % (
+                    "enabled" if first else "disabled"))
+                r = Runner(bcc, self.text, d, second)
+                if second:
+                    err("compiled with the kernel headers' static assertions disabled")
+                return r
 
-    try:
-        out = open_out(args)
-    except (OSError, ValueError) as e:
-        runner.cleanup()
-        raise EnvError("cannot open output: %s" % e)
+        def last_line(e):
+            return str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
 
-    me_pid, me_tid = os.getpid(), os.getpid()
-    try:
-        with open("/proc/self/comm") as f:
-            me_comm = f.read().strip()
-    except OSError:
-        me_comm = "aertrace-agent"
+        uses_fentry = any(a["kind"] in ("kfunc", "kretfunc") for c in self.chosen for a in c["attach"])
+        try:
+            try:
+                self.runner = compile_(self.want_ring)
+            except Exception as e:
+                if uses_fentry:
+                    # fentry needs the module's BTF to match what bcc compiled against: fall back to kprobes
+                    err("bcc could not load the fentry/fexit probes (%s); using kprobes" % last_line(e))
+                    kernel.features.discard("module_kfunc")
+                    self._reresolve()
+                elif self.want_ring and args.buffer == "auto":
+                    err("bcc could not build the probes with a ring buffer (%s); using perf buffers" % last_line(e))
+                    self.want_ring = False
+                else:
+                    raise
+                try:
+                    self.runner = compile_(self.want_ring)
+                except Exception as e2:
+                    if not (self.want_ring and args.buffer == "auto"):
+                        raise
+                    err("bcc could not build the probes with a ring buffer (%s); using perf buffers" % last_line(e2))
+                    self.want_ring = False
+                    self.runner = compile_(False)
+        except Exception as e:
+            hint = "see bcc's messages above" if headers else \
+                "kernel headers missing: apt-get install linux-headers-%s (or modprobe kheaders)" % self.release
+            raise EnvError("bcc could not compile/load the probes (%s): %s" % (last_line(e), hint))
 
-    enc = Encoder(fn_names)
-    mirror = recorder_mod.LiveMirror(devinfo, int(args.tail_ms * 1e6)) if args.history else None
-    dumped = {}          # slot -> last history seq written
-    hist_stats = {}      # slot -> [records dumped, records dropped]
-    write_line = out.write_line
+    # ---- attach: the maps the probes read, then the probes -----------------------------------------------------
+    def attach(self):
+        runner, args = self.runner, self.args
+        runner.set_filter(self.filt)
+        if args.history:
+            runner.set_recorder(self.devinfo, args.history, max(1, len(self.slots)))
+        self.ok, failed = runner.attach(self.chosen)
+        for c, why in failed:
+            self.missing.append({"event": c["event"], "candidates": [a.get("symbol") or a.get("tracepoint")
+                                                                     for a in c["attach"]], "reason": why})
+        if not self.ok:
+            runner.cleanup()
+            raise EnvError("no probe could be attached: %s" % "; ".join(w for _, w in failed[:3]))
+        try:
+            self.out = open_out(args)
+        except (OSError, ValueError) as e:
+            runner.cleanup()
+            raise EnvError("cannot open output: %s" % e)
 
-    def dump_history(ts, dev, cpu):
+    # ---- stream: decode records into lines until stopped, then drain what is buffered --------------------------
+    def stream(self):
+        args, runner, out, state = self.args, self.runner, self.out, self.state
+        rec = Recording(self)
+        buffer_kind = "perf"
+        if self.want_ring:
+            try:
+                runner.open_ring(self.ring_pages * mmap.PAGESIZE)
+                buffer_kind = "ring"
+            except Exception as e:
+                runner.cleanup()
+                raise EnvError("cannot map the BPF ring buffer (%s): run with --buffer perf" % e)
+        else:
+            runner.open_buffer(rec.on_event, rec.on_lost, self.perf_pages)
+        out.write(header_mod.build_header(self.release, header_mod.attached_entries(self.ok), self.missing,
+                                          self.topology, self.filt, recorder=self.recorder, buffer=buffer_kind))
+        out.flush()
+        n_att = sum(len(c["attach"]) for c in self.ok)
+        err("%d probes for %d logical events attached in %.1f s; %d logical events missing%s; %s buffer%s" % (
+            n_att, len(self.ok), time.time() - self.t0, len(self.missing),
+            (": " + ", ".join(m["event"] for m in self.missing)) if self.missing else "", buffer_kind,
+            ", flight recorder %d per device, tail %g ms" % (args.history, args.tail_ms) if args.history else ""))
+        err("ready")
+
+        deadline = time.monotonic() + args.duration if args.duration else None
+        try:
+            while state["stop"] is None:
+                runner.poll(100, rec.on_batch)
+                rec.flush_lost()
+                out.flush()
+                if deadline is not None and time.monotonic() >= deadline:
+                    state["stop"] = "duration"
+            drain_until = time.monotonic() + 30
+            while runner.drain(rec.on_batch) and time.monotonic() < drain_until:
+                pass   # everything already buffered (one poll reads at most 4 MiB of a ring buffer)
+            rec.flush_lost()
+            if runner.ring is not None:
+                # An agent far behind (an emulated guest streaming flat out) stops with records it never read:
+                # they are a hole, said as one (measured: 7.2 in the lab, minutes of backlog at SIGINT).
+                count, since, until = runner.ring.unread()
+                if count:
+                    now = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+                    rec.write_lost(now, -1, count, since if since is not None else now, until if until is not None else now)
+                    err("stopped with %d records not read yet (drain bounded to 30 s): written as a lost line" % count)
+        except (BrokenPipeError, ConnectionError) as e:
+            state["stop"] = "output closed"
+            err("output closed (%s); stopping" % e)
+        self.hist_stats = rec.hist_stats
+
+    # ---- finish: the footer (totals, the recorder's counters) ---------------------------------------------------
+    def finish(self):
+        args, state = self.args, self.state
+        extra = {}
+        if state["undecodable"]:
+            extra["undecodable"] = state["undecodable"]
+        if args.history:
+            recs = {}
+            for slot, name in enumerate(self.slots):
+                try:
+                    acc, cmd_ch, st_ch = self.runner.counters(slot)
+                except Exception:
+                    continue
+                hs = self.hist_stats.get(slot, [0, 0])
+                recs[name] = {"accesses": dict((region_name(r) if r < 9 else "other", n) for r, n in sorted(acc.items())),
+                              "command_changes": cmd_ch, "status_changes": st_ch,
+                              "history_written": hs[0], "history_dropped": hs[1]}
+            extra["recorder"] = recs
+        try:
+            self.out.write(header_mod.footer(state["events"], state["lost"], state["stop"], extra))
+            self.out.close()
+        except (BrokenPipeError, ConnectionError, OSError):
+            pass   # the reader went away: nowhere to put the footer
+        err("stopped (%s): %d events, %d lost" % (state["stop"], state["events"], state["lost"]))
+        # bcc's cleanup detaches probe by probe (seconds under TCG); the kernel drops perf-event kprobes
+        # and their programs when the process exits, so skip it.
+        sys.stderr.flush()
+        os._exit(EXIT_OK)
+
+
+class Recording(object):
+    """The stream stage's record handling: records to lines, the flight recorder's history dumped before the
+    record that triggered it, loss accounting (ring buffer: the kernel's count with bounds; perf buffers: per
+    CPU from bcc's callbacks)."""
+
+    def __init__(self, agent):
+        self.agent = agent
+        self.runner, self.out, self.state, args = agent.runner, agent.out, agent.state, agent.args
+        self.me_pid = self.me_tid = os.getpid()
+        try:
+            with open("/proc/self/comm") as f:
+                self.me_comm = f.read().strip()
+        except OSError:
+            self.me_comm = "aertrace-agent"
+        self.enc = Encoder(agent.fn_names)
+        self.mirror = recorder_mod.LiveMirror(agent.devinfo, int(args.tail_ms * 1e6)) if args.history else None
+        self.dumped = {}          # slot -> last history seq written
+        self.hist_stats = {}      # slot -> [records dumped, records dropped]
+        self.write_line = self.out.write_line
+        self.last_raw = {}        # perf buffers: cpu -> its last record, the lower bound of a loss that follows
+        self.pending_lost = {}    # cpu -> [count, since], written once per poll round (bcc calls back once per gap)
+
+    def dump_history(self, ts, dev, cpu):
         """Writes the history of the trigger's hierarchy (what was not written yet) before the trigger."""
-        for slot, key in mirror.trigger(ts, dev):
-            after = dumped.get(slot, 0)
-            entries, head = runner.history(slot, after)
+        for slot, key in self.mirror.trigger(ts, dev):
+            after = self.dumped.get(slot, 0)
+            entries, head = self.runner.history(slot, after)
             dropped = max(0, head - after - len(entries))
-            dumped[slot] = head
-            st = hist_stats.setdefault(slot, [0, 0])
+            self.dumped[slot] = head
+            st = self.hist_stats.setdefault(slot, [0, 0])
             st[0] += len(entries)
             st[1] += dropped
             if not entries and not dropped:
                 continue
-            out.write({"type": "history", "ts": int(ts), "cpu": int(cpu), "pid": me_pid, "tid": me_tid,
-                       "comm": me_comm, "dev": enc._dev_name(key), "records": len(entries), "dropped": dropped,
-                       "since": int(entries[0][1]) if entries else int(ts)})
-            for line in enc.history_lines(entries, key):
-                write_line(line)
-            state["events"] += 1 + 2 * len(entries)
+            self.out.write({"type": "history", "ts": int(ts), "cpu": int(cpu), "pid": self.me_pid, "tid": self.me_tid,
+                            "comm": self.me_comm, "dev": self.enc._dev_name(key), "records": len(entries),
+                            "dropped": dropped, "since": int(entries[0][1]) if entries else int(ts)})
+            for line in self.enc.history_lines(entries, key):
+                self.write_line(line)
+            self.state["events"] += 1 + 2 * len(entries)
 
-    def emit(line):
+    def emit(self, line):
+        state = self.state
         try:
             if "\n" in line:   # a whole access: enter and exit (one message each on Kafka)
                 for part in line.split("\n"):
-                    write_line(part)
+                    self.write_line(part)
                     state["events"] += 1
                 return
-            write_line(line)
+            self.write_line(line)
         except (BrokenPipeError, ConnectionError, OSError) as e:
             if state["stop"] is None:
                 state["stop"] = "output closed"
@@ -412,128 +527,65 @@ def run(argv=None):
             return
         state["events"] += 1
 
-    def undecodable(e):
-        state["undecodable"] += 1
-        if state["undecodable"] <= 5:
+    def undecodable(self, e):
+        self.state["undecodable"] += 1
+        if self.state["undecodable"] <= 5:
             err("record not encodable, counted in the footer: %s" % e)
 
-    last_raw = {}   # perf buffers: cpu -> its last record, the lower bound of a loss that follows
-
-    def on_event(cpu, raw):
+    def on_event(self, cpu, raw):
         # Runs inside bcc's ctypes callback, where an exception would be printed and the record
         # dropped without a count: count every failure instead.
-        last_raw[cpu] = raw
+        self.last_raw[cpu] = raw
         try:
-            line = enc.line(raw, cpu)
+            line = self.enc.line(raw, cpu)
         except Exception as e:
-            undecodable(e)
+            self.undecodable(e)
             return
-        if mirror is not None and raw[64] & F_TRIGGER:
-            dump_history(RECORD.unpack_from(raw)[0], RECORD.unpack_from(raw)[5], cpu)
-        emit(line)
+        if self.mirror is not None and raw[64] & F_TRIGGER:
+            t = RECORD.unpack_from(raw)
+            self.dump_history(t[0], t[5], cpu)
+        self.emit(line)
 
-    def on_batch(view, n):
-        lines, used, trig = enc.ring_lines(view, n)
+    def on_batch(self, view, n):
+        lines, used, trig = self.enc.ring_lines(view, n)
+        emit, undecodable = self.emit, self.undecodable
         start = 0
-        if mirror is not None:
+        if self.mirror is not None:
             for i, ts, dev, cpu in trig:
                 for x in lines[start:i]:
                     emit(x) if isinstance(x, str) else undecodable(x)
                 start = i
-                dump_history(ts, dev, cpu)
+                self.dump_history(ts, dev, cpu)
         for x in lines[start:]:
             emit(x) if isinstance(x, str) else undecodable(x)
         return used
 
-    pending_lost = {}   # cpu -> [count, since], written once per poll round (bcc calls back once per gap)
-
-    def on_lost(cpu, count):
-        p = pending_lost.get(cpu)
+    def on_lost(self, cpu, count):
+        p = self.pending_lost.get(cpu)
         if p is None:
-            prev = last_raw.get(cpu)
-            pending_lost[cpu] = [count, RECORD.unpack_from(prev)[0] if prev is not None else None]
+            prev = self.last_raw.get(cpu)
+            self.pending_lost[cpu] = [count, RECORD.unpack_from(prev)[0] if prev is not None else None]
         else:
             p[0] += count
 
-    def write_lost(ts, cpu, count, since, until):
-        out.write(lost_event(ts, max(cpu, 0), count, me_pid, me_tid, me_comm, since, until))
-        state["events"] += 1
-        state["lost"] += count
+    def write_lost(self, ts, cpu, count, since, until):
+        self.out.write(lost_event(ts, max(cpu, 0), count, self.me_pid, self.me_tid, self.me_comm, since, until))
+        self.state["events"] += 1
+        self.state["lost"] += count
 
-    def flush_lost():
-        if runner.ring is not None:
-            r = runner.ring_lost()
+    def flush_lost(self):
+        if self.runner.ring is not None:
+            r = self.runner.ring_lost()
             if r:
-                write_lost(time.clock_gettime_ns(time.CLOCK_MONOTONIC), r[3], r[0], r[1], r[2])
+                self.write_lost(time.clock_gettime_ns(time.CLOCK_MONOTONIC), r[3], r[0], r[1], r[2])
             return
-        if not pending_lost:
+        if not self.pending_lost:
             return
         ts = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-        for cpu in sorted(pending_lost):
-            count, since = pending_lost[cpu]
-            write_lost(ts, cpu, count, since, ts)
-        pending_lost.clear()
-
-    buffer_kind = "perf"
-    if want_ring:
-        try:
-            runner.open_ring(ring_pages * mmap.PAGESIZE)
-            buffer_kind = "ring"
-        except Exception as e:
-            runner.cleanup()
-            raise EnvError("cannot map the BPF ring buffer (%s): run with --buffer perf" % e)
-    else:
-        runner.open_buffer(on_event, on_lost, perf_pages)
-    out.write(header_mod.build_header(release, header_mod.attached_entries(ok), missing, topology, filt,
-                                      recorder=recorder, buffer=buffer_kind))
-    out.flush()
-    n_att = sum(len(c["attach"]) for c in ok)
-    err("%d probes for %d logical events attached in %.1f s; %d logical events missing%s; %s buffer%s" % (
-        n_att, len(ok), time.time() - t0, len(missing),
-        (": " + ", ".join(m["event"] for m in missing)) if missing else "", buffer_kind,
-        ", flight recorder %d per device, tail %g ms" % (args.history, args.tail_ms) if args.history else ""))
-    err("ready")
-
-    deadline = time.monotonic() + args.duration if args.duration else None
-    try:
-        while state["stop"] is None:
-            runner.poll(100, on_batch)
-            flush_lost()
-            out.flush()
-            if deadline is not None and time.monotonic() >= deadline:
-                state["stop"] = "duration"
-        drain_until = time.monotonic() + 30
-        while runner.drain(on_batch) and time.monotonic() < drain_until:
-            pass   # everything already buffered (one poll reads at most 4 MiB of a ring buffer)
-        flush_lost()
-    except (BrokenPipeError, ConnectionError) as e:
-        state["stop"] = "output closed"
-        err("output closed (%s); stopping" % e)
-    extra = {}
-    if state["undecodable"]:
-        extra["undecodable"] = state["undecodable"]
-    if args.history:
-        rec = {}
-        for slot, name in enumerate(slots):
-            try:
-                acc, cmd_ch, st_ch = runner.counters(slot)
-            except Exception:
-                continue
-            hs = hist_stats.get(slot, [0, 0])
-            rec[name] = {"accesses": dict((region_name(r) if r < 9 else "other", n) for r, n in sorted(acc.items())),
-                         "command_changes": cmd_ch, "status_changes": st_ch,
-                         "history_written": hs[0], "history_dropped": hs[1]}
-        extra["recorder"] = rec
-    try:
-        out.write(header_mod.footer(state["events"], state["lost"], state["stop"], extra))
-        out.close()
-    except (BrokenPipeError, ConnectionError, OSError):
-        pass   # the reader went away: nowhere to put the footer
-    err("stopped (%s): %d events, %d lost" % (state["stop"], state["events"], state["lost"]))
-    # bcc's cleanup detaches probe by probe (seconds under TCG); the kernel drops perf-event kprobes
-    # and their programs when the process exits, so skip it.
-    sys.stderr.flush()
-    os._exit(EXIT_OK)
+        for cpu in sorted(self.pending_lost):
+            count, since = self.pending_lost[cpu]
+            self.write_lost(ts, cpu, count, since, ts)
+        self.pending_lost.clear()
 
 
 def check_output(path):

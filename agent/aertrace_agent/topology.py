@@ -11,11 +11,25 @@ PCI_CLASS_BRIDGE_CARDBUS = 0x0607
 
 
 def normalize_name(name):
-    """'01:00.0' or '0000:01:00.0' (any case) -> '0000:01:00.0'; None when not a PCI name."""
+    """'01:00.0' or '0000:01:00.0' (any case) -> '0000:01:00.0'; None when not a PCI name (device number > 1f
+    included). The --device grammar (agent/README.md); `aertrace record` implements the same, and both test
+    suites check testdata/device-names.tsv."""
     n = (name or "").strip().lower()
     if _SHORT_RE.match(n):
         n = "0000:" + n
-    return n if PCI_NAME_RE.match(n) else None
+    m = PCI_NAME_RE.match(n)
+    return n if m and int(m.group(3), 16) <= 0x1f else None
+
+
+def parse_device_list(text):
+    """'01:00.0,0000:02:00.1' -> ['0000:01:00.0', '0000:02:00.1']; ValueError naming the bad part."""
+    out = []
+    for part in text.split(","):
+        n = normalize_name(part)
+        if n is None:
+            raise ValueError(part.strip())
+        out.append(n)
+    return out
 
 
 def name_to_key(name):

@@ -3,6 +3,7 @@
 on the machine it runs on, without AER hardware or vfio.
 
     sudo /usr/bin/python3 agent/bench/consumer_bench.py [SECONDS] [WRITERS] [ring|perf]
+    sudo /usr/bin/python3 agent/bench/consumer_bench.py RECORDS 1 ring|perf drain
 
 A BPF program on the syscalls:sys_enter_getppid tracepoint emits one vfio.rw.exit-shaped record
 (probes/bpf/common.h's struct event) per getppid() call of this benchmark's writer processes, which
@@ -10,20 +11,28 @@ call getppid() as fast as they can. The agent's own reading code writes the line
 `ring` (the default where the kernel has it) one BPF ring buffer read through its mmap'ed pages in batches
 (bpfrun.RingReader, Encoder.ring_lines), with `perf` per-CPU perf buffers and a ctypes callback per record
 (bpfrun.Runner.open_buffer, Encoder.line). Prints records produced, consumed, lost, and the rate.
-Needs root, bcc and the kernel headers bcc wants (like the agent)."""
+Needs root, bcc and the kernel headers bcc wants (like the agent). CONSUMER_BENCH_TREE=DIR reads the agent's
+modules and probes/ from another checkout (consumer_compare.sh: the code before the batch decoder, whose
+perf-buffer path this harness drives unchanged)."""
 import multiprocessing
 import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TREE = os.environ.get("CONSUMER_BENCH_TREE") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TREE, "agent"))
 from aertrace_agent.bpfrun import Runner  # noqa: E402
 from aertrace_agent.encode import Encoder  # noqa: E402
 from aertrace_agent.source import reset_fn_names  # noqa: E402
 
-PROBES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "probes")
+PROBES = os.path.join(TREE, "probes")
 
 PROG = r"""
+#ifndef SUBMIT_QUIET
+/* common.h before the ring buffer; a function: bcc rewrites map calls only outside macros */
+static __always_inline void bench_submit(void *ctx, struct event *e) { events.perf_submit(ctx, e, sizeof(*e)); }
+#define SUBMIT_QUIET(ctx, e) bench_submit(ctx, e)
+#endif
 BPF_ARRAY(produced, u64, 1);
 TRACEPOINT_PROBE(syscalls, sys_enter_getppid)
 {
@@ -53,15 +62,27 @@ def writer(stop_at):
             os.getppid()
 
 
+def backlog(n):
+    for _ in range(n):
+        os.getppid()
+
+
 def main():
     secs = float(sys.argv[1]) if len(sys.argv) > 1 else 5
     nwriters = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     kind = sys.argv[3] if len(sys.argv) > 3 else "ring"
-    import bcc
-    import mmap
+    if len(sys.argv) > 4 and sys.argv[4] == "drain":
+        return drain(int(secs), kind)
     with open(os.path.join(PROBES, "bpf", "common.h")) as f:
         text = f.read() + PROG
     pages = 8192 if kind == "ring" else 512
+    return setup_and_run(text, pages, kind, secs, nwriters)
+
+
+def consumer(text, pages, kind):
+    """(runner, poll(ms), counters): the agent's reading code writing lines to /dev/null."""
+    import bcc
+    import mmap
     r = Runner(bcc, text, ["RINGBUF_PAGES=%d" % pages] if kind == "ring" else [])
     enc = Encoder(reset_fn_names(PROBES))
     out = open(os.devnull, "w")
@@ -84,6 +105,36 @@ def main():
         r.open_ring(pages * mmap.PAGESIZE)
     else:
         r.open_buffer(on_event, on_lost, pages)
+    poll = (lambda ms: r.poll(ms, on_batch)) if kind == "ring" else r.poll   # the old Runner.poll takes no reader
+    return r, poll, st
+
+
+def drain(n, kind):
+    """The decoder's ceiling without a writer to wait for: n records are written while nobody reads (the
+    buffers are sized to hold them), then the consumer's wall and CPU time to read them all is measured."""
+    with open(os.path.join(PROBES, "bpf", "common.h")) as f:
+        text = f.read() + PROG
+    pages = 16384   # 64 MiB: the ring, or each CPU's perf buffer, holds the whole backlog
+    r, poll, st = consumer(text, pages, kind)
+    p = multiprocessing.Process(target=backlog, args=(n,))
+    p.start()
+    p.join()
+    produced = r.b["produced"][0].value
+    t0 = time.time()
+    c0 = time.process_time()
+    idle = 0
+    while st["n"] + st["lost"] < produced and idle < 20:
+        before = st["n"]
+        poll(0 if kind == "ring" else 10)
+        idle = idle + 1 if st["n"] == before else 0
+    dt = time.time() - t0
+    cpu = time.process_time() - c0
+    print("%s buffer, drain: %d records written, %d read in %.3f s wall (%.0f/s), consumer CPU %.3f s = %.0f records "
+          "per CPU-second" % (kind, produced, st["n"], dt, st["n"] / dt, cpu, st["n"] / cpu))
+
+
+def setup_and_run(text, pages, kind, secs, nwriters):
+    r, poll, st = consumer(text, pages, kind)
     stop_at = time.time() + secs
     procs = [multiprocessing.Process(target=writer, args=(stop_at,)) for _ in range(nwriters)]
     t0 = time.time()
@@ -91,9 +142,9 @@ def main():
     for p in procs:
         p.start()
     while any(p.is_alive() for p in procs):
-        r.poll(100, on_batch)
+        poll(100)
     for _ in range(20):
-        r.poll(50, on_batch)
+        poll(50)
     dt = time.time() - t0
     cpu = time.process_time() - c0
     if kind == "ring":

@@ -27,14 +27,28 @@ PY=/usr/bin/python3
 mono() { $PY -c 'import time; print(time.clock_gettime_ns(time.CLOCK_MONOTONIC))'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime of a process, in clock ticks
 
-user_rate() {  # $1 = interval, $2 = log file; prints reads_per_s
+user_rate() {  # $1 = interval, $2 = log file, $3 = base|agent; prints reads_per_s of the whole phase
     rm -f "$2"
     "$U" --dev "$DEV" --interval-us "$1" --log "$2" 2>"$2.err" &
     p=$!
-    sleep "$SECS"
+    # vfio resets the device when the user opens it (an FLR): with the agent that arms the live window for
+    # --tail-ms, so the phase's first seconds stream every access. A mark after them gives the steady state.
+    sleep 4
+    kill -USR2 $p
+    sleep $((SECS - 4))
+    kill -USR2 $p
+    sleep 0.3
     kill -INT $p
     wait $p
+    echo "steady $3 $1 $(grep 'ev=mark' "$2" | sed -n '2s/.*reads_per_s=\([0-9.]*\).*/\1/p')" >>"$OUT/cost-phases.txt"
     sed -n 's/.*ev=summary .*reads_per_s=\([0-9.]*\).*/\1/p' "$2"
+}
+progstats() {  # kernel-timed BPF programs (kernel.bpf_stats_enabled) of process $1 that ran: count, mean time
+    for f in /proc/$1/fd/*; do
+        [ "$(readlink "$f" 2>/dev/null)" = "anon_inode:bpf-prog" ] || continue
+        awk '/^prog_id/{id=$2} /^run_time_ns/{t=$2} /^run_cnt/{c=$2} /^verified_insns/{v=$2}
+            END{if (c > 0) printf "  prog %s: run_cnt %.0f, mean %.0f ns, %s insns verified\n", id, c, t / c, v}' "/proc/$1/fdinfo/${f##*/}"
+    done
 }
 
 inject_n=0
@@ -47,9 +61,10 @@ inject_fatal() {  # ask the host (lab/run) for a fatal error on the endpoint, wa
 }
 
 echo "kernel $(uname -r), device $DEV, $SECS s per phase, $(nproc) CPUs, intervals (us): $INTERVALS, agent args: ${AGENT_ARGS:-(defaults)}"
+echo "bpf_jit_enable=$(cat /proc/sys/net/core/bpf_jit_enable 2>/dev/null)"
 rm -f "$OUT/cost-phases.txt"
 for i in $INTERVALS; do
-    r=$(user_rate "$i" "$OUT/cost-base-$i.log")
+    r=$(user_rate "$i" "$OUT/cost-base-$i.log" base)
     echo "interval $i us without agent: $r reads/s"
     echo "base $i $r" >>"$OUT/cost-phases.txt"
 done
@@ -59,7 +74,7 @@ start_agent cost ${AGENT_ARGS:-}
 for i in $INTERVALS; do
     t0=$(mono)
     c0=$(cpu_ticks $a)
-    r=$(user_rate "$i" "$OUT/cost-agent-$i.log")
+    r=$(user_rate "$i" "$OUT/cost-agent-$i.log" agent)
     c1=$(cpu_ticks $a)
     t1=$(mono)
     echo "interval $i us with agent:    $r reads/s"
@@ -90,9 +105,30 @@ while [ $k -le "$REPEAT" ]; do
     sleep 4   # past the agent's tail: back to recording before the next repeat
     k=$((k + 1))
 done
+# What the agent's programs cost per run, timed by the kernel (kernel.bpf_stats_enabled, off during the
+# measured phases above: it adds two clock reads per run): 6 s flat out, steady state (past the open's window).
+"$U" --dev "$DEV" --interval-us 0 --log "$OUT/cost-stats.log" 2>/dev/null &
+p=$!
+sleep 5
+if sysctl -qw kernel.bpf_stats_enabled=1; then
+    sleep 6
+    echo "BPF programs of the agent that ran, 6 s flat out in steady state:"
+    progstats $a
+    sysctl -qw kernel.bpf_stats_enabled=0
+fi
+kill -INT $p
+wait $p
 kill -INT $a
 wait $a
 cat "$OUT/cost-agent.err"
+# Without the agent again: the compile between the first base phases and the agent's (minutes under TCG, 16 on a
+# loaded host) lets the host's load drift; a second measurement after the agent brackets it.
+sleep 3
+for i in $INTERVALS; do
+    r=$(user_rate "$i" "$OUT/cost-after-$i.log" after)
+    echo "interval $i us without agent, after it: $r reads/s"
+    echo "after $i $r" >>"$OUT/cost-phases.txt"
+done
 echo "kprobe_events left behind: $(grep -c . /sys/kernel/tracing/kprobe_events 2>/dev/null)"
 
 # the report reads the whole trace (~100 MB flat out): REPORT=0 leaves it to the host (same command, host paths)

@@ -16,6 +16,37 @@ def run(args, env=None):
                           env=env, timeout=60, universal_newlines=True)
 
 
+DEVICE_NAMES = os.path.join(os.path.dirname(AGENT_DIR), "testdata", "device-names.tsv")
+
+
+def device_name_table():
+    """(input, normalized list or None) rows of the --device grammar both the agent and `aertrace record` check."""
+    rows = []
+    with open(DEVICE_NAMES) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("#"):
+                continue
+            text, want = line.split("\t")
+            rows.append((text, None if want == "-" else want.split(",")))
+    return rows
+
+
+class DeviceGrammarTest(unittest.TestCase):
+    def test_the_shared_table(self):
+        from aertrace_agent.main import parse_args
+        rows = device_name_table()
+        self.assertGreater(len(rows), 10)
+        for text, want in rows:
+            if want is None:
+                import contextlib
+                import io
+                with self.assertRaises(SystemExit, msg=repr(text)), contextlib.redirect_stderr(io.StringIO()):
+                    parse_args(["--device", text, "--dry-run"])
+            else:
+                self.assertEqual(parse_args(["--device", text, "--dry-run"]).device, want, repr(text))
+
+
 class CliTest(unittest.TestCase):
     def test_bad_device_name_is_usage_error(self):
         r = run(["--device", "banana", "--dry-run"])

@@ -55,6 +55,17 @@ class StructTest(unittest.TestCase):
         self.assertEqual(len(defs), len(e.TYPE_NAMES))
         for name, val in defs.items():
             self.assertEqual(getattr(e, name), val, name)
+            self.assertIn(val, e.TYPE_NAMES, "%s has no schema name in encode.TYPE_NAMES" % name)
+
+    def test_constants_have_one_source(self):
+        # common.h defines them; encode.py reads them from there and must not define its own (issue 14)
+        with open(e.__file__) as f:
+            own = re.findall(r"^((?:EV|F)_\w+|NODEV)\s*=", f.read(), re.M)
+        self.assertEqual(own, [])
+        with open(os.path.join(PROBES, "bpf", "common.h")) as f:
+            text = f.read()
+        self.assertEqual(e.record_constants(os.path.join(PROBES, "bpf", "common.h")),
+                         dict((n, int(v, 0)) for n, v in re.findall(r"#define ((?:EV|F)_\w+|NODEV)\s+(\w+)", text)))
 
     def test_flags_match_c(self):
         with open(os.path.join(PROBES, "bpf", "common.h")) as f:

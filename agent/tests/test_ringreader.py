@@ -62,3 +62,19 @@ class RingReaderTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+    def test_unread_counts_and_bounds_what_was_not_read(self):
+        # the agent's stop: what is still in the ring becomes a lost line with the records' own time bounds
+        recs = [ev(e.EV_RW_EXIT, ts=1000 + i, fn=7, arg=4, size=2, ret=2, val=i, flags=e.F_RET | e.F_VALUE)
+                for i in range(50)]
+        fd = ring_with(recs, busy_at=45, discard_at=30)
+        try:
+            r = RingReader(fd, SIZE)
+            self.assertEqual(r.unread(), (49, 1000, 1049))   # the discarded one is no record, the busy one has no ts
+            r.read(self.on_batch, max_bytes=20 * e.RING_RECORD.size)
+            self.assertEqual(r.unread(), (29, 1020, 1049))
+            while r.read(self.on_batch):
+                pass
+            self.assertEqual(r.unread(), (5, 1046, 1049))      # stopped at the uncommitted record 45
+        finally:
+            os.close(fd)

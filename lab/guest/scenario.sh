@@ -148,6 +148,30 @@ stop_nested() {
 	sed 's/^/qemu-stderr: /' /out/qemu.out >>$QLOG
 }
 
+# error-during-recovery: 3 s more for a second recovery, then the second error's trace in the ports' AER
+# registers, written to the kernel log (kept beside the trace as <scenario>.dmesg.gz): the downstream port's
+# Uncorrectable Error Status still holding the DLP nobody reported, the root port's Root Error Status
+after_during() {
+	sleep 3
+	n=$(( $(recoveries) - $1 ))
+	/usr/bin/python3 - $n <<'PY' | tee -a $LAB/guest.log >/dev/kmsg
+import sys
+def aer(dev):
+    cfg = open("/sys/bus/pci/devices/%s/config" % dev, "rb").read()
+    off = 0x100
+    while off and off + 4 <= len(cfg):
+        hdr = int.from_bytes(cfg[off:off + 4], "little")
+        if hdr & 0xffff == 1:
+            return lambda r: int.from_bytes(cfg[off + r:off + r + 4], "little")
+        off = hdr >> 20
+    return None
+dn, rp = aer("0000:02:00.0"), aer("0000:00:02.0")
+print("aertrace-lab: error-during-recovery: %s recoveries; 0000:02:00.0 AER UESta=0x%08x; "
+      "0000:00:02.0 Root Error Status=0x%08x Error Source=0x%08x" % (sys.argv[1], dn(4), rp(0x30), rp(0x34)))
+PY
+	say "after the second error: $(tail -1 $LAB/guest.log)"
+}
+
 run_scenario() {
 	rc=0
 	[ "${LABUSER:-vfio-user}" = qemu ] && AGENT_EXTRA="--qemu /usr/bin/qemu-system-x86_64"
@@ -179,8 +203,11 @@ run_scenario() {
 	while [ $i -le $REPEAT ]; do
 		# KINDS (lab/run "kinds"): one injection kind per error, in order
 		[ -n "${KINDS:-}" ] && KIND=$(echo $KINDS | cut -d' ' -f$i)
-		# fatal-during injects two errors in one request: two recoveries follow
-		expect=1; [ "$KIND" = fatal-during ] && expect=2
+		# fatal-during injects two errors in one request; the second lands while the first recovery's
+		# aer_root_reset has the root port's error interrupts off, and the kernel clears the Root Error
+		# Status when the reset ends: one recovery is all that follows (seen on 6.1), so wait for one and
+		# let after_during tell whether a second came
+		expect=1
 		lspci -vvv >$LAB/lspci-before-$i.txt 2>&1
 		before=$(recoveries)
 		if [ "${LABUSER:-vfio-user}" != qemu ]; then
@@ -224,6 +251,7 @@ run_scenario() {
 				break
 			fi
 			sleep 1.5
+			[ "$KIND" = fatal-during ] && after_during $before
 		fi
 		i=$((i + 1))
 	done

@@ -227,14 +227,14 @@ static __always_inline void arm_live(u32 dev, u64 now)
     live_until.update(&h, &until);
 }
 
-static __always_inline int is_live(struct devinfo_t *di, u64 now)
+/* known: the device has a devinfo entry (slot, h); unknown devices and devices without a slot always stream */
+static __always_inline int is_live_h(u32 known, u32 slot, u32 h, u64 now)
 {
-    u32 h, all = HIER_MAX;
+    u32 all = HIER_MAX;
     u64 *until;
 
-    if (!di || di->slot == NOSLOT)
+    if (!known || slot == NOSLOT)
         return 1;
-    h = di->hier;
     until = live_until.lookup(&h);
     if (until && now < *until)
         return 1;

@@ -40,8 +40,52 @@ struct vstash_t {
     u32 wval;     /* config write value read at entry (wflags = F_VALUE) */
     u32 wflags;
     u32 live;     /* the entry was streamed */
+    u32 pid;
+    u32 known;    /* the recorder knows the device (slot, hier valid) */
+    u32 slot;
+    u32 hier;
     u32 pad;
 };
+#endif
+
+#ifdef PROBE_VFIO_RW
+/* What rw_enter needs to know about a vfio_device: its key (five pointer reads from the vfio_device to the
+ * bus's domain), whether the filter lets it through, and its history slot and hierarchy. */
+struct vinfo_t {
+    u32 dev;
+    u32 allowed;
+    u32 known;
+    u32 slot;
+    u32 hier;
+};
+
+static __always_inline void vinfo_of(void *vdev, struct vinfo_t *v)
+{
+    v->dev = dev_key(vfio_pdev(vdev));
+    v->allowed = dev_allowed(v->dev);
+    v->known = 0;
+    v->slot = 0;
+    v->hier = 0;
+#ifdef HIST_N
+    {
+        struct devinfo_t *di = devinfo.lookup(&v->dev);
+        if (di) {
+            v->known = 1;
+            v->slot = di->slot;
+            v->hier = di->hier;
+        }
+    }
+#endif
+}
+
+#ifdef PROBE_VFIO_OPEN
+/* Every access would redo vinfo_of: seven helper calls that, measured under TCG (agent/bench/probe_cost.sh),
+ * are most of the probe's cost. Kept per vfio_device pointer from its first access until the user closes
+ * the device (vfio.open/close, attached with vfio.rw, drop the entry), so a freed vfio_device's address
+ * reused by another device starts over. */
+#define VCACHE 1
+BPF_HASH(vcache, u64, struct vinfo_t, 1024);
+#endif
 #endif
 
 /* ---- vfio.err_detected + eventfd.signal ---------------------------------- */
@@ -162,23 +206,42 @@ static __always_inline int read_user_val(u64 buf, u32 n, u32 *val)
 /* Shared by the kprobe and the fentry variants: ctx is only passed on to SUBMIT. */
 static __always_inline int rw_enter(void *ctx, u32 write, void *vdev, u64 buf, u64 count, void *ppos)
 {
-    u32 dev = dev_key(vfio_pdev(vdev)), tid = cur_tid();
+    u64 id = bpf_get_current_pid_tgid();
+    u32 dev, tid = (u32)id;
     struct vstash_t st = {};
+    struct vinfo_t v = {};
     struct event e;
     u64 pos = 0;
+#ifdef VCACHE
+    u64 vk = (u64)vdev;
+    struct vinfo_t *vc = vcache.lookup(&vk);
 
-    if (!dev_allowed(dev))
+    if (vc) {
+        v = *vc;
+    } else {
+        vinfo_of(vdev, &v);
+        vcache.update(&vk, &v);
+    }
+#else
+    vinfo_of(vdev, &v);
+#endif
+    if (!v.allowed)
         return 0;
+    dev = v.dev;
     bpf_probe_read_kernel(&pos, sizeof(pos), ppos);
     st.dev = dev;
     st.buf = buf;
     st.size = (u32)count;
     st.pos = pos;
     st.write = write;
+    st.pid = id >> 32;
+    st.known = v.known;
+    st.slot = v.slot;
+    st.hier = v.hier;
     st.ts = bpf_ktime_get_ns();
 #ifdef HIST_N
     /* recording: nothing streamed at entry; the exit keeps or streams the whole access */
-    st.live = is_live(devinfo.lookup(&dev), st.ts);
+    st.live = is_live_h(v.known, v.slot, v.hier, st.ts);
     if (!st.live) {
         if (write && (u8)(pos >> VFIO_PCI_OFFSET_SHIFT) == VFIO_PCI_CONFIG_REGION_INDEX &&
             read_user_val(st.buf, st.size, &st.wval))
@@ -247,7 +310,6 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
     u8 region;
     u64 off, now;
 #ifdef HIST_N
-    struct devinfo_t *di;
     u32 all_ones = 0;
 #endif
 
@@ -265,18 +327,17 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
             flags |= F_VALUE;
     }
 #ifdef HIST_N
-    di = devinfo.lookup(&st->dev);
-    if (di && di->slot < HIST_SLOTS)
-        rw_count_regs(di->slot, region, off, st->size, ret, flags, val);
+    if (st->known && st->slot < HIST_SLOTS)
+        rw_count_regs(st->slot, region, off, st->size, ret, flags, val);
     /* a config read of all ones: nobody answered, the device is gone or resetting */
     if ((flags & (F_WRITE | F_VALUE)) == F_VALUE &&
         ((ret == 1 && val == 0xff) || (ret == 2 && val == 0xffff) || (ret == 4 && val == 0xffffffff))) {
         all_ones = 1;
         arm_live(st->dev, now);
     }
-    if (!all_ones && !st->live && !is_live(di, now)) {
+    if (!all_ones && !st->live && !is_live_h(st->known, st->slot, st->hier, now)) {
         /* recording: keep the access in the device's history */
-        u32 slot = di ? di->slot : 0, idx;
+        u32 slot = st->slot, idx;
         u64 *head = hist_head.lookup(&slot), seq;
         struct hist_t *h;
 
@@ -298,7 +359,7 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
             h->ts_exit = now;
             h->offset = off;
             h->ret = ret;
-            h->pid = bpf_get_current_pid_tgid() >> 32;
+            h->pid = st->pid;
             h->tid = tid;
             h->val = val;
             h->size = st->size;
@@ -378,6 +439,11 @@ static __always_inline int open_close(struct pt_regs *ctx, u16 type)
 {
     u32 dev = dev_key(vfio_pdev((void *)PT_REGS_PARM1(ctx)));
     struct event e;
+#ifdef VCACHE
+    u64 vk = PT_REGS_PARM1(ctx);
+
+    vcache.delete(&vk);
+#endif
 
     if (!dev_allowed(dev))
         return 0;

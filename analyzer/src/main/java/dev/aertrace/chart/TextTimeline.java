@@ -72,6 +72,8 @@ public final class TextTimeline {
                     case GAP -> "? " + m.name();
                     case VM_STATE -> "* " + m.name().replace("vm_stop(", "vm_stop ").replace("runstate ", "state ")
                             .replace(")", "").replace("(", "");
+                    case LINK -> "* " + shortDev((String) m.args().get("dev")) + " " + m.name().substring(0, m.name().lastIndexOf(' '))
+                            + (m.args().containsKey("during") ? " in reset" : "");
                 };
                 rows.add(new Row(m.ts(), order[0]++, col, text));
             }

@@ -115,7 +115,7 @@ public final class TimelineChart {
         List<XYTextAnnotation> labels = new ArrayList<>();
         XYSeries aer = new XYSeries("AER error", false), notify = new XYSeries("eventfd: user notified", false),
                 ones = new XYSeries("config read returned all ones", false), gaps = new XYSeries("lost events / gap", false),
-                vm = new XYSeries("QEMU: VM stopped / state / reset", false);
+                vm = new XYSeries("QEMU: VM stopped / state / reset", false), link = new XYSeries("link up/down (port)", false);
         boolean widened = false;
 
         String[] names = new String[ls.size()];
@@ -184,6 +184,7 @@ public final class TimelineChart {
                             labels.add(t);
                         }
                     }
+                    case LINK -> link.add(i, at);
                 }
             }
         }
@@ -214,7 +215,8 @@ public final class TimelineChart {
         XYLineAndShapeRenderer markR = new XYLineAndShapeRenderer(false, true);
         int mk = 0;
         for (Object[] m : new Object[][] {{aer, diamond(9), Palette.AER_EVENT}, {notify, triangle(8), Palette.YELLOW},
-                {ones, cross(8), Palette.RACE}, {gaps, square(6), Palette.GREY}, {vm, diamond(10), Palette.VM_STATE}}) {
+                {ones, cross(8), Palette.RACE}, {gaps, square(6), Palette.GREY}, {link, triangle(8), Palette.GREY},
+                {vm, diamond(10), Palette.VM_STATE}}) {
             XYSeries s = (XYSeries) m[0];
             if (s.getItemCount() == 0) continue;
             markData.addSeries(s);
@@ -375,7 +377,7 @@ public final class TimelineChart {
         }
         Object[][] shapes = {{"AER error", diamond(9), Palette.AER_EVENT}, {"eventfd: user notified", triangle(8), Palette.YELLOW},
                 {"config read returned all ones", cross(8), Palette.RACE}, {"lost events / gap", square(6), Palette.GREY},
-                {"QEMU: VM stopped / state / reset", diamond(10), Palette.VM_STATE}};
+                {"link up/down (port)", triangle(8), Palette.GREY}, {"QEMU: VM stopped / state / reset", diamond(10), Palette.VM_STATE}};
         for (Object[] s : shapes) {
             if (marks.getSeriesIndex((String) s[0]) < 0) continue;
             LegendItem li = new LegendItem((String) s[0], null, null, null, (Shape) s[1], (Color) s[2]);

@@ -32,7 +32,8 @@ import java.util.concurrent.TimeUnit;
 final class RecordCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Option(names = "--device", paramLabel = "DEV", description = "Limit probes to DEV's hierarchy (repeatable), e.g. 0000:01:00.0.")
+    @Option(names = "--device", paramLabel = "DEV", description = "Limit probes to DEV's hierarchy (repeatable, or a comma list): "
+            + "DDDD:BB:DD.F or BB:DD.F, any case, e.g. 0000:01:00.0 or 01:00.0 (the agent's grammar, agent/README.md).")
     List<String> devices = new ArrayList<>();
 
     @Option(names = "--duration", paramLabel = "SECONDS", description = "Stop after SECONDS (passed to the agent).")
@@ -132,12 +133,36 @@ final class RecordCommand implements Callable<Integer> {
         }
     }
 
+    private static final java.util.regex.Pattern PCI_NAME =
+            java.util.regex.Pattern.compile("([0-9a-f]{4}:)?[0-9a-f]{2}:([01][0-9a-f])\\.[0-7]");
+
+    /**
+     * The agent's --device grammar (agent/README.md; aertrace_agent.topology.normalize_name): DDDD:BB:DD.F or
+     * BB:DD.F (domain 0000), hex in any case, device number at most 1f, comma-separated lists. Both sides check
+     * testdata/device-names.tsv. Returns the full lower-case names; IllegalArgumentException names the bad part.
+     */
+    static List<String> deviceNames(String text) {
+        List<String> out = new ArrayList<>();
+        for (String part : text.split(",", -1)) {
+            String n = part.strip().toLowerCase(java.util.Locale.ROOT);
+            if (!PCI_NAME.matcher(n).matches()) throw new IllegalArgumentException(part.strip());
+            out.add(n.length() == 7 ? "0000:" + n : n);
+        }
+        return out;
+    }
+
     private Integer record() throws Exception {
         opts.validate(spec);
-        for (String d : devices)
-            if (!d.matches("[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]"))
+        List<String> names = new ArrayList<>();
+        for (String d : devices) {
+            try {
+                names.addAll(deviceNames(d));
+            } catch (IllegalArgumentException e) {
                 throw new picocli.CommandLine.ParameterException(spec.commandLine(),
-                        "--device " + d + ": expected a PCI name like 0000:01:00.0 (lower-case hex)");
+                        "--device " + e.getMessage() + ": expected a PCI name like 0000:01:00.0 or 01:00.0");
+            }
+        }
+        devices = names;
         if (listen != null) {
             if (!devices.isEmpty() || duration != null || agent != null)
                 throw new picocli.CommandLine.ParameterException(spec.commandLine(),

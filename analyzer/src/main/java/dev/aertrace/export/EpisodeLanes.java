@@ -38,8 +38,8 @@ public record EpisodeLanes(AnalyzedEpisode analyzed, List<Lane> lanes, List<Wind
     /** What a span is, so the chart colours and the export categories agree. */
     public enum Role { RECOVERY, PHASE, CALLBACK, HOST_RESET, USER_ACCESS, USER_IOCTL, USER_RESET, GUEST_ACCESS }
 
-    /** VM_STATE: QEMU's vm_stop, runstate_set or qemu_system_reset. */
-    public enum MarkKind { AER, NOTIFY, ALL_ONES, GAP, VM_STATE }
+    /** LINK: a port's link went up/down; VM_STATE: QEMU's vm_stop, runstate_set or qemu_system_reset. */
+    public enum MarkKind { AER, NOTIFY, ALL_ONES, GAP, LINK, VM_STATE }
 
     /** {@code open}: no exit was seen; the span was closed at the episode end for drawing. */
     public record Span(String name, Role role, long start, long end, boolean open, boolean race,
@@ -172,6 +172,24 @@ public record EpisodeLanes(AnalyzedEpisode analyzed, List<Lane> lanes, List<Wind
             if (open) args.put("open", "no exit seen before the episode ended");
             l.spans().add(new Span(r.fn(), Role.HOST_RESET, r.start(), end, open, false, args));
             if (r.depth() == 0) windows.add(new Window("host reset " + r.bridge() + " (" + r.fn() + ")", "host-reset", r.start(), end));
+        }
+
+        // Link changes on a port (7.0+): on that port's reset lane, named by the reset they fall in (the link flap
+        // a secondary bus reset causes), else on the hardware lane.
+        for (Event ev : e.events()) {
+            if (!(ev instanceof Event.LinkChange lc)) continue;
+            String in = null;
+            for (HostReset r : e.resets()) {
+                if (lc.dev().equals(r.bridge()) && lc.ts() >= r.start() && (r.end() == null || lc.ts() <= r.end())) in = r.fn();
+            }
+            Map<String, Object> args = new LinkedHashMap<>();
+            args.put("dev", lc.dev());
+            args.put("detail", lc.what());
+            if (in != null) args.put("during", "host reset " + in);
+            args.put("line", lc.line());
+            Lane l = lanes.getOrDefault("reset " + lc.dev(), hw);
+            l.marks().add(new Mark((lc.up() == null ? "link status" : lc.up() ? "link up" : "link down") + " " + lc.dev(),
+                    MarkKind.LINK, lc.ts(), args));
         }
 
         // Races: find the accesses the verdicts name, so those bars can be marked.

@@ -96,6 +96,13 @@ public sealed interface Event {
      * and {@code hotplug.event} (a hotplug slot event; {@code dev} is the port). {@code what}: a phrase.
      */
     record DeviceGone(Common common, String type, String what) implements Event {}
+    /**
+     * The link below a port changed (kernels 7.0+): {@code pci.hp_event} LINK_UP/LINK_DOWN (pciehp) or
+     * {@code pcie.link_event} (the kernel re-read the port's Link Status: after a retrain, a bus was added, a
+     * bandwidth notification, a hotplug). {@code dev} is the port; {@code up}: the link came up (Data Link Layer
+     * Link Active), went down, or null when the line does not say. A host reset of the port flaps the link.
+     */
+    record LinkChange(Common common, String type, Boolean up, String what) implements Event {}
 
     /**
      * QEMU's own events (uprobes on the binary the agent was given with {@code --qemu}; probes/EVENTS.md): they

@@ -255,7 +255,8 @@ public final class TraceReader {
     private static final class Scratch {
         String type, comm, dev, cb, driver, fn, ctx, cmdName, region, op, reason, event, slot, handler, stateName, reasonName;
         long ts, cpu, pid, tid, severity, status, state, ret, result, cmd, offset, size, value, count, events, lost, since, until, reasonNum;
-        boolean tlpValid, write, history;
+        boolean tlpValid, write, history, dllla;
+        long width;
         long[] tlp;
         int has; // bit set of F_* below
         List<String> unknown;
@@ -271,7 +272,7 @@ public final class TraceReader {
     private static final int F_TS = 1, F_CPU = 2, F_PID = 4, F_TID = 8, F_SEVERITY = 16, F_STATUS = 32, F_STATE = 64,
             F_RET = 128, F_RESULT = 256, F_CMD = 512, F_OFFSET = 1024, F_SIZE = 2048, F_VALUE = 4096, F_COUNT = 8192,
             F_WRITE = 16384, F_TLPVALID = 32768, F_EVENTS = 65536, F_LOST = 131072, F_HISTORY = 1 << 18,
-            F_SINCE = 1 << 21, F_UNTIL = 1 << 22, F_BADTYPE = 1 << 20, F_REASON_NUM = 1 << 23;
+            F_SINCE = 1 << 21, F_UNTIL = 1 << 22, F_BADTYPE = 1 << 20, F_DLLLA = 1 << 23, F_WIDTH = 1 << 24, F_REASON_NUM = 1 << 25;
 
     private void field(JsonParser p, String name) throws IOException {
         JsonToken v = p.nextToken();
@@ -306,12 +307,15 @@ public final class TraceReader {
             case "events" -> s.events = num(p, v, F_EVENTS);
             case "lost" -> s.lost = num(p, v, F_LOST);
             // a string on the footer (why the agent stopped), an integer on hotplug.event (disable_request's reason)
-            // and on qemu.system_reset (QEMU's ShutdownCause)
+            // and pcie.link_event (the kernel's enum pcie_link_change_reason), kept as its digits, and on qemu.system_reset
+            // (QEMU's ShutdownCause)
             case "reason" -> {
-                if (v == JsonToken.VALUE_NUMBER_INT) s.reasonNum = num(p, v, F_REASON_NUM);
+                if (v == JsonToken.VALUE_NUMBER_INT) { s.reasonNum = num(p, v, F_REASON_NUM); s.reason = p.getText(); }
                 else s.reason = str(p, v);
             }
             case "handler" -> s.handler = str(p, v);
+            case "dllla" -> s.dllla = bool(p, v, F_DLLLA);
+            case "width" -> s.width = num(p, v, F_WIDTH);
             case "state_name" -> s.stateName = str(p, v);
             case "reason_name" -> s.reasonName = str(p, v);
             case "since" -> s.since = num(p, v, F_SINCE);
@@ -397,8 +401,7 @@ public final class TraceReader {
             return;
         }
         // Device-loss lines the timeline uses become events (build); the rest are counted, not placed (yet).
-        if (type.equals("history") || type.equals("pcie.link_event")
-                || (deviceLossOrQemu(type) && !deviceGone(type) && !qemu(type))) {
+        if (type.equals("history") || (deviceLossOrQemu(type) && !deviceGone(type) && !qemu(type))) {
             // schema v2 lines not placed in timelines (yet): counted like events, so the footer still adds up
             eventsInSegment++;
             totalEvents++;
@@ -455,6 +458,7 @@ public final class TraceReader {
             case "qemu.config.enter", "qemu.config.exit", "qemu.region.enter", "qemu.region.exit" -> need = COMMON | F_OFFSET | F_SIZE | F_WRITE;
             case "qemu.vm_stop", "qemu.runstate" -> need = COMMON | F_STATE;
             case "qemu.system_reset" -> need = COMMON | F_REASON_NUM;
+            case "pcie.link_event" -> need = COMMON;
             default -> {
                 if (Strict.damagedType(type)) {
                     diag.issue(Issue.Kind.DAMAGED_NAME, lineNo, "type \"" + type + "\"");
@@ -531,8 +535,15 @@ public final class TraceReader {
             case "pci.remove.enter" -> new Event.DeviceGone(c, type, "the kernel started removing the device (pci_stop_and_remove_bus_device)");
             case "vfio.remove.enter" -> new Event.DeviceGone(c, type, "vfio-pci's remove started: the host is taking the device from the user");
             case "vfio.request" -> new Event.DeviceGone(c, type, "vfio-pci asked the user to release the device (device request IRQ)");
-            case "pci.hp_event" -> new Event.DeviceGone(c, type, "hotplug event " + (s.event != null ? s.event : "?")
+            case "pci.hp_event" -> "LINK_UP".equals(s.event) || "LINK_DOWN".equals(s.event)
+                    ? new Event.LinkChange(c, type, "LINK_UP".equals(s.event), "link " + (s.event.equals("LINK_UP") ? "up" : "down")
+                        + " (pciehp" + (s.slot != null ? ", slot " + s.slot : "") + ")")
+                    : new Event.DeviceGone(c, type, "hotplug event " + (s.event != null ? s.event : "?")
                     + (s.slot != null ? " on slot " + s.slot : "") + " on the port above it");
+            case "pcie.link_event" -> new Event.LinkChange(c, type, (s.has & F_DLLLA) != 0 ? s.dllla : null, "link "
+                    + ((s.has & F_DLLLA) == 0 ? "status" : s.dllla ? "up" : "down")
+                    + ((s.has & F_WIDTH) != 0 ? " x" + s.width : "") + " (Link Status re-read"
+                    + (s.reason != null ? ", reason " + linkReason(s.reason) : "") + ")");
             case "hotplug.event" -> new Event.DeviceGone(c, type, "pciehp handled a slot event"
                     + (s.handler != null ? " (" + s.handler + ")" : "") + " on the port above it");
             case "qemu.config.enter", "qemu.region.enter" -> new QemuEvents.AccessEnter(c, space(type), s.offset, (int) s.size,
@@ -568,6 +579,18 @@ public final class TraceReader {
     }
 
     private static String hex(long v) { return "0x" + Long.toHexString(v); }
+
+    /** drivers/pci/pci.h enum pcie_link_change_reason (7.0+). */
+    private static String linkReason(String r) {
+        return switch (r) {
+            case "0" -> "retrain";
+            case "1" -> "bus added";
+            case "2" -> "bandwidth notification enabled";
+            case "3" -> "bandwidth notification";
+            case "4" -> "hotplug";
+            default -> r;
+        };
+    }
 
     private void footer() {
         if ((s.has & (F_EVENTS | F_LOST)) != (F_EVENTS | F_LOST)) {

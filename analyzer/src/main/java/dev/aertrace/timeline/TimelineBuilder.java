@@ -153,6 +153,7 @@ public final class TimelineBuilder implements TraceListener {
         else if (e instanceof Event.RwEnter || e instanceof Event.IoctlEnter || e instanceof Event.UserResetEnter) userEnter(e);
         else if (e instanceof Event.RwExit || e instanceof Event.IoctlExit || e instanceof Event.UserResetExit) userExit(e);
         else if (e instanceof Event.DeviceGone g) deviceGone(g);
+        else if (e instanceof Event.LinkChange l) linkChange(l);
         else if (e instanceof Event.VfioOpen) openClose(e, Access.Kind.OPEN);
         else if (e instanceof Event.VfioClose) openClose(e, Access.Kind.CLOSE);
     }
@@ -500,6 +501,25 @@ public final class TimelineBuilder implements TraceListener {
         if (b.deviceLoss && topo.get(g.dev()).map(Topology.PciDevice::bridge).orElse(false)) b.coverBelow(g.dev());
         b.add(g);
         if (b.deviceLoss) b.closeAt = Math.max(b.closeAt == Long.MAX_VALUE ? 0 : b.closeAt, g.ts() + opt.settleNs());
+    }
+
+    /**
+     * A link change on a port belongs to every open episode covering the port or a device below it (a host reset
+     * of the port flaps its link: placed in the reset). A pciehp link down no episode explains is what it was
+     * before link changes were placed: a sign the device is going away.
+     */
+    private void linkChange(Event.LinkChange l) {
+        if (l.dev() == null) return;
+        boolean placed = false;
+        for (Builder o : open) {
+            if (o.affected.contains(l.dev()) || coversAny(l.dev(), o)) {
+                o.add(l);
+                placed = true;
+            }
+        }
+        if (!placed && l.type().equals("pci.hp_event") && Boolean.FALSE.equals(l.up())) {
+            deviceGone(new Event.DeviceGone(l.common(), l.type(), "hotplug event LINK_DOWN on the port above it"));
+        }
     }
 
     private void attribute(Access a) {

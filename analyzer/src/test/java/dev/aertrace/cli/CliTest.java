@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -185,5 +186,26 @@ class CliTest {
         Out bad = run("record", "--device", "1:0.0");
         assertEquals(2, bad.code());
         assertTrue(bad.err().contains("expected a PCI name"), bad.err());
+    }
+
+    /** The agent's --device grammar, from the table its own tests read too (testdata/device-names.tsv). */
+    @Test
+    void recordDeviceGrammarIsTheAgents() throws Exception {
+        List<String> rows = Files.readAllLines(Path.of("../testdata/device-names.tsv"));
+        int n = 0;
+        for (String row : rows) {
+            if (row.startsWith("#")) continue;
+            String[] f = row.split("\t", -1);
+            n++;
+            if (f[1].equals("-")) {
+                assertThrows(IllegalArgumentException.class, () -> RecordCommand.deviceNames(f[0]), "'" + f[0] + "'");
+            } else {
+                assertEquals(List.of(f[1].split(",")), RecordCommand.deviceNames(f[0]), "'" + f[0] + "'");
+            }
+        }
+        assertTrue(n > 10, "the table has rows");
+        Out upper = run("record", "--device", "0000:0G:00.0");
+        assertEquals(2, upper.code());
+        assertTrue(upper.err().contains("--device 0000:0G:00.0: expected a PCI name"), upper.err());
     }
 }

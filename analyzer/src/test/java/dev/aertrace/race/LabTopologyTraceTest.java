@@ -37,11 +37,13 @@ class LabTopologyTraceTest {
             case "switch-fatal" -> KERNELS_SWITCH;
             case "twofn-fatal" -> KERNELS_TWOFN;
             case "removal-device-del" -> KERNELS_DEVICE_DEL;
+            case "two-drivers" -> KERNELS_TWO_DRIVERS;
             default -> List.of("6.1");
         };
     }
     static final List<String> KERNELS_TWOFN = List.of("6.1");
     static final List<String> KERNELS_DEVICE_DEL = List.of("6.1");
+    static final List<String> KERNELS_TWO_DRIVERS = List.of("6.1", "7.2");
     static final List<String> KERNELS_REMOVAL = List.of("6.1", "7.2");
     static final List<String> KERNELS_RETRY = List.of("6.1");
     static final List<String> KERNELS_SWITCH = List.of("6.1");
@@ -127,6 +129,56 @@ class LabTopologyTraceTest {
                 assertTrue(kinds.containsAll(Set.of("access-during-reset", "access-stalled-by-reset", "notified-before-reset")),
                         fn + ": " + kinds);
             }
+        }));
+    }
+
+    static List<AnalyzedEpisode> recoveries(Run run) {
+        return run.episodes().stream().filter(a -> a.episode().hasRecovery()).toList();
+    }
+
+    static Set<String> driversOf(Episode ep, String dev) {
+        Set<String> out = new TreeSet<>();
+        ep.callbacks().stream().filter(c -> dev.equals(c.dev())).forEach(c -> out.add(c.driver()));
+        return out;
+    }
+
+    /**
+     * A switch with the vfio endpoint 03:00.0 under one downstream port and an e1000e 04:00.0 on its host driver under
+     * the other. The error on the endpoint resets only its port's bus: the e1000e is not affected and no handler of
+     * it runs. The error on the switch's upstream port resets the root port's bus: both devices are affected, each
+     * driver's error_detected runs (vfio-pci's signals the user), and e1000e's NEED_RESET makes the kernel walk
+     * slot_reset.
+     */
+    @TestFactory
+    Stream<DynamicTest> twoDriversUnderOnePort() {
+        return kernels("two-drivers").stream().map(k -> DynamicTest.dynamicTest(k, () -> {
+            Run r = run(k, "two-drivers");
+            List<AnalyzedEpisode> rec = recoveries(r);
+            assertEquals(2, rec.size(), "two errors, two recoveries: " + rec);
+            Episode first = rec.get(0).episode(), second = rec.get(1).episode();
+
+            assertEquals("0000:03:00.0", first.device());
+            assertEquals("0000:02:00.0", first.bridge());
+            assertTrue(first.affected().contains("0000:03:00.0"), first.affected().toString());
+            assertFalse(first.affected().contains("0000:04:00.0"), "the e1000e is under the other port: " + first.affected());
+            assertEquals(Set.of("0000:03:00.0"), errorDetectedDevices(first));
+            assertEquals(5, first.result());
+
+            assertEquals("0000:01:00.0", second.device(), "the error is the upstream port's");
+            assertEquals("0000:00:02.0", second.bridge(), "an upstream port's error resets the root port's bus");
+            assertTrue(second.affected().containsAll(List.of("0000:00:02.0", "0000:01:00.0", "0000:02:00.0", "0000:02:01.0",
+                    "0000:03:00.0", "0000:04:00.0")), second.affected().toString());
+            assertTrue(errorDetectedDevices(second).containsAll(Set.of("0000:03:00.0", "0000:04:00.0")),
+                    errorDetectedDevices(second).toString());
+            assertEquals(Set.of("vfio-pci"), driversOf(second, "0000:03:00.0"));
+            assertEquals(Set.of("e1000e"), driversOf(second, "0000:04:00.0"));
+            assertTrue(second.callbacks().stream().anyMatch(c -> c.cb() == Event.Callback.SLOT_RESET && "0000:04:00.0".equals(c.dev())),
+                    "e1000e answered NEED_RESET: slot_reset is walked: " + second.callbacks());
+            assertEquals("0000:00:02.0", second.recoveryResets().get(0).bridge());
+            assertEquals(5, second.result());
+            // the user holds only 03:00.0: every verdict is about it (or the ports), never about the e1000e
+            for (AnalyzedEpisode a : rec)
+                assertTrue(a.verdicts().stream().noneMatch(v -> "0000:04:00.0".equals(v.dev())), a.verdicts().toString());
         }));
     }
 
