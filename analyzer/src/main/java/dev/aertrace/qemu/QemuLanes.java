@@ -121,6 +121,8 @@ public final class QemuLanes {
     private void segment(TraceHeader h) {
         finish(); // the previous segment's open accesses end with it
         holds.clear();
+        lastPid = -1;
+        lastDev = null;
         procs.clear();
         lastByTid.clear();
         now = Long.MIN_VALUE;
@@ -136,9 +138,15 @@ public final class QemuLanes {
         else {
             String dev = e.dev();
             int pid = e.common().pid();
-            if (dev != null && pid > 0 && (e instanceof Event.RwEnter || e instanceof Event.RwExit || e instanceof Event.IoctlEnter
-                    || e instanceof Event.VfioOpen || e instanceof Event.UserResetEnter)) hold(pid, dev, e);
-            if (!history && (e instanceof Event.RwEnter || e instanceof Event.RwExit)) {
+            // The hot path (every vfio access of a polling user): the same process and device as last time costs a compare.
+            if (dev != null && pid > 0 && (pid != lastPid || !dev.equals(lastDev)) && (e instanceof Event.RwEnter
+                    || e instanceof Event.RwExit || e instanceof Event.IoctlEnter || e instanceof Event.VfioOpen
+                    || e instanceof Event.UserResetEnter)) {
+                hold(pid, dev, e);
+                lastPid = pid;
+                lastDev = dev;
+            }
+            if (!history && !open.isEmpty() && (e instanceof Event.RwEnter || e instanceof Event.RwExit)) {
                 // QEMU's own vfio read/write inside a guest access on the same thread: the access reached the device.
                 for (int sp = 0; sp < 2; sp++) {
                     Open o = open.get(key(e.tid(), sp));
@@ -152,10 +160,16 @@ public final class QemuLanes {
         if (!history) seenTid(e);
     }
 
+    private int lastPid = -1;
+    private String lastDev;
+
     private void hold(int pid, String dev, Event e) {
         Map<String, Event> m = holds.get(pid);
         if (m == null) {
-            if (holds.size() >= MAX_PIDS) holds.clear(); // forget: later events of a process name its device again
+            if (holds.size() >= MAX_PIDS) { // forget: later events of a process name its device again
+                holds.clear();
+                lastPid = -1;
+            }
             holds.put(pid, m = new HashMap<>(2));
         }
         if (m.size() < 64) m.putIfAbsent(dev, e);

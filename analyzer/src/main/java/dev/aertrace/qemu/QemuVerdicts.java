@@ -144,16 +144,18 @@ final class QemuVerdicts {
                     for (QemuLane.GuestAccess x : passed) addAccess(ev, x);
                     QemuLane.GuestAccess f = passed.get(0);
                     String tids = threads(passed);
+                    Long fe = f.device().size() >= 2 ? f.deviceEnd() : null;
                     String conf = plural(passed.size(), "guest access") + " to " + dev + " through " + who(lane) + " on "
-                            + tids + " reached the device while " + where + " (" + rel(ep.start(), r.start()) + " … "
-                            + (r.end() == null ? "end of trace" : rel(ep.start(), r.end())) + "); the first: " + describe(f)
-                            + " at " + rel(ep.start(), f.start()) + ", passed to the device at " + rel(ep.start(), f.deviceStart())
+                            + tids + " went to the device (QEMU's own vfio access) while " + where + " ("
+                            + rel(ep.start(), r.start()) + " … " + (r.end() == null ? "end of trace" : rel(ep.start(), r.end()))
+                            + "); the first: " + describe(f) + " at " + rel(ep.start(), f.start()) + ", QEMU's vfio access at "
+                            + rel(ep.start(), f.deviceStart()) + (fe != null ? " returning at " + rel(ep.start(), fe) : "")
                             + (!f.write() && f.value() != null && f.exit() != null ? ", QEMU returned " + Pci.hexOfSize(f.value(), f.size())
                                + " to the guest" : "")
                             + (emulated > 0 ? "; " + plural(emulated, "more guest access") + " in the reset "
                                + (emulated == 1 ? "was" : "were") + " emulated by QEMU and did not reach it" : "") + ".";
-                    String hedged = "Guest accesses to " + dev + " through " + who(lane) + " reached the device while " + where
-                            + "; how many is not known.";
+                    String hedged = "Guest accesses to " + dev + " through " + who(lane) + " went to the device (QEMU's own vfio"
+                            + " access) while " + where + "; how many is not known.";
                     long to = r.end() != null ? r.end() : Long.MAX_VALUE;
                     out.add(Evidence.judge(ep, extra, Verdict.Kind.GUEST_ACCESS_DURING_RESET, dev, r.start(), to, cap(ev), conf, hedged));
                 } else if (!unknown.isEmpty()) {
