@@ -188,4 +188,13 @@ class ReproducerTest {
         assertEquals(Long.MAX_VALUE, dev.aertrace.ingest.Strict.add(Long.MAX_VALUE - 5, Long.MAX_VALUE - 5));
         assertEquals(7, dev.aertrace.ingest.Strict.add(3, 4));
     }
+
+    @Test
+    void aLoneSurrogateInANameIsDamageNotEvidence() {
+        // Found by the fuzzer's evidence property (build seed): "\ud800" put into the comm of the user's AER status
+        // read gave a confident notice naming "?xvfio-user". The agent never writes one (errors="replace").
+        CliTest.Out r = analyze("evidence-lone-surrogate-comm.jsonl");
+        assertTrue(r.out().contains("unpaired UTF-16 surrogate"), r.out());
+        assertFalse(r.out().contains("xvfio-user (pid"), r.out());
+    }
 }
