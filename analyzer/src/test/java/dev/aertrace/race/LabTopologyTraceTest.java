@@ -44,12 +44,12 @@ class LabTopologyTraceTest {
         };
     }
     static final List<String> KERNELS_TWOFN = List.of("6.1", "7.2");
-    static final List<String> KERNELS_DEVICE_DEL = List.of("6.1");
+    static final List<String> KERNELS_DEVICE_DEL = List.of("6.1", "7.2");
     static final List<String> KERNELS_TWO_DRIVERS = List.of("6.1", "7.2");
     static final List<String> KERNELS_DURING = List.of("6.1", "7.2");
     static final List<String> KERNELS_REMOVAL = List.of("6.1", "7.2");
     static final List<String> KERNELS_RETRY = List.of("6.1");
-    static final List<String> KERNELS_SWITCH = List.of("6.1");
+    static final List<String> KERNELS_SWITCH = List.of("6.1", "7.2");
 
     record Run(SourceReport report, List<AnalyzedEpisode> episodes, List<Event> events) {}
 
