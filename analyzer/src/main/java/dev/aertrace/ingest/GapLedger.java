@@ -20,6 +20,8 @@ public final class GapLedger {
         Integer cpu;
         long from, to = Long.MAX_VALUE, line, fromLine, toLine, count, segment;
         String detail;
+        /** Pruned or merged away: no longer in the ledger. */
+        boolean gone;
 
         public void close(long ts, long atLine) {
             if (to != Long.MAX_VALUE) return;
@@ -59,7 +61,7 @@ public final class GapLedger {
      */
     public void segment(long headerLine, boolean dropOlder) {
         if (dropOlder) {
-            entries.removeIf(e -> e.segment < headerLine);
+            entries.removeIf(e -> e.gone = e.segment < headerLine);
             holes.removeIf(e -> e.segment < headerLine);
         }
         segment = headerLine;
@@ -90,7 +92,7 @@ public final class GapLedger {
      * (coarser, never narrower); other segments' gaps are dropped (their episodes are closed). Amortised O(1).
      */
     private void mergeOldest() {
-        entries.removeIf(e -> e.segment != segment);
+        entries.removeIf(e -> e.gone = e.segment != segment);
         holes.removeIf(e -> e.segment != segment);
         if (entries.size() < MAX) return;
         entries.sort(java.util.Comparator.comparingLong(e -> e.to));
@@ -109,9 +111,15 @@ public final class GapLedger {
         x.detail = n + " gaps merged (more than " + MAX + ")";
         java.util.Set<Entry> gone = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
         gone.addAll(entries.subList(1, n));
+        for (Entry y : gone) y.gone = true;
         entries.subList(1, n).clear();
         holes.removeIf(gone::contains);
         if (hides(x.kind) && !holes.contains(x)) holes.add(x);
+    }
+
+    /** True while {@code e} is in the ledger of the current segment (not pruned, not merged away). */
+    public boolean holds(Entry e) {
+        return e.segment == segment && !e.gone;
     }
 
     /** Gaps whose bounds meet [a, b], in the order they were found. */
@@ -133,9 +141,21 @@ public final class GapLedger {
         return false;
     }
 
+    /**
+     * True when one loss, late delivery or unreadable line covers all of [{@code a}, {@code b}]: only then is a
+     * gap inside it already named (one that merely meets the span leaves the rest of it unaccounted for).
+     */
+    public boolean holeCovering(long a, long b) {
+        for (int i = holes.size() - 1; i >= 0; i--) {
+            Entry e = holes.get(i);
+            if (e.segment == segment && e.from <= a && e.to >= b) return true;
+        }
+        return false;
+    }
+
     /** Drops gaps that ended before {@code ts}: no episode still to come can reach back that far. */
     public void prune(long ts) {
-        entries.removeIf(e -> e.segment == segment && e.to < ts);
+        entries.removeIf(e -> e.gone = e.segment == segment && e.to < ts);
         holes.removeIf(e -> e.segment == segment && e.to < ts);
     }
 

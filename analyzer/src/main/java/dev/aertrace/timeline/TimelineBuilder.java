@@ -68,7 +68,7 @@ public final class TimelineBuilder implements TraceListener {
     /** Open episodes one access or gap is copied into; the rest record it as elided (CAP). */
     public static final int MAX_COPIES = 16;
     /** Gap events listed per episode (every gap still reaches the episode through the ledger). */
-    public static final int MAX_GAPS_PER_EPISODE = 200;
+    public static final int MAX_GAPS_PER_EPISODE = 50;
     /** Threads with open enters; past it one thread's enters are dropped as missing exits. */
     public static final int MAX_THREADS = 65_536;
     /** Open enters per thread (nesting deeper than any real call chain). */
@@ -228,7 +228,7 @@ public final class TimelineBuilder implements TraceListener {
         // Back-to-back errors: a settling episode on the same devices ends where the new one starts.
         for (Builder o : open) {
             if (o.recoveryStart != null && !o.recoveryDone) continue;
-            if (o.affected.stream().anyMatch(b.affected::contains)) o.closeAt = Math.min(o.closeAt, first.ts() - 1);
+            if (shares(o.affected, b.affected)) o.closeAt = Math.min(o.closeAt, first.ts() - 1);
         }
         closeDue(now);
         if (lastGap != null && first.ts() - lastGapTs <= opt.preGapNs) b.addGap(lastGap);
@@ -238,6 +238,11 @@ public final class TimelineBuilder implements TraceListener {
         }
         admit(b, first);
         return b;
+    }
+
+    private static boolean shares(java.util.Set<String> a, java.util.Set<String> b) {
+        for (String d : a) if (b.contains(d)) return true;
+        return false;
     }
 
     /** Opens {@code b}; at the bound the oldest open episode is closed early, its end marked as a gap. */
@@ -584,7 +589,7 @@ public final class TimelineBuilder implements TraceListener {
             bound(e.line(), "more than " + MAX_THREADS + " threads with open enters: one thread's enters dropped");
             if (evicted != null) for (Event o : evicted) {
                 untrack(o);
-                missingExit(o, e.ts(), e.line());
+                evicted(o, e);
             }
         }
         ArrayDeque<Event> st = stacks.getOrCreate(e.tid());
@@ -655,10 +660,13 @@ public final class TimelineBuilder implements TraceListener {
         long[] last = lastByTid.get(exit.tid());
         long from = last != null && last[0] <= exit.ts() ? last[0] : Long.MIN_VALUE;
         // Inside a loss (or late/unreadable stretch) the loss already is the gap: one entry, not one per exit.
-        if (!ledger.holeBetween(from == Long.MIN_VALUE ? exit.ts() - 1 : from - 1, exit.ts() + 1)) ledger.add(TraceGap.Kind.UNMATCHED_EXIT, exit.common().cpu(), from, exit.ts(), exit.line(),
+        // (Covering, not meeting: a late enter at ts -1 met the span, and the exit alone made a confident race.)
+        if (!ledger.holeCovering(from, exit.ts())) ledger.add(TraceGap.Kind.UNMATCHED_EXIT, exit.common().cpu(), from, exit.ts(), exit.line(),
                 last != null ? last[1] : 0, exit.line(), 0, exit.type() + " on tid " + exit.tid() + " without its enter");
         Event.Gap g = new Event.Gap(exit.common(), Event.GapKind.INVALID_EVENT, exit.type() + " without its enter");
-        for (Builder b : open) if (b.tid == exit.tid() || b.affected.contains(exit.dev())) b.addGap(g);
+        int copies = 0;
+        for (Builder b : open)
+            if ((b.tid == exit.tid() || b.affected.contains(exit.dev())) && copies++ < MAX_COPIES) b.addGap(g);
     }
 
     /** Identity of a call beyond its type: what an exit must repeat to close an enter. */
@@ -676,13 +684,35 @@ public final class TimelineBuilder implements TraceListener {
         return "";
     }
 
+    /**
+     * Enters dropped at the thread bound: like missing exits, but all of a segment's share one ledger gap that
+     * widens (tens of thousands of gaps, each met by every later episode, made a 2.4 GB report).
+     */
+    private GapLedger.Entry evictions;
+
+    private void evicted(Event enter, Event by) {
+        diag.issue(Issue.Kind.MISSING_EXIT, enter.line(), enter.type() + " on tid " + enter.tid() + " dropped at the thread bound");
+        long to = Math.max(enter.ts(), by.ts());
+        if (evictions == null || !ledger.holds(evictions)) {
+            evictions = ledger.add(TraceGap.Kind.CAP, null, enter.ts(), to, by.line(), enter.line(), by.line(), 1,
+                    "enters of threads dropped at the bound of " + MAX_THREADS + " threads with open enters");
+        } else {
+            evictions.widen(enter.ts(), to, by.line());
+        }
+        // No gap event per dropped enter in the episodes: the one widening ledger gap names them all (one event
+        // each, listed in every later episode, was 10 KB of report per episode).
+        if (userEnterOp(enter)) attribute(access(enter, null).lost());
+    }
+
     /** An enter whose exit is not in the trace; {@code seenTs}/{@code seenLine}: the event that showed it. */
     private void missingExit(Event enter, long seenTs, long seenLine) {
         diag.issue(Issue.Kind.MISSING_EXIT, enter.line(), enter.type() + " on tid " + enter.tid() + " never exited");
-        if (!ledger.holeBetween(enter.ts() - 1, Math.max(enter.ts(), seenTs) + 1)) ledger.add(TraceGap.Kind.MISSING_EXIT, enter.common().cpu(), enter.ts(), Math.max(enter.ts(), seenTs),
+        if (!ledger.holeCovering(enter.ts(), Math.max(enter.ts(), seenTs))) ledger.add(TraceGap.Kind.MISSING_EXIT, enter.common().cpu(), enter.ts(), Math.max(enter.ts(), seenTs),
                 enter.line(), enter.line(), seenLine, 0, enter.type() + " on tid " + enter.tid() + " without its exit");
         Event.Gap g = new Event.Gap(enter.common(), Event.GapKind.INVALID_EVENT, enter.type() + " without its exit");
-        for (Builder b : open) if (b.tid == enter.tid() || b.affected.contains(enter.dev())) b.addGap(g);
+        int copies = 0;
+        for (Builder b : open)
+            if ((b.tid == enter.tid() || b.affected.contains(enter.dev())) && copies++ < MAX_COPIES) b.addGap(g);
         if (enter instanceof Event.RwEnter || enter instanceof Event.IoctlEnter || enter instanceof Event.UserResetEnter)
             attribute(access(enter, null).lost());
     }
@@ -801,7 +831,7 @@ public final class TimelineBuilder implements TraceListener {
     }
 
     /** Gaps one episode lists; the rest merge into one. */
-    public static final int MAX_HOLES = 200;
+    public static final int MAX_HOLES = 50;
 
     /** Gaps that ended this long before the stream's clock cannot meet an episode still to come. */
     private static final long PRUNE_AFTER_NS = 120_000_000_000L;

@@ -188,4 +188,23 @@ class ReproducerTest {
         assertEquals(Long.MAX_VALUE, dev.aertrace.ingest.Strict.add(Long.MAX_VALUE - 5, Long.MAX_VALUE - 5));
         assertEquals(7, dev.aertrace.ingest.Strict.add(3, 4));
     }
+
+    @Test
+    void aLoneSurrogateInANameIsDamageNotEvidence() {
+        // Found by the fuzzer's evidence property (build seed): "\ud800" put into the comm of the user's AER status
+        // read gave a confident notice naming "?xvfio-user". The agent never writes one (errors="replace").
+        CliTest.Out r = analyze("evidence-lone-surrogate-comm.jsonl");
+        assertTrue(r.out().contains("unpaired UTF-16 surrogate"), r.out());
+        assertFalse(r.out().contains("xvfio-user (pid"), r.out());
+    }
+
+    @Test
+    void anExitWhoseEnterArrivedImpossiblyLateIsNotAConfidentRace() {
+        // Found by the long fuzz run (seed 5, mutant 554, 6.1/qemu-fatal): the VFIO_DEVICE_RESET enter's ts := -1.
+        // Its exit alone became a confident access-during-reset: the late-delivery gap met the exit's unknown
+        // start but did not cover it, and was taken as already naming it.
+        CliTest.Out r = analyze("evidence-late-ioctl-enter.jsonl.gz");
+        assertNotEquals(1, r.code(), r.out());
+        assertTrue(r.out().contains("unmatched-exit"), r.out());
+    }
 }

@@ -31,7 +31,9 @@ import static org.junit.jupiter.api.Assertions.fail;
  *
  * <p>Properties checked for every mutant and command: nothing escapes as an exception (the error contract maps
  * one to exit 70 and "internal error": that is a failure here), the exit code is one the command documents,
- * and the output is bounded (a few lines in must not become gigabytes out).
+ * and the output is bounded (a few lines in must not become gigabytes out); and for every mutant, the evidence
+ * property ({@link Evidence}): no confident verdict over lines the mutation touched unless the unmutated slice
+ * gives the same verdict.
  *
  * <p>Short run in the build: {@code aertrace.fuzz.mutants} (default 2,100) or {@code aertrace.fuzz.seconds}
  * (default 120), whichever ends first. Long run (no time box: {@code -Daertrace.fuzz.seconds=100000}):
@@ -197,6 +199,7 @@ class FuzzTest {
         // mutant can take 300 ms of wall time; the count run is printed, and the long run has no box.
         long budget = Long.getLong("aertrace.fuzz.seconds", 120) * 1_000_000_000L;
         int done = 0;
+        long evidenceNanos = 0;
         for (int i = 0; i < mutants && System.nanoTime() - t0 < budget; i++, done++) {
             Random r = new Random(seed * 1_000_003L + i);
             int ti = r.nextInt(traces.size());
@@ -208,6 +211,15 @@ class FuzzTest {
             long c0 = System.nanoTime();
             String problem = check(c, m, m.slice(), tmp);
             nanos[c.ordinal()] += System.nanoTime() - c0;
+            if (problem == null) {
+                long e0 = System.nanoTime();
+                problem = Evidence.check(m);
+                evidenceNanos += System.nanoTime() - e0;
+                if (problem != null) c = Command.ANALYZE_JSON; // replayed as a seed through every command anyway
+            }
+            if ((i + 1) % 1000 == 0) // a long run reports as it goes: a cut-off run still says how far it got
+                System.out.printf("fuzz progress: %d mutants (seed %d) in %.0f s, %d failures, load %s%n", i + 1, seed,
+                        (System.nanoTime() - t0) / 1e9, failures.size(), load());
             if (problem != null) {
                 String id = "seed " + seed + " mutant " + i + " " + LAB.relativize(traces.get(ti)) + " " + c + " " + m.ops();
                 failures.add(id + ": " + problem);
@@ -220,9 +232,17 @@ class FuzzTest {
         for (Command c : cmds)
             per.append(String.format(" %s %d (%.0f ms each)", c.name().toLowerCase(), perCommand[c.ordinal()],
                     perCommand[c.ordinal()] == 0 ? 0.0 : nanos[c.ordinal()] / 1e6 / perCommand[c.ordinal()]));
-        System.out.printf("fuzz: %d of %d mutants (seed %d) in %.1f s, %.1f ms each;%s; %d failures%n", done, mutants, seed, s,
-                1000 * s / Math.max(1, done), per, failures.size());
+        System.out.printf("fuzz: %d of %d mutants (seed %d) in %.1f s, %.1f ms each;%s; evidence property %.0f ms each; %d failures%n",
+                done, mutants, seed, s, 1000 * s / Math.max(1, done), per, evidenceNanos / 1e6 / Math.max(1, done), failures.size());
         if (!failures.isEmpty()) fail(failures.size() + " failing mutants (kept under target/fuzz-failures):\n" + String.join("\n", failures));
+    }
+
+    private static String load() {
+        try {
+            return Files.readString(Path.of("/proc/loadavg")).split(" ")[0];
+        } catch (IOException | RuntimeException e) {
+            return "?";
+        }
     }
 
     /**
@@ -233,7 +253,8 @@ class FuzzTest {
         Path d = Files.createDirectories(Path.of("target/fuzz-failures"));
         String name = c.name().toLowerCase() + "-" + Integer.toHexString(id.hashCode()) + (m.gzip() ? ".jsonl.gz" : ".jsonl");
         Files.write(d.resolve(name), m.data());
-        Files.writeString(d.resolve(name + ".txt"), id + "\n" + problem + "\n");
+        // getBytes, not writeString: a problem quoting a mutant's lone surrogate must not fail the keeping
+        Files.write(d.resolve(name + ".txt"), (id + "\n" + problem + "\n").getBytes(StandardCharsets.UTF_8));
     }
 
     /** Every mutant the fuzzer ever found failing, replayed through every command. */

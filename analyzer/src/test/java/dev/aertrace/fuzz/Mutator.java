@@ -86,8 +86,26 @@ final class Mutator {
         s.add(lines.get(0));
         for (int i = from; i < Math.min(lines.size(), from + len); i++) s.add(lines.get(i));
         String last = lines.get(lines.size() - 1);
-        if (last.contains("\"footer\"") && r.nextBoolean() && !s.get(s.size() - 1).equals(last)) s.add(last);
+        if (last.contains("\"footer\"") && r.nextBoolean() && !s.get(s.size() - 1).equals(last)) s.add(footerOf(s, last));
         return s;
+    }
+
+    private static final Pattern COUNT = Pattern.compile("\"count\":([0-9]+)");
+
+    /**
+     * The trace's footer with the counts of the slice, as if the agent had written just these lines: a slice is a
+     * trace of its own, and a footer that adds up is what lets a reader see lines deleted or duplicated.
+     */
+    static String footerOf(List<String> slice, String footer) {
+        long events = 0, lost = 0;
+        for (String l : slice.subList(1, slice.size())) {
+            events++;
+            if (l.contains("\"type\":\"lost\"")) {
+                Matcher c = COUNT.matcher(l);
+                if (c.find()) lost += Long.parseLong(c.group(1));
+            }
+        }
+        return footer.replaceFirst("\"events\":[0-9]+", "\"events\":" + events).replaceFirst("\"lost\":[0-9]+", "\"lost\":" + lost);
     }
 
     private static String lineOp(Op op, List<String> s, Random r) {

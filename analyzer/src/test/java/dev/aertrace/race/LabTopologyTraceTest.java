@@ -4,6 +4,7 @@ import dev.aertrace.ingest.Event;
 import dev.aertrace.ingest.Issue;
 import dev.aertrace.ingest.SourceReport;
 import dev.aertrace.timeline.Episode;
+import dev.aertrace.timeline.HostReset;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
@@ -38,15 +39,17 @@ class LabTopologyTraceTest {
             case "twofn-fatal" -> KERNELS_TWOFN;
             case "removal-device-del" -> KERNELS_DEVICE_DEL;
             case "two-drivers" -> KERNELS_TWO_DRIVERS;
+            case "error-during-recovery" -> KERNELS_DURING;
             default -> List.of("6.1");
         };
     }
-    static final List<String> KERNELS_TWOFN = List.of("6.1");
-    static final List<String> KERNELS_DEVICE_DEL = List.of("6.1");
+    static final List<String> KERNELS_TWOFN = List.of("6.1", "7.2");
+    static final List<String> KERNELS_DEVICE_DEL = List.of("6.1", "7.2");
     static final List<String> KERNELS_TWO_DRIVERS = List.of("6.1", "7.2");
+    static final List<String> KERNELS_DURING = List.of("6.1", "7.2");
     static final List<String> KERNELS_REMOVAL = List.of("6.1", "7.2");
     static final List<String> KERNELS_RETRY = List.of("6.1");
-    static final List<String> KERNELS_SWITCH = List.of("6.1");
+    static final List<String> KERNELS_SWITCH = List.of("6.1", "7.2");
 
     record Run(SourceReport report, List<AnalyzedEpisode> episodes, List<Event> events) {}
 
@@ -179,6 +182,50 @@ class LabTopologyTraceTest {
             // the user holds only 03:00.0: every verdict is about it (or the ports), never about the e1000e
             for (AnalyzedEpisode a : rec)
                 assertTrue(a.verdicts().stream().noneMatch(v -> "0000:04:00.0".equals(v.dev())), a.verdicts().toString());
+        }));
+    }
+
+    /**
+     * A DLP on the endpoint behind the switch, and 0.5 s later — while the first recovery's aer_root_reset waits
+     * ~1.1 s for the downstream port's link — a DLP on that downstream port. aer_root_reset turns the root port's
+     * error-message interrupts off for the reset and clears the Root Error Status after it: the second error is
+     * never reported. The trace has one error and one recovery (what the analyzer must say, no more); the kernel
+     * log of the same boot holds what the lab read from the ports afterwards: 02:00.0's Uncorrectable Error Status
+     * still has the DLP bit, and the root port's Error Source register names 02:00.0 (0x0200), the second message's
+     * sender — it reached the root port, and nothing handled it.
+     */
+    @TestFactory
+    Stream<DynamicTest> anErrorDuringTheResetIsLostByTheKernel() {
+        return kernels("error-during-recovery").stream().map(k -> DynamicTest.dynamicTest(k, () -> {
+            Run r = run(k, "error-during-recovery");
+            assertEquals(1L, r.report().eventsByType().get("aer.event"), "only the first error is reported");
+            List<AnalyzedEpisode> rec = recoveries(r);
+            assertEquals(1, rec.size(), rec.toString());
+            Episode ep = rec.get(0).episode();
+            assertEquals("0000:03:00.0", ep.device());
+            assertEquals("0000:02:00.0", ep.bridge());
+            assertEquals(List.of("0000:02:00.0", "0000:03:00.0"), ep.affected());
+            assertEquals(5, ep.result());
+            HostReset reset = ep.recoveryResets().get(0);
+            assertEquals("0000:02:00.0", reset.bridge());
+            assertTrue(reset.end() - reset.start() > 600_000_000L, "the reset window outlasts the 0.5 s before the second "
+                    + "injection: " + (reset.end() - reset.start()) + " ns");
+            assertTrue(r.episodes().stream().noneMatch(a -> "0000:02:00.0".equals(a.episode().device())),
+                    "no episode for an error the kernel never reported");
+
+            String lab;
+            try (java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(new java.util.zip.GZIPInputStream(
+                    Files.newInputStream(LAB.resolve(k).resolve("error-during-recovery.dmesg.gz")))))) {
+                lab = in.lines().filter(l -> l.contains("aertrace-lab: error-during-recovery:")).findFirst()
+                        .orElseThrow(() -> new AssertionError("the lab's line is not in the kernel log"));
+            }
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+) recoveries; 0000:02:00.0 AER UESta=0x(\\p{XDigit}+); "
+                    + "0000:00:02.0 Root Error Status=0x(\\p{XDigit}+) Error Source=0x(\\p{XDigit}+)").matcher(lab);
+            assertTrue(m.find(), lab);
+            assertEquals("1", m.group(1), lab);
+            assertEquals(0x10L, Long.parseLong(m.group(2), 16) & 0x10L, "02:00.0 still holds the DLP: " + lab);
+            assertEquals(0L, Long.parseLong(m.group(3), 16), "the Root Error Status was cleared: " + lab);
+            assertEquals(0x0200L, Long.parseLong(m.group(4), 16) >>> 16, "the root port's last uncorrectable source is 02:00.0: " + lab);
         }));
     }
 
