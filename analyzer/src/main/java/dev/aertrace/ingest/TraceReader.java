@@ -561,8 +561,10 @@ public final class TraceReader {
                         + " (pciehp" + (s.slot != null ? ", slot " + s.slot : "") + ")")
                     : new Event.DeviceGone(c, type, "hotplug event " + (s.event != null ? s.event : "?")
                     + (s.slot != null ? " on slot " + s.slot : "") + " on the port above it");
-            case "pcie.link_event" -> new Event.LinkChange(c, type, (s.has & F_DLLLA) != 0 ? s.dllla : null, "link "
-                    + ((s.has & F_DLLLA) == 0 ? "status" : s.dllla ? "up" : "down")
+            // DLLLA set: the link is up. Clear says nothing on a port without Data Link Layer Link Active
+            // Reporting (QEMU's root port in the lab reports 0 while its link works): not "down".
+            case "pcie.link_event" -> new Event.LinkChange(c, type, (s.has & F_DLLLA) != 0 && s.dllla ? Boolean.TRUE : null,
+                    "link " + ((s.has & F_DLLLA) != 0 && s.dllla ? "up" : "status")
                     + ((s.has & F_WIDTH) != 0 ? " x" + s.width : "") + " (Link Status re-read"
                     + (s.reason != null ? ", reason " + linkReason(s.reason) : "") + ")");
             case "hotplug.event" -> new Event.DeviceGone(c, type, "pciehp handled a slot event"
