@@ -29,6 +29,9 @@ public final class Palette {
     public static final Color USER_IOCTL = REDDISH_PURPLE;
     public static final Color USER_RESET = YELLOW;
     public static final Color RACE = VERMILLION;
+    /** The QEMU lane: the guest's accesses (a lighter blue than the host's) and the VM's state marks. */
+    public static final Color GUEST_ACCESS = SKY_BLUE;
+    public static final Color VM_STATE = REDDISH_PURPLE;
 
     private Palette() {}
 

@@ -40,7 +40,7 @@ public final class TextTimeline {
             int col = switch (l.actor()) {
                 case HW -> 0;
                 case HOST -> 1;
-                case USER -> 2;
+                case USER, QEMU -> 2; // QEMU is the vfio user: its guest lane shares the user column, marked "G"
             };
             for (EpisodeLanes.Span s : l.spans()) {
                 // Recovery phases repeat what the callback and reset lanes show with device names: skip them here.
@@ -51,6 +51,14 @@ public final class TextTimeline {
                 String where = l.actor() == EpisodeLanes.Actor.HOST && s.role() == EpisodeLanes.Role.CALLBACK
                         ? shortDev((String) s.args().get("dev")) + " " : s.role() == EpisodeLanes.Role.HOST_RESET
                         ? shortDev((String) s.args().get("bridge")) + " " : "";
+                if (s.role() == EpisodeLanes.Role.GUEST_ACCESS) {
+                    String n = s.name().startsWith("guest ") ? s.name().substring(6) : s.name();
+                    rows.add(new Row(s.start(), order[0]++, col, "G> " + beginName(n).replace(" (emulated)", "")));
+                    rows.add(new Row(s.end(), order[0]++, col, "G< " + (s.open() ? "no exit" : TimelineChart.duration(s.duration()))
+                            + (n.endsWith(" → device") ? " dev" : n.endsWith(" (emulated)") ? " emul" : "")
+                            + (s.args().get("value") != null && n.contains(" = ") ? " = " + s.args().get("value") : "")));
+                    continue;
+                }
                 rows.add(new Row(s.start(), order[0]++, col, "> " + where + who + beginName(s.name())));
                 rows.add(new Row(s.end(), order[0]++, col, "< " + (s.open() ? "no exit, " : "")
                         + TimelineChart.duration(s.duration()) + " " + endName(s)));
@@ -62,6 +70,8 @@ public final class TextTimeline {
                     case NOTIFY -> "* eventfd -> user";
                     case ALL_ONES -> "* " + m.name();
                     case GAP -> "? " + m.name();
+                    case VM_STATE -> "* " + m.name().replace("vm_stop(", "vm_stop ").replace("runstate ", "state ")
+                            .replace(")", "").replace("(", "");
                     case LINK -> "* " + shortDev((String) m.args().get("dev")) + " " + m.name().substring(0, m.name().lastIndexOf(' '))
                             + (m.args().containsKey("during") ? " in reset" : "");
                 };
@@ -137,7 +147,7 @@ public final class TextTimeline {
                 + ms(focus[1] - t0).trim() + " ms not shown; aertrace export lists all)");
         out.add("-".repeat(WIDTH));
         for (Verdict v : a.verdicts()) {
-            if (v.kind().category != Verdict.Category.RACE) continue;
+            if (v.kind().category != Verdict.Category.RACE && !(v.kind() == Verdict.Kind.VM_STOPPED && !a.qemu().isEmpty())) continue;
             wrap(out, "! " + v.kind().id + (v.tentative() ? " (tentative)" : "") + ": " + ascii(v.sentence()));
         }
         return out;

@@ -76,6 +76,7 @@ public final class TimelineChart {
         USER_ACCESS("user config/BAR access", Palette.USER_ACCESS, 0.30),
         USER_IOCTL("user ioctl", Palette.USER_IOCTL, 0.30),
         USER_RESET("user-requested reset", Palette.YELLOW, 0.30),
+        GUEST_ACCESS("guest access via QEMU", Palette.GUEST_ACCESS, 0.30),
         RACE("user access in a race", Palette.RACE, 0.34);
 
         final String legend;
@@ -103,7 +104,7 @@ public final class TimelineChart {
         for (var it = ls.iterator(); it.hasNext(); ) {
             EpisodeLanes.Lane l = it.next();
             if (l.actor() == EpisodeLanes.Actor.HOST && l.spans().isEmpty() && l.marks().isEmpty()) { it.remove(); continue; }
-            if (l.actor() != EpisodeLanes.Actor.USER) continue;
+            if (l.actor() != EpisodeLanes.Actor.USER && l.actor() != EpisodeLanes.Actor.QEMU) continue;
             boolean any = l.spans().stream().anyMatch(s -> s.end() >= focus[0] && s.start() <= focus[1])
                     || l.marks().stream().anyMatch(m -> m.ts() >= focus[0] && m.ts() <= focus[1]);
             if (!any) { hiddenUser += l.spans().size(); it.remove(); }
@@ -114,7 +115,7 @@ public final class TimelineChart {
         List<XYTextAnnotation> labels = new ArrayList<>();
         XYSeries aer = new XYSeries("AER error", false), notify = new XYSeries("eventfd: user notified", false),
                 ones = new XYSeries("config read returned all ones", false), gaps = new XYSeries("lost events / gap", false),
-                link = new XYSeries("link up/down (port)", false);
+                vm = new XYSeries("QEMU: VM stopped / state / reset", false), link = new XYSeries("link up/down (port)", false);
         boolean widened = false;
 
         String[] names = new String[ls.size()];
@@ -130,7 +131,7 @@ public final class TimelineChart {
                 // device names; repeating them inside the recovery bar only adds a colour to decode.
                 if (s.role() == EpisodeLanes.Role.PHASE) continue;
                 if (s.end() < focus[0] || s.start() > focus[1]) {
-                    if (l.actor() == EpisodeLanes.Actor.USER) hiddenUser++;
+                    if (l.actor() == EpisodeLanes.Actor.USER || l.actor() == EpisodeLanes.Actor.QEMU) hiddenUser++;
                     continue;
                 }
                 int depth = 0;
@@ -172,6 +173,17 @@ public final class TimelineChart {
                     case NOTIFY -> notify.add(i, at);
                     case ALL_ONES -> ones.add(i, at);
                     case GAP -> gaps.add(i, at);
+                    case VM_STATE -> {
+                        vm.add(i, at);
+                        // The stop is the answer to "why did this VM pause?": say it on the chart.
+                        if (m.name().startsWith("vm_stop")) {
+                            XYTextAnnotation t = new XYTextAnnotation(m.name() + "  " + duration(m.ts() - lanes.origin()), i - 0.32, at);
+                            t.setFont(RACE_LABEL);
+                            t.setPaint(Color.BLACK);
+                            t.setTextAnchor(TextAnchor.BOTTOM_LEFT);
+                            labels.add(t);
+                        }
+                    }
                     case LINK -> link.add(i, at);
                 }
             }
@@ -203,7 +215,8 @@ public final class TimelineChart {
         XYLineAndShapeRenderer markR = new XYLineAndShapeRenderer(false, true);
         int mk = 0;
         for (Object[] m : new Object[][] {{aer, diamond(9), Palette.AER_EVENT}, {notify, triangle(8), Palette.YELLOW},
-                {ones, cross(8), Palette.RACE}, {gaps, square(6), Palette.GREY}, {link, triangle(8), Palette.GREY}}) {
+                {ones, cross(8), Palette.RACE}, {gaps, square(6), Palette.GREY}, {link, triangle(8), Palette.GREY},
+                {vm, diamond(10), Palette.VM_STATE}}) {
             XYSeries s = (XYSeries) m[0];
             if (s.getItemCount() == 0) continue;
             markData.addSeries(s);
@@ -364,7 +377,7 @@ public final class TimelineChart {
         }
         Object[][] shapes = {{"AER error", diamond(9), Palette.AER_EVENT}, {"eventfd: user notified", triangle(8), Palette.YELLOW},
                 {"config read returned all ones", cross(8), Palette.RACE}, {"lost events / gap", square(6), Palette.GREY},
-                {"link up/down (port)", triangle(8), Palette.GREY}};
+                {"link up/down (port)", triangle(8), Palette.GREY}, {"QEMU: VM stopped / state / reset", diamond(10), Palette.VM_STATE}};
         for (Object[] s : shapes) {
             if (marks.getSeriesIndex((String) s[0]) < 0) continue;
             LegendItem li = new LegendItem((String) s[0], null, null, null, (Shape) s[1], (Color) s[2]);
@@ -390,6 +403,7 @@ public final class TimelineChart {
             case USER_ACCESS -> Series.USER_ACCESS;
             case USER_IOCTL -> Series.USER_IOCTL;
             case USER_RESET -> Series.USER_RESET;
+            case GUEST_ACCESS -> Series.GUEST_ACCESS;
         };
     }
 
@@ -400,6 +414,7 @@ public final class TimelineChart {
             case HW -> "HW: ";
             case HOST -> "host: ";
             case USER -> "user: ";
+            case QEMU -> "";
         };
         return clip(who + label.replace("0000:", ""), 34);
     }

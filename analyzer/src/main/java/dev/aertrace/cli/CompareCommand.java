@@ -31,9 +31,12 @@ import java.util.concurrent.Callable;
                 "  aertrace compare --split 6.1/fatal-race-x20.jsonl.gz   # odd vs even episodes: expect no change",
                 "  aertrace compare episodes.jsonl       # exported from the fleet's episodes topic, grouped by kernel",
                 "  aertrace compare --kafka kafka1:9092  # the episodes topic itself",
+                "  aertrace compare -l 6.1 -l 6.12 hostA/ras-mc_event.db hostB/ras-mc_event.db",
+                "                                        # rasdaemon databases: errors per kernel x device x type",
                 "", "The first group is the baseline. Exit codes: 0 no difference, 1 a timing or behaviour",
                 "difference was found, 2 usage or unreadable input (or an input without episodes), 3 no",
-                "difference found but an input has holes (lost/unreadable/cut-off lines)."})
+                "difference found but an input has holes (lost/unreadable/cut-off lines). With rasdaemon",
+                "databases (counts only, no test): 0 read, 2 usage or a file that is not one."})
 final class CompareCommand implements Callable<Integer> {
     /** No difference in what could be read, but an input had holes: like analyze's inconclusive. */
     static final int INCONCLUSIVE = 3;
@@ -49,7 +52,8 @@ final class CompareCommand implements Callable<Integer> {
     String episodesTopic;
 
     @Parameters(arity = "0..*", paramLabel = "TRACE", description = {"Trace files (.jsonl or .jsonl.gz), or files of episodes exported from",
-            "the fleet's episodes topic (one message per line; repeats of an episode_id count once)."})
+            "the fleet's episodes topic (one message per line; repeats of an episode_id count once),",
+            "or rasdaemon databases (ras-mc_event.db; all inputs then), one --label each for its kernel."})
     List<String> traces;
 
     @Option(names = {"-l", "--label"}, paramLabel = "LABEL",
@@ -87,9 +91,46 @@ final class CompareCommand implements Callable<Integer> {
             description = "Only these phases in the --chart (the report and its tests keep all), e.g. recovery,reset.")
     List<String> chartPhases;
 
+    /** rasdaemon databases: counts per group (--label, e.g. the kernel) x device x error type, no timing. */
+    private int rasdaemon() throws java.io.IOException {
+        if (kafka != null || split || charts != null) {
+            System.err.println("aertrace compare: rasdaemon databases have counts, no timings: --kafka, --split and --chart do not apply");
+            return EpisodeInputs.USAGE;
+        }
+        if (labels != null && labels.size() != traces.size()) {
+            System.err.println("aertrace compare: give one --label per database (" + labels.size() + " labels, " + traces.size() + " databases)");
+            return EpisodeInputs.USAGE;
+        }
+        if (!EpisodeInputs.check("compare", traces, System.err)) return EpisodeInputs.USAGE;
+        List<dev.aertrace.kernellog.RasDaemon.History> hs = new ArrayList<>();
+        String why = dev.aertrace.kernellog.RasCompare.read(traces, hs);
+        if (why != null) {
+            System.err.println("aertrace compare: " + why);
+            return EpisodeInputs.USAGE;
+        }
+        var types = dev.aertrace.kernellog.RasCompare.TYPES;
+        var r = dev.aertrace.kernellog.RasCompare.build(hs, labels, switch (only) {
+            case all -> null;
+            case correctable -> types.get(0);
+            case nonfatal -> types.get(1);
+            case fatal -> types.get(2);
+        });
+        if (output == null) dev.aertrace.kernellog.RasCompare.print(r, format.name(), System.out);
+        else {
+            Path parent = output.toAbsolutePath().getParent();
+            if (parent != null) Files.createDirectories(parent);
+            try (java.io.PrintStream w = new java.io.PrintStream(Files.newOutputStream(output), false, StandardCharsets.UTF_8)) {
+                dev.aertrace.kernellog.RasCompare.print(r, format.name(), w);
+            }
+            System.err.println("aertrace compare: report -> " + output);
+        }
+        return 0;
+    }
+
     @Override
     public Integer call() throws Exception {
         if (traces == null) traces = new ArrayList<>();
+        if (dev.aertrace.kernellog.RasCompare.anyDatabase(traces)) return rasdaemon();
         if (kafka != null) {
             Path tmp = Files.createTempFile("aertrace-episodes", ".jsonl");
             tmp.toFile().deleteOnExit();

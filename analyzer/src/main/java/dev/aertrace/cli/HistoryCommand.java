@@ -17,13 +17,13 @@ import java.util.concurrent.Callable;
 @Command(name = "history", mixinStandardHelpOptions = true,
         description = {"AER history from rasdaemon's SQLite database (read-only): errors per device and type, per status bit, first and last seen; with several databases, which devices error most."},
         footer = {"", "Examples:",
-                "  aertrace history /var/lib/rasdaemon/ras-mc_ctl.db",
+                "  aertrace history /var/lib/rasdaemon/ras-mc_event.db",
                 "  aertrace history --format json hostA.db hostB.db",
                 "", "Exit codes: 0 read, 2 usage or a file that is not a rasdaemon database."})
 final class HistoryCommand implements Callable<Integer> {
     enum Format { text, json }
 
-    @Parameters(arity = "1..*", paramLabel = "DB", description = "rasdaemon databases (ras-mc_ctl.db); opened read-only.")
+    @Parameters(arity = "1..*", paramLabel = "DB", description = "rasdaemon databases (ras-mc_event.db); opened read-only.")
     List<Path> dbs;
 
     @Option(names = "--format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE}).")

@@ -90,7 +90,8 @@ public final class TraceEventExport implements Closeable {
         int order = 1;
         for (EpisodeLanes.Lane l : lanes.lanes()) {
             order++;
-            SubLaneSet set = l.actor() == EpisodeLanes.Actor.USER ? userLane(l) : hostLane(l.key(), l.label(), order);
+            SubLaneSet set = l.actor() == EpisodeLanes.Actor.USER ? userLane(l) : l.actor() == EpisodeLanes.Actor.QEMU ? qemuLane(l)
+                    : hostLane(l.key(), l.label(), order);
             List<EpisodeLanes.Span> spans = new ArrayList<>(l.spans());
             // Outer before inner at the same start, so nesting is decided in one pass.
             spans.sort(Comparator.comparingLong(EpisodeLanes.Span::start).thenComparing(s -> -s.end()));
@@ -163,6 +164,7 @@ public final class TraceEventExport implements Closeable {
             case USER_ACCESS -> "user-access";
             case USER_IOCTL -> "user-ioctl";
             case USER_RESET -> "user-reset";
+            case GUEST_ACCESS -> "guest-access";
         };
     }
 
@@ -195,6 +197,15 @@ public final class TraceEventExport implements Closeable {
             w.processSortIndex(pid, namedProcesses.size());
         }
         return new SubLaneSet("user " + pid + "/" + l.tid(), pid, l.tid(), l.label(), 0);
+    }
+
+    /**
+     * QEMU's track: in QEMU's own process (beside its vfio threads), on display-only threads; the guest's accesses
+     * as QEMU served them and the VM's run state.
+     */
+    private SubLaneSet qemuLane(EpisodeLanes.Lane l) throws IOException {
+        SubLaneSet user = userLane(l); // names the process
+        return new SubLaneSet("qemu " + user.pid, user.pid, -1, "QEMU: guest accesses, VM state", 0);
     }
 
     /** A lane and the threads it spreads over. */

@@ -104,6 +104,14 @@ public sealed interface Event {
      */
     record LinkChange(Common common, String type, Boolean up, String what) implements Event {}
 
+    /**
+     * QEMU's own events (uprobes on the binary the agent was given with {@code --qemu}; probes/EVENTS.md): they
+     * carry no {@code dev} (QEMU's structures are not an ABI) and are joined to a device by process in
+     * dev.aertrace.qemu. Kept apart from the kernel-side types so the host timeline is unchanged by them.
+     */
+    sealed interface Qemu extends Event permits QemuEvents.AccessEnter, QemuEvents.AccessExit, QemuEvents.RunState,
+            QemuEvents.SystemReset {}
+
     /** A hole found by ingest (unreadable line, impossible order, ...); ts is the best known position. */
     record Gap(Common common, GapKind kind, String detail) implements Event {
         public String type() { return "gap"; }

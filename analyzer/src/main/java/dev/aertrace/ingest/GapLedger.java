@@ -141,6 +141,18 @@ public final class GapLedger {
         return false;
     }
 
+    /**
+     * True when one loss, late delivery or unreadable line covers all of [{@code a}, {@code b}]: only then is a
+     * gap inside it already named (one that merely meets the span leaves the rest of it unaccounted for).
+     */
+    public boolean holeCovering(long a, long b) {
+        for (int i = holes.size() - 1; i >= 0; i--) {
+            Entry e = holes.get(i);
+            if (e.segment == segment && e.from <= a && e.to >= b) return true;
+        }
+        return false;
+    }
+
     /** Drops gaps that ended before {@code ts}: no episode still to come can reach back that far. */
     public void prune(long ts) {
         entries.removeIf(e -> e.gone = e.segment == segment && e.to < ts);

@@ -253,8 +253,8 @@ public final class TraceReader {
 
     /** Field values of the line being parsed; reused to avoid garbage on the hot path. */
     private static final class Scratch {
-        String type, comm, dev, cb, driver, fn, ctx, cmdName, region, op, reason, event, slot, handler;
-        long ts, cpu, pid, tid, severity, status, state, ret, result, cmd, offset, size, value, count, events, lost, since, until;
+        String type, comm, dev, cb, driver, fn, ctx, cmdName, region, op, reason, event, slot, handler, stateName, reasonName;
+        long ts, cpu, pid, tid, severity, status, state, ret, result, cmd, offset, size, value, count, events, lost, since, until, reasonNum;
         boolean tlpValid, write, history, dllla;
         long width;
         long[] tlp;
@@ -262,7 +262,7 @@ public final class TraceReader {
         List<String> unknown;
 
         void reset() {
-            type = comm = dev = cb = driver = fn = ctx = cmdName = region = op = reason = event = slot = handler = null;
+            type = comm = dev = cb = driver = fn = ctx = cmdName = region = op = reason = event = slot = handler = stateName = reasonName = null;
             tlp = null;
             has = 0;
             if (unknown != null) unknown.clear();
@@ -273,7 +273,7 @@ public final class TraceReader {
             F_RET = 128, F_RESULT = 256, F_CMD = 512, F_OFFSET = 1024, F_SIZE = 2048, F_VALUE = 4096, F_COUNT = 8192,
             F_WRITE = 16384, F_TLPVALID = 32768, F_EVENTS = 65536, F_LOST = 131072, F_HISTORY = 1 << 18,
             F_SINCE = 1 << 21, F_UNTIL = 1 << 22, F_BADTYPE = 1 << 20, F_DLLLA = 1 << 23, F_WIDTH = 1 << 24,
-            F_BADSTRING = 1 << 25;
+            F_BADSTRING = 1 << 25, F_REASON_NUM = 1 << 26;
 
     private void field(JsonParser p, String name) throws IOException {
         JsonToken v = p.nextToken();
@@ -308,14 +308,17 @@ public final class TraceReader {
             case "events" -> s.events = num(p, v, F_EVENTS);
             case "lost" -> s.lost = num(p, v, F_LOST);
             // a string on the footer (why the agent stopped), an integer on hotplug.event (disable_request's reason)
-            // and pcie.link_event (the kernel's enum pcie_link_change_reason), kept as its digits
+            // and pcie.link_event (the kernel's enum pcie_link_change_reason), kept as its digits, and on qemu.system_reset
+            // (QEMU's ShutdownCause)
             case "reason" -> {
-                if (v == JsonToken.VALUE_NUMBER_INT) { num(p, v, 0); s.reason = p.getText(); }
+                if (v == JsonToken.VALUE_NUMBER_INT) { s.reasonNum = num(p, v, F_REASON_NUM); s.reason = p.getText(); }
                 else s.reason = str(p, v);
             }
             case "handler" -> s.handler = str(p, v);
             case "dllla" -> s.dllla = bool(p, v, F_DLLLA);
             case "width" -> s.width = num(p, v, F_WIDTH);
+            case "state_name" -> s.stateName = str(p, v);
+            case "reason_name" -> s.reasonName = str(p, v);
             case "since" -> s.since = num(p, v, F_SINCE);
             case "event" -> s.event = str(p, v);
             case "slot" -> s.slot = str(p, v);
@@ -418,7 +421,7 @@ public final class TraceReader {
             return;
         }
         // Device-loss lines the timeline uses become events (build); the rest are counted, not placed (yet).
-        if (type.equals("history") || (deviceLossOrQemu(type) && !deviceGone(type))) {
+        if (type.equals("history") || (deviceLossOrQemu(type) && !deviceGone(type) && !qemu(type))) {
             // schema v2 lines not placed in timelines (yet): counted like events, so the footer still adds up
             eventsInSegment++;
             totalEvents++;
@@ -472,6 +475,9 @@ public final class TraceReader {
                     "vfio.err_detected.enter", "eventfd.signal", "vfio.open", "vfio.close",
                     "user_reset.enter", "user_reset.exit", "cfg_lock" -> need = COMMON;
             case "pci.remove.enter", "vfio.request", "vfio.remove.enter", "pci.hp_event", "hotplug.event" -> need = COMMON;
+            case "qemu.config.enter", "qemu.config.exit", "qemu.region.enter", "qemu.region.exit" -> need = COMMON | F_OFFSET | F_SIZE | F_WRITE;
+            case "qemu.vm_stop", "qemu.runstate" -> need = COMMON | F_STATE;
+            case "qemu.system_reset" -> need = COMMON | F_REASON_NUM;
             case "pcie.link_event" -> need = COMMON;
             default -> {
                 if (Strict.damagedType(type)) {
@@ -488,10 +494,11 @@ public final class TraceReader {
             }
         }
         String missing = null;
+        boolean qemu = qemu(type);
         if ((s.has & need) != need) missing = "missing or mistyped numeric/boolean field";
         else if ((s.has & F_BADTYPE) != 0) missing = "a field has the wrong JSON type";
         else if ((s.has & F_BADSTRING) != 0) missing = "a string with an unpaired UTF-16 surrogate (no agent writes one)";
-        else if (!type.equals("lost") && !type.equals("eventfd.signal") && s.dev == null) missing = "missing \"dev\"";
+        else if (!type.equals("lost") && !type.equals("eventfd.signal") && !qemu && s.dev == null) missing = "missing \"dev\"";
         else if (!type.equals("lost") && s.comm == null) missing = "missing \"comm\"";
         else if (type.startsWith("cb.") && Event.Callback.fromWire(s.cb) == null) missing = "bad \"cb\": " + s.cb;
         else if ((type.startsWith("reset.") || type.startsWith("user_reset.")) && s.fn == null) missing = "missing \"fn\"";
@@ -554,26 +561,39 @@ public final class TraceReader {
                         + " (pciehp" + (s.slot != null ? ", slot " + s.slot : "") + ")")
                     : new Event.DeviceGone(c, type, "hotplug event " + (s.event != null ? s.event : "?")
                     + (s.slot != null ? " on slot " + s.slot : "") + " on the port above it");
-            case "pcie.link_event" -> new Event.LinkChange(c, type, (s.has & F_DLLLA) != 0 ? s.dllla : null, "link "
-                    + ((s.has & F_DLLLA) == 0 ? "status" : s.dllla ? "up" : "down")
+            // DLLLA set: the link is up. Clear says nothing on a port without Data Link Layer Link Active
+            // Reporting (QEMU's root port in the lab reports 0 while its link works): not "down".
+            case "pcie.link_event" -> new Event.LinkChange(c, type, (s.has & F_DLLLA) != 0 && s.dllla ? Boolean.TRUE : null,
+                    "link " + ((s.has & F_DLLLA) != 0 && s.dllla ? "up" : "status")
                     + ((s.has & F_WIDTH) != 0 ? " x" + s.width : "") + " (Link Status re-read"
                     + (s.reason != null ? ", reason " + linkReason(s.reason) : "") + ")");
             case "hotplug.event" -> new Event.DeviceGone(c, type, "pciehp handled a slot event"
                     + (s.handler != null ? " (" + s.handler + ")" : "") + " on the port above it");
+            case "qemu.config.enter", "qemu.region.enter" -> new QemuEvents.AccessEnter(c, space(type), s.offset, (int) s.size,
+                    s.write, (s.has & F_VALUE) != 0 ? s.value : null);
+            case "qemu.config.exit", "qemu.region.exit" -> new QemuEvents.AccessExit(c, space(type), s.offset, (int) s.size,
+                    s.write, (s.has & F_VALUE) != 0 ? s.value : null);
+            case "qemu.vm_stop", "qemu.runstate" -> new QemuEvents.RunState(c, type.equals("qemu.vm_stop"), (int) s.state, s.stateName);
+            case "qemu.system_reset" -> new QemuEvents.SystemReset(c, (int) s.reasonNum, s.reasonName);
             case "lost" -> new Event.Lost(c, s.count, (s.has & F_SINCE) != 0 ? s.since : null,
                     (s.has & F_UNTIL) != 0 ? s.until : null, (s.has & F_CPU) == 0);
             default -> throw new IllegalStateException(type);
         };
     }
 
-    /** Device-loss (pciehp, PCI removal, vfio request/remove) and QEMU uprobe lines (probes/EVENTS.md), known to
-     *  the schema but not placed in timelines yet. */
     /** The device-loss types that become {@link Event.DeviceGone} (a removal starts, vfio asks, a slot event). */
     static boolean deviceGone(String type) {
         return switch (type) {
             case "pci.remove.enter", "vfio.request", "vfio.remove.enter", "pci.hp_event", "hotplug.event" -> true;
             default -> false;
         };
+    }
+
+    /** QEMU's uprobe events (probes/EVENTS.md): typed as {@link Event.Qemu}, without a dev. */
+    static boolean qemu(String type) { return type.startsWith("qemu."); }
+
+    private static QemuEvents.Space space(String type) {
+        return type.startsWith("qemu.config.") ? QemuEvents.Space.CONFIG : QemuEvents.Space.REGION;
     }
 
     static boolean deviceLossOrQemu(String type) {

@@ -111,7 +111,7 @@ public final class PostMortem {
             // The stop is a fact in QEMU's own words: it outranks "clean" and a log's "cannot tell about races".
             if (o == dev.aertrace.race.Outcome.CLEAN || (fromLog && o == dev.aertrace.race.Outcome.INCONCLUSIVE && !ep.endedMidRecovery()))
                 o = dev.aertrace.race.Outcome.RECOVERY_FAILED;
-            return new AnalyzedEpisode(ep, List.copyOf(vs), o);
+            return new AnalyzedEpisode(ep, List.copyOf(vs), o, a.qemu());
         }
         return a;
     }

@@ -22,7 +22,7 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * rasdaemon's SQLite database ({@code /var/lib/rasdaemon/ras-mc_ctl.db}), opened read-only: its {@code aer_event}
+ * rasdaemon's SQLite database ({@code /var/lib/rasdaemon/ras-mc_event.db}), opened read-only: its {@code aer_event}
  * table — {@code id, timestamp ("%Y-%m-%d %H:%M:%S %z"), dev_name, err_type ("Corrected" | "Uncorrected
  * (Non-Fatal)" | "Uncorrected (Fatal)"), err_msg (the status bits by name, newer versions append the TLP header)}
  * as rasdaemon's ras-record.c creates it — as AER history: counts per device and error type, per bit name, first
@@ -69,7 +69,7 @@ public final class RasDaemon {
              Statement st = c.createStatement()) {
             try (ResultSet t = st.executeQuery("SELECT name FROM sqlite_master WHERE type='table' AND name='aer_event'")) {
                 if (!t.next()) throw new NotRasDaemon("an SQLite database without rasdaemon's aer_event table"
-                        + " (rasdaemon built without AER support, or not rasdaemon's ras-mc_ctl.db)");
+                        + " (rasdaemon built without AER support, or not rasdaemon's ras-mc_event.db)");
             }
             Map<String, Map<String, Long>> byDev = new TreeMap<>();
             Map<String, Long> byBit = new TreeMap<>();

@@ -32,12 +32,14 @@ import java.util.Set;
 public record EpisodeLanes(AnalyzedEpisode analyzed, List<Lane> lanes, List<Window> windows, List<RaceMark> races,
                            long t0, long t1) {
 
-    public enum Actor { HW, HOST, USER }
+    /** QEMU: the guest's accesses as QEMU served them and the VM's run state (only with QEMU's uprobe events). */
+    public enum Actor { HW, HOST, USER, QEMU }
 
     /** What a span is, so the chart colours and the export categories agree. */
-    public enum Role { RECOVERY, PHASE, CALLBACK, HOST_RESET, USER_ACCESS, USER_IOCTL, USER_RESET }
+    public enum Role { RECOVERY, PHASE, CALLBACK, HOST_RESET, USER_ACCESS, USER_IOCTL, USER_RESET, GUEST_ACCESS }
 
-    public enum MarkKind { AER, NOTIFY, ALL_ONES, GAP, LINK }
+    /** LINK: a port's link went up/down; VM_STATE: QEMU's vm_stop, runstate_set or qemu_system_reset. */
+    public enum MarkKind { AER, NOTIFY, ALL_ONES, GAP, LINK, VM_STATE }
 
     /** {@code open}: no exit was seen; the span was closed at the episode end for drawing. */
     public record Span(String name, Role role, long start, long end, boolean open, boolean race,
@@ -217,6 +219,41 @@ public record EpisodeLanes(AnalyzedEpisode analyzed, List<Lane> lanes, List<Wind
             if (x.kind() == Access.Kind.CONFIG_READ && x.value() != null && allOnes(x.value(), x.size()) && x.end() != null) {
                 l.marks().add(new Mark("all-ones read " + hex(x.value(), x.size()), MarkKind.ALL_ONES, x.end(), java.util.Collections.singletonMap("dev", x.dev())));
             }
+        }
+
+        // One lane per QEMU process holding an affected device: the guest's accesses as QEMU served them, the VM's state.
+        for (dev.aertrace.qemu.QemuLane q : a.qemu()) {
+            Lane l = lane(lanes, "qemu " + q.pid(), "QEMU " + q.pid() + " guest + VM", Actor.QEMU, q.pid(), -1, q.comm());
+            for (dev.aertrace.qemu.QemuLane.GuestAccess x : q.accesses()) {
+                boolean open = x.end() == null;
+                boolean race = raceEvidence.contains(x.enter()) || (x.exit() != null && raceEvidence.contains(x.exit()));
+                Map<String, Object> args = new LinkedHashMap<>();
+                args.put("dev", x.dev());
+                args.put("space", x.space().wire);
+                args.put("offset", String.format("0x%x", x.offset()));
+                args.put("size", x.size());
+                if (x.value() != null) args.put("value", hex(x.value(), Math.min(x.size(), 4)));
+                args.put("served", x.served().phrase);
+                args.put("tid", x.tid());
+                if (open) args.put("open", "no exit seen before the episode ended");
+                args.put("line", x.enter().line());
+                String name = "guest " + (x.space() == dev.aertrace.ingest.QemuEvents.Space.CONFIG
+                        ? "cfg " + (x.write() ? "write " : "read ") + register(x.offset())
+                        : "bar " + (x.write() ? "write" : "read") + " 0x" + Long.toHexString(x.offset()))
+                        + (x.value() != null && (x.write() || x.exit() != null) ? (x.write() ? " ← " : " = ") + hex(x.value(), Math.min(x.size(), 4)) : "")
+                        + (x.served() == dev.aertrace.qemu.QemuLane.Served.PASSED ? " → device"
+                           : x.served() == dev.aertrace.qemu.QemuLane.Served.EMULATED ? " (emulated)" : "");
+                l.spans().add(new Span(name, Role.GUEST_ACCESS, x.start(),
+                        open ? t1 : x.end(), open, race, args));
+            }
+            for (dev.aertrace.ingest.QemuEvents.RunState r : q.states()) {
+                if (r.ts() < t0) continue; // the state before the error is in the lane's summary
+                l.marks().add(new Mark(r.vmStop() ? "vm_stop(" + r.label() + ")" : "runstate " + r.label(), MarkKind.VM_STATE,
+                        r.ts(), Map.of("state", r.label(), "line", r.line())));
+            }
+            for (dev.aertrace.ingest.QemuEvents.SystemReset r : q.resets())
+                l.marks().add(new Mark("system_reset (" + r.label() + ")", MarkKind.VM_STATE, r.ts(),
+                        Map.of("reason", r.label(), "line", r.line())));
         }
 
         // Gaps: lost events or unreadable lines inside the window make verdicts tentative: show where.

@@ -101,9 +101,11 @@ public final class Analyzer {
     private ReorderBuffer pipeline(String source, Diagnostics diag, GapLedger ledger, long window, HeaderTap tap,
                                    Consumer<AnalyzedEpisode> sink) {
         RaceDetector detector = new RaceDetector(opt.race());
+        // QEMU's uprobe events: a lane of their own, joined to each episode as it closes (dev.aertrace.qemu)
+        dev.aertrace.qemu.QemuLanes qemu = new dev.aertrace.qemu.QemuLanes(ledger, diag);
         TimelineBuilder timeline = new TimelineBuilder(source, opt.timeline(), diag, ledger,
-                ep -> sink.accept(detector.analyze(ep, tap.current)));
-        return new ReorderBuffer(window, Math.max(window, MAX_WINDOW_NS), opt.reorderMaxEvents(), diag, ledger, timeline);
+                ep -> sink.accept(qemu.join(detector.analyze(ep, tap.current))));
+        return new ReorderBuffer(window, Math.max(window, MAX_WINDOW_NS), opt.reorderMaxEvents(), diag, ledger, qemu.tap(timeline));
     }
 
     /** First pass: how much older than the newest event so far an event arrives, at most (per segment). */

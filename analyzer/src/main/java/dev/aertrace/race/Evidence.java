@@ -36,6 +36,19 @@ public final class Evidence {
         return new Verdict(kind, dev, hedged + " Tentative: " + name(gaps) + ".", ev, true, keep(gaps), from, to);
     }
 
+    /**
+     * The same rule for verdicts made outside this package (the QEMU lane, dev.aertrace.qemu): {@code extra} are
+     * gaps of the evidence that are not the episode's own (e.g. the lane's cap), judged like its holes.
+     */
+    public static Verdict judge(Episode ep, List<TraceGap> extra, Verdict.Kind kind, String dev, long from, long to,
+                                List<Event> evidence, String confident, String hedged) {
+        List<TraceGap> gaps = against(ep, from, to);
+        for (TraceGap g : extra) if (g.overlaps(from, to)) gaps.add(g);
+        List<Event> ev = sorted(evidence);
+        if (gaps.isEmpty()) return new Verdict(kind, dev, confident, ev, false, List.of(), from, to);
+        return new Verdict(kind, dev, hedged + " Tentative: " + name(gaps) + ".", ev, true, keep(gaps), from, to);
+    }
+
     /** At most this many gaps are kept per verdict (the sentence counts them all): bounded report size. */
     static final int KEPT = 50;
 

@@ -42,8 +42,13 @@ public record Verdict(Kind kind, String dev, String sentence, List<Event> eviden
         DEVICE_REMOVED("device-removed", Category.NOTICE),
         RECOVERY_FAILED("recovery-failed", Category.RECOVERY),
         DEVICE_NOT_RESET("device-not-reset", Category.RECOVERY),
-        /** From QEMU's/libvirt's log (dev.aertrace.kernellog.QemuLog): QEMU stopped the VM on the error notification. */
+        /**
+         * QEMU stopped the VM on the error notification: from QEMU's/libvirt's log (dev.aertrace.kernellog.QemuLog)
+         * or from the QEMU uprobes in a trace (dev.aertrace.qemu, vm_stop(internal-error)).
+         */
         VM_STOPPED("vm-stopped", Category.RECOVERY),
+        /** A guest access, served by QEMU, reached the device while the host reset it (dev.aertrace.qemu). */
+        GUEST_ACCESS_DURING_RESET("guest-access-during-reset", Category.RACE),
         INCONCLUSIVE("inconclusive", Category.INCONCLUSIVE);
 
         /** Stable identifier for JSON and scripts. */

@@ -181,6 +181,7 @@ public final class JsonReport implements ReportSink {
         g.writeArrayFieldStart("gap_events");
         for (Event e : ep.gaps()) ref(e);
         g.writeEndArray();
+        if (!a.qemu().isEmpty()) dev.aertrace.qemu.QemuJson.write(g, a.qemu()); // only with QEMU's uprobe events
         g.writeNumberField("events", ep.events().size());
         g.writeNumberField("elided_events", ep.elidedEvents());
         g.writeEndObject();

@@ -97,25 +97,29 @@ public final class TextReport implements ReportSink {
                 for (TraceGap g : v.gaps().subList(0, Math.min(3, v.gaps().size())))
                     wrap(L, "     gap " + g.describe(), "       ");
         }
+        for (String q : dev.aertrace.qemu.QemuText.summary(a)) wrap(L, "   " + q, "     ");
         L.add("   timeline (ms since the error; ! = evidence):");
-        List<String[]> rows = timeline(ep, evidence);
+        List<String[]> rows = timeline(ep, evidence, a.qemu());
         // A polling user repeats the same reads; after the first occurrence, runs of identical user lines that
         // are not evidence fold into one "… N repeats" line so the mail shows what changed.
         java.util.ArrayDeque<String> recent = new java.util.ArrayDeque<>();
         int shown = 0, folded = 0, left = rows.size();
         String[] lastFolded = null;
+        boolean guestFolded = false;
         for (String[] r : rows) {
             left--;
             String key = r[2] + r[3] + r[4];
-            if (r[0].equals(" ") && r[2].equals("user") && recent.contains(key)) {
+            if (r[0].equals(" ") && (r[2].equals("user") || r[2].equals("qemu")) && recent.contains(key)) {
                 folded++;
                 lastFolded = r;
+                guestFolded |= r[2].equals("qemu");
                 continue;
             }
             if (folded > 0) {
-                L.add(fold(folded, lastFolded));
+                L.add(fold(folded, lastFolded, guestFolded));
                 shown++;
                 folded = 0;
+                guestFolded = false;
             }
             if (shown >= maxTimelineLines) {
                 L.add("     … " + (left + 1) + " more lines (--timeline-lines N, or --format json)");
@@ -126,7 +130,7 @@ public final class TextReport implements ReportSink {
             recent.addLast(key);
             if (recent.size() > 6) recent.removeFirst();
         }
-        if (folded > 0) L.add(fold(folded, lastFolded));
+        if (folded > 0) L.add(fold(folded, lastFolded, guestFolded));
         if (ep.elidedEvents() > 0) L.add("     (" + ep.elidedEvents() + " events beyond the per-episode cap not kept)");
         return L;
     }
@@ -136,9 +140,10 @@ public final class TextReport implements ReportSink {
     }
 
     /** One folded run: a single repeat is shown as itself, longer runs as a count up to the last one's time. */
-    private static String fold(int n, String[] last) {
+    private static String fold(int n, String[] last, boolean guest) {
         if (n == 1) return row(last);
-        return cut(String.format(Locale.ROOT, " %10s      … %d repeats of the user lines above, to %s", "", n, last[1].strip()));
+        return cut(String.format(Locale.ROOT, " %10s      … %d repeats of the %s lines above, to %s", "", n,
+                guest ? "user and guest" : "user", last[1].strip()));
     }
 
     private static String nz(String s) { return s == null ? "?" : s; }
@@ -160,7 +165,7 @@ public final class TextReport implements ReportSink {
 
     private record Row(long ts, int order, String[] cols) {}
 
-    private static List<String[]> timeline(Episode ep, Set<Event> evidence) {
+    private static List<String[]> timeline(Episode ep, Set<Event> evidence, List<dev.aertrace.qemu.QemuLane> qemu) {
         List<Row> rows = new ArrayList<>();
         int o = 0;
         for (Event e : ep.events()) {
@@ -200,6 +205,8 @@ public final class TextReport implements ReportSink {
                     + (g.cpu() != null ? " cpu " + g.cpu() : "") + " " + g.bounds();
             rows.add(new Row(at, o++, new String[]{"!", ms(ep, at), "gap", g.line() > 0 ? "line " + g.line() : "", what}));
         }
+        for (dev.aertrace.qemu.QemuText.Row q : dev.aertrace.qemu.QemuText.rows(ep, qemu, evidence))
+            rows.add(new Row(q.ts(), o++, q.cols()));
         rows.sort(Comparator.comparingLong(Row::ts).thenComparingInt(Row::order));
         List<String[]> out = new ArrayList<>();
         for (Row r : rows) out.add(r.cols);

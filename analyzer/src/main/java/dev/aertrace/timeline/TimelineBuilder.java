@@ -662,7 +662,8 @@ public final class TimelineBuilder implements TraceListener {
         long[] last = lastByTid.get(exit.tid());
         long from = last != null && last[0] <= exit.ts() ? last[0] : Long.MIN_VALUE;
         // Inside a loss (or late/unreadable stretch) the loss already is the gap: one entry, not one per exit.
-        if (!ledger.holeBetween(from == Long.MIN_VALUE ? exit.ts() - 1 : from - 1, exit.ts() + 1)) ledger.add(TraceGap.Kind.UNMATCHED_EXIT, exit.common().cpu(), from, exit.ts(), exit.line(),
+        // (Covering, not meeting: a late enter at ts -1 met the span, and the exit alone made a confident race.)
+        if (!ledger.holeCovering(from, exit.ts())) ledger.add(TraceGap.Kind.UNMATCHED_EXIT, exit.common().cpu(), from, exit.ts(), exit.line(),
                 last != null ? last[1] : 0, exit.line(), 0, exit.type() + " on tid " + exit.tid() + " without its enter");
         Event.Gap g = new Event.Gap(exit.common(), Event.GapKind.INVALID_EVENT, exit.type() + " without its enter");
         int copies = 0;
@@ -708,7 +709,7 @@ public final class TimelineBuilder implements TraceListener {
     /** An enter whose exit is not in the trace; {@code seenTs}/{@code seenLine}: the event that showed it. */
     private void missingExit(Event enter, long seenTs, long seenLine) {
         diag.issue(Issue.Kind.MISSING_EXIT, enter.line(), enter.type() + " on tid " + enter.tid() + " never exited");
-        if (!ledger.holeBetween(enter.ts() - 1, Math.max(enter.ts(), seenTs) + 1)) ledger.add(TraceGap.Kind.MISSING_EXIT, enter.common().cpu(), enter.ts(), Math.max(enter.ts(), seenTs),
+        if (!ledger.holeCovering(enter.ts(), Math.max(enter.ts(), seenTs))) ledger.add(TraceGap.Kind.MISSING_EXIT, enter.common().cpu(), enter.ts(), Math.max(enter.ts(), seenTs),
                 enter.line(), enter.line(), seenLine, 0, enter.type() + " on tid " + enter.tid() + " without its exit");
         Event.Gap g = new Event.Gap(enter.common(), Event.GapKind.INVALID_EVENT, enter.type() + " without its exit");
         int copies = 0;

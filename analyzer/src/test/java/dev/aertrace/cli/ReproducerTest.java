@@ -197,4 +197,14 @@ class ReproducerTest {
         assertTrue(r.out().contains("unpaired UTF-16 surrogate"), r.out());
         assertFalse(r.out().contains("xvfio-user (pid"), r.out());
     }
+
+    @Test
+    void anExitWhoseEnterArrivedImpossiblyLateIsNotAConfidentRace() {
+        // Found by the long fuzz run (seed 5, mutant 554, 6.1/qemu-fatal): the VFIO_DEVICE_RESET enter's ts := -1.
+        // Its exit alone became a confident access-during-reset: the late-delivery gap met the exit's unknown
+        // start but did not cover it, and was taken as already naming it.
+        CliTest.Out r = analyze("evidence-late-ioctl-enter.jsonl.gz");
+        assertNotEquals(1, r.code(), r.out());
+        assertTrue(r.out().contains("unmatched-exit"), r.out());
+    }
 }

@@ -180,6 +180,28 @@ class KernelLogFormatsTest {
         assertEquals(Outcome.INCONCLUSIVE, r.episodes().get(0).outcome());
     }
 
+    /** Found by KernelLogFuzzTest: a .gz cut short was taken for a trace (the bytes before the cut were lost). */
+    @Test
+    void aCutGzipKernelLogIsReadUpToTheCut() throws Exception {
+        StringBuilder sb = new StringBuilder("[    0.000000] RAS: Correctable Errors collector initialized.\n"
+                + "[   15.053345] Unstable clock detected, switching default tracing clock to \"global\"\n"
+                + "               If you want to keep using the local clock, then add:\n"
+                + "                 \"trace_clock=local\"\n");
+        sb.append(render(l -> "[" + secs((long) l[0]) + "] " + l[1]));
+        for (int i = 0; i < 2000; i++) sb.append("[  200.").append(String.format("%06d", i)).append("] virtio_net virtio0 eth0: tick ").append(i).append('\n');
+        java.io.ByteArrayOutputStream bo = new java.io.ByteArrayOutputStream();
+        try (java.util.zip.GZIPOutputStream g = new java.util.zip.GZIPOutputStream(bo)) { g.write(sb.toString().getBytes(StandardCharsets.UTF_8)); }
+        byte[] z = bo.toByteArray();
+        Path p = tmp.resolve("cut.dmesg.gz");
+        Files.write(p, java.util.Arrays.copyOf(z, z.length * 2 / 3));
+        Cli c = cli("analyze", "--format", "json", p.toString());
+        assertEquals(3, c.code(), c.err() + c.out());
+        assertFalse(c.out().contains("not an aertrace trace"), c.out());
+        com.fasterxml.jackson.databind.JsonNode j = new com.fasterxml.jackson.databind.ObjectMapper().readTree(c.out());
+        assertEquals(1, j.path("episodes").size(), "the recovery before the cut: " + c.out());
+        assertTrue(c.out().contains("kernel log ended with an error after line"), c.out());
+    }
+
     @Test
     void garbageAndOverlongLinesNeverThrow() {
         StringBuilder sb = new StringBuilder("[    1.000000] ok\n");

@@ -124,12 +124,26 @@ class KernelLogLabTest {
         }
     }
 
+    /**
+     * Logs still compared with another boot's trace of the same kernel and scenario, because their same-boot pair was
+     * not re-recorded yet (lab time is shared: every boot compiles the agent under TCG). Each entry is an unmet
+     * "same boot" requirement, kept visible here; a pair recorded for one of them makes the test below fail until
+     * the entry is removed.
+     */
+    static final java.util.Set<String> OTHER_BOOT = java.util.Set.of("5.10/fatal-linkfail", "6.1/fatal-linkfail", "6.12/nonfatal", "6.12/fatal-linkfail", "7.2/nonfatal", "7.2/fatal-linkfail");
+
     @Test
-    void everyRequiredRecordingIsCommitted() {
+    void everyRequiredRecordingIsCommittedWithItsSameBootTrace() {
         for (String r : REQUIRED) {
             Path p = LAB.resolve("kmsg").resolve(r + ".dmesg.gz");
-            assertTrue(Files.exists(p), p + " is missing: re-record with AERTRACE_RECORD_DIR=testdata/lab/kmsg lab/record " + r.replace('/', ' '));
-            assertTrue(Files.exists(compareWith(p)), compareWith(p) + " (a trace to compare with) is missing");
+            String again = "re-record with AERTRACE_RECORD_DIR=testdata/lab/kmsg lab/record " + r.replace('/', ' ');
+            assertTrue(Files.exists(p), p + " is missing: " + again);
+            if (OTHER_BOOT.contains(r)) {
+                assertFalse(Files.exists(traceOf(p)), r + " has its same-boot trace now: remove it from OTHER_BOOT");
+                assertTrue(Files.exists(compareWith(p)), compareWith(p) + " (a trace to compare with) is missing");
+            } else {
+                assertTrue(Files.exists(traceOf(p)), traceOf(p) + " (the agent's trace of the log's boot) is missing: " + again);
+            }
         }
     }
 

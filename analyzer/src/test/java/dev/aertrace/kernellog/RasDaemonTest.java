@@ -48,7 +48,7 @@ class RasDaemonTest {
 
     @Test
     void countsPerDeviceTypeAndBitReadOnly() throws Exception {
-        Path p = db("ras-mc_ctl.db", HOST_A);
+        Path p = db("ras-mc_event.db", HOST_A);
         byte[] before = Files.readAllBytes(p);
         RasDaemon.History h = RasDaemon.read(p);
         assertEquals(5, h.rows());
@@ -102,5 +102,55 @@ class RasDaemonTest {
         assertEquals(0, c.code(), c.err());
         assertTrue(c.out().contains("5 AER events, 2026-12-01 22:44:31 +0000 .. 2026-12-01 22:50:00 +0000"), c.out());
         assertTrue(c.out().contains("0000:01:00.0  4:  Corrected ×2  Uncorrected (Fatal) ×1  Uncorrected (Non-Fatal) ×1"), c.out());
+    }
+
+    static final Object[][] HOST_B = {
+            {"2026-12-02 01:00:00 +0000", "0000:01:00.0", "Uncorrected (Fatal)", "Data Link Protocol"},
+            {"2026-12-02 01:00:01 +0000", "0000:01:00.0", "Uncorrected (Fatal)", "Data Link Protocol"},
+            {"2026-12-02 01:00:02 +0000", "0000:02:00.0", "Corrected", "Receiver Error"}};
+
+    @Test
+    void compareCountsPerKernelDeviceAndTypeAcrossDatabases() throws Exception {
+        Path a = db("a.db", HOST_A), b = db("b.db", HOST_B), a2 = db("a2.db", new Object[][] {
+                {"2026-12-02 02:00:00 +0000", "0000:3b:00.0", "Uncorrected (Fatal)", "Surprise Down Error"}});
+        KernelLogFormatsTest.Cli c = KernelLogFormatsTest.cli("compare", "--format", "json", "-l", "6.1", "-l", "6.12", "-l", "6.1",
+                a.toString(), b.toString(), a2.toString());
+        assertEquals(0, c.code(), c.err());
+        com.fasterxml.jackson.databind.JsonNode j = new com.fasterxml.jackson.databind.ObjectMapper().readTree(c.out());
+        Map<String, String> rows = new java.util.TreeMap<>();
+        for (com.fasterxml.jackson.databind.JsonNode r : j.path("rows"))
+            rows.put(r.path("group").asText() + " " + r.path("device").asText(), r.path("byType").toString() + " " + r.path("total").asLong());
+        assertEquals(Map.of(
+                "6.1 0000:01:00.0", "{\"Corrected\":2,\"Uncorrected (Fatal)\":1,\"Uncorrected (Non-Fatal)\":1} 4",
+                "6.1 0000:3b:00.0", "{\"Uncorrected (Fatal)\":2} 2",
+                "6.12 0000:01:00.0", "{\"Uncorrected (Fatal)\":2} 2",
+                "6.12 0000:02:00.0", "{\"Corrected\":1} 1"), rows, "the two 6.1 databases are added up");
+        List<String> kernels = new java.util.ArrayList<>();
+        for (com.fasterxml.jackson.databind.JsonNode k : j.path("kernels")) kernels.add(k.path("group").asText() + "=" + k.path("errors").asLong());
+        assertEquals(List.of("6.1=6", "6.12=3"), kernels, "kernels by errors, most first");
+        assertEquals("0000:01:00.0", j.path("devices").get(0).path("device").asText(), "the device that errors most");
+        assertEquals(6, j.path("devices").get(0).path("errors").asLong());
+
+        KernelLogFormatsTest.Cli t = KernelLogFormatsTest.cli("compare", "--only", "fatal", "-l", "6.1", "-l", "6.12", a.toString(), b.toString());
+        assertEquals(0, t.code(), t.err());
+        assertTrue(t.out().contains("(only Uncorrected (Fatal))"), t.out());
+        assertTrue(t.out().matches("(?s).*6\\.1 +0000:01:00\\.0 +0 +0 +1 +1\\n.*"), t.out());
+        assertTrue(t.out().matches("(?s).*6\\.12 +0000:01:00\\.0 +0 +0 +2 +2\\n.*"), t.out());
+        assertFalse(t.out().contains("0000:02:00.0"), "a device with only correctable errors is not in --only fatal: " + t.out());
+        assertTrue(t.out().contains("rasdaemon records no kernel release"), t.out());
+    }
+
+    @Test
+    void compareRefusesDatabasesMixedWithTracesAndOptionsWithoutMeaning() throws Exception {
+        Path a = db("a.db", HOST_A);
+        Path trace = Path.of(System.getProperty("aertrace.labdir", "../testdata/lab"), "6.1", "fatal-race.jsonl.gz");
+        KernelLogFormatsTest.Cli mixed = KernelLogFormatsTest.cli("compare", a.toString(), trace.toString());
+        assertEquals(2, mixed.code());
+        assertTrue(mixed.err().contains("not an SQLite database: rasdaemon databases are compared with each other"), mixed.err());
+        KernelLogFormatsTest.Cli split = KernelLogFormatsTest.cli("compare", "--split", a.toString());
+        assertEquals(2, split.code());
+        assertTrue(split.err().contains("--split"), split.err());
+        KernelLogFormatsTest.Cli labels = KernelLogFormatsTest.cli("compare", "-l", "x", a.toString(), a.toString());
+        assertEquals(2, labels.code());
     }
 }
