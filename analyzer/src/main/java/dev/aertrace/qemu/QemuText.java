@@ -3,7 +3,7 @@ package dev.aertrace.qemu;
 import dev.aertrace.ingest.Event;
 import dev.aertrace.ingest.QemuEvents;
 import dev.aertrace.race.AnalyzedEpisode;
-import dev.aertrace.race.Pci;
+import dev.aertrace.pci.Pci;
 import dev.aertrace.timeline.Episode;
 
 import java.util.ArrayList;

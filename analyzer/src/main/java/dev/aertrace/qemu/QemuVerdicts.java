@@ -5,7 +5,7 @@ import dev.aertrace.ingest.QemuEvents;
 import dev.aertrace.ingest.TraceGap;
 import dev.aertrace.race.AnalyzedEpisode;
 import dev.aertrace.race.Evidence;
-import dev.aertrace.race.Pci;
+import dev.aertrace.pci.Pci;
 import dev.aertrace.race.Verdict;
 import dev.aertrace.timeline.Episode;
 import dev.aertrace.timeline.HostReset;

@@ -4,7 +4,7 @@ import dev.aertrace.Tr;
 import dev.aertrace.ingest.Issue;
 import dev.aertrace.ingest.TraceGap;
 import dev.aertrace.race.AnalyzedEpisode;
-import dev.aertrace.race.Analyzer;
+import dev.aertrace.pipeline.Analyzer;
 import dev.aertrace.race.Outcome;
 import dev.aertrace.race.Verdict;
 import dev.aertrace.report.TextReport;

@@ -10,7 +10,7 @@ import dev.aertrace.chart.TimelineChart;
 import dev.aertrace.export.TraceEventExport;
 import dev.aertrace.export.TraceEventValidator;
 import dev.aertrace.race.AnalyzedEpisode;
-import dev.aertrace.race.Analyzer;
+import dev.aertrace.pipeline.Analyzer;
 import org.junit.jupiter.api.Test;
 
 import javax.imageio.ImageIO;
