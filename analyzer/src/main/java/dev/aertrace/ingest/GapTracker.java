@@ -88,8 +88,32 @@ public final class GapTracker implements TraceListener {
 
     private static int slot(int cpu) { return cpu < 0 || cpu >= MAX_CPUS ? MAX_CPUS : cpu; }
 
+    /**
+     * An event this much older than one before it in the file is a named problem and a gap over the span between
+     * (TraceReader names it): the lab's buffers are read at most ~0.4 s apart (testdata/lab), so this is a buffer
+     * read seconds late (field traces under load: up to 18 s, next to losses) or a damaged timestamp, and no reader
+     * can tell which. Either way what happened in that span is not known in order.
+     */
+    public static final long PLAUSIBLE_LATE_NS = 1_000_000_000L;
+
+    /** The jump gap being widened while events keep arriving that far back; null after an in-order stretch. */
+    private GapLedger.Entry jump;
+
     @Override
     public void header(TraceHeader h) {
+        // A segment without a footer was cut off: its end is a gap, filed under it before the next one starts.
+        // Where it broke is not known (a damaged line may have become this header): from the oldest CPU position.
+        if (sawEvent && !footer) {
+            long from = maxTs, fromLine = maxLine;
+            for (int i = 0; i < lastTs.length; i++)
+                if (lastTs[i] != Long.MIN_VALUE && lastTs[i] < from) {
+                    from = lastTs[i];
+                    fromLine = lastLine[i];
+                }
+            ledger.add(TraceGap.Kind.TRACE_END, null, from, Long.MAX_VALUE, h.line(), fromLine, 0, 0,
+                    "the segment was cut off (a header follows without a footer)");
+        }
+        jump = null;
         out.header(h); // the timeline closes the previous segment's episodes first
         ledger.segment(h.line(), false);
         lastTs = lastLine = beforeBlock1 = beforeBlock2 = lineBefore1 = lineBefore2 = new long[0];
@@ -128,6 +152,11 @@ public final class GapTracker implements TraceListener {
         }
         lastTs[c] = ts;
         lastLine[c] = e.line();
+        if (maxTs != Long.MIN_VALUE && ts < maxTs && maxTs - ts > PLAUSIBLE_LATE_NS) {
+            if (jump != null && ledger.holds(jump) && jump.to() >= ts) jump.widen(ts, maxTs, e.line());
+            else jump = ledger.add(TraceGap.Kind.LATE, null, ts, maxTs, e.line(), e.line(), maxLine, 1,
+                    "an event more than 1 s older than one before it in the file: a buffer read late or a damaged timestamp");
+        } else if (jump != null && ts > jump.to()) jump = null;
         if (ts > maxTs) maxTs = ts;
         maxLine = e.line();
         lastWasLost = false;

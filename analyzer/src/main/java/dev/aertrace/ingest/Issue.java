@@ -30,6 +30,9 @@ public record Issue(Kind kind, long count, List<Long> lines, String detail) {
         BAD_SIZE("vfio access size impossible (config: 1-4096 bytes, other regions: 1 byte to the kernel's 2 GiB read limit); the line is a gap"),
         BAD_COUNT("loss or footer count impossible (zero, negative, or a sum past 2^63-1, which saturates); the loss is of unknown size"),
         DAMAGED_NAME("a type or field name one character away from a known one: a damaged line, not a newer agent's"),
+        IMPLAUSIBLE("a value no kernel or agent writes: ts not positive, past 2^62 or long before the agent started; pid/tid/cpu beyond the kernel's limits or 0 where only a task runs; a status, state, result or return value outside its type; the line is a gap"),
+        TIME_JUMP("an event more than 1 s older than one before it in the file: a buffer read late, or a damaged timestamp (no reader can tell which); the span between is a gap"),
+        UNRECORDED_ACCESSES("the agent recorded user accesses (vfio.rw) only near error/reset activity (header rw_window_ms, agent 0.1 --rw-window): accesses outside those windows are not in the trace, so a device lost or a value changed there is not seen"),
         BOUND("a per-input bound was reached (open episodes, open accesses per thread, threads, gaps or accesses per episode); what it dropped is a gap");
 
         public final String meaning;
@@ -44,7 +47,7 @@ public record Issue(Kind kind, long count, List<Long> lines, String detail) {
             return switch (this) {
                 case CORRUPT_LINE, TRUNCATED_LINE, INVALID_EVENT, OUT_OF_ORDER, UNMATCHED_EXIT, MISSING_EXIT,
                         LOST_EVENTS, NO_FOOTER, FOOTER_MISMATCH, SCHEMA_VERSION, MISSING_HEADER, BAD_HEADER, BAD_SIZE,
-                        BAD_COUNT, DAMAGED_NAME, BOUND -> true;
+                        BAD_COUNT, DAMAGED_NAME, BOUND, IMPLAUSIBLE, TIME_JUMP, UNRECORDED_ACCESSES -> true;
                 default -> false;
             };
         }

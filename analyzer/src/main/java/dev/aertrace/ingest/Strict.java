@@ -39,6 +39,9 @@ public final class Strict {
             if (!HEADER_FIELDS.contains(f) && nearMiss(f, HEADER_FIELDS)) bad.add("field \"" + f + "\" is a damaged name");
         }
         if (n.has("agent")) for (String f : REQUIRED) if (!n.has(f)) bad.add("no \"" + f + "\"");
+        // Every header, the agent's or a hand-written minimal one, says its schema: one without is an event line
+        // whose type was damaged into "header" (fuzz seed evidence-header-retyped), and its segment is not a trace.
+        else if (!n.has("schema_version")) bad.add("no \"schema_version\"");
         JsonNode v = n.get("schema_version");
         if (v != null && !v.isIntegralNumber()) bad.add("schema_version is " + kind(v) + ", not an integer");
         for (String f : List.of("mono_ns", "realtime_ns")) {

@@ -32,6 +32,10 @@ public final class TraceReader {
 
     private long lineNo;
     private long maxTs;
+    /** Newest ts of the segment's events so far (not lost lines: theirs is when the agent wrote them); MIN: none. */
+    private long newestEvent = Long.MIN_VALUE;
+    /** The segment header's mono_ns (0: none): when the agent started. */
+    private long segmentStartNs;
     private long eventsInSegment;
     private long lostInSegment;
     private boolean sawHeader;
@@ -252,7 +256,7 @@ public final class TraceReader {
     }
 
     /** Field values of the line being parsed; reused to avoid garbage on the hot path. */
-    private static final class Scratch {
+    static final class Scratch {
         String type, comm, dev, cb, driver, fn, ctx, cmdName, region, op, reason, event, slot, handler, stateName, reasonName;
         long ts, cpu, pid, tid, severity, status, state, ret, result, cmd, offset, size, value, count, events, lost, since, until, reasonNum;
         boolean tlpValid, write, history, dllla;
@@ -269,7 +273,7 @@ public final class TraceReader {
         }
     }
 
-    private static final int F_TS = 1, F_CPU = 2, F_PID = 4, F_TID = 8, F_SEVERITY = 16, F_STATUS = 32, F_STATE = 64,
+    static final int F_TS = 1, F_CPU = 2, F_PID = 4, F_TID = 8, F_SEVERITY = 16, F_STATUS = 32, F_STATE = 64,
             F_RET = 128, F_RESULT = 256, F_CMD = 512, F_OFFSET = 1024, F_SIZE = 2048, F_VALUE = 4096, F_COUNT = 8192,
             F_WRITE = 16384, F_TLPVALID = 32768, F_EVENTS = 65536, F_LOST = 131072, F_HISTORY = 1 << 18,
             F_SINCE = 1 << 21, F_UNTIL = 1 << 22, F_BADTYPE = 1 << 20, F_DLLLA = 1 << 23, F_WIDTH = 1 << 24,
@@ -442,6 +446,13 @@ public final class TraceReader {
         c[0]++;
         if (s.unknown != null) for (String f : s.unknown) diag.unknownField(type, f, lineNo);
         if (s.ts > maxTs) maxTs = s.ts;
+        if (!(e instanceof Event.Lost) && !(s.history && (s.has & F_HISTORY) != 0)) {
+            // The same test as GapTracker's, which files the gap: here it is named, with its line.
+            if (newestEvent != Long.MIN_VALUE && newestEvent - s.ts > GapTracker.PLAUSIBLE_LATE_NS)
+                diag.issue(Issue.Kind.TIME_JUMP, lineNo, type + " at ts " + s.ts + " is " + (newestEvent - s.ts)
+                        + " ns older than an event before it in the file");
+            if (s.ts > newestEvent) newestEvent = s.ts;
+        }
         if (e instanceof Event.Lost l) {
             if (l.count() > Long.MAX_VALUE - lostInSegment)
                 diag.issue(Issue.Kind.BAD_COUNT, lineNo, "lost counts sum past 2^63-1 (kept at 2^63-1)");
@@ -516,6 +527,22 @@ public final class TraceReader {
                 diag.issue(Issue.Kind.BAD_SIZE, lineNo, type + ": " + why);
                 return new Event.Gap(new Event.Common(s.ts, (int) s.cpu, (int) s.pid, (int) s.tid, s.comm, s.dev, lineNo),
                         Event.GapKind.INVALID_EVENT, type + ": " + why);
+            }
+        }
+        if (missing == null) {
+            String why = Plausible.check(type, s, s.history && (s.has & F_HISTORY) != 0 ? 0 : segmentStartNs);
+            if (why != null) {
+                diag.issue(Issue.Kind.IMPLAUSIBLE, lineNo, type + ": " + why);
+                return new Event.Gap(new Event.Common(maxTs, -1, 0, 0, s.comm, s.dev, lineNo),
+                        Event.GapKind.INVALID_EVENT, type + ": " + why);
+            }
+        }
+        if (missing == null && type.equals("lost")) {
+            String why = Plausible.lossBounds(s);
+            if (why != null) {
+                // The loss is real (the line says so) but where it happened is not: bounds from the file order.
+                diag.issue(Issue.Kind.IMPLAUSIBLE, lineNo, "lost: " + why + "; bounds inferred from the file order");
+                s.has &= ~(F_SINCE | F_UNTIL);
             }
         }
         if (missing == null && type.equals("lost") && s.count <= 0) {
@@ -643,14 +670,20 @@ public final class TraceReader {
     private void header(byte[] b, int off, int len) {
         TraceHeader h;
         List<String> bad;
+        JsonNode n;
         try {
-            JsonNode n = MAPPER.readTree(b, off, len);
+            n = MAPPER.readTree(b, off, len);
             bad = Strict.header(n);
             h = parseHeader(n, lineNo);
         } catch (IOException | RuntimeException e) {
             diag.issue(Issue.Kind.INVALID_EVENT, lineNo, "unusable header: " + e.getMessage());
             return;
         }
+        JsonNode window = n.get("rw_window_ms");
+        if (window != null && window.isNumber() && window.asDouble() > 0)
+            // EVENTS.md: absence of vfio.rw events outside the windows means "not recorded", not "did not happen"
+            diag.issue(Issue.Kind.UNRECORDED_ACCESSES, lineNo, "rw_window_ms " + window.asText()
+                    + ": user accesses were recorded only within " + window.asText() + " ms of error/reset activity");
         if (!knowsSchema(h.schemaVersion()))
             diag.issue(Issue.Kind.SCHEMA_VERSION, lineNo, "schema_version " + h.schemaVersion() + ", this analyzer reads 1 and 2");
         if (lineNo != 1 || segments > 0) {
@@ -664,6 +697,8 @@ public final class TraceReader {
         eventsInSegment = 0;
         lostInSegment = 0;
         maxTs = 0;
+        newestEvent = Long.MIN_VALUE;
+        segmentStartNs = h.monoNs();
         if (firstHeader == null) firstHeader = h;
         out.header(h);
         if (!bad.isEmpty()) {

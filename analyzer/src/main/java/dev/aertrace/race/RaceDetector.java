@@ -455,7 +455,7 @@ public final class RaceDetector {
             Access acted = user.stream().filter(a -> a.start() >= n.ts() && a.start() <= end
                     && (n.dev() == null || a.dev().equals(n.dev()))).findFirst().orElse(null);
             if (acted == null) { done.remove(dev); continue; }
-            out.add(Evidence.judge(ep, Verdict.Kind.NOTIFIED_BEFORE_RESET, dev, n.ts(), acted.start(),
+            out.add(Evidence.judge(ep, Verdict.Kind.NOTIFIED_BEFORE_RESET, dev, n.ts(), Math.max(acted.start(), r.start()), // the sentence names both
                     withAccess(evidence(n.event(), r.enter(), r.exit()), acted),
                     "vfio-pci signalled the error eventfd" + (n.dev() != null ? " of " + n.dev() : "") + " at "
                             + t(ep, n.ts()) + ", " + dur(r.start() - n.ts()) + " before the host's " + r.fn() + " on "

@@ -31,6 +31,9 @@ final class Mutator {
             "reset.enter", "reset.exit", "cb.enter", "cb.exit", "vfio.rw.enter", "vfio.rw.exit", "vfio.ioctl.enter",
             "vfio.ioctl.exit", "cfg.lock", "eventfd.signal", "vfio.err_detected.enter", "future.event.v9", "history"};
 
+    /** Marks a number changed to another value its field allows (FuzzDomain): not judged by the evidence property. */
+    static final String IN_DOMAIN = " (a value its field allows)";
+
     private Mutator() {}
 
     /**
@@ -143,7 +146,9 @@ final class Mutator {
                 int[] f = m.get(r.nextInt(m.size()));
                 String v = EXTREME[r.nextInt(EXTREME.length)];
                 s.set(i, l.substring(0, f[2]) + v + l.substring(f[3]));
-                return "number " + l.substring(f[0], f[1]) + " := " + v + " on line " + (i + 1);
+                String name = l.substring(f[0] + 1, f[1] - 2);
+                return "number " + l.substring(f[0], f[1]) + " := " + v + " on line " + (i + 1)
+                        + (FuzzDomain.inDomain(l, name, v) ? IN_DOMAIN : "");
             }
             case EXTREME_TS -> {
                 Matcher m = TS.matcher(l);

@@ -1,0 +1,133 @@
+package dev.aertrace.ingest;
+
+import java.util.Set;
+
+import static dev.aertrace.ingest.TraceReader.F_CMD;
+import static dev.aertrace.ingest.TraceReader.F_CPU;
+import static dev.aertrace.ingest.TraceReader.F_OFFSET;
+import static dev.aertrace.ingest.TraceReader.F_PID;
+import static dev.aertrace.ingest.TraceReader.F_RESULT;
+import static dev.aertrace.ingest.TraceReader.F_RET;
+import static dev.aertrace.ingest.TraceReader.F_SEVERITY;
+import static dev.aertrace.ingest.TraceReader.F_STATE;
+import static dev.aertrace.ingest.TraceReader.F_SINCE;
+import static dev.aertrace.ingest.TraceReader.F_STATUS;
+import static dev.aertrace.ingest.TraceReader.F_UNTIL;
+import static dev.aertrace.ingest.TraceReader.F_TID;
+import static dev.aertrace.ingest.TraceReader.F_TS;
+import static dev.aertrace.ingest.TraceReader.F_VALUE;
+import static dev.aertrace.ingest.TraceReader.F_WIDTH;
+
+/**
+ * Values no kernel or agent writes (probes/EVENTS.md, the kernel's own ranges), told apart from damage that looks
+ * like data: a line carrying one is a named problem and a gap at its line, never an event placed at a time or on
+ * a thread it did not have. A {@code tid} of -2^63 read as 0, or a {@code ts} of 2^63-1, would otherwise move a
+ * confident verdict (the fuzzer found both). What these checks cannot see (a value changed to another the
+ * schema allows) is listed in README "Reliability" and left out of the fuzzer's evidence property.
+ */
+final class Plausible {
+    private Plausible() {}
+
+    /** CLOCK_MONOTONIC past 2^62 ns is 146 years of uptime. */
+    static final long MAX_TS = 1L << 62;
+    /** PID_MAX_LIMIT on 64-bit kernels (include/linux/threads.h): no pid or tid is larger. */
+    static final long MAX_PID = 4L << 20;
+    /** NR_CPUS's largest setting (x86 MAXSMP). */
+    static final long MAX_CPU = 8192;
+    /** include/linux/err.h: a negative return below -MAX_ERRNO is not an errno. */
+    static final long MAX_ERRNO = 4095;
+    /**
+     * An event more than this much before the agent's start (the header's mono_ns) is not one the agent saw
+     * (its probes attach after it reads the clock; flight-recorder history is read apart from this).
+     */
+    static final long BEFORE_START_NS = 10_000_000_000L;
+
+    /** ioctls that return 0 or -errno only (vfio.h): a positive return is damage. */
+    private static final Set<String> ZERO_OR_ERRNO = Set.of("VFIO_DEVICE_RESET", "VFIO_DEVICE_GET_INFO",
+            "VFIO_DEVICE_GET_REGION_INFO", "VFIO_DEVICE_GET_IRQ_INFO", "VFIO_DEVICE_SET_IRQS",
+            "VFIO_DEVICE_GET_PCI_HOT_RESET_INFO", "VFIO_DEVICE_PCI_HOT_RESET");
+
+    /**
+     * Types whose probe fires only in a task's own context (a syscall, a kernel thread, a workqueue, QEMU): pid
+     * and tid are at least 1. The others (aer.event via GHES, eventfd.signal and link/hotplug events from a hard
+     * IRQ handler) may fire on the idle task, pid 0.
+     */
+    private static boolean taskContext(String type) {
+        return !(type.equals("aer.event") || type.equals("eventfd.signal") || type.equals("pcie.link_event")
+                || type.equals("pci.hp_event") || type.equals("hotplug.event") || type.equals("lost"));
+    }
+
+    /** Why the parsed line {@code s} of {@code type} cannot be real, or null. {@code startNs}: header mono_ns (0: none). */
+    static String check(String type, TraceReader.Scratch s, long startNs) {
+        int has = s.has;
+        if ((has & F_TS) != 0) {
+            if (s.ts <= 0) return "ts " + s.ts + " (CLOCK_MONOTONIC is positive)";
+            if (s.ts > MAX_TS) return "ts " + s.ts + " (past 2^62 ns, 146 years of uptime)";
+            if (startNs > BEFORE_START_NS && s.ts < startNs - BEFORE_START_NS && !type.equals("lost"))
+                return "ts " + s.ts + " is " + (startNs - s.ts) / 1_000_000_000L + " s before the agent started (header mono_ns " + startNs + ")";
+        }
+        if ((has & F_CPU) != 0 && (s.cpu < 0 || s.cpu >= MAX_CPU)) return "cpu " + s.cpu;
+        if ((has & F_PID) != 0 && (s.pid < 0 || s.pid > MAX_PID)) return "pid " + s.pid + " (0.." + MAX_PID + ")";
+        if ((has & F_TID) != 0 && (s.tid < 0 || s.tid > MAX_PID)) return "tid " + s.tid + " (0.." + MAX_PID + ")";
+        if ((has & (F_PID | F_TID)) == (F_PID | F_TID)) {
+            if ((s.pid == 0) != (s.tid == 0)) return "pid " + s.pid + " with tid " + s.tid + " (only the idle task has 0, as both)";
+            if (s.tid == 0 && taskContext(type)) return "tid 0 on " + type + " (its probe runs in a task's context, never the idle task's)";
+        }
+        return values(type, s, has);
+    }
+
+    private static String values(String type, TraceReader.Scratch s, int has) {
+        if ((has & F_SEVERITY) != 0 && (s.severity < 0 || s.severity > 2)) return "severity " + s.severity + " (0..2)";
+        if ((has & F_STATUS) != 0 && !u32(s.status)) return "status " + s.status + " (a 32-bit register)";
+        if (s.tlp != null) for (long x : s.tlp) if (!u32(x)) return "tlp word " + x + " (32-bit)";
+        if ((has & F_STATE) != 0) {
+            boolean channel = type.equals("recovery.enter") || type.equals("cb.enter") || type.equals("vfio.err_detected.enter");
+            if (channel ? s.state < 1 || s.state > 3 : s.state < 0 || s.state > 255) return "state " + s.state;
+        }
+        if ((has & F_RESULT) != 0 && (s.result < 1 || s.result > 6)) return "result " + s.result + " (pci_ers_result 1..6)";
+        if ((has & F_RET) != 0) {
+            String r = ret(type, s);
+            if (r != null) return r;
+        }
+        if ((has & F_OFFSET) != 0 && (s.offset < 0 || s.offset >= 1L << 40)) return "offset " + s.offset + " (a region is below 2^40)";
+        if ((has & F_CMD) != 0 && !u32(s.cmd)) return "cmd " + s.cmd + " (a 32-bit ioctl number)";
+        if ((has & F_VALUE) != 0 && s.size >= 1 && s.size <= 4 && (s.value < 0 || s.value >= 1L << (8 * s.size)))
+            return "value " + s.value + " of a " + s.size + "-byte access";
+        if ((has & F_WIDTH) != 0 && (s.width < 0 || s.width > 32)) return "width " + s.width;
+        return null;
+    }
+
+    private static String ret(String type, TraceReader.Scratch s) {
+        long r = s.ret;
+        switch (type) {
+            case "recovery.exit", "vfio.err_detected.exit" -> {
+                if (r < 1 || r > 6) return "ret " + r + " (pci_ers_result 1..6)";
+            }
+            case "cfg_lock" -> {
+                if (r != 0 && r != 1) return "ret " + r + " (trylock: 0 or 1)";
+            }
+            case "vfio.rw.exit" -> {
+                if (r < -MAX_ERRNO || r > s.size) return "ret " + r + " (-errno or at most the " + s.size + " bytes asked)";
+            }
+            case "vfio.ioctl.exit" -> {
+                if (r < -MAX_ERRNO || r > Integer.MAX_VALUE) return "ret " + r + " (-errno or an int)";
+                if (r > 0 && s.cmdName != null && ZERO_OR_ERRNO.contains(s.cmdName)) return "ret " + r + " (" + s.cmdName + " returns 0 or -errno)";
+            }
+            default -> {
+                if (r < -MAX_ERRNO || r > Integer.MAX_VALUE) return "ret " + r + " (-errno or an int)";
+            }
+        }
+        return null;
+    }
+
+    /** Why a lost line's since/until cannot be real (each a time; since not after until), or null. */
+    static String lossBounds(TraceReader.Scratch s) {
+        boolean a = (s.has & F_SINCE) != 0, b = (s.has & F_UNTIL) != 0;
+        if (a && (s.since <= 0 || s.since > MAX_TS)) return "since " + s.since;
+        if (b && (s.until <= 0 || s.until > MAX_TS)) return "until " + s.until;
+        if (a && b && s.since > s.until) return "since " + s.since + " after until " + s.until;
+        return null;
+    }
+
+    private static boolean u32(long x) { return x >= 0 && x <= 0xffff_ffffL; }
+}
