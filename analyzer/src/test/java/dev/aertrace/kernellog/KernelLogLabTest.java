@@ -130,7 +130,7 @@ class KernelLogLabTest {
      * "same boot" requirement, kept visible here; a pair recorded for one of them makes the test below fail until
      * the entry is removed.
      */
-    static final java.util.Set<String> OTHER_BOOT = java.util.Set.of("5.10/fatal-linkfail", "6.1/fatal-linkfail", "6.12/nonfatal", "6.12/fatal-linkfail", "7.2/nonfatal", "7.2/fatal-linkfail");
+    static final java.util.Set<String> OTHER_BOOT = java.util.Set.of("5.10/fatal-linkfail");
 
     @Test
     void everyRequiredRecordingIsCommittedWithItsSameBootTrace() {
