@@ -294,10 +294,29 @@ class LabTopologyTraceTest {
             assertEquals("0000:01:00.0", removal.episode().device(), "the removed device, not the port whose button was pressed");
             assertTrue(removal.episode().events().stream().filter(e -> e.type().equals("hotplug.event")).count() == 3,
                     "button press, disable request and presence change in the one episode");
+            // the refused pci_reset_bus is vfio-pci's own, on the user's close: not a reset the user asked for
+            Verdict refused = removal.verdicts().stream().filter(v -> v.kind() == Verdict.Kind.USER_RESET_REFUSED).findFirst()
+                    .orElseThrow(() -> new AssertionError("the release's refused bus reset: " + removal.verdicts()));
+            assertTrue(refused.sentence().startsWith("vfio-pci's release of 0000:01:00.0") && refused.sentence().contains("closed it at")
+                    && refused.sentence().contains("the user did not ask for it") && !refused.sentence().contains("asked for pci_reset_bus"),
+                    refused.sentence());
             for (AnalyzedEpisode a : r.episodes()) {
                 assertTrue(a.verdicts().stream().noneMatch(v -> v.kind() == Verdict.Kind.ALL_ONES_READ), a.verdicts().toString());
                 assertEquals(Outcome.CLEAN, a.outcome(), "an orderly removal with a complete trace: " + a.verdicts());
             }
+        }));
+    }
+
+    /** The user's own hot reset refused inside the recovery is still a reset the user asked for (inside its ioctl). */
+    @TestFactory
+    Stream<DynamicTest> aRefusedHotResetInsideTheUsersIoctlIsTheUsersRequest() {
+        return Stream.of("5.10", "6.1", "6.12", "7.2").map(k -> DynamicTest.dynamicTest(k, () -> {
+            Run r = run(k, "fatal-double-reset-hot");
+            List<Verdict> refused = r.episodes().stream().flatMap(a -> a.verdicts().stream())
+                    .filter(v -> v.kind() == Verdict.Kind.USER_RESET_REFUSED).toList();
+            assertFalse(refused.isEmpty(), "a refused VFIO_DEVICE_PCI_HOT_RESET");
+            for (Verdict v : refused)
+                assertTrue(v.sentence().contains(" asked for VFIO_DEVICE_PCI_HOT_RESET") && !v.sentence().contains("release"), v.sentence());
         }));
     }
 
