@@ -217,6 +217,24 @@ class Runner(object):
             failed.append((c, err))
         return ok, failed
 
+    def set_attached(self, entries, on):
+        """Detaches (on=False) or attaches again the kprobe/kretprobe/kfunc/kretfunc attachments of entries (the
+        benches' pause: the programs stay loaded, so no compile). Raises what bcc raises."""
+        b = self.b
+        for c in entries:
+            for a in c["attach"]:
+                kind, fn, sym = a["kind"], a["fn"], a.get("symbol")
+                if kind == "kprobe":
+                    b.attach_kprobe(event=sym, fn_name=fn) if on else b.detach_kprobe(event=sym)
+                elif kind == "kretprobe":
+                    b.attach_kretprobe(event=sym, fn_name=fn) if on else b.detach_kretprobe(event=sym)
+                elif kind == "kfunc":
+                    b.attach_kfunc(fn_name=fn) if on else b.detach_kfunc(fn_name=fn)
+                elif kind == "kretfunc":
+                    b.attach_kretfunc(fn_name=fn) if on else b.detach_kretfunc(fn_name=fn)
+                else:
+                    raise ValueError("cannot pause a %s attachment" % kind)
+
     def _tracepoint_attached(self, tp):
         fds = getattr(self.b, "tracepoint_fds", {})
         key = tp.encode() if isinstance(tp, str) else tp

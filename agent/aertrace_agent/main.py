@@ -75,6 +75,10 @@ def parse_args(argv):
     p.add_argument("--drain-s", type=float, default=30, metavar="SECONDS",
                    help="at stop, keep writing what is still buffered for at most SECONDS; the rest is written as "
                         "a lost line with its time bounds (default: %(default)s)")
+    p.add_argument("--pause-signals", action="store_true",
+                   help="for benchmarks: SIGUSR1 detaches the vfio.rw probes, SIGUSR2 attaches them again (no "
+                        "recompile), so one boot can alternate phases with and without them; the paused interval "
+                        "is written as a lost line of unknown size (count 0, since/until)")
     p.add_argument("--qemu", metavar="PATH",
                    help="also trace this QEMU binary (uprobes on its exported vfio/runstate functions, "
                         "e.g. /usr/bin/qemu-system-x86_64): every process running it")
@@ -312,6 +316,12 @@ class Agent(object):
 
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
+        if self.args.pause_signals:
+            def on_pause(signum, frame):
+                self.state["pause"] = signum == signal.SIGUSR1
+
+            signal.signal(signal.SIGUSR1, on_pause)
+            signal.signal(signal.SIGUSR2, on_pause)
 
     # ---- compile: bcc, with the fallbacks a kernel or bcc version needs --------------------------------------
     def compile(self):
@@ -449,6 +459,9 @@ class Agent(object):
         deadline = time.monotonic() + args.duration if args.duration else None
         try:
             while state["stop"] is None:
+                if state.get("pause") and args.pause_signals:
+                    self.paused(rec)
+                    continue
                 runner.poll(100, rec.on_batch)
                 rec.flush_lost()
                 out.flush()
@@ -471,6 +484,26 @@ class Agent(object):
             state["stop"] = "output closed"
             err("output closed (%s); stopping" % e)
         self.hist_stats = rec.hist_stats
+
+    def paused(self, rec):
+        """--pause-signals: vfio.rw detached until SIGUSR2 (or a stop); the agent only sleeps meanwhile, so the
+        phase measures the user without the probes and without the agent's own work. The hole is a lost line of
+        unknown size bounded by the detach and the re-attach."""
+        runner, state = self.runner, self.state
+        hot = [c for c in self.ok if c["event"] == "vfio.rw"]
+        runner.set_attached(hot, False)
+        since = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        while runner.drain(rec.on_batch):
+            pass
+        rec.flush_lost()
+        self.out.flush()
+        err("vfio.rw detached (SIGUSR1)")
+        while state.get("pause") and state["stop"] is None:
+            time.sleep(0.2)
+        runner.set_attached(hot, True)
+        until = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        rec.write_lost(until, 0, 0, since, until)
+        err("vfio.rw attached again")
 
     # ---- finish: the footer (totals, the recorder's counters) ---------------------------------------------------
     def finish(self):
