@@ -557,6 +557,7 @@ class Recording(object):
         self.write_lines = getattr(self.out, "write_lines", None)   # Kafka: one message per line
         self.last_raw = {}        # perf buffers: cpu -> its last record, the lower bound of a loss that follows
         self.pending_lost = {}    # cpu -> [count, since], written once per poll round (bcc calls back once per gap)
+        self.ring_losses = 0      # ring buffer refusals said on stderr (bounded)
 
     def dump_history(self, ts, dev, cpu):
         """Writes the history of the trigger's hierarchy (what was not written yet) before the trigger."""
@@ -661,6 +662,11 @@ class Recording(object):
             r = self.runner.ring_lost()
             if r:
                 self.write_lost(time.clock_gettime_ns(time.CLOCK_MONOTONIC), r[3], r[0], r[1], r[2])
+                avail = getattr(self.runner, "lost_avail", None)
+                if avail is not None and self.ring_losses < 20:
+                    self.ring_losses += 1
+                    err("the ring buffer refused %d records; when the agent saw it the ring held %.1f MiB unread of %.1f MiB"
+                        % (r[0], avail / 2.0 ** 20, self.runner.ring.size / 2.0 ** 20))
             return
         if not self.pending_lost:
             return
