@@ -453,7 +453,9 @@ class Agent(object):
         err("%d probes for %d logical events attached in %.1f s; %d logical events missing%s; %s buffer%s" % (
             n_att, len(self.ok), time.time() - self.t0, len(self.missing),
             (": " + ", ".join(m["event"] for m in self.missing)) if self.missing else "", buffer_kind,
-            ", flight recorder %d per device, tail %g ms" % (args.history, args.tail_ms) if args.history else ""))
+            ", flight recorder %d per device, tail %g ms" % (args.history, args.tail_ms) if args.history else "")
+            + (", vfio.rw stash: %s" % ("task storage" if "TASK_STASH" in self.defines else "hash map")
+               if any(c["event"] == "vfio.rw" for c in self.ok) else ""))
         err("ready")
 
         deadline = time.monotonic() + args.duration if args.duration else None

@@ -40,7 +40,6 @@ struct vstash_t {
     u32 wval;     /* config write value read at entry (wflags = F_VALUE) */
     u32 wflags;
     u32 live;     /* the entry was streamed */
-    u32 pid;
     u32 known;    /* the recorder knows the device (slot, hier valid) */
     u32 slot;
     u32 hier;
@@ -211,8 +210,9 @@ static __always_inline int read_user_val(u64 buf, u32 n, u32 *val)
     return 0;
 }
 
-static __always_inline void stash_put(u32 tid, struct vstash_t *st)
+static __always_inline void stash_put(struct vstash_t *st)
 {
+    u32 tid;
 #ifdef TASK_STASH
     struct vstash_t *t = rw_tstash.task_storage_get(bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 
@@ -222,14 +222,14 @@ static __always_inline void stash_put(u32 tid, struct vstash_t *st)
         return;
     }
 #endif
+    tid = cur_tid();
     rw_stash.update(&tid, st);
 }
 
 /* Shared by the kprobe and the fentry variants: ctx is only passed on to SUBMIT. */
 static __always_inline int rw_enter(void *ctx, u32 write, void *vdev, u64 buf, u64 count, void *ppos)
 {
-    u64 id = bpf_get_current_pid_tgid();
-    u32 dev, tid = (u32)id;
+    u32 dev;
     struct vstash_t st = {};
     struct vinfo_t v = {};
     struct event e;
@@ -256,7 +256,6 @@ static __always_inline int rw_enter(void *ctx, u32 write, void *vdev, u64 buf, u
     st.size = (u32)count;
     st.pos = pos;
     st.write = write;
-    st.pid = id >> 32;
     st.known = v.known;
     st.slot = v.slot;
     st.hier = v.hier;
@@ -268,7 +267,7 @@ static __always_inline int rw_enter(void *ctx, u32 write, void *vdev, u64 buf, u
         if (write && (u8)(pos >> VFIO_PCI_OFFSET_SHIFT) == VFIO_PCI_CONFIG_REGION_INDEX &&
             read_user_val(st.buf, st.size, &st.wval))
             st.wflags = F_VALUE;
-        stash_put(tid, &st);
+        stash_put(&st);
         return 0;
     }
 #endif
@@ -285,7 +284,7 @@ static __always_inline int rw_enter(void *ctx, u32 write, void *vdev, u64 buf, u
         }
     }
     SUBMIT_QUIET(ctx, &e);
-    stash_put(tid, &st);
+    stash_put(&st);
     return 0;
 }
 
@@ -333,7 +332,9 @@ static __always_inline void stash_drop(struct vstash_t *st, u32 in_task, u32 tid
 
 static __always_inline int rw_exit(void *ctx, s64 ret)
 {
-    u32 tid = cur_tid();
+    /* pid and tid here, not stashed at entry: the same thread, one helper call fewer per access */
+    u64 id = bpf_get_current_pid_tgid();
+    u32 tid = (u32)id, pid = id >> 32;
     struct vstash_t *st = NULL;
     struct event e;
     u32 val = 0, flags = F_RET, in_task = 0;
@@ -398,7 +399,7 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
             h->ts_exit = now;
             h->offset = off;
             h->ret = ret;
-            h->pid = st->pid;
+            h->pid = pid;
             h->tid = tid;
             h->val = val;
             h->size = st->size;
