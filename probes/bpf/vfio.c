@@ -461,6 +461,17 @@ MODULE_KRETFUNC_PROBE(vfio_pci_core, vfio_pci_core_write, struct vfio_device *co
     return rw_exit(ctx, ret);
 }
 #else
+#ifdef VFIO_RW_RAWFENTRY
+/* fentry/fexit loaded by the agent itself through libbpf (bpfrun.LibbpfFentry) where bcc cannot attach to a
+ * module function (bookworm's bcc 0.26: no MODULE_KFUNC_PROBE) but the kernel has trampolines and the module's
+ * BTF (6.1). Plain functions over the trampoline's u64 argument array (args, then the return value), named
+ * without bcc's kfunc__ prefix so bcc does not try to attach them. The kprobe wrappers below are compiled too:
+ * the agent falls back to them if the load or the attach fails. */
+int raw_fentry_read(unsigned long long *ctx) { return rw_enter(ctx, 0, (void *)ctx[0], ctx[1], ctx[2], (void *)ctx[3]); }
+int raw_fexit_read(unsigned long long *ctx) { return rw_exit(ctx, (s64)ctx[4]); }
+int raw_fentry_write(unsigned long long *ctx) { return rw_enter(ctx, 1, (void *)ctx[0], ctx[1], ctx[2], (void *)ctx[3]); }
+int raw_fexit_write(unsigned long long *ctx) { return rw_exit(ctx, (s64)ctx[4]); }
+#endif
 int vfio_read_enter(struct pt_regs *ctx)
 {
     return rw_enter(ctx, 0, (void *)PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx), (void *)PT_REGS_PARM4(ctx));
