@@ -279,7 +279,7 @@ class CatalogAgreesWithSourcesTest(unittest.TestCase):
                 self.src[f] = fh.read()
 
     def functions(self, text):
-        names = set(re.findall(r"^int\s+(\w+)\s*\(struct pt_regs", text, re.M))
+        names = set(re.findall(r"^int\s+(\w+)\s*\((?:struct pt_regs|unsigned long long) \*ctx", text, re.M))
         for kind, mod, fn in re.findall(r"^MODULE_(KFUNC|KRETFUNC)_PROBE\((\w+),\s*(\w+)", text, re.M):
             names.add("%s__%s__%s" % (kind.lower(), mod, fn))
         for sysname, ev in re.findall(r"TRACEPOINT_PROBE\((\w+),\s*(\w+)\)", text):

@@ -40,7 +40,6 @@ struct vstash_t {
     u32 wval;     /* config write value read at entry (wflags = F_VALUE) */
     u32 wflags;
     u32 live;     /* the entry was streamed */
-    u32 pid;
     u32 known;    /* the recorder knows the device (slot, hier valid) */
     u32 slot;
     u32 hier;
@@ -286,8 +285,9 @@ static __always_inline int read_user_val(u64 buf, u32 n, u32 *val)
     return 0;
 }
 
-static __always_inline void stash_put(u32 tid, struct vstash_t *st)
+static __always_inline void stash_put(struct vstash_t *st)
 {
+    u32 tid;
 #ifdef TASK_STASH
     struct vstash_t *t = rw_tstash.task_storage_get(bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 
@@ -297,14 +297,14 @@ static __always_inline void stash_put(u32 tid, struct vstash_t *st)
         return;
     }
 #endif
+    tid = cur_tid();
     rw_stash.update(&tid, st);
 }
 
 /* Shared by the kprobe and the fentry variants: ctx is only passed on to SUBMIT. */
 static __always_inline int rw_enter(void *ctx, u32 write, void *vdev, u64 buf, u64 count, void *ppos)
 {
-    u64 id = bpf_get_current_pid_tgid();
-    u32 dev, tid = (u32)id;
+    u32 dev;
     struct vstash_t st = {};
     struct vinfo_t v = {};
     struct event e;
@@ -331,7 +331,6 @@ static __always_inline int rw_enter(void *ctx, u32 write, void *vdev, u64 buf, u
     st.size = (u32)count;
     st.pos = pos;
     st.write = write;
-    st.pid = id >> 32;
     st.known = v.known;
     st.slot = v.slot;
     st.hier = v.hier;
@@ -343,7 +342,7 @@ static __always_inline int rw_enter(void *ctx, u32 write, void *vdev, u64 buf, u
         if (write && (u8)(pos >> VFIO_PCI_OFFSET_SHIFT) == VFIO_PCI_CONFIG_REGION_INDEX &&
             read_user_val(st.buf, st.size, &st.wval))
             st.wflags = F_VALUE;
-        stash_put(tid, &st);
+        stash_put(&st);
         return 0;
     }
 #endif
@@ -360,7 +359,7 @@ static __always_inline int rw_enter(void *ctx, u32 write, void *vdev, u64 buf, u
         }
     }
     SUBMIT_QUIET(ctx, &e);
-    stash_put(tid, &st);
+    stash_put(&st);
     return 0;
 }
 
@@ -408,7 +407,9 @@ static __always_inline void stash_drop(struct vstash_t *st, u32 in_task, u32 tid
 
 static __always_inline int rw_exit(void *ctx, s64 ret)
 {
-    u32 tid = cur_tid();
+    /* pid and tid here, not stashed at entry: the same thread, one helper call fewer per access */
+    u64 id = bpf_get_current_pid_tgid();
+    u32 tid = (u32)id, pid = id >> 32;
     struct vstash_t *st = NULL;
     struct event e;
     u32 val = 0, flags = F_RET, in_task = 0;
@@ -473,7 +474,7 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
             h->ts_exit = now;
             h->offset = off;
             h->ret = ret;
-            h->pid = st->pid;
+            h->pid = pid;
             h->tid = tid;
             h->val = val;
             h->size = st->size;
@@ -535,6 +536,17 @@ MODULE_KRETFUNC_PROBE(vfio_pci_core, vfio_pci_core_write, struct vfio_device *co
     return rw_exit(ctx, ret);
 }
 #else
+#ifdef VFIO_RW_RAWFENTRY
+/* fentry/fexit loaded by the agent itself through libbpf (bpfrun.LibbpfFentry) where bcc cannot attach to a
+ * module function (bookworm's bcc 0.26: no MODULE_KFUNC_PROBE) but the kernel has trampolines and the module's
+ * BTF (6.1). Plain functions over the trampoline's u64 argument array (args, then the return value), named
+ * without bcc's kfunc__ prefix so bcc does not try to attach them. The kprobe wrappers below are compiled too:
+ * the agent falls back to them if the load or the attach fails. */
+int raw_fentry_read(unsigned long long *ctx) { return rw_enter(ctx, 0, (void *)ctx[0], ctx[1], ctx[2], (void *)ctx[3]); }
+int raw_fexit_read(unsigned long long *ctx) { return rw_exit(ctx, (s64)ctx[4]); }
+int raw_fentry_write(unsigned long long *ctx) { return rw_enter(ctx, 1, (void *)ctx[0], ctx[1], ctx[2], (void *)ctx[3]); }
+int raw_fexit_write(unsigned long long *ctx) { return rw_exit(ctx, (s64)ctx[4]); }
+#endif
 int vfio_read_enter(struct pt_regs *ctx)
 {
     return rw_enter(ctx, 0, (void *)PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx), (void *)PT_REGS_PARM4(ctx));
