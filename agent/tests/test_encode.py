@@ -133,6 +133,12 @@ class DecodeTest(unittest.TestCase):
         self.assertEqual(d["dev"], "0000:01:00.0")
         self.assertNotIn("dev", e.decode(ev(e.EV_EVENTFD, dev=e.NODEV, arg=1), 0, FN))
 
+    def test_eventfd_read(self):
+        # the user's read of the error eventfd: ret, and when it entered (a blocking reader waits for the signal)
+        d = e.decode(ev(e.EV_EVENTFD_READ, arg=0xffff888004a3c000, ret=8, flags=e.F_RET, tlp=(0x2345, 0x8f, 0, 0)), 0, FN)
+        self.assertEqual((d["type"], d["dev"], d["ctx"], d["ret"], d["entered"]),
+                         ("eventfd.read", "0000:01:00.0", "0xffff888004a3c000", 8, 0x8f00002345))
+
     def test_ioctl(self):
         d = e.decode(ev(e.EV_IOCTL_ENTER, val=0x3b6f), 0, FN)
         self.assertEqual((d["cmd"], d["cmd_name"]), (0x3b6f, "VFIO_DEVICE_RESET"))
@@ -233,6 +239,12 @@ class EncoderTest(unittest.TestCase):
         done = lines[-2]
         self.assertEqual([json.loads(x)["ts"] for x in done.split("\n")], [(1 << 32) + 5, 1000])
         self.assertEqual(trig, [(len(recs) - 2, 1000, 0x0100, (len(recs) - 2) % 3)])
+
+    def test_hotplug_disable_request_has_no_reason(self):
+        # pciehp_handle_disable_request(ctrl) has one argument: the record's val is not a reason
+        d = e.decode(ev(e.EV_HP_EVENT, fn=3, val=0x1234, dev=0x10), 0, FN)
+        self.assertEqual(d["handler"], "disable_request")
+        self.assertNotIn("reason", d)
 
     def test_bad_record_raises(self):
         with self.assertRaises(e.DecodeError):
