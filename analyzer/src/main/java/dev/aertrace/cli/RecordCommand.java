@@ -60,7 +60,6 @@ final class RecordCommand implements Callable<Integer> {
     /** The report sink, plus the fleet's episode metrics when --metrics is given. */
     private dev.aertrace.report.ReportSink sink(PrintStream out) throws IOException {
         dev.aertrace.report.ReportSink s = opts.sink(out);
-        if (metrics == null && metricsAt.at != null) metrics = metricsAt.start(spec, "record", null);
         if (metrics == null) return s;
         dev.aertrace.fleet.FleetMetrics m = metrics;
         return new dev.aertrace.report.ReportSink() {
@@ -125,6 +124,8 @@ final class RecordCommand implements Callable<Integer> {
             }
         }
         devices = names;
+        // A bad or busy --metrics address fails now, not when the first client connects.
+        if (metricsAt.at != null) metrics = metricsAt.start(spec, "record", null);
         if (net.listen != null) {
             if (!devices.isEmpty() || duration != null || agent != null)
                 throw new picocli.CommandLine.ParameterException(spec.commandLine(),
