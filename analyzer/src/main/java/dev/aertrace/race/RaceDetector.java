@@ -1,6 +1,7 @@
 package dev.aertrace.race;
 
 import dev.aertrace.pci.Pci;
+import dev.aertrace.text.Phrases;
 
 import dev.aertrace.ingest.TraceReader;
 
@@ -23,7 +24,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
 
-import static dev.aertrace.timeline.Times.dur;
+import static dev.aertrace.text.Durations.dur;
 
 /** Turns one closed {@link Episode} into verdicts. Pure function of the episode (and the trace header). */
 public final class RaceDetector {
@@ -71,7 +72,7 @@ public final class RaceDetector {
                 : inconclusive != null ? Outcome.INCONCLUSIVE
                 : v.stream().anyMatch(x -> x.kind().category == Verdict.Category.RECOVERY) ? Outcome.RECOVERY_FAILED
                 : Outcome.CLEAN;
-        return new AnalyzedEpisode(ep, List.copyOf(all), o);
+        return new AnalyzedEpisode(ep, List.copyOf(all), o, List.of());
     }
 
     /**
@@ -110,7 +111,7 @@ public final class RaceDetector {
 
     // ------------------------------------------------------------------------------------------ helpers
 
-    private String t(Episode ep, long ts) { return dev.aertrace.timeline.Times.rel(ep.start(), ts); }
+    private String t(Episode ep, long ts) { return dev.aertrace.text.Durations.rel(ep.start(), ts); }
 
     private static boolean resetCovers(Episode ep, HostReset r, String dev) {
         return dev.equals(r.bridge()) || ep.affected().contains(dev);
@@ -130,19 +131,6 @@ public final class RaceDetector {
         if (a.exit() != null && ev.size() < opt.maxEvidence()) ev.add(a.exit());
     }
 
-    static String describe(Access a) {
-        return switch (a.kind()) {
-            case CONFIG_READ -> "config read " + a.size() + "B at " + Pci.configAt(a.offset());
-            case CONFIG_WRITE -> "config write " + a.size() + "B at " + Pci.configAt(a.offset());
-            case BAR_READ -> a.region() + " read " + a.size() + "B at 0x" + Long.toHexString(a.offset());
-            case BAR_WRITE -> a.region() + " write " + a.size() + "B at 0x" + Long.toHexString(a.offset());
-            case IOCTL -> a.name();
-            case USER_RESET -> a.name();
-            case OPEN -> "open";
-            case CLOSE -> "close";
-        };
-    }
-
     private List<Event> withAccess(List<Event> ev, Access a) {
         addAccess(ev, a);
         return ev;
@@ -152,7 +140,7 @@ public final class RaceDetector {
 
     private static String listAccesses(List<Access> as) {
         Set<String> kinds = new LinkedHashSet<>();
-        for (Access a : as) kinds.add(describe(a));
+        for (Access a : as) kinds.add(a.phrase());
         List<String> k = new ArrayList<>(kinds);
         String s = String.join(", ", k.subList(0, Math.min(6, k.size())));
         return k.size() > 6 ? s + ", …" : s;
@@ -210,7 +198,7 @@ public final class RaceDetector {
                 if (!held) continue;
                 List<Event> ev = evidence(r.enter(), r.exit(), lock, unlock);
                 addAccess(ev, a);
-                String what = describe(a) + " of " + a.dev() + " by " + who(a);
+                String what = a.phrase() + " of " + a.dev() + " by " + who(a);
                 String how = lock != null ? " (config space locked by pci_cfg_access_lock)" : "";
                 String sentence = a.end() == null
                         ? what + " entered " + dur(a.start() - r.start()) + " into " + r.fn() + " on " + r.bridge()
@@ -293,7 +281,7 @@ public final class RaceDetector {
             List<Event> ev = new ArrayList<>();
             hit.forEach(a -> addAccess(ev, a));
             java.util.Map<String, Integer> perReg = new java.util.TreeMap<>();
-            for (Access a : hit) perReg.merge(Pci.configAt(a.offset()) + "/" + a.size(), 1, Integer::sum);
+            for (Access a : hit) perReg.merge(Phrases.register(a.offset()) + "/" + a.size(), 1, Integer::sum);
             StringBuilder regs = new StringBuilder();
             perReg.forEach((k, n) -> regs.append(regs.length() == 0 ? "" : ", ").append(n).append(" at ").append(k));
             Access f = hit.get(0), l = hit.get(hit.size() - 1);
@@ -301,7 +289,7 @@ public final class RaceDetector {
             boolean during = ep.recoveryEnd() == null || f.start() <= ep.recoveryEnd();
             String when = ep.hasRecovery() ? (during ? "during" : "after") + " the recovery" : "no AER recovery ran";
             out.add(Evidence.judge(ep, Verdict.Kind.ALL_ONES_READ, dev, f.start(), last, ev,
-                    plural(hit.size(), "config read") + " of " + dev + " returned all ones (first: " + describe(f) + " = "
+                    plural(hit.size(), "config read") + " of " + dev + " returned all ones (first: " + f.phrase() + " = "
                             + value(f) + "; per register: " + regs + "; first at "
                             + t(ep, first) + ", last at " + t(ep, last) + ", " + when + "): the device did not answer"
                             + " and the user got ~0 instead of an error.",
@@ -460,7 +448,7 @@ public final class RaceDetector {
                     "vfio-pci signalled the error eventfd" + (n.dev() != null ? " of " + n.dev() : "") + " at "
                             + t(ep, n.ts()) + ", " + dur(r.start() - n.ts()) + " before the host's " + r.fn() + " on "
                             + r.bridge() + " started: the user was invited to recover while the host was about to reset"
-                            + " the link under it (the user acted at " + t(ep, acted.start()) + ": " + describe(acted) + ").",
+                            + " the link under it (the user acted at " + t(ep, acted.start()) + ": " + acted.phrase() + ").",
                     "vfio-pci signalled the error eventfd" + (n.dev() != null ? " of " + n.dev() : "") + " before the"
                             + " host's " + r.fn() + " on " + r.bridge() + " started, and the user acted on the device"
                             + " before the reset ended: it was invited to recover while the host was about to reset the"

@@ -57,8 +57,7 @@ public final class TimelineBuilder implements TraceListener {
     private final Map<String, Access> lastCommandRead = new HashMap<>();
     private final GapLedger ledger;
     /** Last event per thread (bounded): the lower bound of the gap an exit without its enter reveals. */
-    private final Map<Integer, long[]> lastByTid = new HashMap<>();
-    private static final int MAX_TIDS = 65_536;
+    private final LastSeen lastByTid = new LastSeen();
 
     /*
      * Bounds (analyzer/README.md "Bounds"): what a hostile or broken input can make this class hold. Each overflow
@@ -179,14 +178,7 @@ public final class TimelineBuilder implements TraceListener {
     }
 
     private void seenTid(Event e) {
-        long[] v = lastByTid.get(e.tid());
-        if (v == null) {
-            if (lastByTid.size() >= MAX_TIDS) lastByTid.clear(); // forget: bounds fall back to the trace start
-            lastByTid.put(e.tid(), new long[] {e.ts(), e.line()});
-        } else if (e.ts() >= v[0]) {
-            v[0] = e.ts();
-            v[1] = e.line();
-        }
+        lastByTid.seen(e);
     }
 
     private void aer(Event.AerError a) {
@@ -314,7 +306,7 @@ public final class TimelineBuilder implements TraceListener {
     }
 
     private boolean atTraceStart(Event e) {
-        if (lastByTid.containsKey(e.tid())) return false;
+        if (lastByTid.get(e.tid()) != null) return false;
         for (TraceGap g : ledger.overlapping(Long.MIN_VALUE, e.ts()))
             if (g.kind() != TraceGap.Kind.TRACE_START) return false;
         return true;
