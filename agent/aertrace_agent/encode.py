@@ -224,8 +224,6 @@ def decode(ev, cpu, fn_names):
         d["handler"] = h
         if ev.fn == 1:
             d["events"] = int(ev.val)
-        elif ev.fn == 3:
-            d["reason"] = int(ev.val)
     elif ty == EV_HP_UNCONF_ENTER:
         d["presence"] = bool(ev.state)
     elif ty == EV_VFIO_REQUEST:

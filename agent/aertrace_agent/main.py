@@ -69,6 +69,16 @@ def parse_args(argv):
                         "buffers; auto = ring where the kernel and bcc have it (default)")
     p.add_argument("--no-fentry", action="store_true",
                    help="kprobes only, even where fentry/fexit could be used (to compare their cost)")
+    p.add_argument("--no-task-stash", action="store_true",
+                   help="keep an access's entry in a hash map by thread id, even where the kernel (5.15+) has "
+                        "task-local storage (to compare their cost)")
+    p.add_argument("--drain-s", type=float, default=30, metavar="SECONDS",
+                   help="at stop, keep writing what is still buffered for at most SECONDS; the rest is written as "
+                        "a lost line with its time bounds (default: %(default)s)")
+    p.add_argument("--pause-signals", action="store_true",
+                   help="for benchmarks: SIGUSR1 detaches the vfio.rw probes, SIGUSR2 attaches them again (no "
+                        "recompile), so one boot can alternate phases with and without them; the paused interval "
+                        "is written as a lost line of unknown size (count 0, since/until)")
     p.add_argument("--qemu", metavar="PATH",
                    help="also trace this QEMU binary (uprobes on its exported vfio/runstate functions, "
                         "e.g. /usr/bin/qemu-system-x86_64): every process running it")
@@ -92,6 +102,8 @@ def parse_args(argv):
         p.error("--page-cnt must be a power of two")
     if not (0 <= a.history <= 1 << 16):
         p.error("--history must be between 0 and 65536")
+    if not (0 <= a.drain_s <= 24 * 3600):
+        p.error("--drain-s must be between 0 and 86400 seconds")
     if not (0 < a.tail_ms <= 3600 * 1000):
         p.error("--tail-ms must be a positive number of milliseconds")
     devs = []
@@ -263,11 +275,15 @@ class Agent(object):
         self.want_ring = args.buffer == "ring" or (args.buffer == "auto" and self.kernel.version is not None
                                                    and self.kernel.version >= (5, 8))
         self.ring_pages = args.page_cnt or 8192
+        # task-local storage in tracing programs: 5.12; from 5.15 (the next LTS) to stay off its early fixes
+        self.task_stash = not args.no_task_stash and self.kernel.version is not None and self.kernel.version >= (5, 15)
         self.perf_pages = args.page_cnt or 512
         self._program()
 
     def _program(self):
         self.defines = catalog_mod.defines_for(self.chosen, self.kernel) + self.rec_defines
+        if self.task_stash and any(c["event"] == "vfio.rw" for c in self.chosen):
+            self.defines.append("TASK_STASH")
         self.text = program_text(self.args.probes_dir, catalog_mod.probe_files(self.chosen))
 
     def _reresolve(self):
@@ -300,6 +316,12 @@ class Agent(object):
 
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
+        if self.args.pause_signals:
+            def on_pause(signum, frame):
+                self.state["pause"] = signum == signal.SIGUSR1
+
+            signal.signal(signal.SIGUSR1, on_pause)
+            signal.signal(signal.SIGUSR2, on_pause)
 
     # ---- compile: bcc, with the fallbacks a kernel or bcc version needs --------------------------------------
     def compile(self):
@@ -345,10 +367,29 @@ class Agent(object):
             return str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
 
         uses_fentry = any(a["kind"] in ("kfunc", "kretfunc") for c in self.chosen for a in c["attach"])
+
+        def without_task_stash(e):
+            # a kernel or bcc that refuses task storage in these programs: the hash map instead
+            err("bcc could not load the probes with task-local storage (%s); using a hash map" % last_line(e))
+            self.task_stash = False
+            self._program()
+            return compile_(self.want_ring)
+
         try:
             try:
                 self.runner = compile_(self.want_ring)
             except Exception as e:
+                first_error = e
+                self.runner = None
+                if "TASK_STASH" in self.defines:
+                    try:
+                        self.runner = without_task_stash(e)
+                    except Exception as e3:
+                        first_error = e3
+            else:
+                first_error = None
+            if self.runner is None:
+                e = first_error
                 if uses_fentry:
                     # fentry needs the module's BTF to match what bcc compiled against: fall back to kprobes
                     err("bcc could not load the fentry/fexit probes (%s); using kprobes" % last_line(e))
@@ -358,7 +399,7 @@ class Agent(object):
                     err("bcc could not build the probes with a ring buffer (%s); using perf buffers" % last_line(e))
                     self.want_ring = False
                 else:
-                    raise
+                    raise e
                 try:
                     self.runner = compile_(self.want_ring)
                 except Exception as e2:
@@ -418,12 +459,15 @@ class Agent(object):
         deadline = time.monotonic() + args.duration if args.duration else None
         try:
             while state["stop"] is None:
+                if state.get("pause") and args.pause_signals:
+                    self.paused(rec)
+                    continue
                 runner.poll(100, rec.on_batch)
                 rec.flush_lost()
                 out.flush()
                 if deadline is not None and time.monotonic() >= deadline:
                     state["stop"] = "duration"
-            drain_until = time.monotonic() + 30
+            drain_until = time.monotonic() + args.drain_s
             while runner.drain(rec.on_batch) and time.monotonic() < drain_until:
                 pass   # everything already buffered (one poll reads at most 4 MiB of a ring buffer)
             rec.flush_lost()
@@ -434,11 +478,32 @@ class Agent(object):
                 if count:
                     now = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
                     rec.write_lost(now, -1, count, since if since is not None else now, until if until is not None else now)
-                    err("stopped with %d records not read yet (drain bounded to 30 s): written as a lost line" % count)
+                    err("stopped with %d records not read yet (drain bounded to %g s): written as a lost line"
+                        % (count, args.drain_s))
         except (BrokenPipeError, ConnectionError) as e:
             state["stop"] = "output closed"
             err("output closed (%s); stopping" % e)
         self.hist_stats = rec.hist_stats
+
+    def paused(self, rec):
+        """--pause-signals: vfio.rw detached until SIGUSR2 (or a stop); the agent only sleeps meanwhile, so the
+        phase measures the user without the probes and without the agent's own work. The hole is a lost line of
+        unknown size bounded by the detach and the re-attach."""
+        runner, state = self.runner, self.state
+        hot = [c for c in self.ok if c["event"] == "vfio.rw"]
+        runner.set_attached(hot, False)
+        since = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        while runner.drain(rec.on_batch):
+            pass
+        rec.flush_lost()
+        self.out.flush()
+        err("vfio.rw detached (SIGUSR1)")
+        while state.get("pause") and state["stop"] is None:
+            time.sleep(0.2)
+        runner.set_attached(hot, True)
+        until = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        rec.write_lost(until, 0, 0, since, until)
+        err("vfio.rw attached again")
 
     # ---- finish: the footer (totals, the recorder's counters) ---------------------------------------------------
     def finish(self):
@@ -489,8 +554,10 @@ class Recording(object):
         self.dumped = {}          # slot -> last history seq written
         self.hist_stats = {}      # slot -> [records dumped, records dropped]
         self.write_line = self.out.write_line
+        self.write_lines = getattr(self.out, "write_lines", None)   # Kafka: one message per line
         self.last_raw = {}        # perf buffers: cpu -> its last record, the lower bound of a loss that follows
         self.pending_lost = {}    # cpu -> [count, since], written once per poll round (bcc calls back once per gap)
+        self.ring_losses = 0      # ring buffer refusals said on stderr (bounded)
 
     def dump_history(self, ts, dev, cpu):
         """Writes the history of the trigger's hierarchy (what was not written yet) before the trigger."""
@@ -549,6 +616,23 @@ class Recording(object):
     def on_batch(self, view, n):
         lines, used, trig = self.enc.ring_lines(view, n)
         emit, undecodable = self.emit, self.undecodable
+        if self.write_lines is not None and not trig and lines:
+            # the bulk of a live stream: one write for the chunk (a whole access, EV_RW_DONE, is two lines)
+            try:
+                text = "\n".join(lines)
+            except TypeError:
+                text = None   # an undecodable record among them: line by line below
+            if text is not None:
+                k = text.count("\n") + 1
+                try:
+                    self.write_lines(text, k)
+                except (BrokenPipeError, ConnectionError, OSError) as e:
+                    if self.state["stop"] is None:
+                        self.state["stop"] = "output closed"
+                        err("output closed (%s); stopping" % e)
+                    return used
+                self.state["events"] += k
+                return used
         start = 0
         if self.mirror is not None:
             for i, ts, dev, cpu in trig:
@@ -578,6 +662,11 @@ class Recording(object):
             r = self.runner.ring_lost()
             if r:
                 self.write_lost(time.clock_gettime_ns(time.CLOCK_MONOTONIC), r[3], r[0], r[1], r[2])
+                avail = getattr(self.runner, "lost_avail", None)
+                if avail is not None and self.ring_losses < 20:
+                    self.ring_losses += 1
+                    err("the ring buffer refused %d records; when the agent saw it the ring held %.1f MiB unread of %.1f MiB"
+                        % (r[0], avail / 2.0 ** 20, self.runner.ring.size / 2.0 ** 20))
             return
         if not self.pending_lost:
             return

@@ -19,6 +19,11 @@ class Output(object):
         self.stream.write(text + "\n")
         self.lines += 1
 
+    def write_lines(self, text, n):
+        """n lines joined by newlines, without the final one: one write for a decoded batch."""
+        self.stream.write(text + "\n")
+        self.lines += n
+
     def flush(self):
         self.stream.flush()
 

@@ -70,7 +70,46 @@ for i in $INTERVALS; do
 done
 
 # shellcheck disable=SC2086
-start_agent cost ${AGENT_ARGS:-}
+start_agent cost --pause-signals ${AGENT_ARGS:-}
+pauses=0
+wait_err() {  # until the agent's stderr has $2 lines matching $1 (at most 120 s)
+    n=0
+    while [ "$(grep -c "$1" "$OUT/cost-agent.err")" -lt "$2" ] && [ $n -lt 600 ]; do sleep 0.2; n=$((n + 1)); done
+}
+abmark() {  # close a phase of the A/B reader; prints its rate
+    kill -USR2 $p
+    marks=$((marks + 1))
+    n=0
+    while [ "$(grep -c 'ev=mark' "$abl")" -lt $marks ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    grep 'ev=mark' "$abl" | tail -1 | sed -n 's/.*reads_per_s=\([0-9.]*\).*/\1/p'
+}
+# A/B in one reader (the drift-free figure): the agent stays loaded and SIGUSR1/SIGUSR2 (--pause-signals)
+# detach and re-attach its vfio.rw probes without a compile, so phases with and without them alternate
+# AB_ROUNDS times, AB_SECS s each, in one reader that opened the device before (no open-time window).
+AB_ROUNDS=${AB_ROUNDS:-3}
+AB_SECS=${AB_SECS:-8}
+for i in $INTERVALS; do
+    [ "$AB_ROUNDS" -gt 0 ] || break
+    abl=$OUT/cost-ab-$i.log
+    rm -f "$abl"
+    "$U" --dev "$DEV" --interval-us "$i" --log "$abl" 2>/dev/null &
+    p=$!
+    marks=0
+    sleep 4
+    k=1
+    while [ $k -le "$AB_ROUNDS" ]; do
+        kill -USR1 $a; pauses=$((pauses + 1)); wait_err "vfio.rw detached" $pauses
+        sleep 1; abmark >/dev/null; sleep "$AB_SECS"; rn=$(abmark)
+        kill -USR2 $a; wait_err "vfio.rw attached again" $pauses
+        sleep 1; abmark >/dev/null; sleep "$AB_SECS"; ra=$(abmark)
+        echo "ab $i $k $rn $ra" >>"$OUT/cost-phases.txt"
+        echo "A/B interval $i us, round $k: without probes $rn reads/s, with $ra reads/s"
+        k=$((k + 1))
+    done
+    kill -INT $p
+    wait $p
+    sleep 3
+done
 for i in $INTERVALS; do
     t0=$(mono)
     c0=$(cpu_ticks $a)

@@ -14,7 +14,7 @@ SETTLE = 2 * 10**9
 
 
 def main(phases_path, trace_path):
-    base, agent, resets, steady, after = {}, [], [], {}, {}
+    base, agent, resets, steady, after, ab = {}, [], [], {}, {}, []
     for line in open(phases_path):
         p = line.split()
         if p[0] == "after":
@@ -26,6 +26,8 @@ def main(phases_path, trace_path):
         elif p[0] == "agent":
             agent.append((p[1], float(p[2] or 0), int(p[3]), int(p[4]) + 5 * 10**9,
                           int(p[5]) / float(p[6]) / ((int(p[4]) - int(p[3])) / 1e9)))
+        elif p[0] == "ab":
+            ab.append((p[1], int(p[2]), float(p[3] or 0), float(p[4] or 0)))
         elif p[0] == "reset":
             resets.append((p[1], float(p[2] or 0), int(p[3]), int(p[4])))
     events = []
@@ -75,6 +77,17 @@ def main(phases_path, trace_path):
         return sum(1 for d in events if t0 <= d.get("ts", 0) < t1 and pred(d))
 
     print("buffer: %s, recorder: %s" % (header.get("buffer", "perf"), json.dumps(header.get("recorder"))))
+    if ab:
+        print("A/B in one reader (vfio.rw probes detached / attached, agent loaded throughout):")
+        print("| read interval | round | reads/s without | with | ratio |")
+        print("|---|---|---|---|---|")
+        for iv, k, rn, ra in ab:
+            print("| %s | %d | %.0f | %.0f | %.2f |" % (iv, k, rn, ra, ra / rn if rn else 0))
+        for iv in sorted(set(x[0] for x in ab), key=int):
+            rs = sorted(x[3] / x[2] for x in ab if x[0] == iv and x[2])
+            if rs:
+                print("interval %s: median ratio %.2f over %d rounds (min %.2f, max %.2f)" % (
+                    iv, rs[len(rs) // 2], len(rs), rs[0], rs[-1]))
     print("| read interval | reads/s without agent | reads/s with agent | ratio | config reads streamed | events lost | agent CPU (of one CPU) |")
     print("|---|---|---|---|---|---|---|")
     for iv, w, t0, t1, cpu in agent:

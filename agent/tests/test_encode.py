@@ -234,6 +234,12 @@ class EncoderTest(unittest.TestCase):
         self.assertEqual([json.loads(x)["ts"] for x in done.split("\n")], [(1 << 32) + 5, 1000])
         self.assertEqual(trig, [(len(recs) - 2, 1000, 0x0100, (len(recs) - 2) % 3)])
 
+    def test_hotplug_disable_request_has_no_reason(self):
+        # pciehp_handle_disable_request(ctrl) has one argument: the record's val is not a reason
+        d = e.decode(ev(e.EV_HP_EVENT, fn=3, val=0x1234, dev=0x10), 0, FN)
+        self.assertEqual(d["handler"], "disable_request")
+        self.assertNotIn("reason", d)
+
     def test_bad_record_raises(self):
         with self.assertRaises(e.DecodeError):
             e.Encoder(FN).line(bytes(ev(99)), 0)

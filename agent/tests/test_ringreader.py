@@ -60,6 +60,73 @@ class RingReaderTest(unittest.TestCase):
             os.close(fd)
 
 
+class CountingStream(object):
+    def __init__(self):
+        self.parts = []
+
+    def write(self, text):
+        self.parts.append(text)
+
+    def flush(self):
+        pass
+
+
+class OnBatchTest(unittest.TestCase):
+    """Recording.on_batch, the agent's ring-buffer path: a chunk without triggers or bad records is one joined
+    write; any other chunk goes line by line. Both must write the same lines and count the same events."""
+
+    def recording(self):
+        import types
+        from aertrace_agent import main
+        from aertrace_agent.output import Output
+        self.stream = CountingStream()
+        agent = types.SimpleNamespace(runner=None, out=Output(self.stream), args=types.SimpleNamespace(history=0, tail_ms=2500),
+                                      state={"events": 0, "lost": 0, "undecodable": 0, "stop": None},
+                                      fn_names=reset_fn_names(PROBES), devinfo={})
+        return main.Recording(agent), agent
+
+    def batch(self, recs):
+        ring = bytearray()
+        for r in recs:
+            ring += e.RING_RECORD.pack(e.RECORD.size, 0, *e.RECORD.unpack(bytes(r)))
+        return memoryview(bytes(ring))
+
+    def test_joined_write_and_line_by_line_write_the_same(self):
+        enc = e.Encoder(reset_fn_names(PROBES))
+        reads = [ev(e.EV_RW_EXIT, ts=1000 + i, fn=7, arg=4, size=2, ret=2, val=i, flags=e.F_RET | e.F_VALUE)
+                 for i in range(20)]
+        done = ev(e.EV_RW_DONE, ts=2000, fn=7, arg=6, size=2, ret=2, val=0x10, tlp=[1990, 0, 0, 0],
+                  flags=e.F_RET | e.F_VALUE)
+        want = "\n".join(enc.line(bytes(r)) for r in reads + [done]) + "\n"
+        rec, agent = self.recording()
+        self.assertEqual(rec.on_batch(self.batch(reads + [done]), 21), 21)
+        self.assertEqual(self.stream.parts, [want])                 # one write for the chunk
+        self.assertEqual(agent.state["events"], 22)                 # the whole access is two lines
+        self.assertEqual(agent.out.lines, 22)
+        # an undecodable record in the chunk: line by line, the others written all the same, it counted
+        rec, agent = self.recording()
+        self.assertEqual(rec.on_batch(self.batch(reads + [ev(99)] + [done]), 22), 22)
+        self.assertEqual("".join(self.stream.parts), want)
+        self.assertEqual(agent.state["events"], 22)
+        self.assertEqual(agent.state["undecodable"], 1)
+
+    def test_reader_hands_over_chunks(self):
+        recs = [ev(e.EV_RW_EXIT, fn=7, arg=4, size=2, ret=2, val=i, flags=e.F_RET | e.F_VALUE) for i in range(100)]
+        fd = ring_with(recs)
+        sizes = []
+
+        def on_batch(view, n):
+            sizes.append(n)
+            return n
+        try:
+            r = RingReader(fd, SIZE)
+            r.CHUNK = 16
+            self.assertEqual(r.read(on_batch), 100)
+            self.assertEqual(sizes, [16] * 6 + [4])
+        finally:
+            os.close(fd)
+
+
 if __name__ == "__main__":
     unittest.main()
 

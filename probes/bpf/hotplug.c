@@ -23,7 +23,8 @@ static __always_inline u32 pciehp_port_key(void *ctrl)
 
 #ifdef PROBE_HOTPLUG_EVENT
 /* fn: 1 presence_or_link_change (val = the Slot Status events: PDC 0x8, DLLSC 0x100, ...),
- * 2 button_press, 3 disable_request (val = reason: 1 SAFE_REMOVAL, 2 SURPRISE_REMOVAL) */
+ * 2 button_press, 3 disable_request. pciehp_handle_disable_request(ctrl) has no second argument (it
+ * always disables the slot with SAFE_REMOVAL, which the kernel defines as true): nothing more to record. */
 static __always_inline int hp_event(struct pt_regs *ctx, u8 fn, u32 val)
 {
     u32 dev = pciehp_port_key((void *)PT_REGS_PARM1(ctx));
@@ -40,7 +41,7 @@ static __always_inline int hp_event(struct pt_regs *ctx, u8 fn, u32 val)
 
 int hp_presence(struct pt_regs *ctx) { return hp_event(ctx, 1, (u32)PT_REGS_PARM2(ctx)); }
 int hp_button(struct pt_regs *ctx) { return hp_event(ctx, 2, 0); }
-int hp_disable(struct pt_regs *ctx) { return hp_event(ctx, 3, (u32)(PT_REGS_PARM2(ctx) & 0xff)); }
+int hp_disable(struct pt_regs *ctx) { return hp_event(ctx, 3, 0); }
 #endif
 
 #ifdef PROBE_HOTPLUG_UNCONF

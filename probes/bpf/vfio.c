@@ -44,7 +44,7 @@ struct vstash_t {
     u32 known;    /* the recorder knows the device (slot, hier valid) */
     u32 slot;
     u32 hier;
-    u32 pad;
+    u32 valid;    /* TASK_STASH: the task's stash holds an access in flight */
 };
 #endif
 
@@ -183,6 +183,14 @@ int vfio_ioctl_exit(struct pt_regs *ctx)
 /* ---- vfio.rw: read/write(core_vdev, char __user *buf, size_t count, loff_t *ppos) ---- */
 #ifdef PROBE_VFIO_RW
 BPF_HASH(rw_stash, u32, struct vstash_t);
+#ifdef TASK_STASH
+/* Entry -> exit of an access: in the task's own storage (5.15+), found by a pointer off the task instead of
+ * a hash update and delete per access (each takes the bucket lock and the free list's: the most expensive
+ * part of the recording path under TCG). The thread may sleep inside the read (a config read held by
+ * pci_cfg_access_lock during a reset) and wake on another CPU, so a per-CPU slot would not do. If the
+ * storage cannot be had (allocation, recursion guard), the hash above takes the access. */
+BPF_TASK_STORAGE(rw_tstash, struct vstash_t);
+#endif
 
 /* Config accesses are 1, 2 or 4 bytes; the value is read from the user's buffer. */
 static __always_inline int read_user_val(u64 buf, u32 n, u32 *val)
@@ -201,6 +209,20 @@ static __always_inline int read_user_val(u64 buf, u32 n, u32 *val)
         return 1;
     }
     return 0;
+}
+
+static __always_inline void stash_put(u32 tid, struct vstash_t *st)
+{
+#ifdef TASK_STASH
+    struct vstash_t *t = rw_tstash.task_storage_get(bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+    if (t) {
+        *t = *st;
+        t->valid = 1;
+        return;
+    }
+#endif
+    rw_stash.update(&tid, st);
 }
 
 /* Shared by the kprobe and the fentry variants: ctx is only passed on to SUBMIT. */
@@ -246,7 +268,7 @@ static __always_inline int rw_enter(void *ctx, u32 write, void *vdev, u64 buf, u
         if (write && (u8)(pos >> VFIO_PCI_OFFSET_SHIFT) == VFIO_PCI_CONFIG_REGION_INDEX &&
             read_user_val(st.buf, st.size, &st.wval))
             st.wflags = F_VALUE;
-        rw_stash.update(&tid, &st);
+        stash_put(tid, &st);
         return 0;
     }
 #endif
@@ -263,7 +285,7 @@ static __always_inline int rw_enter(void *ctx, u32 write, void *vdev, u64 buf, u
         }
     }
     SUBMIT_QUIET(ctx, &e);
-    rw_stash.update(&tid, &st);
+    stash_put(tid, &st);
     return 0;
 }
 
@@ -301,18 +323,35 @@ static __always_inline void rw_count_regs(u32 slot, u8 region, u64 off, u32 size
 }
 #endif
 
+static __always_inline void stash_drop(struct vstash_t *st, u32 in_task, u32 tid)
+{
+    if (in_task)
+        st->valid = 0;
+    else
+        rw_stash.delete(&tid);
+}
+
 static __always_inline int rw_exit(void *ctx, s64 ret)
 {
     u32 tid = cur_tid();
-    struct vstash_t *st = rw_stash.lookup(&tid);
+    struct vstash_t *st = NULL;
     struct event e;
-    u32 val = 0, flags = F_RET;
+    u32 val = 0, flags = F_RET, in_task = 0;
     u8 region;
     u64 off, now;
 #ifdef HIST_N
     u32 all_ones = 0;
 #endif
 
+#ifdef TASK_STASH
+    st = rw_tstash.task_storage_get(bpf_get_current_task_btf(), 0, 0);
+    if (st && st->valid)
+        in_task = 1;
+    else
+        st = NULL;
+#endif
+    if (!st)
+        st = rw_stash.lookup(&tid);
     if (!st)
         return 0;
     now = bpf_ktime_get_ns();
@@ -342,7 +381,7 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
         struct hist_t *h;
 
         if (!head) {
-            rw_stash.delete(&tid);
+            stash_drop(st, in_task, tid);
             return 0;
         }
         /* The fetch-and-add's old value would need BPF atomics with fetch (clang -mcpu=v3; 7.2's bcc
@@ -369,7 +408,7 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
             bpf_get_current_comm(&h->comm, sizeof(h->comm));
             h->seq = seq + 1;
         }
-        rw_stash.delete(&tid);
+        stash_drop(st, in_task, tid);
         return 0;
     }
 #endif
@@ -396,7 +435,7 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
             e.flags &= ~F_VALUE;   /* a write's value was on its streamed entry */
         }
     }
-    rw_stash.delete(&tid);
+    stash_drop(st, in_task, tid);
     SUBMIT_QUIET(ctx, &e);
     return 0;
 }
