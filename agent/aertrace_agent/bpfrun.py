@@ -109,6 +109,125 @@ def _unread(ring):
 RingReader.unread = _unread
 
 
+class _ProgLoadOpts(ct.Structure):
+    """libbpf's struct bpf_prog_load_opts up to log_buf (libbpf 0.6 to 1.x; sz tells libbpf how far we fill)."""
+    _fields_ = [("sz", ct.c_size_t), ("attempts", ct.c_int), ("expected_attach_type", ct.c_uint32),
+                ("prog_btf_fd", ct.c_uint32), ("prog_flags", ct.c_uint32), ("prog_ifindex", ct.c_uint32),
+                ("kern_version", ct.c_uint32), ("attach_btf_id", ct.c_uint32), ("attach_prog_fd", ct.c_uint32),
+                ("attach_btf_obj_fd", ct.c_uint32), ("fd_array", ct.c_void_p), ("func_info", ct.c_void_p),
+                ("func_info_cnt", ct.c_uint32), ("func_info_rec_size", ct.c_uint32), ("line_info", ct.c_void_p),
+                ("line_info_cnt", ct.c_uint32), ("line_info_rec_size", ct.c_uint32), ("log_level", ct.c_uint32),
+                ("log_size", ct.c_uint32), ("log_buf", ct.c_char_p)]
+
+
+class _BtfInfo(ct.Structure):
+    """struct bpf_btf_info (uapi/linux/bpf.h, 5.11+ with name and kernel_btf)."""
+    _fields_ = [("btf", ct.c_uint64), ("btf_size", ct.c_uint32), ("id", ct.c_uint32), ("name", ct.c_uint64),
+                ("name_len", ct.c_uint32), ("kernel_btf", ct.c_uint32)]
+
+
+class LibbpfFentry(object):
+    """fentry/fexit on a module's function where bcc cannot (bcc < 0.31 resolves kfunc targets in vmlinux's BTF
+    only): the program bcc compiled (its instructions, map fds already in place) is loaded through the system's
+    libbpf (libbpf.so.1, which bcc itself links) as a TRACING program whose target is the function's id in the
+    module's split BTF and the module's kernel BTF object, then attached with a raw tracepoint open, as bcc
+    attaches its own kfuncs. module=None: a vmlinux function (the unit test on the host). Raises OSError."""
+    BTF_KIND_FUNC = 12
+    PROG_TYPE_TRACING = 26
+    TRACE_FENTRY, TRACE_FEXIT = 24, 25
+
+    def __init__(self, module, libname="libbpf.so.1"):
+        lib = self.lib = ct.CDLL(libname, use_errno=True)
+        lib.btf__load_vmlinux_btf.restype = ct.c_void_p
+        lib.btf__load_module_btf.restype = ct.c_void_p
+        lib.btf__load_module_btf.argtypes = [ct.c_char_p, ct.c_void_p]
+        lib.btf__find_by_name_kind.restype = ct.c_int
+        lib.btf__find_by_name_kind.argtypes = [ct.c_void_p, ct.c_char_p, ct.c_uint32]
+        lib.bpf_prog_load.restype = ct.c_int
+        lib.bpf_prog_load.argtypes = [ct.c_int, ct.c_char_p, ct.c_char_p, ct.c_void_p, ct.c_size_t, ct.c_void_p]
+        lib.bpf_raw_tracepoint_open.restype = ct.c_int
+        lib.bpf_raw_tracepoint_open.argtypes = [ct.c_char_p, ct.c_int]
+        lib.bpf_btf_get_next_id.argtypes = [ct.c_uint32, ct.POINTER(ct.c_uint32)]
+        lib.bpf_btf_get_fd_by_id.argtypes = [ct.c_uint32]
+        lib.bpf_obj_get_info_by_fd.argtypes = [ct.c_int, ct.c_void_p, ct.POINTER(ct.c_uint32)]
+        vmlinux = lib.btf__load_vmlinux_btf()
+        if not vmlinux:
+            raise OSError("libbpf could not load vmlinux BTF")
+        self.obj_fd = 0
+        if module is None:
+            self.btf = vmlinux
+        else:
+            self.btf = lib.btf__load_module_btf(module.encode(), vmlinux)
+            if not self.btf:
+                raise OSError("libbpf could not load the BTF of module %s" % module)
+            self.obj_fd = self._module_btf_fd(module)
+        self.fds = {}   # fn name -> (prog fd, link fd)
+
+    def _module_btf_fd(self, module):
+        lib, cur, nxt = self.lib, 0, ct.c_uint32(0)
+        while lib.bpf_btf_get_next_id(cur, ct.byref(nxt)) == 0:
+            cur = nxt.value
+            fd = lib.bpf_btf_get_fd_by_id(cur)
+            if fd < 0:
+                continue
+            name = ct.create_string_buffer(64)
+            info = _BtfInfo(name=ct.addressof(name), name_len=64)
+            ln = ct.c_uint32(ct.sizeof(info))
+            if lib.bpf_obj_get_info_by_fd(fd, ct.byref(info), ct.byref(ln)) == 0 and name.value == module.encode():
+                return fd
+            os.close(fd)
+        raise OSError("no kernel BTF object for module %s" % module)
+
+    def attach(self, b, fn, symbol, exit_):
+        """Loads bcc's compiled function fn of BPF object b as fentry (exit_=False) or fexit on symbol, attaches it."""
+        tid = self.lib.btf__find_by_name_kind(self.btf, symbol.encode(), self.BTF_KIND_FUNC)
+        if tid <= 0:
+            raise OSError("%s not in the BTF" % symbol)
+        insns = b.dump_func(fn)
+        log = ct.create_string_buffer(1 << 16)
+        opts = _ProgLoadOpts(sz=ct.sizeof(_ProgLoadOpts), expected_attach_type=self.TRACE_FEXIT if exit_ else self.TRACE_FENTRY,
+                             attach_btf_id=tid, attach_btf_obj_fd=self.obj_fd)   # no log: libbpf wants both or neither
+        buf = ct.create_string_buffer(insns, len(insns))
+        fd = self.lib.bpf_prog_load(self.PROG_TYPE_TRACING, fn[:15].encode(), b"GPL", buf, len(insns) // 8, ct.byref(opts))
+        if fd < 0:
+            # again with the verifier's log, to say why
+            e = ct.get_errno()
+            opts.log_level, opts.log_size, opts.log_buf = 1, len(log), ct.cast(log, ct.c_char_p)
+            fd2 = self.lib.bpf_prog_load(self.PROG_TYPE_TRACING, fn[:15].encode(), b"GPL", buf, len(insns) // 8, ct.byref(opts))
+            if fd2 >= 0:
+                fd = fd2
+            else:
+                tail = log.value.decode("utf-8", "replace").strip().splitlines()[-1:] or [os.strerror(e or -fd)]
+                raise OSError("loading %s as %s on %s: %s" % (fn, "fexit" if exit_ else "fentry", symbol, tail[0]))
+        link = self.lib.bpf_raw_tracepoint_open(None, fd)
+        if link < 0:
+            e = ct.get_errno()
+            os.close(fd)
+            raise OSError("attaching %s to %s: %s" % (fn, symbol, os.strerror(e or -link)))
+        self.fds[fn] = (fd, link)
+
+    def detach(self, fn):
+        fd, link = self.fds.pop(fn)
+        os.close(link)
+        os.close(fd)
+
+    def detach_all(self):
+        for fn in list(self.fds):
+            self.detach(fn)
+
+
+def libbpf_module_fentry(module, btf_dir="/sys/kernel/btf"):
+    """Whether LibbpfFentry can be tried for module: the module's BTF is there and libbpf.so.1 has what it uses."""
+    if not os.path.exists(os.path.join(btf_dir, module)):
+        return False
+    try:
+        lib = ct.CDLL("libbpf.so.1")
+        return all(hasattr(lib, f) for f in ("btf__load_module_btf", "btf__find_by_name_kind", "bpf_prog_load",
+                                              "bpf_raw_tracepoint_open", "bpf_btf_get_next_id"))
+    except OSError:
+        return False
+
+
 class Runner(object):
     # Kernel headers assert struct sizes that bcc's BPF-target clang computes differently on some
     # kernels (7.2: sizeof(struct filename) % 64 in linux/fs.h); the probes never use those structs.
@@ -120,6 +239,7 @@ class Runner(object):
         self.ring = None
         self.hist_mm = None
         self._lost_prev = None
+        self.libbpf = None   # LibbpfFentry, made on the first attachment that needs it
 
     def set_filter(self, devices):
         if not devices:
@@ -193,6 +313,10 @@ class Runner(object):
                         # TRACEPOINT_PROBE functions are attached by bcc when it loads the program.
                         if not self._tracepoint_attached(a["tracepoint"]):
                             self.b.attach_tracepoint(tp=a["tracepoint"], fn_name=fn)
+                    elif kind in ("kfunc", "kretfunc") and a.get("loader") == "libbpf":
+                        if self.libbpf is None:
+                            self.libbpf = LibbpfFentry(c["candidate"].get("module"))
+                        self.libbpf.attach(self.b, fn, a["symbol"], kind == "kretfunc")
                     elif kind in ("kfunc", "kretfunc"):
                         # so are kfunc__/kretfunc__ functions (fentry/fexit): check that bcc did
                         fds = getattr(self.b, "kfunc_entry_fds" if kind == "kfunc" else "kfunc_exit_fds", {})
@@ -210,7 +334,9 @@ class Runner(object):
                 continue
             for a in done:
                 try:
-                    if a["kind"] == "kprobe":
+                    if a.get("loader") == "libbpf":
+                        self.libbpf.detach(a["fn"])
+                    elif a["kind"] == "kprobe":
                         self.b.detach_kprobe(event=a["symbol"])
                     elif a["kind"] == "kretprobe":
                         self.b.detach_kretprobe(event=a["symbol"])
@@ -230,7 +356,9 @@ class Runner(object):
         for c in entries:
             for a in c["attach"]:
                 kind, fn, sym = a["kind"], a["fn"], a.get("symbol")
-                if kind == "kprobe":
+                if a.get("loader") == "libbpf":
+                    self.libbpf.attach(b, fn, sym, kind == "kretfunc") if on else self.libbpf.detach(fn)
+                elif kind == "kprobe":
                     b.attach_kprobe(event=sym, fn_name=fn) if on else b.detach_kprobe(event=sym)
                 elif kind == "kretprobe":
                     b.attach_kretprobe(event=sym, fn_name=fn) if on else b.detach_kretprobe(event=sym)

@@ -109,7 +109,8 @@ class Kernel(object):
         self.user_binaries = user_binaries or {}
 
 
-FEATURE_WHY = {"module_kfunc": "fentry on module functions needs module BTF and bcc >= 0.31 (MODULE_KFUNC_PROBE)"}
+FEATURE_WHY = {"module_kfunc": "fentry on module functions needs module BTF and bcc >= 0.31 (MODULE_KFUNC_PROBE)",
+               "libbpf_fentry": "fentry through libbpf needs the module's BTF and libbpf.so.1"}
 
 
 def module_kfunc(bcc_mod, module, btf_dir="/sys/kernel/btf"):

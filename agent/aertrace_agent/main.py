@@ -336,6 +336,11 @@ class Agent(object):
         if not args.no_fentry and catalog_mod.module_kfunc(bcc, "vfio_pci_core"):
             kernel.features.add("module_kfunc")
             self._reresolve()
+        elif not args.no_fentry and hasattr(bcc.BPF, "dump_func"):
+            from .bpfrun import libbpf_module_fentry
+            if libbpf_module_fentry("vfio_pci_core"):
+                kernel.features.add("libbpf_fentry")
+                self._reresolve()
 
         from .bpfrun import Runner
         self.fn_names = reset_fn_names(args.probes_dir)
@@ -394,6 +399,7 @@ class Agent(object):
                     # fentry needs the module's BTF to match what bcc compiled against: fall back to kprobes
                     err("bcc could not load the fentry/fexit probes (%s); using kprobes" % last_line(e))
                     kernel.features.discard("module_kfunc")
+                    kernel.features.discard("libbpf_fentry")
                     self._reresolve()
                 elif self.want_ring and args.buffer == "auto":
                     err("bcc could not build the probes with a ring buffer (%s); using perf buffers" % last_line(e))
@@ -420,6 +426,16 @@ class Agent(object):
         if args.history:
             runner.set_recorder(self.devinfo, args.history, max(1, len(self.slots)))
         self.ok, failed = runner.attach(self.chosen)
+        if any(a.get("loader") == "libbpf" for c, _ in failed for a in c["attach"]):
+            # fentry through libbpf refused (verifier, BTF, trampoline): the kprobe variant is compiled alongside
+            c, why = next((c, w) for c, w in failed if any(a.get("loader") == "libbpf" for a in c["attach"]))
+            err("fentry/fexit through libbpf failed for %s (%s); using kprobes" % (c["event"], why))
+            self.kernel.features.discard("libbpf_fentry")
+            again, _ = catalog_mod.resolve(self.cat, self.kernel, self.only)
+            alt = [x for x in again if x["event"] == c["event"]]
+            ok2, failed2 = runner.attach(alt)
+            self.ok += ok2
+            failed = [(x, w) for x, w in failed if x is not c] + failed2
         for c, why in failed:
             self.missing.append({"event": c["event"], "candidates": [a.get("symbol") or a.get("tracepoint")
                                                                      for a in c["attach"]], "reason": why})
@@ -453,7 +469,9 @@ class Agent(object):
         err("%d probes for %d logical events attached in %.1f s; %d logical events missing%s; %s buffer%s" % (
             n_att, len(self.ok), time.time() - self.t0, len(self.missing),
             (": " + ", ".join(m["event"] for m in self.missing)) if self.missing else "", buffer_kind,
-            ", flight recorder %d per device, tail %g ms" % (args.history, args.tail_ms) if args.history else ""))
+            ", flight recorder %d per device, tail %g ms" % (args.history, args.tail_ms) if args.history else "")
+            + (", vfio.rw stash: %s" % ("task storage" if "TASK_STASH" in self.defines else "hash map")
+               if any(c["event"] == "vfio.rw" for c in self.ok) else ""))
         err("ready")
 
         deadline = time.monotonic() + args.duration if args.duration else None

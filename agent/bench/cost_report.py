@@ -17,6 +17,7 @@ def main(phases_path, trace_path):
     base, agent, resets, steady, after, ab = {}, [], [], {}, {}, []
     for line in open(phases_path):
         p = line.split()
+        p += [""] * (4 - len(p))   # a phase whose reader gave no rate leaves its fields empty
         if p[0] == "after":
             after[p[1]] = float(p[2] or 0)
         elif p[0] == "steady":

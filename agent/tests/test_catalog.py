@@ -32,6 +32,7 @@ K61 = """
 0000000000000000 T pci_cfg_access_unlock
 0000000000000000 T eventfd_signal
 0000000000000000 T eventfd_signal_mask
+0000000000000000 t eventfd_read
 0000000000000000 d pci_lock
 0000000000000000 T vfio_pci_core_ioctl\t[vfio_pci_core]
 0000000000000000 T vfio_pci_core_read\t[vfio_pci_core]
@@ -278,7 +279,7 @@ class CatalogAgreesWithSourcesTest(unittest.TestCase):
                 self.src[f] = fh.read()
 
     def functions(self, text):
-        names = set(re.findall(r"^int\s+(\w+)\s*\(struct pt_regs", text, re.M))
+        names = set(re.findall(r"^int\s+(\w+)\s*\((?:struct pt_regs|unsigned long long) \*ctx", text, re.M))
         for kind, mod, fn in re.findall(r"^MODULE_(KFUNC|KRETFUNC)_PROBE\((\w+),\s*(\w+)", text, re.M):
             names.add("%s__%s__%s" % (kind.lower(), mod, fn))
         for sysname, ev in re.findall(r"TRACEPOINT_PROBE\((\w+),\s*(\w+)\)", text):

@@ -40,7 +40,6 @@ struct vstash_t {
     u32 wval;     /* config write value read at entry (wflags = F_VALUE) */
     u32 wflags;
     u32 live;     /* the entry was streamed */
-    u32 pid;
     u32 known;    /* the recorder knows the device (slot, hier valid) */
     u32 slot;
     u32 hier;
@@ -124,6 +123,12 @@ int vfio_err_exit(struct pt_regs *ctx)
 }
 #endif
 
+#ifdef PROBE_EVENTFD_READ
+#include <linux/fs.h>
+/* eventfd_ctx pointer -> dev: the contexts vfio signalled from its error handler (err_trigger). */
+BPF_HASH(err_ctx, u64, u32, 64);
+#endif
+
 #ifdef PROBE_EVENTFD
 /* eventfd_signal(ctx, n) <= 6.7, eventfd_signal_mask(ctx, ...) >= 6.8: only inside vfio's handler. */
 int eventfd_enter(struct pt_regs *ctx)
@@ -136,6 +141,75 @@ int eventfd_enter(struct pt_regs *ctx)
         return 0;
     ev_init(&e, EV_EVENTFD, *dev);
     e.arg = PT_REGS_PARM1(ctx);
+    SUBMIT(ctx, &e);
+#ifdef PROBE_EVENTFD_READ
+    {
+        u64 c = e.arg;
+        err_ctx.update(&c, dev);
+    }
+#endif
+    return 0;
+}
+#endif
+
+#ifdef PROBE_EVENTFD_READ
+/* ---- eventfd.read: the user (QEMU's main loop, lab/vfio-user) reads the error eventfd --------------------
+ * eventfd_read is fs/eventfd.c's f_op: read_iter(struct kiocb *, struct iov_iter *) on the kernels checked,
+ * read(struct file *, ...) before the read_iter conversion. The eventfd_ctx is the file's private_data; both
+ * readings of the first argument are looked up among the contexts vfio signalled (a pointer that is not one of
+ * them never matches), so only reads of an error eventfd are recorded. The lookup is at return: a blocking reader
+ * enters before the signal registers the context. */
+struct efd_stash_t {
+    u64 ts;
+    u64 c1;
+    u64 c2;
+};
+BPF_HASH(efd_stash, u32, struct efd_stash_t, 1024);
+
+int eventfd_read_enter(struct pt_regs *ctx)
+{
+    void *arg = (void *)PT_REGS_PARM1(ctx);
+    struct file *f = NULL;
+    struct efd_stash_t st = {};
+    u32 tid = cur_tid();
+
+    st.ts = bpf_ktime_get_ns();
+    bpf_probe_read_kernel(&f, sizeof(f), &((struct kiocb *)arg)->ki_filp);
+    if (f)
+        bpf_probe_read_kernel(&st.c1, sizeof(st.c1), &f->private_data);
+    bpf_probe_read_kernel(&st.c2, sizeof(st.c2), &((struct file *)arg)->private_data);
+    efd_stash.update(&tid, &st);
+    return 0;
+}
+
+int eventfd_read_exit(struct pt_regs *ctx)
+{
+    u32 tid = cur_tid();
+    struct efd_stash_t *st = efd_stash.lookup(&tid);
+    struct event e;
+    u32 *dev;
+    u64 c;
+
+    if (!st)
+        return 0;
+    c = st->c1;
+    dev = err_ctx.lookup(&c);
+    if (!dev) {
+        c = st->c2;
+        dev = err_ctx.lookup(&c);
+    }
+    if (!dev) {
+        efd_stash.delete(&tid);
+        return 0;
+    }
+    ev_init(&e, EV_EVENTFD_READ, *dev);
+    e.arg = c;
+    e.ret = (s64)PT_REGS_RC(ctx);
+    e.flags |= F_RET;
+    /* when the read entered: a blocking reader waited for the signal */
+    e.tlp[0] = (u32)st->ts;
+    e.tlp[1] = (u32)(st->ts >> 32);
+    efd_stash.delete(&tid);
     SUBMIT(ctx, &e);
     return 0;
 }
@@ -211,8 +285,9 @@ static __always_inline int read_user_val(u64 buf, u32 n, u32 *val)
     return 0;
 }
 
-static __always_inline void stash_put(u32 tid, struct vstash_t *st)
+static __always_inline void stash_put(struct vstash_t *st)
 {
+    u32 tid;
 #ifdef TASK_STASH
     struct vstash_t *t = rw_tstash.task_storage_get(bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 
@@ -222,14 +297,14 @@ static __always_inline void stash_put(u32 tid, struct vstash_t *st)
         return;
     }
 #endif
+    tid = cur_tid();
     rw_stash.update(&tid, st);
 }
 
 /* Shared by the kprobe and the fentry variants: ctx is only passed on to SUBMIT. */
 static __always_inline int rw_enter(void *ctx, u32 write, void *vdev, u64 buf, u64 count, void *ppos)
 {
-    u64 id = bpf_get_current_pid_tgid();
-    u32 dev, tid = (u32)id;
+    u32 dev;
     struct vstash_t st = {};
     struct vinfo_t v = {};
     struct event e;
@@ -256,7 +331,6 @@ static __always_inline int rw_enter(void *ctx, u32 write, void *vdev, u64 buf, u
     st.size = (u32)count;
     st.pos = pos;
     st.write = write;
-    st.pid = id >> 32;
     st.known = v.known;
     st.slot = v.slot;
     st.hier = v.hier;
@@ -268,7 +342,7 @@ static __always_inline int rw_enter(void *ctx, u32 write, void *vdev, u64 buf, u
         if (write && (u8)(pos >> VFIO_PCI_OFFSET_SHIFT) == VFIO_PCI_CONFIG_REGION_INDEX &&
             read_user_val(st.buf, st.size, &st.wval))
             st.wflags = F_VALUE;
-        stash_put(tid, &st);
+        stash_put(&st);
         return 0;
     }
 #endif
@@ -285,7 +359,7 @@ static __always_inline int rw_enter(void *ctx, u32 write, void *vdev, u64 buf, u
         }
     }
     SUBMIT_QUIET(ctx, &e);
-    stash_put(tid, &st);
+    stash_put(&st);
     return 0;
 }
 
@@ -333,7 +407,9 @@ static __always_inline void stash_drop(struct vstash_t *st, u32 in_task, u32 tid
 
 static __always_inline int rw_exit(void *ctx, s64 ret)
 {
-    u32 tid = cur_tid();
+    /* pid and tid here, not stashed at entry: the same thread, one helper call fewer per access */
+    u64 id = bpf_get_current_pid_tgid();
+    u32 tid = (u32)id, pid = id >> 32;
     struct vstash_t *st = NULL;
     struct event e;
     u32 val = 0, flags = F_RET, in_task = 0;
@@ -398,7 +474,7 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
             h->ts_exit = now;
             h->offset = off;
             h->ret = ret;
-            h->pid = st->pid;
+            h->pid = pid;
             h->tid = tid;
             h->val = val;
             h->size = st->size;
@@ -460,6 +536,17 @@ MODULE_KRETFUNC_PROBE(vfio_pci_core, vfio_pci_core_write, struct vfio_device *co
     return rw_exit(ctx, ret);
 }
 #else
+#ifdef VFIO_RW_RAWFENTRY
+/* fentry/fexit loaded by the agent itself through libbpf (bpfrun.LibbpfFentry) where bcc cannot attach to a
+ * module function (bookworm's bcc 0.26: no MODULE_KFUNC_PROBE) but the kernel has trampolines and the module's
+ * BTF (6.1). Plain functions over the trampoline's u64 argument array (args, then the return value), named
+ * without bcc's kfunc__ prefix so bcc does not try to attach them. The kprobe wrappers below are compiled too:
+ * the agent falls back to them if the load or the attach fails. */
+int raw_fentry_read(unsigned long long *ctx) { return rw_enter(ctx, 0, (void *)ctx[0], ctx[1], ctx[2], (void *)ctx[3]); }
+int raw_fexit_read(unsigned long long *ctx) { return rw_exit(ctx, (s64)ctx[4]); }
+int raw_fentry_write(unsigned long long *ctx) { return rw_enter(ctx, 1, (void *)ctx[0], ctx[1], ctx[2], (void *)ctx[3]); }
+int raw_fexit_write(unsigned long long *ctx) { return rw_exit(ctx, (s64)ctx[4]); }
+#endif
 int vfio_read_enter(struct pt_regs *ctx)
 {
     return rw_enter(ctx, 0, (void *)PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx), (void *)PT_REGS_PARM4(ctx));

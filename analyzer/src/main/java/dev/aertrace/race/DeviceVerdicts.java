@@ -104,6 +104,22 @@ final class DeviceVerdicts extends VerdictRules {
                 if (inner != a && inner.kind() == Access.Kind.USER_RESET && inner.tid() == a.tid()
                         && inner.start() >= a.start() && inner.start() <= a.end()) addAccess(ev, inner);
             String e = errno(a.ret());
+            Access close = closedBefore(ep, a);
+            if (close != null) {
+                // Not a request of the user: vfio-pci resets a device on its release when it can (close_device ->
+                // vfio_pci_core_disable -> vfio_pci_dev_set_try_reset -> pci_reset_bus; vfio_pci_try_bus_reset <= 5.x).
+                addAccess(ev, close);
+                out.add(Evidence.judge(ep, Verdict.Kind.USER_RESET_REFUSED, a.dev(), a.start(), a.end(), ev,
+                        "vfio-pci's release of " + close.dev() + " (" + who(close) + " closed it at " + t(ep, close.start())
+                                + "; the reset ran on the same thread, outside any ioctl) tried " + a.name() + " at "
+                                + t(ep, a.start()) + (inRecovery ? ", during the host's recovery" : "")
+                                + ": the user did not ask for it; the kernel refused with " + e + " (ret " + a.ret()
+                                + ") and no reset function ran: the device was not reset on release.",
+                        "vfio-pci's release of " + close.dev() + " (" + who(close) + " closed it) tried " + a.name()
+                                + (inRecovery ? " during the host's recovery" : "") + ": the user did not ask for it;"
+                                + " the kernel refused with " + e + " and no reset function was seen to run."));
+                continue;
+            }
             out.add(Evidence.judge(ep, Verdict.Kind.USER_RESET_REFUSED, a.dev(), a.start(), a.end(), ev,
                     who(a) + " asked for " + a.name() + " on " + a.dev() + " at " + t(ep, a.start())
                             + (inRecovery ? ", during the host's recovery" : "") + "; the kernel refused with " + e
@@ -111,6 +127,19 @@ final class DeviceVerdicts extends VerdictRules {
                     who(a) + " asked for " + a.name() + " on " + a.dev() + (inRecovery ? " during the host's recovery" : "")
                             + "; the kernel refused with " + e + " and no reset function was seen to run."));
         }
+    }
+
+    /**
+     * The user's close of a device, when it is the last thing its thread did before the reset {@code a} (and the reset
+     * is in no ioctl): the reset is vfio-pci's own, run while it releases the device, not one the user asked for.
+     */
+    private static Access closedBefore(Episode ep, Access a) {
+        Access last = null;
+        for (Access o : ep.accesses()) {
+            if (o == a || o.tid() != a.tid() || o.start() > a.start() || o.kind() == Access.Kind.USER_RESET) continue;
+            if (last == null || o.start() >= last.start()) last = o;
+        }
+        return last != null && last.kind() == Access.Kind.CLOSE ? last : null;
     }
 
     /**

@@ -28,6 +28,8 @@ private final Topology topo;
     Long recoveryStart, recoveryEnd;
     Integer result;
     boolean recoveryDone, midStart, deviceLoss;
+    /** A device-loss episode in which the kernel started removing a device (or asked its user to let go). */
+    boolean removing;
     long closeAt = Long.MAX_VALUE;
     final List<CallbackCall> callbacks = new ArrayList<>();
     final Map<String, Event.CallbackEnter> openCallbacks = new HashMap<>();

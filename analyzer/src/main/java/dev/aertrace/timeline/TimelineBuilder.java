@@ -441,6 +441,10 @@ public final class TimelineBuilder implements TraceListener {
      */
     private EpisodeDraft lossEpisode(String dev, Event first) {
         for (EpisodeDraft b : open) if (b.affected.contains(dev)) return b;
+        // A slot event on the port above a device whose loss is already an episode (its all-ones reads came first)
+        // is the same loss: one episode, not one per device of the hierarchy.
+        if (topo.get(dev).map(Topology.PciDevice::bridge).orElse(false))
+            for (EpisodeDraft b : open) if (b.deviceLoss && coversAny(dev, b)) return b;
         EpisodeDraft b = new EpisodeDraft(nextId++, first.ts(), -1, opt.maxEventsPerEpisode(), topo);
         b.device = dev;
         b.deviceLoss = true;
@@ -453,12 +457,48 @@ public final class TimelineBuilder implements TraceListener {
         return b;
     }
 
+    /**
+     * pciehp's attention button: the slot is disabled 5 s after the press unless it is pressed again
+     * (pciehp_ctrl.c, pciehp_handle_button_press: schedule_delayed_work(&ctrl->button_work, 5 * HZ)).
+     */
+    static final long BUTTON_GRACE_NS = 5_000_000_000L;
+
     private void deviceGone(Event.DeviceGone g) {
         if (g.dev() == null) return;
+        boolean port = topo.get(g.dev()).map(Topology.PciDevice::bridge).orElse(false);
         EpisodeDraft b = lossEpisode(g.dev(), g);
-        if (b.deviceLoss && topo.get(g.dev()).map(Topology.PciDevice::bridge).orElse(false)) b.coverBelow(g.dev());
+        if (b.deviceLoss && port) b.coverBelow(g.dev());
         b.add(g);
-        if (b.deviceLoss) b.closeAt = Math.max(b.closeAt == Long.MAX_VALUE ? 0 : b.closeAt, g.ts() + opt.settleNs());
+        if (b.deviceLoss) {
+            if (!port) {
+                nameLost(b, g.dev());
+                b.removing = true;
+            }
+            long until = g.ts() + opt.settleNs();
+            // An orderly removal (QMP device_del, a button press) waits out pciehp's grace before the slot is
+            // disabled: the removal that follows is the same loss.
+            if ("hotplug.event".equals(g.type()) && g.what().contains("(button_press)")) until += BUTTON_GRACE_NS;
+            b.closeAt = Math.max(b.closeAt == Long.MAX_VALUE ? 0 : b.closeAt, until);
+        }
+    }
+
+    /** A device-loss episode names the device that is lost, not the port whose slot event told of it first. */
+    private void nameLost(EpisodeDraft b, String dev) {
+        if (b.device != null && !b.device.equals(dev) && topo.get(b.device).map(Topology.PciDevice::bridge).orElse(false)
+                && topo.covers(b.device, dev))
+            b.device = dev;
+    }
+
+    /**
+     * The user's close of a device being removed, and the reset vfio-pci tries on that close, are the removal's own
+     * steps (vfio_pci_remove waits for the close): they keep the device-loss episode open like the signs of the loss,
+     * so the slot's final presence change after the release lands in it too.
+     */
+    private void extendRemoval(Access a) {
+        if (a.kind() != Access.Kind.CLOSE && a.kind() != Access.Kind.USER_RESET) return;
+        long at = a.end() != null ? a.end() : a.start();
+        for (EpisodeDraft b : open)
+            if (b.deviceLoss && b.removing && b.affected.contains(a.dev())) b.closeAt = Math.max(b.closeAt, at + opt.settleNs());
     }
 
     /**
@@ -481,10 +521,12 @@ public final class TimelineBuilder implements TraceListener {
     }
 
     private void attribute(Access a) {
+        extendRemoval(a);
         if (Calls.allOnes(a) && a.dev() != null) {
             Event first = a.enter() != null ? a.enter() : a.exit();
             EpisodeDraft b = lossEpisode(a.dev(), first);
             long end = a.end() != null ? a.end() : a.start();
+            if (b.deviceLoss) nameLost(b, a.dev());
             if (b.deviceLoss) b.closeAt = Math.max(b.closeAt == Long.MAX_VALUE ? 0 : b.closeAt, end + opt.settleNs());
         }
         int copies = 0;
