@@ -65,8 +65,8 @@ def evidence(event_name, attached_symbols):
         return lambda d: d["type"] in ("vfio.open", "vfio.close")
     if event_name in ("vfio.ioctl", "vfio.rw"):
         return lambda d: d["type"].startswith(event_name + ".")
-    if event_name == "eventfd.signal":
-        return lambda d: d["type"] == "eventfd.signal"
+    if event_name in ("eventfd.signal", "eventfd.read"):
+        return lambda d: d["type"] == event_name
     if event_name == "lost":
         return lambda d: d["type"] == "lost"
     if event_name == "pci_hp_event":

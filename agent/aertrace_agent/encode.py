@@ -58,6 +58,7 @@ TYPE_NAMES = {
     EV_QEMU_VM_STOP: "qemu.vm_stop",
     EV_QEMU_RUNSTATE: "qemu.runstate",
     EV_QEMU_RESET: "qemu.system_reset",
+    EV_EVENTFD_READ: "eventfd.read",
 }
 
 # Event types that (re)open their hierarchy's live window in flight-recorder mode (common.h ev_init).
@@ -190,6 +191,10 @@ def decode(ev, cpu, fn_names):
         d["state"] = int(ev.state)
     elif ty == EV_EVENTFD:
         d["ctx"] = "0x%x" % ev.arg
+    elif ty == EV_EVENTFD_READ:
+        d["ctx"] = "0x%x" % ev.arg
+        # when the read entered (tlp[0..1]): a blocking reader waited there for the signal
+        d["entered"] = int(ev.tlp[0]) | int(ev.tlp[1]) << 32
     elif ty in (EV_IOCTL_ENTER, EV_IOCTL_EXIT):
         d["cmd"] = int(ev.val)
         d["cmd_name"] = ioctl_name(ev.val)

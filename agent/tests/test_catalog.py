@@ -32,6 +32,7 @@ K61 = """
 0000000000000000 T pci_cfg_access_unlock
 0000000000000000 T eventfd_signal
 0000000000000000 T eventfd_signal_mask
+0000000000000000 t eventfd_read
 0000000000000000 d pci_lock
 0000000000000000 T vfio_pci_core_ioctl\t[vfio_pci_core]
 0000000000000000 T vfio_pci_core_read\t[vfio_pci_core]

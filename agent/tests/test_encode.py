@@ -133,6 +133,12 @@ class DecodeTest(unittest.TestCase):
         self.assertEqual(d["dev"], "0000:01:00.0")
         self.assertNotIn("dev", e.decode(ev(e.EV_EVENTFD, dev=e.NODEV, arg=1), 0, FN))
 
+    def test_eventfd_read(self):
+        # the user's read of the error eventfd: ret, and when it entered (a blocking reader waits for the signal)
+        d = e.decode(ev(e.EV_EVENTFD_READ, arg=0xffff888004a3c000, ret=8, flags=e.F_RET, tlp=(0x2345, 0x8f, 0, 0)), 0, FN)
+        self.assertEqual((d["type"], d["dev"], d["ctx"], d["ret"], d["entered"]),
+                         ("eventfd.read", "0000:01:00.0", "0xffff888004a3c000", 8, 0x8f00002345))
+
     def test_ioctl(self):
         d = e.decode(ev(e.EV_IOCTL_ENTER, val=0x3b6f), 0, FN)
         self.assertEqual((d["cmd"], d["cmd_name"]), (0x3b6f, "VFIO_DEVICE_RESET"))

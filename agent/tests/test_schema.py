@@ -49,6 +49,7 @@ def all_event_records():
         ev(e.EV_VERR_EXIT, ret=2, flags=e.F_RET),
         ev(e.EV_EVENTFD, arg=0xffff888004a3c000),
         ev(e.EV_EVENTFD, dev=e.NODEV, arg=0x10),
+        ev(e.EV_EVENTFD_READ, arg=0xffff888004a3c000, ret=8, flags=e.F_RET, tlp=(0x2345, 0x8f, 0, 0)),
         ev(e.EV_IOCTL_ENTER, val=0x3b6e),
         ev(e.EV_IOCTL_EXIT, val=0x3b6e, ret=0, flags=e.F_RET),
         ev(e.EV_RW_ENTER, fn=7, arg=6, size=2),

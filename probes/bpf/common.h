@@ -51,6 +51,8 @@
 #define EV_QEMU_RUNSTATE     55
 #define EV_QEMU_RESET        56
 
+#define EV_EVENTFD_READ      60   /* a user read the error eventfd vfio signalled (vfio.c, eventfd.read) */
+
 /* flags: which optional fields are valid */
 #define F_RET    0x01
 #define F_VALUE  0x02

@@ -123,6 +123,12 @@ int vfio_err_exit(struct pt_regs *ctx)
 }
 #endif
 
+#ifdef PROBE_EVENTFD_READ
+#include <linux/fs.h>
+/* eventfd_ctx pointer -> dev: the contexts vfio signalled from its error handler (err_trigger). */
+BPF_HASH(err_ctx, u64, u32, 64);
+#endif
+
 #ifdef PROBE_EVENTFD
 /* eventfd_signal(ctx, n) <= 6.7, eventfd_signal_mask(ctx, ...) >= 6.8: only inside vfio's handler. */
 int eventfd_enter(struct pt_regs *ctx)
@@ -135,6 +141,75 @@ int eventfd_enter(struct pt_regs *ctx)
         return 0;
     ev_init(&e, EV_EVENTFD, *dev);
     e.arg = PT_REGS_PARM1(ctx);
+    SUBMIT(ctx, &e);
+#ifdef PROBE_EVENTFD_READ
+    {
+        u64 c = e.arg;
+        err_ctx.update(&c, dev);
+    }
+#endif
+    return 0;
+}
+#endif
+
+#ifdef PROBE_EVENTFD_READ
+/* ---- eventfd.read: the user (QEMU's main loop, lab/vfio-user) reads the error eventfd --------------------
+ * eventfd_read is fs/eventfd.c's f_op: read_iter(struct kiocb *, struct iov_iter *) on the kernels checked,
+ * read(struct file *, ...) before the read_iter conversion. The eventfd_ctx is the file's private_data; both
+ * readings of the first argument are looked up among the contexts vfio signalled (a pointer that is not one of
+ * them never matches), so only reads of an error eventfd are recorded. The lookup is at return: a blocking reader
+ * enters before the signal registers the context. */
+struct efd_stash_t {
+    u64 ts;
+    u64 c1;
+    u64 c2;
+};
+BPF_HASH(efd_stash, u32, struct efd_stash_t, 1024);
+
+int eventfd_read_enter(struct pt_regs *ctx)
+{
+    void *arg = (void *)PT_REGS_PARM1(ctx);
+    struct file *f = NULL;
+    struct efd_stash_t st = {};
+    u32 tid = cur_tid();
+
+    st.ts = bpf_ktime_get_ns();
+    bpf_probe_read_kernel(&f, sizeof(f), &((struct kiocb *)arg)->ki_filp);
+    if (f)
+        bpf_probe_read_kernel(&st.c1, sizeof(st.c1), &f->private_data);
+    bpf_probe_read_kernel(&st.c2, sizeof(st.c2), &((struct file *)arg)->private_data);
+    efd_stash.update(&tid, &st);
+    return 0;
+}
+
+int eventfd_read_exit(struct pt_regs *ctx)
+{
+    u32 tid = cur_tid();
+    struct efd_stash_t *st = efd_stash.lookup(&tid);
+    struct event e;
+    u32 *dev;
+    u64 c;
+
+    if (!st)
+        return 0;
+    c = st->c1;
+    dev = err_ctx.lookup(&c);
+    if (!dev) {
+        c = st->c2;
+        dev = err_ctx.lookup(&c);
+    }
+    if (!dev) {
+        efd_stash.delete(&tid);
+        return 0;
+    }
+    ev_init(&e, EV_EVENTFD_READ, *dev);
+    e.arg = c;
+    e.ret = (s64)PT_REGS_RC(ctx);
+    e.flags |= F_RET;
+    /* when the read entered: a blocking reader waited for the signal */
+    e.tlp[0] = (u32)st->ts;
+    e.tlp[1] = (u32)(st->ts >> 32);
+    efd_stash.delete(&tid);
     SUBMIT(ctx, &e);
     return 0;
 }

@@ -90,20 +90,8 @@ class KernelLogLabTest {
         return log.resolveSibling(n.substring(0, n.length() - ".dmesg.gz".length()) + ".jsonl.gz");
     }
 
-    /**
-     * The trace to compare with: the same boot's when the lab recorded one; else (a log recorded with --tracer none,
-     * because the agent's compile did not finish under the build machine's load) the committed trace of the same
-     * kernel and scenario from another boot — the scenarios are deterministic in what is compared.
-     */
-    static Path compareWith(Path log) {
-        Path same = traceOf(log);
-        if (Files.exists(same)) return same;
-        String k = log.getParent().getFileName().toString();
-        return LAB.resolve(k).resolve(same.getFileName());
-    }
-
     static List<Path> sameBootPairs() throws IOException {
-        return pairs().stream().filter(p -> Files.exists(traceOf(p))).filter(KernelLogLabTest::traceHasAerError).toList();
+        return pairs();
     }
 
     /** An episode a kernel log can rebuild: an AER error or a recovery (a device loss alone is not read from logs yet). */
@@ -111,40 +99,18 @@ class KernelLogLabTest {
         return a.episode().severity() != null || a.episode().hasRecovery();
     }
 
-    /**
-     * The lab keeps the kernel log of every recording beside its trace (lab/record), removals too; a log whose
-     * trace holds no AER error (a device removal) has nothing this reader rebuilds yet, so it is not compared.
-     */
-    static boolean traceHasAerError(Path log) {
-        Path t = compareWith(log);
-        try {
-            return !Files.exists(t) || trace(t).stream().anyMatch(KernelLogLabTest::aer);
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-    }
-
-    /**
-     * Logs still compared with another boot's trace of the same kernel and scenario, because their same-boot pair was
-     * not re-recorded yet (lab time is shared: every boot compiles the agent under TCG). Each entry is an unmet
-     * "same boot" requirement, kept visible here; a pair recorded for one of them makes the test below fail until
-     * the entry is removed.
-     */
-    static final java.util.Set<String> OTHER_BOOT = java.util.Set.of("5.10/fatal-linkfail", "6.1/fatal-linkfail", "6.12/nonfatal", "6.12/fatal-linkfail", "7.2/nonfatal", "7.2/fatal-linkfail");
-
     @Test
-    void everyRequiredRecordingIsCommittedWithItsSameBootTrace() {
+    void everyRequiredRecordingIsCommittedWithItsSameBootTrace() throws IOException {
         for (String r : REQUIRED) {
             Path p = LAB.resolve("kmsg").resolve(r + ".dmesg.gz");
             String again = "re-record with AERTRACE_RECORD_DIR=testdata/lab/kmsg lab/record " + r.replace('/', ' ');
             assertTrue(Files.exists(p), p + " is missing: " + again);
-            if (OTHER_BOOT.contains(r)) {
-                assertFalse(Files.exists(traceOf(p)), r + " has its same-boot trace now: remove it from OTHER_BOOT");
-                assertTrue(Files.exists(compareWith(p)), compareWith(p) + " (a trace to compare with) is missing");
-            } else {
-                assertTrue(Files.exists(traceOf(p)), traceOf(p) + " (the agent's trace of the log's boot) is missing: " + again);
-            }
+            assertTrue(Files.exists(traceOf(p)), traceOf(p) + " (the agent's trace of the log's boot) is missing: " + again);
         }
+        // every committed kernel log, the topology ones beside testdata/lab/KERNEL/ too, has its own boot's trace
+        for (Path p : pairs())
+            assertTrue(Files.exists(traceOf(p)), traceOf(p) + " (the agent's trace of the log's boot) is missing: a log is"
+                    + " only compared with the trace of its own boot");
     }
 
     /** Log and trace of the same boot given together, in either order: each error once, the trace's verdicts. */
@@ -165,24 +131,42 @@ class KernelLogLabTest {
                 assertEquals(a.path("summary"), b.path("summary"), "summary with the log added: " + both.err());
                 assertEquals(a.path("episodes").size(), b.path("episodes").size());
                 assertEquals(alone.code(), both.code(), both.err());
-                assertTrue(both.err().contains("counted once, from the trace"), both.err());
+                // a removal's log has no AER error to count: it says so instead of joining anything
+                boolean aerInLog = !log(logPath).episodes().isEmpty();
+                assertTrue(both.err().contains(aerInLog ? "counted once, from the trace" : "no AER error or recovery found"), both.err());
             }
         }));
     }
 
+    /**
+     * The log alone against the agent's trace of the same boot, field by field. What a kernel log cannot give is
+     * said here, not skipped: a device loss without an AER error (the removal scenarios) is not rebuilt from a log
+     * (pciehp's messages are not read yet), so those traces' AER episodes — none — are what the log must match; and
+     * timings only within the printk clock's resolution (printed below, not compared).
+     */
     @TestFactory
     Stream<DynamicTest> theLogAloneGivesTheTracesEpisodes() throws IOException {
-        return pairs().stream().filter(KernelLogLabTest::traceHasAerError).map(logPath -> DynamicTest.dynamicTest(LAB.relativize(logPath).toString()
-                + (Files.exists(traceOf(logPath)) ? " (same boot)" : " (vs another boot's trace)"), () -> {
-            Path tracePath = compareWith(logPath);
-            assertTrue(Files.exists(tracePath), "no trace to compare " + logPath + " with");
-            List<AnalyzedEpisode> t = trace(tracePath).stream().filter(KernelLogLabTest::aer).toList();
+        return pairs().stream().map(logPath -> DynamicTest.dynamicTest(LAB.relativize(logPath) + " (same boot)", () -> {
+            Path tracePath = traceOf(logPath);
+            assertTrue(Files.exists(tracePath), "no trace of the same boot beside " + logPath);
+            List<AnalyzedEpisode> all = trace(tracePath);
+            assertFalse(all.isEmpty(), "the trace has no episode");
+            List<AnalyzedEpisode> t = all.stream().filter(KernelLogLabTest::aer).toList();
             LogRun l = log(logPath);
             for (Issue i : l.report().issues())
                 assertTrue(i.kind().informational(), "real kernel log " + logPath + " has input issue " + i);
-            assertFalse(t.isEmpty(), "the trace has no episode");
-            assertEquals(t.stream().map(KernelLogLabTest::key).toList(), l.episodes().stream().map(KernelLogLabTest::key).toList(),
-                    "episodes (device, severity, reset bridge, result) from the log vs the trace");
+            if (t.isEmpty())
+                assertTrue(all.stream().allMatch(a -> a.verdicts().stream().anyMatch(v -> v.kind() == Verdict.Kind.DEVICE_REMOVED
+                        || v.kind() == Verdict.Kind.ALL_ONES_READ)), "a trace without AER episodes holds device losses only");
+            assertEquals(t.size(), l.episodes().size(), "episode count from the log vs the trace");
+            for (int i = 0; i < t.size(); i++) {
+                Key tk = key(t.get(i)), lk = key(l.episodes().get(i));
+                String at = "episode " + (i + 1) + " of " + LAB.relativize(logPath) + ": ";
+                assertEquals(tk.device(), lk.device(), at + "device");
+                assertEquals(tk.severity(), lk.severity(), at + "severity");
+                assertEquals(tk.bridge(), lk.bridge(), at + "reset bridge");
+                assertEquals(tk.result(), lk.result(), at + "result");
+            }
             for (AnalyzedEpisode a : l.episodes()) {
                 if (!a.episode().hasRecovery()) continue;
                 // a log never gives a confident "no race": either inconclusive or the kernel's own failure
@@ -191,7 +175,7 @@ class KernelLogLabTest {
                 assertTrue(a.verdicts().get(0).sentence().contains("kernel log"), a.verdicts().get(0).sentence());
             }
             // How far the printk clock is from the trace's CLOCK_MONOTONIC on the same boot (for the README).
-            for (int i = 0; i < t.size() && Files.exists(traceOf(logPath)); i++) {
+            for (int i = 0; i < t.size(); i++) {
                 Episode te = t.get(i).episode(), le = l.episodes().get(i).episode();
                 System.out.printf("kernel-log vs trace %s #%d: error at log %+.3f ms from trace; recovery %s ms (log) vs %s ms (trace)%n",
                         LAB.relativize(logPath), i + 1, (le.start() - te.start()) / 1e6,

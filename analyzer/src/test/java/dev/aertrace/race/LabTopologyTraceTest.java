@@ -256,6 +256,9 @@ class LabTopologyTraceTest {
                     "vfio.remove.enter", "vfio.remove.exit"))
                 assertTrue(r.report().eventsByType().containsKey(t), t + " in " + r.report().eventsByType());
             assertTrue(r.episodes().stream().noneMatch(a -> a.episode().hasRecovery()), "no AER recovery in a removal");
+            // the all-ones reads came before pciehp's slot event on the port: one loss, named by the lost device
+            assertEquals(1, r.episodes().size(), "one device-loss episode: " + r.episodes().stream().map(a -> a.episode().device()).toList());
+            assertEquals("0000:01:00.0", r.episodes().get(0).episode().device(), "the lost device, not the port above it");
         }));
     }
 
@@ -284,10 +287,36 @@ class LabTopologyTraceTest {
             assertTrue(removal.verdicts().stream().noneMatch(Verdict::tentative), removal.verdicts().toString());
             assertTrue(removal.verdicts().stream().anyMatch(v -> v.kind() == Verdict.Kind.DEVICE_REMOVED
                     && v.sentence().contains("release the device")), "vfio's device request: " + removal.verdicts());
+            // button press, 5 s of pciehp's grace, the disable request, the removal, the user's release and the
+            // slot's presence change are one removal (they were three episodes: the grace and the wait for the
+            // user's close each outlasted the settle window)
+            assertEquals(1, r.episodes().size(), "one device-loss episode: " + r.episodes().stream().map(a -> a.episode().device()).toList());
+            assertEquals("0000:01:00.0", removal.episode().device(), "the removed device, not the port whose button was pressed");
+            assertTrue(removal.episode().events().stream().filter(e -> e.type().equals("hotplug.event")).count() == 3,
+                    "button press, disable request and presence change in the one episode");
+            // the refused pci_reset_bus is vfio-pci's own, on the user's close: not a reset the user asked for
+            Verdict refused = removal.verdicts().stream().filter(v -> v.kind() == Verdict.Kind.USER_RESET_REFUSED).findFirst()
+                    .orElseThrow(() -> new AssertionError("the release's refused bus reset: " + removal.verdicts()));
+            assertTrue(refused.sentence().startsWith("vfio-pci's release of 0000:01:00.0") && refused.sentence().contains("closed it at")
+                    && refused.sentence().contains("the user did not ask for it") && !refused.sentence().contains("asked for pci_reset_bus"),
+                    refused.sentence());
             for (AnalyzedEpisode a : r.episodes()) {
                 assertTrue(a.verdicts().stream().noneMatch(v -> v.kind() == Verdict.Kind.ALL_ONES_READ), a.verdicts().toString());
                 assertEquals(Outcome.CLEAN, a.outcome(), "an orderly removal with a complete trace: " + a.verdicts());
             }
+        }));
+    }
+
+    /** The user's own hot reset refused inside the recovery is still a reset the user asked for (inside its ioctl). */
+    @TestFactory
+    Stream<DynamicTest> aRefusedHotResetInsideTheUsersIoctlIsTheUsersRequest() {
+        return Stream.of("5.10", "6.1", "6.12", "7.2").map(k -> DynamicTest.dynamicTest(k, () -> {
+            Run r = run(k, "fatal-double-reset-hot");
+            List<Verdict> refused = r.episodes().stream().flatMap(a -> a.verdicts().stream())
+                    .filter(v -> v.kind() == Verdict.Kind.USER_RESET_REFUSED).toList();
+            assertFalse(refused.isEmpty(), "a refused VFIO_DEVICE_PCI_HOT_RESET");
+            for (Verdict v : refused)
+                assertTrue(v.sentence().contains(" asked for VFIO_DEVICE_PCI_HOT_RESET") && !v.sentence().contains("release"), v.sentence());
         }));
     }
 
