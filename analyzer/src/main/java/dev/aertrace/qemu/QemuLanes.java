@@ -1,5 +1,6 @@
 package dev.aertrace.qemu;
 
+import dev.aertrace.timeline.QemuLane;
 import dev.aertrace.ingest.Diagnostics;
 import dev.aertrace.ingest.Event;
 import dev.aertrace.ingest.GapLedger;
@@ -60,7 +61,7 @@ public final class QemuLanes {
     /** (tid, space) → the guest access QEMU is serving on that thread. */
     private final Map<Long, Open> open = new HashMap<>();
     /** Last event per thread (bounded): the lower bound of the gap an exit without its enter reveals. */
-    private final Map<Integer, long[]> lastByTid = new HashMap<>();
+    private final dev.aertrace.timeline.LastSeen lastByTid = new dev.aertrace.timeline.LastSeen();
 
     public QemuLanes(GapLedger ledger, Diagnostics diag) {
         this.ledger = ledger;
@@ -176,14 +177,7 @@ public final class QemuLanes {
     }
 
     private void seenTid(Event e) {
-        long[] v = lastByTid.get(e.tid());
-        if (v == null) {
-            if (lastByTid.size() >= MAX_TIDS) lastByTid.clear();
-            lastByTid.put(e.tid(), new long[] {e.ts(), e.line()});
-        } else if (e.ts() >= v[0]) {
-            v[0] = e.ts();
-            v[1] = e.line();
-        }
+        lastByTid.seen(e);
     }
 
     private static long key(int tid, int space) { return ((long) tid << 1) | space; }
