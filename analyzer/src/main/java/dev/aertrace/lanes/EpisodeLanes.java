@@ -254,6 +254,9 @@ public record EpisodeLanes(AnalyzedEpisode analyzed, List<Lane> lanes, List<Wind
             for (dev.aertrace.ingest.QemuEvents.SystemReset r : q.resets())
                 l.marks().add(new Mark("system_reset (" + r.label() + ")", MarkKind.VM_STATE, r.ts(),
                         Map.of("reason", r.label(), "line", r.line())));
+            for (Event.EventfdRead r : q.notificationReads())
+                l.marks().add(new Mark("QEMU read the error notification", MarkKind.NOTIFY, r.ts(),
+                        Map.of("dev", String.valueOf(r.dev()), "ctx", String.valueOf(r.ctx()), "line", r.line())));
         }
 
         // Gaps: lost events or unreadable lines inside the window make verdicts tentative: show where.

@@ -73,6 +73,8 @@ public final class QemuLanes {
         final ArrayDeque<QemuLane.GuestAccess> accesses = new ArrayDeque<>();
         final ArrayDeque<QemuEvents.RunState> states = new ArrayDeque<>();
         final ArrayDeque<QemuEvents.SystemReset> resets = new ArrayDeque<>();
+        /** Its reads of an error eventfd vfio signalled (eventfd.read). */
+        final ArrayDeque<Event.EventfdRead> reads = new ArrayDeque<>();
         /** Accesses dropped by the cap (not by age): count and time bounds. */
         long dropped, droppedFrom = Long.MAX_VALUE, droppedTo = Long.MIN_VALUE;
         long lastTs;
@@ -135,7 +137,16 @@ public final class QemuLanes {
         if (e instanceof Event.Gap || e instanceof Event.Lost) return; // the ledger has them
         if (!history && e.ts() > now) now = e.ts();
         if (e instanceof Event.Qemu q) qemu(q);
-        else {
+        else if (e instanceof Event.EventfdRead r) {
+            // Only a process already known as QEMU (its uprobe events came first: the guest ran before the error) gets
+            // the read in its lane; a plain vfio user's read stays out of the QEMU lane.
+            Proc p = procs.get(r.common().pid());
+            if (p != null && !history) {
+                if (p.reads.size() >= MAX_STATES) p.reads.removeFirst();
+                p.reads.addLast(r);
+                if (r.dev() != null) hold(r.common().pid(), r.dev(), r);
+            }
+        } else {
             String dev = e.dev();
             int pid = e.common().pid();
             // The hot path (every vfio access of a polling user): the same process and device as last time costs a compare.
@@ -375,9 +386,12 @@ public final class QemuLanes {
         if (last != null) states.add(0, last);
         List<QemuEvents.SystemReset> resets = new ArrayList<>();
         for (QemuEvents.SystemReset r : p.resets) if (r.ts() >= from && r.ts() <= to) resets.add(r);
+        List<Event.EventfdRead> reads = new ArrayList<>();
+        for (Event.EventfdRead r : p.reads)
+            if (r.ts() >= from && r.ts() <= to && (r.dev() == null || mine.contains(r.dev()))) reads.add(r);
         out.sort(Comparator.comparingLong(QemuLane.GuestAccess::start));
         return new QemuLane(p.pid, p.comm, mine, by, laneFrom, to, List.copyOf(out), elided + (p.dropped > 0 && p.droppedTo >= laneFrom ? p.dropped : 0),
-                List.copyOf(states), List.copyOf(resets));
+                List.copyOf(states), List.copyOf(resets), List.copyOf(reads));
     }
 
     /**
