@@ -54,8 +54,33 @@ public final class PhaseChart {
         for (Map<String, double[]> g : groups.values()) g.forEach((p, v) -> { if (v.length > 0) phases.add(p); });
 
         DefaultBoxAndWhiskerCategoryDataset data = new DefaultBoxAndWhiskerCategoryDataset();
-        double min = Double.MAX_VALUE, max = 0;
         Map<String, String> columnLabel = new LinkedHashMap<>();
+        double[] range = data(groups, phases, verdicts, data, columnLabel);
+        CategoryPlot plot = new CategoryPlot(data, phaseAxis(verdicts, columnLabel), durationAxis(range[0], range[1]), renderer(groups));
+        plot.setBackgroundPaint(Color.WHITE);
+        plot.setRangeGridlinePaint(new Color(0xDDDDDD));
+        plot.setOutlinePaint(new Color(0x888888));
+
+        JFreeChart chart = new JFreeChart(title, new Font(TimelineChart.FONT, Font.BOLD, 18), plot, false);
+        chart.setBackgroundPaint(Color.WHITE);
+        if (note != null && !note.isBlank()) chart.addSubtitle(new TextTitle(note, new Font(TimelineChart.FONT, Font.PLAIN, 13)));
+        LegendTitle legend = new LegendTitle(plot);
+        legend.setPosition(RectangleEdge.BOTTOM);
+        legend.setItemFont(FONT);
+        legend.setFrame(BlockBorder.NONE);
+        chart.addSubtitle(legend);
+        TextTitle how = new TextTitle("box: quartiles, line: median, whiskers: 1.5 IQR, circles/triangles: outliers",
+                new Font(TimelineChart.FONT, Font.ITALIC, 10));
+        how.setPosition(RectangleEdge.BOTTOM);
+        how.setPaint(new Color(0x555555));
+        chart.addSubtitle(how);
+        return chart;
+    }
+
+    /** Fills {@code data} (ms, clamped to 1 ns for the log axis) and the column labels; returns {min, max} in ms. */
+    private static double[] data(Map<String, Map<String, double[]>> groups, Set<String> phases, Map<String, String> verdicts,
+                                 DefaultBoxAndWhiskerCategoryDataset data, Map<String, String> columnLabel) {
+        double min = Double.MAX_VALUE, max = 0;
         for (String p : phases) {
             StringBuilder n = new StringBuilder(p).append(" (n=");
             boolean firstGroup = true;
@@ -82,6 +107,10 @@ public final class PhaseChart {
         }
         if (max == 0) { min = 1e-3; max = 1; }
 
+        return new double[] {min, max};
+    }
+
+    private static BoxAndWhiskerRenderer renderer(Map<String, Map<String, double[]>> groups) {
         BoxAndWhiskerRenderer r = new BoxAndWhiskerRenderer();
         r.setMeanVisible(false);
         r.setMedianVisible(true);
@@ -99,6 +128,10 @@ public final class PhaseChart {
         int i = 0;
         for (String g : groups.keySet()) r.setSeriesPaint(i++, Palette.series(i - 1));
 
+        return r;
+    }
+
+    private static CategoryAxis phaseAxis(Map<String, String> verdicts, Map<String, String> columnLabel) {
         CategoryAxis x = new CategoryAxis(null);
         x.setTickLabelFont(FONT);
         // Horizontal labels, wrapped: phase, sample sizes, then one line per verdict.
@@ -111,6 +144,10 @@ public final class PhaseChart {
             // Bold black, arrows for the direction: colours here would be confused with the groups' colours.
             x.setTickLabelFont(label, FONT.deriveFont(Font.BOLD));
         }
+        return x;
+    }
+
+    private static org.jfree.chart.axis.ValueAxis durationAxis(double min, double max) {
         org.jfree.chart.axis.ValueAxis y;
         if (max / min > 30) {
             LogAxis log = new LogAxis("duration (ms, log scale)");
@@ -132,24 +169,6 @@ public final class PhaseChart {
         y.setLabelFont(FONT);
         y.setTickLabelFont(FONT);
 
-        CategoryPlot plot = new CategoryPlot(data, x, y, r);
-        plot.setBackgroundPaint(Color.WHITE);
-        plot.setRangeGridlinePaint(new Color(0xDDDDDD));
-        plot.setOutlinePaint(new Color(0x888888));
-
-        JFreeChart chart = new JFreeChart(title, new Font(TimelineChart.FONT, Font.BOLD, 18), plot, false);
-        chart.setBackgroundPaint(Color.WHITE);
-        if (note != null && !note.isBlank()) chart.addSubtitle(new TextTitle(note, new Font(TimelineChart.FONT, Font.PLAIN, 13)));
-        LegendTitle legend = new LegendTitle(plot);
-        legend.setPosition(RectangleEdge.BOTTOM);
-        legend.setItemFont(FONT);
-        legend.setFrame(BlockBorder.NONE);
-        chart.addSubtitle(legend);
-        TextTitle how = new TextTitle("box: quartiles, line: median, whiskers: 1.5 IQR, circles/triangles: outliers",
-                new Font(TimelineChart.FONT, Font.ITALIC, 10));
-        how.setPosition(RectangleEdge.BOTTOM);
-        how.setPaint(new Color(0x555555));
-        chart.addSubtitle(how);
-        return chart;
+        return y;
     }
 }

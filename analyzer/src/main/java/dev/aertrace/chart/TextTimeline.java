@@ -3,12 +3,18 @@ package dev.aertrace.chart;
 import dev.aertrace.lanes.EpisodeLanes;
 import dev.aertrace.race.AnalyzedEpisode;
 import dev.aertrace.race.Verdict;
+import dev.aertrace.text.Durations;
+import dev.aertrace.text.Text;
 import dev.aertrace.timeline.Episode;
 
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+
+import static dev.aertrace.text.Text.ascii;
+import static dev.aertrace.text.Text.fit;
+import static dev.aertrace.text.Text.shortDev;
 
 /**
  * The episode as three plain-text lanes — HW, host kernel, user — with time flowing down, at most 80 columns
@@ -21,10 +27,15 @@ import java.util.Locale;
  */
 public final class TextTimeline {
     public static final int WIDTH = 80;
-    private static final int TIME = 9, HW = 11, HOST = 31;
+    private static final int TIME = 9, HW = 11, HOST = 29; // USER 26: "G< 108.050 ms dev = 0x0000" whole
     private static final int USER = WIDTH - 2 - TIME - HW - HOST - 3; // margin(2) + 3 separators
 
     private TextTimeline() {}
+
+    /** One pass, at most 24 lines (see Text.wrap: the quadratic version hung on a damaged trace). */
+    private static void wrap(List<String> out, String s) {
+        Text.wrap(out, s, "  ", WIDTH, 24);
+    }
 
     private record Row(long ts, int order, int col, String text) {}
 
@@ -33,8 +44,31 @@ public final class TextTimeline {
         Episode e = a.episode();
         long t0 = lanes.origin();
         long[] focus = lanes.focus();
-        List<Row> rows = new ArrayList<>();
         int[] hidden = {0};
+        List<Row> rows = collapse(rows(lanes, focus, hidden));
+
+        List<String> out = new ArrayList<>();
+        out.add(ascii(Text.clip(EpisodeLanes.title(e), WIDTH)));
+        wrap(out, ascii(TimelineChart.summary(a)));
+        out.add(line("", "ms", "HW " + shortDev(e.device()), "host kernel", "user" + users(lanes)));
+        out.add("-".repeat(WIDTH));
+        List<long[]> windows = new ArrayList<>();
+        List<String> names = new ArrayList<>();
+        raceWindows(lanes, windows, names);
+        rowsWithRules(out, rows, windows, names, maxRows, t0);
+        if (hidden[0] > 0) wrap(out, "  (" + hidden[0] + " spans outside " + Durations.offsetMs(focus[0] - t0) + " .. "
+                + Durations.offsetMs(focus[1] - t0) + " ms not shown; aertrace export lists all)");
+        out.add("-".repeat(WIDTH));
+        for (Verdict v : a.verdicts()) {
+            if (v.kind().category != Verdict.Category.RACE && !(v.kind() == Verdict.Kind.VM_STOPPED && !a.qemu().isEmpty())) continue;
+            wrap(out, "! " + v.kind().id + (v.tentative() ? " (tentative)" : "") + ": " + ascii(v.sentence()));
+        }
+        return out;
+    }
+
+    /** Every span's begin and end row and every mark's row, in time order; spans outside the focus counted in {@code hidden}. */
+    private static List<Row> rows(EpisodeLanes lanes, long[] focus, int[] hidden) {
+        List<Row> rows = new ArrayList<>();
         int[] order = {0};
         for (EpisodeLanes.Lane l : lanes.lanes()) {
             int col = switch (l.actor()) {
@@ -54,44 +88,41 @@ public final class TextTimeline {
                 if (s.role() == EpisodeLanes.Role.GUEST_ACCESS) {
                     String n = s.name().startsWith("guest ") ? s.name().substring(6) : s.name();
                     rows.add(new Row(s.start(), order[0]++, col, "G> " + beginName(n).replace(" (emulated)", "")));
-                    rows.add(new Row(s.end(), order[0]++, col, "G< " + (s.open() ? "no exit" : TimelineChart.duration(s.duration()))
+                    rows.add(new Row(s.end(), order[0]++, col, "G< " + (s.open() ? "no exit" : Durations.dur(s.duration()))
                             + (n.endsWith(" → device") ? " dev" : n.endsWith(" (emulated)") ? " emul" : "")
                             + (s.args().get("value") != null && n.contains(" = ") ? " = " + s.args().get("value") : "")));
                     continue;
                 }
                 rows.add(new Row(s.start(), order[0]++, col, "> " + where + who + beginName(s.name())));
                 rows.add(new Row(s.end(), order[0]++, col, "< " + (s.open() ? "no exit, " : "")
-                        + TimelineChart.duration(s.duration()) + " " + endName(s)));
+                        + Durations.dur(s.duration()) + " " + endName(s)));
             }
             for (EpisodeLanes.Mark m : l.marks()) {
                 if (m.ts() < focus[0] || m.ts() > focus[1]) continue;
-                String text = switch (m.kind()) {
-                    case AER -> "* AER " + m.args().get("severity");
-                    case NOTIFY -> "* eventfd -> user";
-                    case ALL_ONES -> "* " + m.name();
-                    case GAP -> "? " + m.name();
-                    case VM_STATE -> "* " + m.name().replace("vm_stop(", "vm_stop ").replace("runstate ", "state ")
-                            .replace(")", "").replace("(", "");
-                    case LINK -> "* " + shortDev((String) m.args().get("dev")) + " " + m.name().substring(0, m.name().lastIndexOf(' '))
-                            + (m.args().containsKey("during") ? " in reset" : "");
-                };
-                rows.add(new Row(m.ts(), order[0]++, col, text));
+                rows.add(new Row(m.ts(), order[0]++, col, markText(m)));
             }
         }
         rows.sort(Comparator.comparingLong(Row::ts).thenComparingInt(Row::order));
-        rows = collapse(rows);
+        return rows;
+    }
 
-        List<String> out = new ArrayList<>();
-        out.add(clip(ascii(EpisodeLanes.title(e)), WIDTH));
-        wrap(out, ascii(TimelineChart.summary(a)));
-        out.add(line("", "ms", "HW " + shortDev(e.device()), "host kernel", "user" + users(lanes)));
-        out.add("-".repeat(WIDTH));
+    private static String markText(EpisodeLanes.Mark m) {
+        return switch (m.kind()) {
+            case AER -> "* AER " + m.args().get("severity");
+            case NOTIFY -> "* eventfd -> user";
+            case ALL_ONES -> "* " + m.name();
+            case GAP -> "? " + m.name();
+            case VM_STATE -> "* " + m.name().replace("vm_stop(", "vm_stop ").replace("runstate ", "state ")
+                    .replace(")", "").replace("(", "");
+            case LINK -> "* " + shortDev((String) m.args().get("dev")) + " " + m.name().substring(0, m.name().lastIndexOf(' '))
+                    + (m.args().containsKey("during") ? " in reset" : "");
+        };
+    }
 
-        // Overlapping race windows (one held read is often several verdicts) share one pair of rules.
+    /** Overlapping race windows (one held read is often several verdicts) share one pair of rules. */
+    private static void raceWindows(EpisodeLanes lanes, List<long[]> windows, List<String> names) {
         List<EpisodeLanes.RaceMark> rms = new ArrayList<>(lanes.races());
         rms.sort(Comparator.comparingLong(EpisodeLanes.RaceMark::start));
-        List<long[]> windows = new ArrayList<>();
-        List<String> names = new ArrayList<>();
         for (EpisodeLanes.RaceMark rm : rms) {
             long[] last = windows.isEmpty() ? null : windows.get(windows.size() - 1);
             String id = rm.verdict().kind().id;
@@ -113,13 +144,17 @@ public final class TextTimeline {
             }));
             names.set(k, String.join(", ", ids));
         }
+    }
+
+    /** The rows, a rule where each race window begins and ends, at most {@code maxRows}. */
+    private static void rowsWithRules(List<String> out, List<Row> rows, List<long[]> windows, List<String> names, int maxRows, long t0) {
         boolean[] begun = new boolean[windows.size()], ended = new boolean[windows.size()];
         int shown = 0;
         for (Row r : rows) {
             for (int i = 0; i < windows.size(); i++) {
                 if (begun[i] && !ended[i] && r.ts() > windows.get(i)[1]) {
                     ended[i] = true;
-                    out.add(rule("!! race window ends after " + ascii(TimelineChart.duration(windows.get(i)[1] - windows.get(i)[0])) + " "));
+                    out.add(rule("!! race window ends after " + ascii(Durations.dur(windows.get(i)[1] - windows.get(i)[0])) + " "));
                 }
             }
             for (int i = 0; i < windows.size(); i++) {
@@ -136,21 +171,13 @@ public final class TextTimeline {
             for (long[] w : windows) inRace |= r.ts() >= w[0] && r.ts() <= w[1];
             String[] cols = {"", "", ""};
             cols[r.col()] = ascii(r.text());
-            out.add(line(inRace ? "!" : "", ms(r.ts() - t0), cols[0], cols[1], cols[2]));
+            out.add(line(inRace ? "!" : "", (Durations.offsetMs(r.ts() - t0) + " "), cols[0], cols[1], cols[2]));
         }
         for (int i = 0; i < windows.size(); i++) {
             if (begun[i] && !ended[i]) {
-                out.add(rule("!! race window ends after " + ascii(TimelineChart.duration(windows.get(i)[1] - windows.get(i)[0])) + " "));
+                out.add(rule("!! race window ends after " + ascii(Durations.dur(windows.get(i)[1] - windows.get(i)[0])) + " "));
             }
         }
-        if (hidden[0] > 0) wrap(out, "  (" + hidden[0] + " spans outside " + ms(focus[0] - t0).trim() + " .. "
-                + ms(focus[1] - t0).trim() + " ms not shown; aertrace export lists all)");
-        out.add("-".repeat(WIDTH));
-        for (Verdict v : a.verdicts()) {
-            if (v.kind().category != Verdict.Category.RACE && !(v.kind() == Verdict.Kind.VM_STOPPED && !a.qemu().isEmpty())) continue;
-            wrap(out, "! " + v.kind().id + (v.tentative() ? " (tentative)" : "") + ": " + ascii(v.sentence()));
-        }
-        return out;
     }
 
     /** Repeated identical rows of one lane (a user polling a register) become one row "×N". */
@@ -175,23 +202,6 @@ public final class TextTimeline {
     private static String rule(String text) {
         String s = "--" + text;
         return s.length() >= WIDTH - 2 ? s.substring(0, WIDTH - 4) + "~ --" : s + "-".repeat(WIDTH - s.length());
-    }
-
-    private static String ms(long ns) {
-        return String.format(Locale.ROOT, "%+.3f ", ns / 1e6);
-    }
-
-    private static String fit(String s, int w) {
-        return s.length() <= w ? s : s.substring(0, w - 1) + "~";
-    }
-
-    private static String clip(String s, int w) {
-        return s.length() <= w ? s : s.substring(0, w - 3) + "...";
-    }
-
-    private static String shortDev(String d) {
-        if (d == null) return "-";
-        return d.startsWith("0000:") ? d.substring(5) : d;
     }
 
     /** What is known when a span starts: not the value it returned nor the vote it cast. */
@@ -223,15 +233,5 @@ public final class TextTimeline {
         java.util.Set<String> who = new java.util.LinkedHashSet<>();
         for (EpisodeLanes.Lane l : lanes.lanes()) if (l.actor() == EpisodeLanes.Actor.USER) who.add(l.comm() + " " + l.pid());
         return who.size() == 1 ? " " + who.iterator().next() : " (vfio)";
-    }
-
-    private static String ascii(String s) {
-        return s.replace('µ', 'u').replace('→', '>').replace('←', '<').replace('—', '-').replace('…', '.')
-                .replace('·', '|');
-    }
-
-    /** One pass, at most 24 lines (see TextReport.wrap: the quadratic version hung on a damaged trace). */
-    private static void wrap(List<String> out, String s) {
-        dev.aertrace.report.TextReport.wrapTo(out, s, "  ", WIDTH, 24);
     }
 }

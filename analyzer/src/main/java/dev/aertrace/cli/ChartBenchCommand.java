@@ -46,6 +46,38 @@ final class ChartBenchCommand implements Callable<Integer> {
         return size;
     }
 
+    /** Every chart on {@code threads} cores (what {@code aertrace chart} does); returns the bytes written. */
+    private long renderAll(List<AnalyzedEpisode> eps, Path out, boolean temp, int threads) throws Exception {
+        java.util.concurrent.atomic.AtomicLong total = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.ForkJoinPool pool = new java.util.concurrent.ForkJoinPool(threads);
+        try {
+            pool.submit(() -> eps.parallelStream().forEach(a -> {
+                try { total.addAndGet(render(a, out, temp)); } catch (java.io.IOException e) { throw new java.io.UncheckedIOException(e); }
+            })).get();
+        } finally {
+            pool.shutdown();
+        }
+        return total.get();
+    }
+
+    private void phaseChart(List<AnalyzedEpisode> eps, Path out) throws java.io.IOException {
+        Map<String, Map<String, List<Long>>> g = new LinkedHashMap<>();
+        for (AnalyzedEpisode a : eps) {
+            EpisodeMetrics.durations(a.episode()).forEach((k, v) ->
+                    g.computeIfAbsent("synthetic", x -> new LinkedHashMap<>()).computeIfAbsent(k, x -> new ArrayList<>()).add(v));
+        }
+        ChartFiles.write(PhaseChart.create("phases", ChartCommands.toArrays(g), EpisodeMetrics.PHASES, null),
+                out.resolve("phases." + format), ChartFiles.WIDTH, ChartFiles.HEIGHT);
+    }
+
+    private static Path export(List<AnalyzedEpisode> eps, Path out) throws java.io.IOException {
+        Path tj = out.resolve("bench.trace.json");
+        try (Writer w = Files.newBufferedWriter(tj, StandardCharsets.UTF_8); TraceEventExport x = new TraceEventExport(w)) {
+            for (AnalyzedEpisode a : eps) x.episode(a);
+        }
+        return tj;
+    }
+
     @Override
     public Integer call() throws Exception {
         if (n < 1 || !(format.equals("png") || format.equals("svg"))) {
@@ -77,33 +109,15 @@ final class ChartBenchCommand implements Callable<Integer> {
             double cpuMs = (mx.getCurrentThreadCpuTime() - cpu0) / 1e6 / one;
             int threads = Runtime.getRuntime().availableProcessors();
             t = System.nanoTime();
-            java.util.concurrent.atomic.AtomicLong total = new java.util.concurrent.atomic.AtomicLong();
-            java.util.concurrent.ForkJoinPool pool = new java.util.concurrent.ForkJoinPool(threads);
-            try {
-                pool.submit(() -> eps.parallelStream().forEach(a -> {
-                    try { total.addAndGet(render(a, out, temp)); } catch (java.io.IOException e) { throw new java.io.UncheckedIOException(e); }
-                })).get();
-            } finally {
-                pool.shutdown();
-            }
-            bytes = total.get();
+            bytes = renderAll(eps, out, temp, threads);
             double timelineS = (System.nanoTime() - t) / 1e9;
 
             t = System.nanoTime();
-            Map<String, Map<String, List<Long>>> g = new LinkedHashMap<>();
-            for (AnalyzedEpisode a : eps) {
-                EpisodeMetrics.durations(a.episode()).forEach((k, v) ->
-                        g.computeIfAbsent("synthetic", x -> new LinkedHashMap<>()).computeIfAbsent(k, x -> new ArrayList<>()).add(v));
-            }
-            ChartFiles.write(PhaseChart.create("phases", ChartCommands.toArrays(g), EpisodeMetrics.PHASES, null),
-                    out.resolve("phases." + format), ChartFiles.WIDTH, ChartFiles.HEIGHT);
+            phaseChart(eps, out);
             double phaseS = (System.nanoTime() - t) / 1e9;
 
             t = System.nanoTime();
-            Path tj = out.resolve("bench.trace.json");
-            try (Writer w = Files.newBufferedWriter(tj, StandardCharsets.UTF_8); TraceEventExport x = new TraceEventExport(w)) {
-                for (AnalyzedEpisode a : eps) x.add(a);
-            }
+            Path tj = export(eps, out);
             double exportS = (System.nanoTime() - t) / 1e9;
             long exportBytes = Files.size(tj);
 

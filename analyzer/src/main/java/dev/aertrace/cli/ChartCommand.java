@@ -1,8 +1,8 @@
 package dev.aertrace.cli;
 
 import dev.aertrace.chart.ChartFiles;
+import dev.aertrace.chart.ChartOutput;
 import dev.aertrace.chart.PhaseChart;
-import dev.aertrace.chart.TimelineChart;
 import dev.aertrace.compare.EpisodeMetrics;
 import dev.aertrace.race.AnalyzedEpisode;
 import picocli.CommandLine.Command;
@@ -61,11 +61,11 @@ final class ChartCommand implements Callable<Integer> {
         List<String> inputs = traces == null || traces.isEmpty() ? java.util.Collections.singletonList(null) : traces;
         Map<String, Map<String, List<Long>>> byKernel = new LinkedHashMap<>();
         int written = 0;
-        List<Job> jobs = new ArrayList<>();
         for (String t : inputs) {
             List<AnalyzedEpisode> eps = EpisodeInputs.readAll("chart", t, System.err);
             String stem = EpisodeInputs.stem(eps.isEmpty() ? t : eps.get(0).episode().source());
             int drawn = 0;
+            ChartOutput charts = new ChartOutput(dir, stem, exts(), wh[0], wh[1]);
             for (AnalyzedEpisode a : eps) {
                 String k = a.episode().kernel() == null ? "unknown kernel" : a.episode().kernel();
                 EpisodeMetrics.durations(a.episode()).forEach((p, d) ->
@@ -73,19 +73,11 @@ final class ChartCommand implements Callable<Integer> {
                 if (episodes != null && !episodes.contains(a.episode().id())) continue;
                 if (drawn >= max) continue;
                 drawn++;
-                for (String ext : exts()) jobs.add(new Job(a, dir.resolve(stem + "-ep" + a.episode().id() + "-timeline." + ext)));
+                charts.episode(a);
             }
-            // Charts are independent: draw them on all cores, then list them in episode order.
-            jobs.parallelStream().forEach(j -> {
-                try {
-                    ChartFiles.write(TimelineChart.create(j.episode()), j.out(), wh[0], wh[1]);
-                } catch (java.io.IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            });
-            for (Job j : jobs) System.out.println(j.out());
-            written += jobs.size();
-            jobs.clear();
+            List<Path> files = charts.flush();
+            files.forEach(System.out::println);
+            written += files.size();
             if (eps.isEmpty()) System.err.println("aertrace chart: " + (t == null ? "embedded trace" : t) + ": no episodes");
             else if (episodes != null && drawn == 0) {
                 TreeSet<Integer> ids = new TreeSet<>();
@@ -102,8 +94,6 @@ final class ChartCommand implements Callable<Integer> {
         if (!noPhases && inputs.size() > 1 && !byKernel.isEmpty()) written += phases("all", byKernel, wh);
         return written > 0 ? 0 : 1;
     }
-
-    private record Job(AnalyzedEpisode episode, Path out) {}
 
     private int phases(String stem, Map<String, Map<String, List<Long>>> byKernel, int[] wh) throws Exception {
         Map<String, Map<String, double[]>> groups = ChartCommands.toArrays(byKernel);

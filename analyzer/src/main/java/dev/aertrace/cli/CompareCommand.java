@@ -127,10 +127,70 @@ final class CompareCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** Groups filled so far: a split group's next episode is odd or even; an episode_id is counted once. */
+    private final Map<String, Integer> parity = new java.util.HashMap<>();
+    private final java.util.Set<String> seenIds = new java.util.HashSet<>();
+    private int skipped;
+
     @Override
     public Integer call() throws Exception {
         if (traces == null) traces = new ArrayList<>();
         if (dev.aertrace.kernellog.RasCompare.anyDatabase(traces)) return rasdaemon();
+        Integer usage = checkInputs();
+        if (usage != null) return usage;
+
+        Comparison.Builder b = new Comparison.Builder();
+        // An input with nothing to measure (empty, not a trace, a gzip cut before its first episode) or with holes
+        // must not end in "no detectable change", exit 0: that would vouch for data that was never seen.
+        List<String> unusable = new ArrayList<>(), damaged = new ArrayList<>();
+        for (int i = 0; i < traces.size(); i++) {
+            String label = labels == null ? null : labels.get(i);
+            if (!traces.get(i).equals("-") && dev.aertrace.fleet.EpisodeFiles.isEpisodes(Path.of(traces.get(i)))) {
+                readEpisodes(b, traces.get(i), label, unusable);
+                continue;
+            }
+            List<AnalyzedEpisode> eps = new ArrayList<>();
+            dev.aertrace.report.Totals t = new dev.aertrace.report.Totals();
+            t.add(EpisodeInputs.read("compare", traces.get(i), eps::add, System.err));
+            if (t.inputError || eps.isEmpty()) unusable.add(traces.get(i));
+            else if (t.inputGaps) damaged.add(traces.get(i));
+            if (label != null && !split) b.group(label, traces.get(i));
+            for (AnalyzedEpisode a : eps) {
+                if (!keep(a)) { skipped++; continue; }
+                String g = label != null ? label : a.episode().kernel() == null ? "unknown kernel" : a.episode().kernel();
+                if (split) g += (parity.merge(g, 1, Integer::sum) % 2 == 1 ? " odd" : " even");
+                b.add(g, a);
+            }
+            if (eps.isEmpty()) System.err.println("aertrace compare: " + traces.get(i) + ": no episodes");
+        }
+        if (skipped > 0) System.err.println("aertrace compare: " + skipped + " episodes skipped by --only " + only);
+        Comparison.Result r;
+        try {
+            String filter = only == Only.all ? null : "only " + only + " errors";
+            if (split) filter = (filter == null ? "" : filter + "; ") + "each group split alternately into odd/even episodes";
+            r = b.build(alpha, minSamples, filter, against.equals("previous"));
+        } catch (IllegalArgumentException e) {
+            System.err.println("aertrace compare: " + e.getMessage());
+            return EpisodeInputs.USAGE;
+        }
+        writeReport(r);
+        if (charts != null) drawCharts(r);
+        if (r.pairs().stream().anyMatch(p -> p.differences() > 0)) return 1;
+        if (!unusable.isEmpty()) {
+            System.err.println("aertrace compare: no episode could be read from " + String.join(", ", unusable)
+                    + ": nothing was compared for it, so no change is not a finding (exit 2)");
+            return EpisodeInputs.USAGE;
+        }
+        if (!damaged.isEmpty()) {
+            System.err.println("aertrace compare: " + String.join(", ", damaged) + " has holes (lost, unreadable or cut-off"
+                    + " lines, listed above): no change was found in what could be read, which is not a finding (exit 3)");
+            return INCONCLUSIVE;
+        }
+        return 0;
+    }
+
+    /** --kafka's topic fetched into a file, then the arguments checked: null when fine, else the exit code. */
+    private Integer checkInputs() throws Exception {
         if (kafka != null) {
             Path tmp = Files.createTempFile("aertrace-episodes", ".jsonl");
             tmp.toFile().deleteOnExit();
@@ -165,59 +225,29 @@ final class CompareCommand implements Callable<Integer> {
             }
         }
         if (!EpisodeInputs.check("compare", traces, System.err)) return EpisodeInputs.USAGE;
+        return null;
+    }
 
-        Comparison.Builder b = new Comparison.Builder();
-        // An input with nothing to measure (empty, not a trace, a gzip cut before its first episode) or with holes
-        // must not end in "no detectable change", exit 0: that would vouch for data that was never seen.
-        List<String> unusable = new ArrayList<>(), damaged = new ArrayList<>();
-        Map<String, Integer> parity = new java.util.HashMap<>();
-        int skipped = 0;
-        java.util.Set<String> seenIds = new java.util.HashSet<>();
-        for (int i = 0; i < traces.size(); i++) {
-            String label = labels == null ? null : labels.get(i);
-            if (!traces.get(i).equals("-") && dev.aertrace.fleet.EpisodeFiles.isEpisodes(Path.of(traces.get(i)))) {
-                // exported from the fleet's episodes topic: measured already, one per episode_id
-                var read = dev.aertrace.fleet.EpisodeFiles.read(Path.of(traces.get(i)), seenIds);
-                for (String p : read.problems()) System.err.println("aertrace compare: " + traces.get(i) + ": " + p);
-                if (read.duplicates() > 0)
-                    System.err.println("aertrace compare: " + traces.get(i) + ": " + read.duplicates() + " re-sent episodes (same episode_id) counted once");
-                if (label != null && !split) b.group(label, traces.get(i));
-                for (var x : read.episodes()) {
-                    if (!keepSeverity(x.severity(), null)) { skipped++; continue; }
-                    String g = label != null ? label : x.kernel() == null ? "unknown kernel" : x.kernel();
-                    if (split) g += (parity.merge(g, 1, Integer::sum) % 2 == 1 ? " odd" : " even");
-                    b.add(g, x.source(), x.durations(), x.behaviour());
-                }
-                if (read.episodes().isEmpty()) {
-                    System.err.println("aertrace compare: " + traces.get(i) + ": no episodes");
-                    unusable.add(traces.get(i));
-                }
-                continue;
-            }
-            List<AnalyzedEpisode> eps = new ArrayList<>();
-            dev.aertrace.report.Totals t = new dev.aertrace.report.Totals();
-            t.add(EpisodeInputs.read("compare", traces.get(i), eps::add, System.err));
-            if (t.inputError || eps.isEmpty()) unusable.add(traces.get(i));
-            else if (t.inputGaps) damaged.add(traces.get(i));
-            if (label != null && !split) b.group(label, traces.get(i));
-            for (AnalyzedEpisode a : eps) {
-                if (!keep(a)) { skipped++; continue; }
-                String g = label != null ? label : a.episode().kernel() == null ? "unknown kernel" : a.episode().kernel();
-                if (split) g += (parity.merge(g, 1, Integer::sum) % 2 == 1 ? " odd" : " even");
-                b.add(g, a);
-            }
-            if (eps.isEmpty()) System.err.println("aertrace compare: " + traces.get(i) + ": no episodes");
+    /** A file exported from the fleet's episodes topic: measured already, one per episode_id. */
+    private void readEpisodes(Comparison.Builder b, String trace, String label, List<String> unusable) throws Exception {
+        var read = dev.aertrace.fleet.EpisodeFiles.read(Path.of(trace), seenIds);
+        for (String p : read.problems()) System.err.println("aertrace compare: " + trace + ": " + p);
+        if (read.duplicates() > 0)
+            System.err.println("aertrace compare: " + trace + ": " + read.duplicates() + " re-sent episodes (same episode_id) counted once");
+        if (label != null && !split) b.group(label, trace);
+        for (var x : read.episodes()) {
+            if (!keepSeverity(x.severity(), null)) { skipped++; continue; }
+            String g = label != null ? label : x.kernel() == null ? "unknown kernel" : x.kernel();
+            if (split) g += (parity.merge(g, 1, Integer::sum) % 2 == 1 ? " odd" : " even");
+            b.add(g, x.source(), x.durations(), x.behaviour());
         }
-        if (skipped > 0) System.err.println("aertrace compare: " + skipped + " episodes skipped by --only " + only);
-        Comparison.Result r;
-        try {
-            String filter = only == Only.all ? null : "only " + only + " errors";
-            if (split) filter = (filter == null ? "" : filter + "; ") + "each group split alternately into odd/even episodes";
-            r = b.build(alpha, minSamples, filter, against.equals("previous"));
-        } catch (IllegalArgumentException e) {
-            System.err.println("aertrace compare: " + e.getMessage());
-            return EpisodeInputs.USAGE;
+        if (read.episodes().isEmpty()) {
+            System.err.println("aertrace compare: " + trace + ": no episodes");
+            unusable.add(trace);
         }
+    }
+
+    private void writeReport(Comparison.Result r) throws Exception {
         String report = switch (format) {
             case text -> CompareReport.text(r);
             case markdown -> CompareReport.markdown(r);
@@ -230,46 +260,37 @@ final class CompareCommand implements Callable<Integer> {
             try (java.io.Writer w = ExportCommand.utf8(output)) { w.write(report); }
             System.err.println("aertrace compare: report -> " + output);
         }
-        if (charts != null) {
-            Map<String, Map<String, double[]>> groups = new LinkedHashMap<>();
-            for (Comparison.Group g : r.groups()) {
-                Map<String, double[]> d = new LinkedHashMap<>(g.durations());
-                if (chartPhases != null) d.keySet().retainAll(chartPhases);
-                groups.put(g.name(), d);
-            }
-            Map<String, String> marks = new LinkedHashMap<>();
-            for (Comparison.Pair p : r.pairs()) {
-                for (var c : p.phases()) {
-                    if (c.verdict() == dev.aertrace.compare.PhaseVerdict.SLOWER || c.verdict() == dev.aertrace.compare.PhaseVerdict.FASTER) {
-                        String m = (c.verdict() == dev.aertrace.compare.PhaseVerdict.SLOWER ? "▲" : "▼")
-                                + String.format(Locale.ROOT, " ×%.2f", c.medianRatio())
-                                + (r.pairs().size() > 1 ? " " + shortName(p.other()) : "");
-                        marks.merge(c.phase(), m, (x, y) -> x + "\n" + y);
-                    }
+    }
+
+    /** Box plots per phase and group, the detectable changes in bold under their phase. */
+    private void drawCharts(Comparison.Result r) throws Exception {
+        Map<String, Map<String, double[]>> groups = new LinkedHashMap<>();
+        for (Comparison.Group g : r.groups()) {
+            Map<String, double[]> d = new LinkedHashMap<>(g.durations());
+            if (chartPhases != null) d.keySet().retainAll(chartPhases);
+            groups.put(g.name(), d);
+        }
+        Map<String, String> marks = new LinkedHashMap<>();
+        for (Comparison.Pair p : r.pairs()) {
+            for (var c : p.phases()) {
+                if (c.verdict() == dev.aertrace.compare.PhaseVerdict.SLOWER || c.verdict() == dev.aertrace.compare.PhaseVerdict.FASTER) {
+                    String m = (c.verdict() == dev.aertrace.compare.PhaseVerdict.SLOWER ? "▲" : "▼")
+                            + String.format(Locale.ROOT, " ×%.2f", c.medianRatio())
+                            + (r.pairs().size() > 1 ? " " + shortName(p.other()) : "");
+                    marks.merge(c.phase(), m, (x, y) -> x + "\n" + y);
                 }
             }
-            for (Path c : charts) {
-                String note = "bold: detectable change, ▲ slower ▼ faster ×median ratio (Mann-Whitney U, Holm-adjusted, alpha " + alpha + "), "
-                        + (r.pairs().size() > 1 && !r.pairs().get(1).baseline().equals(r.groups().get(0).name())
-                        ? "each group against the one before" : "against " + r.groups().get(0).name())
-                        ;
-                ChartFiles.write(PhaseChart.create("Recovery phases: " + String.join(" vs ", groups.keySet()), groups,
-                        EpisodeMetrics.PHASES, note, marks), c, ChartFiles.WIDTH, ChartFiles.HEIGHT);
-                System.err.println("aertrace compare: chart -> " + c);
-            }
         }
-        if (r.pairs().stream().anyMatch(p -> p.differences() > 0)) return 1;
-        if (!unusable.isEmpty()) {
-            System.err.println("aertrace compare: no episode could be read from " + String.join(", ", unusable)
-                    + ": nothing was compared for it, so no change is not a finding (exit 2)");
-            return EpisodeInputs.USAGE;
+        for (Path c : charts) {
+            String note = "bold: detectable change, ▲ slower ▼ faster ×median ratio (Mann-Whitney U, Holm-adjusted, alpha " + alpha + "), "
+                    + (r.pairs().size() > 1 && !r.pairs().get(1).baseline().equals(r.groups().get(0).name())
+                    ? "each group against the one before" : "against " + r.groups().get(0).name())
+                    ;
+            ChartFiles.write(PhaseChart.create("Recovery phases: " + String.join(" vs ", groups.keySet()), groups,
+                    EpisodeMetrics.PHASES, note, marks), c, ChartFiles.WIDTH, ChartFiles.HEIGHT);
+            System.err.println("aertrace compare: chart -> " + c);
         }
-        if (!damaged.isEmpty()) {
-            System.err.println("aertrace compare: " + String.join(", ", damaged) + " has holes (lost, unreadable or cut-off"
-                    + " lines, listed above): no change was found in what could be read, which is not a finding (exit 3)");
-            return INCONCLUSIVE;
-        }
-        return 0;
+
     }
 
     /** "6.12.118+deb13-amd64" → "6.12.118": enough to tell kernels apart under a chart's axis. */

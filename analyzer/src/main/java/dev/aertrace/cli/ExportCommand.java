@@ -1,5 +1,6 @@
 package dev.aertrace.cli;
 
+import dev.aertrace.report.EpisodeOutput;
 import dev.aertrace.export.CsvExport;
 import dev.aertrace.export.TraceEventExport;
 import picocli.CommandLine.Command;
@@ -42,7 +43,7 @@ final class ExportCommand implements Callable<Integer> {
             try (Writer w = output == null ? new OutputStreamWriter(System.out, StandardCharsets.UTF_8)
                     : utf8(mkParent(output));
                  TraceEventExport x = new TraceEventExport(w)) {
-                for (String t : inputs) EpisodeInputs.read("export", t, a -> { add(x, a); n[0]++; }, System.err);
+                for (String t : inputs) EpisodeInputs.read("export", t, count(x, n), System.err);
             }
         } else {
             Writer ep, sp = null;
@@ -54,7 +55,7 @@ final class ExportCommand implements Callable<Integer> {
                 sp = utf8(output.resolve("spans.csv"));
             }
             try (CsvExport x = new CsvExport(ep, sp)) {
-                for (String t : inputs) EpisodeInputs.read("export", t, a -> { add(x, a); n[0]++; }, System.err);
+                for (String t : inputs) EpisodeInputs.read("export", t, count(x, n), System.err);
             }
         }
         System.err.println("aertrace export: " + n[0] + " episodes" + (output == null ? "" : " -> " + output));
@@ -75,11 +76,7 @@ final class ExportCommand implements Callable<Integer> {
         return p;
     }
 
-    private static void add(TraceEventExport x, dev.aertrace.race.AnalyzedEpisode a) {
-        try { x.add(a); } catch (java.io.IOException e) { throw new java.io.UncheckedIOException(e); }
-    }
-
-    private static void add(CsvExport x, dev.aertrace.race.AnalyzedEpisode a) {
-        try { x.add(a); } catch (java.io.IOException e) { throw new java.io.UncheckedIOException(e); }
+    private static java.util.function.Consumer<dev.aertrace.race.AnalyzedEpisode> count(EpisodeOutput x, int[] n) {
+        return x.asConsumer().andThen(a -> n[0]++);
     }
 }

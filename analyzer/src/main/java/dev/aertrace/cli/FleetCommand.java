@@ -37,9 +37,7 @@ final class FleetCommand implements Callable<Integer> {
     @Option(names = "--group", defaultValue = "aertrace-fleet", description = "Consumer group id (default: ${DEFAULT-VALUE}).")
     String group;
 
-    @Option(names = "--metrics", defaultValue = "127.0.0.1:9464", paramLabel = "[HOST:]PORT",
-            description = "Serve Prometheus /metrics here; 'off' to disable (default: ${DEFAULT-VALUE}).")
-    String metricsAt;
+    @Mixin MetricsOptions metricsAt;
 
     @Option(names = "--commit-interval", defaultValue = "1000", paramLabel = "MS", description = "How often offsets are committed (default: ${DEFAULT-VALUE} ms).")
     long commitMs;
@@ -58,24 +56,9 @@ final class FleetCommand implements Callable<Integer> {
         opts.validate(spec);
         if (commitMs < 100 || maxPendingMb < 1)
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--commit-interval must be >= 100 ms and --max-pending-mb >= 1");
-        FleetMetrics metrics = new FleetMetrics();
-        if (!metricsAt.equals("off")) {
-            String host = "127.0.0.1", port = metricsAt;
-            int c = metricsAt.lastIndexOf(':');
-            if (c >= 0) {
-                host = metricsAt.substring(0, c);
-                port = metricsAt.substring(c + 1);
-            }
-            try {
-                metrics.serve(host, Integer.parseInt(port));
-            } catch (NumberFormatException e) {
-                throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--metrics " + metricsAt + ": expected [HOST:]PORT or off");
-            } catch (java.io.IOException e) {
-                System.err.println("aertrace fleet: cannot serve metrics on " + metricsAt + ": " + e.getMessage());
-                return 2;
-            }
-            System.err.println("aertrace fleet: metrics on http://" + host + ":" + metrics.port() + "/metrics");
-        }
+        FleetMetrics started = metricsAt.start(spec, "fleet", "127.0.0.1:9464");
+        // metrics off: episodes are still counted, just not served
+        FleetMetrics metrics = started != null ? started : new FleetMetrics();
         Fleet.Options o = new Fleet.Options(bootstrap, topic, episodesTopic, group, opts.analyzerOptions(), commitMs,
                 maxPendingMb << 20, kafka);
         CountDownLatch done = new CountDownLatch(1);

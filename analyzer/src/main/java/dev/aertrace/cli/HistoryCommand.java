@@ -50,8 +50,8 @@ final class HistoryCommand implements Callable<Integer> {
             ObjectMapper m = new ObjectMapper();
             m.enable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT);
             m.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
-            m.writeValue(out, Map.of("databases", hs, "ranking", RasDaemon.ranking(hs).stream()
-                    .map(e -> Map.of("device", e.getKey(), "errors", e.getValue())).toList()));
+            m.writeValue(out, dev.aertrace.text.OrderedMap.of("databases", hs, "ranking", RasDaemon.ranking(hs).stream()
+                    .map(e -> dev.aertrace.text.OrderedMap.of("device", e.getKey(), "errors", e.getValue())).toList()));
             out.println();
             return 0;
         }

@@ -49,33 +49,9 @@ final class RecordCommand implements Callable<Integer> {
             description = "Python with bcc (default: ${DEFAULT-VALUE}).")
     String python;
 
-    @Option(names = "--listen", paramLabel = "[HOST:]PORT",
-            description = {"Do not start an agent: accept agents connecting with --connect (another host or a VM),",
-                    "each connection its own stream and report. HOST defaults to 127.0.0.1 (loopback)."})
-    String listen;
+    @Mixin ListenOptions net;
 
-    @Option(names = "--listen-remote", description = "Allow --listen on a non-loopback address (the port has no authentication).")
-    boolean listenRemote;
-
-    @Option(names = "--max-clients", paramLabel = "N", defaultValue = "64",
-            description = "With --listen: at most N clients at once; more are refused with a message (default: ${DEFAULT-VALUE}).")
-    int maxClients;
-
-    @Option(names = "--clients", paramLabel = "N", defaultValue = "0",
-            description = "With --listen: end after N clients have ended (default: until Ctrl-C).")
-    int clientCount;
-
-    @Option(names = "--client-idle", paramLabel = "SECONDS", defaultValue = "600",
-            description = "With --listen: end a client's stream after SECONDS without a byte (default: ${DEFAULT-VALUE}).")
-    double clientIdle;
-
-    @Option(names = "--max-line-bytes", paramLabel = "N", defaultValue = "1048576",
-            description = "With --listen: end a client's stream at a line longer than N bytes (default: ${DEFAULT-VALUE}).")
-    int maxLineBytes;
-
-    @Option(names = "--metrics", paramLabel = "[HOST:]PORT",
-            description = "Also serve Prometheus /metrics for this host (the fleet's metrics; HOST defaults to 127.0.0.1).")
-    String metricsAt;
+    @Mixin MetricsOptions metricsAt;
 
     @Mixin AnalysisOptions opts;
 
@@ -84,8 +60,7 @@ final class RecordCommand implements Callable<Integer> {
     /** The report sink, plus the fleet's episode metrics when --metrics is given. */
     private dev.aertrace.report.ReportSink sink(PrintStream out) throws IOException {
         dev.aertrace.report.ReportSink s = opts.sink(out);
-        if (metricsAt == null) return s;
-        if (metrics == null) startMetrics();
+        if (metrics == null) return s;
         dev.aertrace.fleet.FleetMetrics m = metrics;
         return new dev.aertrace.report.ReportSink() {
             @Override public void episode(dev.aertrace.race.AnalyzedEpisode ep) {
@@ -106,20 +81,6 @@ final class RecordCommand implements Callable<Integer> {
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
-    }
-
-    private void startMetrics() throws IOException {
-        metrics = new dev.aertrace.fleet.FleetMetrics();
-        int c = metricsAt.lastIndexOf(':');
-        String host = c < 0 ? "127.0.0.1" : metricsAt.substring(0, c);
-        int port;
-        try {
-            port = Integer.parseInt(metricsAt.substring(c + 1));
-        } catch (NumberFormatException e) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--metrics " + metricsAt + ": expected [HOST:]PORT");
-        }
-        metrics.serve(host, port);
-        System.err.println("aertrace record: metrics on http://" + host + ":" + metrics.port() + "/metrics");
     }
 
     private volatile boolean interrupted;
@@ -163,7 +124,9 @@ final class RecordCommand implements Callable<Integer> {
             }
         }
         devices = names;
-        if (listen != null) {
+        // A bad or busy --metrics address fails now, not when the first client connects.
+        if (metricsAt.at != null) metrics = metricsAt.start(spec, "record", null);
+        if (net.listen != null) {
             if (!devices.isEmpty() || duration != null || agent != null)
                 throw new picocli.CommandLine.ParameterException(spec.commandLine(),
                         "--listen takes the remote agent's stream as it is: pass --device/--duration to that agent");
@@ -220,41 +183,16 @@ final class RecordCommand implements Callable<Integer> {
     }
 
     private int listen() throws IOException, InterruptedException {
-        String host = "127.0.0.1";
-        String port = listen;
-        int colon = listen.lastIndexOf(':');
-        if (colon >= 0) {
-            host = listen.substring(0, colon);
-            port = listen.substring(colon + 1);
-            if (host.startsWith("[") && host.endsWith("]")) host = host.substring(1, host.length() - 1);
-        }
-        int p;
-        try {
-            p = Integer.parseInt(port);
-        } catch (NumberFormatException e) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--listen " + listen + ": expected [HOST:]PORT");
-        }
-        java.net.InetSocketAddress at = new java.net.InetSocketAddress(host, p);
-        if (at.isUnresolved())
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--listen " + listen + ": unknown host " + host);
-        // No authentication on this port: anyone who reaches it can feed the analyzer. Loopback unless asked.
-        if (!at.getAddress().isLoopbackAddress() && !listenRemote)
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--listen " + listen
-                    + ": not a loopback address; the port has no authentication, so binding " + host
-                    + " needs --listen-remote (or tunnel: ssh -R PORT:127.0.0.1:PORT)");
-        if (maxClients < 1 || clientIdle <= 0 || maxLineBytes < 1024 || clientCount < 0)
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
-                    "--max-clients must be >= 1, --client-idle > 0, --max-line-bytes >= 1024");
+        java.net.InetSocketAddress at = net.address(spec);
         if (save != null)
             throw new picocli.CommandLine.ParameterException(spec.commandLine(),
                     "--save is for one agent; with --listen each client is its own stream (save on the agent: -o FILE)");
         Listener l;
         try {
-            l = new Listener(at, new Listener.Limits(maxClients, (long) (clientIdle * 1000), maxLineBytes,
-                    opts.format == AnalysisOptions.Format.json),
-                    opts.analyzerOptions(), this::clientSink, System.out, System.err).stopAfter(clientCount);
+            l = new Listener(at, net.limits(opts.format == AnalysisOptions.Format.json),
+                    opts.analyzerOptions(), this::clientSink, System.out, System.err).stopAfter(net.clientCount);
         } catch (java.net.BindException e) {
-            System.err.println("aertrace record: cannot listen on " + listen + ": " + e.getMessage());
+            System.err.println("aertrace record: cannot listen on " + net.listen + ": " + e.getMessage());
             return Totals.USAGE;
         }
         sun.misc.Signal.handle(new sun.misc.Signal("INT"), sig -> {

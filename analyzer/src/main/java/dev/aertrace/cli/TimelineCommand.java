@@ -1,6 +1,6 @@
 package dev.aertrace.cli;
 
-import dev.aertrace.chart.TextTimeline;
+import dev.aertrace.chart.TimelineOutput;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -34,15 +34,13 @@ final class TimelineCommand implements Callable<Integer> {
         }
         if (!EpisodeInputs.check("timeline", traces, System.err)) return EpisodeInputs.USAGE;
         List<String> inputs = traces == null || traces.isEmpty() ? java.util.Collections.singletonList(null) : traces;
-        int[] shown = {0};
+        TimelineOutput out = new TimelineOutput(System.out, rows);
         for (String t : inputs) {
             EpisodeInputs.read("timeline", t, a -> {
-                if (episodes != null && !episodes.contains(a.episode().id())) return;
-                if (shown[0]++ > 0) System.out.println();
-                TextTimeline.render(a, rows).forEach(System.out::println);
+                if (episodes == null || episodes.contains(a.episode().id())) out.episode(a);
             }, System.err);
         }
-        if (shown[0] == 0) System.err.println("aertrace timeline: no episode to show");
-        return shown[0] > 0 ? 0 : 1;
+        if (out.shown() == 0) System.err.println("aertrace timeline: no episode to show");
+        return out.shown() > 0 ? 0 : 1;
     }
 }

@@ -2,6 +2,8 @@ package dev.aertrace.compare;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.aertrace.text.Durations;
+import dev.aertrace.text.Text;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -39,7 +41,7 @@ public final class CompareReport {
             int shown = 0;
             for (BehaviourDiff.ValueCount v : p.behaviour()) {
                 sb.append(String.format(Locale.ROOT, "  %s %-24s %-40s %3d/%-3d | %3d/%-3d %s%n",
-                        v.isDifference() ? "*" : " ", v.key(), clip(v.value(), 40), v.baseCount(), v.baseTotal(),
+                        v.isDifference() ? "*" : " ", v.key(), Text.clip(v.value(), 40), v.baseCount(), v.baseTotal(),
                         v.otherCount(), v.otherTotal(), behaviourWords(v)));
                 shown++;
             }
@@ -209,12 +211,7 @@ public final class CompareReport {
     }
 
     static String ms(double ns) {
-        if (Double.isNaN(ns)) return "-";
-        double v = ns / 1e6;
-        if (v >= 100) return String.format(Locale.ROOT, "%.1f", v);
-        if (v >= 1) return String.format(Locale.ROOT, "%.2f", v);
-        if (v >= 0.01) return String.format(Locale.ROOT, "%.3f", v);
-        return String.format(Locale.ROOT, "%.4f", v);
+        return Durations.ms(ns);
     }
 
     private static String ratio(double r) {
@@ -229,10 +226,6 @@ public final class CompareReport {
         if (!Double.isFinite(p)) return "-";
         if (p < 0.001) return String.format(Locale.ROOT, "%.1e", p);
         return String.format(Locale.ROOT, "%.3f", p);
-    }
-
-    private static String clip(String s, int n) {
-        return s.length() <= n ? s : s.substring(0, n - 1) + "…";
     }
 
     /** Last two path components ("6.1/fatal-race-x20.jsonl.gz"): the lab's kernel directory says which trace. */

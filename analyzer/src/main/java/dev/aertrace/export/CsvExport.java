@@ -3,6 +3,7 @@ package dev.aertrace.export;
 import dev.aertrace.lanes.EpisodeLanes;
 
 import dev.aertrace.pci.Pci;
+import dev.aertrace.report.EpisodeOutput;
 import dev.aertrace.race.AnalyzedEpisode;
 import dev.aertrace.race.Verdict;
 import dev.aertrace.timeline.Access;
@@ -13,7 +14,6 @@ import dev.aertrace.timeline.Phase;
 import org.apache.commons.csv.CSVFormat;
 import org.apache.commons.csv.CSVPrinter;
 
-import java.io.Closeable;
 import java.io.IOException;
 import java.io.Writer;
 import java.util.ArrayList;
@@ -25,7 +25,7 @@ import java.util.TreeSet;
  * Times are ns; {@code *_offset_ns} are relative to the episode start so rows of different traces line up.
  * Columns are stable: add at the end only.
  */
-public final class CsvExport implements Closeable {
+public final class CsvExport implements EpisodeOutput {
     public static final String[] EPISODE_COLUMNS = {"source", "episode", "host", "kernel", "device", "severity",
             "aer_status", "bridge", "affected", "start_ns", "end_ns", "recovery_ns", "reset_ns", "result", "outcome",
             "verdicts", "accesses", "accesses_during_reset", "gaps", "started_mid_recovery", "ended_mid_recovery"};
@@ -43,7 +43,8 @@ public final class CsvExport implements Closeable {
                 : new CSVPrinter(spansOut, CSVFormat.RFC4180.builder().setHeader(SPAN_COLUMNS).get());
     }
 
-    public void add(AnalyzedEpisode a) throws IOException {
+    @Override
+    public void episode(AnalyzedEpisode a) throws IOException {
         Episode e = a.episode();
         if (episodes != null) {
             Long rec = e.recoveryStart() != null && e.recoveryEnd() != null ? e.recoveryEnd() - e.recoveryStart() : null;

@@ -5,9 +5,9 @@ import dev.aertrace.lanes.EpisodeLanes;
 import dev.aertrace.pci.Pci;
 import dev.aertrace.race.AnalyzedEpisode;
 import dev.aertrace.race.Verdict;
+import dev.aertrace.report.EpisodeOutput;
 import dev.aertrace.timeline.Episode;
 
-import java.io.Closeable;
 import java.io.IOException;
 import java.io.Writer;
 import java.util.ArrayDeque;
@@ -36,7 +36,7 @@ import java.util.Map;
  * <p>Episodes are written as they come (streaming); within one lane they must arrive in start order to share
  * a thread, which is how the analyzer emits them — otherwise they go to an extra thread, still valid.
  */
-public final class TraceEventExport implements Closeable {
+public final class TraceEventExport implements EpisodeOutput {
     /** Synthetic pid for the host kernel's lanes; far above pid_max (4 194 304) so it cannot clash with a user. */
     public static final int HOST_PID = 2_000_000_000;
     private static final int HOST_TID_BASE = HOST_PID;
@@ -61,11 +61,12 @@ public final class TraceEventExport implements Closeable {
     /** Convenience: writes all episodes and closes. */
     public static void write(Writer out, List<AnalyzedEpisode> episodes) throws IOException {
         try (TraceEventExport x = new TraceEventExport(out)) {
-            for (AnalyzedEpisode a : episodes) x.add(a);
+            for (AnalyzedEpisode a : episodes) x.episode(a);
         }
     }
 
-    public void add(AnalyzedEpisode a) throws IOException {
+    @Override
+    public void episode(AnalyzedEpisode a) throws IOException {
         Episode e = a.episode();
         episodes++;
         if (host == null) host = e.host();

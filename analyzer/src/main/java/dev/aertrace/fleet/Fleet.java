@@ -255,13 +255,13 @@ public final class Fleet implements AutoCloseable {
             s.eventsDp = metrics.events.labelValues(s.host);
             s.start();
         }
-        String t = typeOf(v);
+        String t = RecordPeek.typeOf(v);
         if (!"header".equals(t) && !"footer".equals(t)) s.eventsInBatch++;
         if ("lost".equals(t)) {
-            long n = longField(v, "\"count\":");
+            long n = RecordPeek.longField(v, "\"count\":");
             if (n > 0) metrics.lost.labelValues(s.host).inc(n);
         } else if ("footer".equals(t)) {
-            long n = longField(v, "\"undecodable\":");
+            long n = RecordPeek.longField(v, "\"undecodable\":");
             if (n > 0) metrics.undecodable.labelValues(s.host).inc(n);
         }
         s.batch.write(v, 0, v.length);
@@ -278,7 +278,7 @@ public final class Fleet implements AutoCloseable {
     }
 
     private static void readHeader(HostStream s, byte[] v) {
-        if (!"header".equals(typeOf(v))) return;
+        if (!"header".equals(RecordPeek.typeOf(v))) return;
         try {
             JsonNode h = EpisodeMessage.MAPPER.readTree(v);
             s.host = h.path("host").asText(s.host);
@@ -292,33 +292,6 @@ public final class Fleet implements AutoCloseable {
         } catch (java.io.IOException e) {
             // the pipeline reports the bad header with its line number
         }
-    }
-
-    /** The value of "type" when the line starts like the agent writes it; null otherwise (the reader decides). */
-    static String typeOf(byte[] v) {
-        int i = indexOf(v, "\"type\":\"".getBytes(StandardCharsets.US_ASCII), 0, Math.min(v.length, 64));
-        if (i < 0) return null;
-        int from = i + 8, to = from;
-        while (to < v.length && v[to] != '"' && to - from < 32) to++;
-        return new String(v, from, to - from, StandardCharsets.US_ASCII);
-    }
-
-    static long longField(byte[] v, String field) {
-        int i = indexOf(v, field.getBytes(StandardCharsets.US_ASCII), 0, v.length);
-        if (i < 0) return -1;
-        long n = 0;
-        int j = i + field.length(), k = j;
-        while (k < v.length && v[k] >= '0' && v[k] <= '9' && k - j < 18) n = n * 10 + (v[k++] - '0');
-        return k == j ? -1 : n;
-    }
-
-    private static int indexOf(byte[] a, byte[] p, int from, int to) {
-        outer:
-        for (int i = from; i + p.length <= to; i++) {
-            for (int j = 0; j < p.length; j++) if (a[i + j] != p[j]) continue outer;
-            return i;
-        }
-        return -1;
     }
 
     private void publish(HostStream s, AnalyzedEpisode ep) {

@@ -109,14 +109,14 @@ public final class KernelLogAnalyzer {
             }
         }
         if (!c.uncorrectable()) return new AnalyzedEpisode(ep, List.copyOf(out), a.outcome() == Outcome.INCONCLUSIVE
-                ? Outcome.INCONCLUSIVE : Outcome.CLEAN);
+                ? Outcome.INCONCLUSIVE : Outcome.CLEAN, List.of());
         List<Event> ev = new ArrayList<>();
         for (Event e : ep.events()) if (e instanceof Event.AerError || e instanceof Event.ResetExit || e instanceof Event.RecoveryExit) ev.add(e);
         StringBuilder sb = new StringBuilder("Rebuilt from a kernel log (" + describeLine(c, s) + "): it shows the error, ");
         if (c.resetBridge != null) sb.append("the end of the host reset on ").append(c.resetBridge).append(" (")
                 .append(c.resetRc == null ? "" : "rc " + c.resetRc + ", ").append("line ").append(c.resetLine)
                 .append("; its start is not logged, so the reset span is at most ")
-                .append(dev.aertrace.timeline.Times.dur(Math.max(0, c.resetTs - Math.max(c.ts, c.beforeResetTs)) + c.resolutionNs))
+                .append(dev.aertrace.text.Durations.dur(Math.max(0, c.resetTs - Math.max(c.ts, c.beforeResetTs)) + c.resolutionNs))
                 .append(", from the message before it) ");
         sb.append(c.recovered == null ? "but no result" : "and the result (" + (c.recovered ? "successful" : "failed")
                 + ", line " + c.resultLine + ")");
@@ -126,7 +126,7 @@ public final class KernelLogAnalyzer {
         if (!c.notes.isEmpty()) sb.append(" Also logged: ").append(String.join("; ", c.notes.subList(0, Math.min(6, c.notes.size())))).append('.');
         out.add(0, new Verdict(Verdict.Kind.INCONCLUSIVE, ep.device(), sb.toString(), List.copyOf(ev), false));
         Outcome o = failed && !ep.endedMidRecovery() ? Outcome.RECOVERY_FAILED : Outcome.INCONCLUSIVE;
-        return new AnalyzedEpisode(ep, List.copyOf(out), o);
+        return new AnalyzedEpisode(ep, List.copyOf(out), o, List.of());
     }
 
     private static String describeLine(KernelLogReader.Context c, KernelLogReader.Stats s) {

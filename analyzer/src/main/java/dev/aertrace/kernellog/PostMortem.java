@@ -6,7 +6,7 @@ import dev.aertrace.ingest.TraceHeader;
 import dev.aertrace.race.AnalyzedEpisode;
 import dev.aertrace.pipeline.Analyzer;
 import dev.aertrace.timeline.Episode;
-import dev.aertrace.timeline.Times;
+import dev.aertrace.text.Durations;
 
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -90,7 +90,7 @@ public final class PostMortem {
             if (at < windowStart || at > windowEnd) continue;
             StringBuilder sb = new StringBuilder("QEMU");
             if (n.vm() != null) sb.append(" (VM ").append(n.vm()).append(")");
-            sb.append(" printed vfio_err_notifier_handler(").append(n.dev()).append(") at ").append(Times.rel(ep.start(), at))
+            sb.append(" printed vfio_err_notifier_handler(").append(n.dev()).append(") at ").append(Durations.rel(ep.start(), at))
                     .append(" (").append(n.source()).append(" line ").append(n.line()).append(") and stopped the VM there")
                     .append(" (internal-error)");
             if (ep.recoveryEnd() != null) {
@@ -98,7 +98,7 @@ public final class PostMortem {
                         && a.verdicts().stream().noneMatch(v -> v.kind() == dev.aertrace.race.Verdict.Kind.RECOVERY_FAILED);
                 sb.append(at <= ep.recoveryEnd() ? ", before" : ", after").append(" the host ")
                         .append(ok ? "recovered the device" : "ended its failed recovery").append(" at ")
-                        .append(Times.rel(ep.start(), ep.recoveryEnd()));
+                        .append(Durations.rel(ep.start(), ep.recoveryEnd()));
             }
             sb.append(": the guest never saw the recovery; the device needs a reset by the guest or the VM a restart"
                     + " (times joined on the host's wall clock: QEMU's -msg timestamp and the ")
@@ -113,7 +113,7 @@ public final class PostMortem {
                 List<dev.aertrace.race.Verdict> vs = new ArrayList<>(a.verdicts());
                 vs.set(vs.indexOf(traced), new dev.aertrace.race.Verdict(traced.kind(), traced.dev(), traced.sentence()
                         + " QEMU's log has the same stop: " + (n.vm() != null ? "VM " + n.vm() + ", " : "") + "vfio_err_notifier_handler("
-                        + n.dev() + ") at " + Times.rel(ep.start(), at) + " (" + n.source() + " line " + n.line() + "; joined on the host's"
+                        + n.dev() + ") at " + Durations.rel(ep.start(), at) + " (" + n.source() + " line " + n.line() + "; joined on the host's"
                         + " wall clock, QEMU's -msg timestamp against the trace header's realtime/monotonic pair).",
                         traced.evidence(), traced.tentative(), traced.gaps(), traced.from(), traced.to()));
                 return new AnalyzedEpisode(ep, List.copyOf(vs), a.outcome(), a.qemu());
@@ -168,7 +168,7 @@ public final class PostMortem {
                 TraceEp te = traced.get(t);
                 err.println("aertrace: " + run.report.source() + " episode " + a.episode().id() + " (" + a.episode().device()
                         + ", " + KernelLogReader.sevName(a.episode().severity()) + ", log line " + firstLine(a.episode())
-                        + ") is episode " + te.id + " of " + te.source + " (" + Times.dur(Math.abs(logStart(te, run) - a.episode().start()))
+                        + ") is episode " + te.id + " of " + te.source + " (" + Durations.dur(Math.abs(logStart(te, run) - a.episode().start()))
                         + " apart on the shared clock): counted once, from the trace");
             }
             sources.accept(run.report);

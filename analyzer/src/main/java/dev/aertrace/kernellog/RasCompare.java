@@ -136,10 +136,10 @@ public final class RasCompare {
         m.put("source", "rasdaemon");
         m.put("note", NOTE);
         if (r.filter() != null) m.put("filter", r.filter());
-        m.put("groups", r.groups().stream().map(g -> Map.of("name", g.name(), "databases", g.databases(), "errors", g.total())).toList());
+        m.put("groups", r.groups().stream().map(g -> dev.aertrace.text.OrderedMap.of("name", g.name(), "databases", g.databases(), "errors", g.total())).toList());
         m.put("rows", r.rows());
-        m.put("kernels", r.kernels().stream().map(e -> Map.of("group", e.getKey(), "errors", e.getValue())).toList());
-        m.put("devices", r.devices().stream().map(e -> Map.of("device", e.getKey(), "errors", e.getValue())).toList());
+        m.put("kernels", r.kernels().stream().map(e -> dev.aertrace.text.OrderedMap.of("group", e.getKey(), "errors", e.getValue())).toList());
+        m.put("devices", r.devices().stream().map(e -> dev.aertrace.text.OrderedMap.of("device", e.getKey(), "errors", e.getValue())).toList());
         m.put("problems", r.problems());
         try {
             return new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(m) + "\n";

@@ -1,5 +1,6 @@
 package dev.aertrace.qemu;
 
+import dev.aertrace.timeline.QemuLane;
 import com.fasterxml.jackson.core.JsonGenerator;
 import dev.aertrace.ingest.QemuEvents;
 

@@ -1,5 +1,6 @@
 package dev.aertrace.qemu;
 
+import dev.aertrace.timeline.QemuLane;
 import dev.aertrace.ingest.Diagnostics;
 import dev.aertrace.ingest.Event;
 import dev.aertrace.ingest.GapLedger;
@@ -60,7 +61,7 @@ public final class QemuLanes {
     /** (tid, space) → the guest access QEMU is serving on that thread. */
     private final Map<Long, Open> open = new HashMap<>();
     /** Last event per thread (bounded): the lower bound of the gap an exit without its enter reveals. */
-    private final Map<Integer, long[]> lastByTid = new HashMap<>();
+    private final dev.aertrace.timeline.LastSeen lastByTid = new dev.aertrace.timeline.LastSeen();
 
     public QemuLanes(GapLedger ledger, Diagnostics diag) {
         this.ledger = ledger;
@@ -73,7 +74,6 @@ public final class QemuLanes {
         final ArrayDeque<QemuLane.GuestAccess> accesses = new ArrayDeque<>();
         final ArrayDeque<QemuEvents.RunState> states = new ArrayDeque<>();
         final ArrayDeque<QemuEvents.SystemReset> resets = new ArrayDeque<>();
-        /** Its reads of an error eventfd vfio signalled (eventfd.read). */
         final ArrayDeque<Event.EventfdRead> reads = new ArrayDeque<>();
         /** Accesses dropped by the cap (not by age): count and time bounds. */
         long dropped, droppedFrom = Long.MAX_VALUE, droppedTo = Long.MIN_VALUE;
@@ -137,15 +137,10 @@ public final class QemuLanes {
         if (e instanceof Event.Gap || e instanceof Event.Lost) return; // the ledger has them
         if (!history && e.ts() > now) now = e.ts();
         if (e instanceof Event.Qemu q) qemu(q);
-        else if (e instanceof Event.EventfdRead r) {
-            // Only a process already known as QEMU (its uprobe events came first: the guest ran before the error) gets
-            // the read in its lane; a plain vfio user's read stays out of the QEMU lane.
-            Proc p = procs.get(r.common().pid());
-            if (p != null && !history) {
-                if (p.reads.size() >= MAX_STATES) p.reads.removeFirst();
-                p.reads.addLast(r);
-                if (r.dev() != null) hold(r.common().pid(), r.dev(), r);
-            }
+        else if (e instanceof Event.EventfdRead r) { // only a process known as QEMU (uprobe events first): not a plain vfio user
+            Proc p = history ? null : procs.get(r.common().pid());
+            if (p != null && p.reads.size() >= MAX_STATES) p.reads.removeFirst();
+            if (p != null) p.reads.addLast(r);
         } else {
             String dev = e.dev();
             int pid = e.common().pid();
@@ -187,14 +182,7 @@ public final class QemuLanes {
     }
 
     private void seenTid(Event e) {
-        long[] v = lastByTid.get(e.tid());
-        if (v == null) {
-            if (lastByTid.size() >= MAX_TIDS) lastByTid.clear();
-            lastByTid.put(e.tid(), new long[] {e.ts(), e.line()});
-        } else if (e.ts() >= v[0]) {
-            v[0] = e.ts();
-            v[1] = e.line();
-        }
+        lastByTid.seen(e);
     }
 
     private static long key(int tid, int space) { return ((long) tid << 1) | space; }
@@ -386,9 +374,8 @@ public final class QemuLanes {
         if (last != null) states.add(0, last);
         List<QemuEvents.SystemReset> resets = new ArrayList<>();
         for (QemuEvents.SystemReset r : p.resets) if (r.ts() >= from && r.ts() <= to) resets.add(r);
-        List<Event.EventfdRead> reads = new ArrayList<>();
-        for (Event.EventfdRead r : p.reads)
-            if (r.ts() >= from && r.ts() <= to && (r.dev() == null || mine.contains(r.dev()))) reads.add(r);
+        List<Event.EventfdRead> reads = p.reads.stream() // its reads of the error eventfd vfio signalled (eventfd.read)
+                .filter(r -> r.ts() >= from && r.ts() <= to && (r.dev() == null || mine.contains(r.dev()))).toList();
         out.sort(Comparator.comparingLong(QemuLane.GuestAccess::start));
         return new QemuLane(p.pid, p.comm, mine, by, laneFrom, to, List.copyOf(out), elided + (p.dropped > 0 && p.droppedTo >= laneFrom ? p.dropped : 0),
                 List.copyOf(states), List.copyOf(resets), List.copyOf(reads));

@@ -1,5 +1,6 @@
 package dev.aertrace.qemu;
 
+import dev.aertrace.timeline.QemuLane;
 import dev.aertrace.ingest.Event;
 import dev.aertrace.ingest.QemuEvents;
 import dev.aertrace.race.AnalyzedEpisode;
@@ -11,7 +12,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 
-import static dev.aertrace.timeline.Times.rel;
+import static dev.aertrace.text.Durations.offsetMs;
+import static dev.aertrace.text.Durations.rel;
+
+import dev.aertrace.text.Text;
 
 /** The QEMU lane in the 80-column text report and the mail timeline: a summary paragraph and timeline rows. */
 public final class QemuText {
@@ -84,18 +88,18 @@ public final class QemuText {
         List<Row> out = new ArrayList<>();
         for (QemuLane l : lanes) {
             for (QemuLane.GuestAccess x : l.accesses())
-                out.add(new Row(x.start(), new String[] {mark(evidence, x.enter(), x.exit()), ms(ep, x.start()), "qemu",
-                        shortDev(x.dev()), access(x)}));
+                out.add(new Row(x.start(), new String[] {mark(evidence, x.enter(), x.exit()), offsetMs(x.start() - ep.start()), "qemu",
+                        Text.shortDev(x.dev()), access(x)}));
             for (QemuEvents.RunState r : l.states()) {
                 if (r.ts() < ep.start()) continue;
-                out.add(new Row(r.ts(), new String[] {mark(evidence, r), ms(ep, r.ts()), "qemu", "vm",
+                out.add(new Row(r.ts(), new String[] {mark(evidence, r), offsetMs(r.ts() - ep.start()), "qemu", "vm",
                         (r.vmStop() ? "vm_stop(" + r.label() + ")" : "runstate → " + r.label()) + " pid " + l.pid()}));
             }
             for (QemuEvents.SystemReset r : l.resets())
-                out.add(new Row(r.ts(), new String[] {mark(evidence, r), ms(ep, r.ts()), "qemu", "vm",
+                out.add(new Row(r.ts(), new String[] {mark(evidence, r), offsetMs(r.ts() - ep.start()), "qemu", "vm",
                         "system_reset (" + r.label() + ") pid " + l.pid()}));
             for (Event.EventfdRead r : l.notificationReads())
-                out.add(new Row(r.ts(), new String[] {mark(evidence, r), ms(ep, r.ts()), "qemu", shortDev(r.dev()),
+                out.add(new Row(r.ts(), new String[] {mark(evidence, r), offsetMs(r.ts() - ep.start()), "qemu", Text.shortDev(r.dev()),
                         "read the error notification (eventfd" + (r.ret() != null && r.ret() < 0 ? ", ret " + r.ret() : "")
                                 + ") pid " + l.pid()}));
         }
@@ -106,26 +110,13 @@ public final class QemuText {
     static String access(QemuLane.GuestAccess x) { return served(x) + " tid " + x.tid(); }
 
     static String served(QemuLane.GuestAccess x) {
-        String what = x.space() == QemuEvents.Space.CONFIG
-                ? "cfg " + (x.write() ? "wr " : "rd ") + Pci.configAt(x.offset()) + "/" + x.size()
-                : "bar " + (x.write() ? "wr" : "rd") + " 0x" + Long.toHexString(x.offset()) + "/" + x.size();
-        if (x.value() != null && (x.write() || x.exit() != null))
-            what += (x.write() ? " ← " : " = ") + Pci.hexOfSize(x.value(), Math.min(x.size(), 4));
+        String what = x.phraseWithValue();
         String how = switch (x.served()) {
             case PASSED -> " → device";
             case EMULATED -> " emulated";
             case UNKNOWN -> x.exit() == null ? " (no exit)" : " (not known)";
         };
         return what + how;
-    }
-
-    static String ms(Episode ep, long ts) {
-        return String.format(Locale.ROOT, "%+.3f", (ts - ep.start()) / 1e6);
-    }
-
-    static String shortDev(String d) {
-        if (d == null) return "-";
-        return d.startsWith("0000:") ? d.substring(5) : d;
     }
 
     private static String mark(Set<Event> evidence, Event... es) {

@@ -1,5 +1,6 @@
 package dev.aertrace.qemu;
 
+import dev.aertrace.timeline.QemuLane;
 import dev.aertrace.ingest.Event;
 import dev.aertrace.ingest.QemuEvents;
 import dev.aertrace.ingest.TraceGap;
@@ -14,8 +15,8 @@ import dev.aertrace.timeline.Notification;
 import java.util.ArrayList;
 import java.util.List;
 
-import static dev.aertrace.timeline.Times.dur;
-import static dev.aertrace.timeline.Times.rel;
+import static dev.aertrace.text.Durations.dur;
+import static dev.aertrace.text.Durations.rel;
 
 /**
  * Verdicts about QEMU in one episode, judged by the rule of evidence ({@link Evidence}) like the host's:
@@ -197,11 +198,9 @@ final class QemuVerdicts {
         return s.toString();
     }
 
-    /** "the guest's config read of 0x04 (COMMAND)/2", "the guest's BAR write at 0x10/4 ← 0x1". */
+    /** "the guest's cfg read COMMAND/2", "the guest's bar write 0x10/4 ← 0x00000001". */
     static String describe(QemuLane.GuestAccess x) {
-        String what = x.space() == QemuEvents.Space.CONFIG ? "config " + (x.write() ? "write" : "read") + " of " + Pci.configAt(x.offset())
-                : "BAR " + (x.write() ? "write" : "read") + " at 0x" + Long.toHexString(x.offset());
-        return "the guest's " + what + "/" + x.size() + (x.write() && x.value() != null ? " ← " + Pci.hexOfSize(x.value(), x.size()) : "");
+        return "the guest's " + (x.write() ? x.phraseWithValue() : x.phrase());
     }
 
     private static void addAccess(List<Event> ev, QemuLane.GuestAccess x) {

@@ -30,10 +30,7 @@ public final class Evidence {
      */
     static Verdict judge(Episode ep, Verdict.Kind kind, String dev, long from, long to, List<Event> evidence,
                          String confident, String hedged) {
-        List<TraceGap> gaps = against(ep, from, to);
-        List<Event> ev = sorted(evidence);
-        if (gaps.isEmpty()) return new Verdict(kind, dev, confident, ev, false, List.of(), from, to);
-        return new Verdict(kind, dev, hedged + " Tentative: " + name(gaps) + ".", ev, true, keep(gaps), from, to);
+        return judge(ep, List.of(), kind, dev, from, to, evidence, confident, hedged);
     }
 
     /**

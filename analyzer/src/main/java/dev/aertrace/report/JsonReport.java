@@ -58,6 +58,25 @@ public final class JsonReport implements ReportSink {
     private void writeEpisode(AnalyzedEpisode a) throws IOException {
         Episode ep = a.episode();
         g.writeStartObject();
+        header(a, ep);
+        phases(ep);
+        verdicts(a);
+        hostSide(ep);
+        userSide(ep);
+        g.writeArrayFieldStart("gaps");
+        for (TraceGap x : ep.holes()) gap(x);
+        g.writeEndArray();
+        g.writeArrayFieldStart("gap_events");
+        for (Event e : ep.gaps()) ref(e);
+        g.writeEndArray();
+        if (!a.qemu().isEmpty()) dev.aertrace.qemu.QemuJson.write(g, a.qemu()); // only with QEMU's uprobe events
+        g.writeNumberField("events", ep.events().size());
+        g.writeNumberField("elided_events", ep.elidedEvents());
+        g.writeEndObject();
+    }
+
+    /** What failed, where, and how the recovery ended. */
+    private void header(AnalyzedEpisode a, Episode ep) throws IOException {
         g.writeStringField("source", ep.source());
         g.writeNumberField("id", ep.id());
         g.writeStringField("outcome", a.outcome().id());
@@ -85,6 +104,9 @@ public final class JsonReport implements ReportSink {
         g.writeBooleanField("started_mid_recovery", ep.startedMidRecovery());
         g.writeBooleanField("ended_mid_recovery", ep.endedMidRecovery());
         g.writeEndObject();
+    }
+
+    private void phases(Episode ep) throws IOException {
         g.writeArrayFieldStart("phases");
         for (Phase p : ep.phases()) {
             g.writeStartObject();
@@ -97,6 +119,9 @@ public final class JsonReport implements ReportSink {
             g.writeEndObject();
         }
         g.writeEndArray();
+    }
+
+    private void verdicts(AnalyzedEpisode a) throws IOException {
         g.writeArrayFieldStart("verdicts");
         for (Verdict v : a.verdicts()) {
             g.writeStartObject();
@@ -116,6 +141,10 @@ public final class JsonReport implements ReportSink {
             g.writeEndObject();
         }
         g.writeEndArray();
+    }
+
+    /** The host's steps: drivers' callbacks and resets. */
+    private void hostSide(Episode ep) throws IOException {
         g.writeArrayFieldStart("callbacks");
         for (CallbackCall c : ep.callbacks()) {
             g.writeStartObject();
@@ -142,6 +171,10 @@ public final class JsonReport implements ReportSink {
             g.writeEndObject();
         }
         g.writeEndArray();
+    }
+
+    /** The vfio user's side: its accesses and the notifications it was sent. */
+    private void userSide(Episode ep) throws IOException {
         g.writeArrayFieldStart("accesses");
         for (Access x : ep.accesses()) {
             g.writeStartObject();
@@ -175,16 +208,6 @@ public final class JsonReport implements ReportSink {
             g.writeEndObject();
         }
         g.writeEndArray();
-        g.writeArrayFieldStart("gaps");
-        for (TraceGap x : ep.holes()) gap(x);
-        g.writeEndArray();
-        g.writeArrayFieldStart("gap_events");
-        for (Event e : ep.gaps()) ref(e);
-        g.writeEndArray();
-        if (!a.qemu().isEmpty()) dev.aertrace.qemu.QemuJson.write(g, a.qemu()); // only with QEMU's uprobe events
-        g.writeNumberField("events", ep.events().size());
-        g.writeNumberField("elided_events", ep.elidedEvents());
-        g.writeEndObject();
     }
 
     private void ref(Event e) throws IOException {

@@ -22,7 +22,10 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
-import static dev.aertrace.timeline.Times.dur;
+import static dev.aertrace.text.Durations.dur;
+
+import dev.aertrace.text.Durations;
+import dev.aertrace.text.Text;
 
 /**
  * Plain text for people. Every line fits in 80 columns so an episode can be pasted into a mailing-list mail;
@@ -76,7 +79,7 @@ public final class TextReport implements ReportSink {
         for (Phase p : ep.phases()) {
             String d = p.kind() == Phase.Kind.AER ? "" : p.end() == null ? "open" : dur(p.end() - p.start());
             L.add(cut(String.format(Locale.ROOT, "     %-14s %10s  %-12s %s", p.kind().name().toLowerCase(Locale.ROOT),
-                    ms(ep, p.start()), d, (p.dev() != null && p.kind() != Phase.Kind.AER ? p.dev() + " " : "")
+                    Durations.offsetMs(p.start() - ep.start()), d, (p.dev() != null && p.kind() != Phase.Kind.AER ? p.dev() + " " : "")
                             + (p.kind() == Phase.Kind.RECOVERY && ep.result() != null ? "→ " + Pci.ers(ep.result())
                                : p.detail() != null ? p.detail() : ""))));
         }
@@ -152,20 +155,9 @@ public final class TextReport implements ReportSink {
         int i = s.lastIndexOf('/');
         return i >= 0 ? s.substring(i + 1) : s;
     }
-
-    private static String ms(Episode ep, long ts) {
-        return String.format(Locale.ROOT, "%+.3f", (ts - ep.start()) / 1e6);
-    }
-
-    /** "0000:01:00.0" → "01:00.0" (domain 0 is the common case and eats columns). */
-    static String shortDev(String d) {
-        if (d == null) return "-";
-        return d.startsWith("0000:") ? d.substring(5) : d;
-    }
-
     private record Row(long ts, int order, String[] cols) {}
 
-    private static List<String[]> timeline(Episode ep, Set<Event> evidence, List<dev.aertrace.qemu.QemuLane> qemu) {
+    private static List<String[]> timeline(Episode ep, Set<Event> evidence, List<dev.aertrace.timeline.QemuLane> qemu) {
         List<Row> rows = new ArrayList<>();
         int o = 0;
         for (Event e : ep.events()) {
@@ -177,25 +169,25 @@ public final class TextReport implements ReportSink {
             else if (e instanceof Event.EventfdSignal x) what = "eventfd signal (error irq to user)";
             else if (e instanceof Event.CfgLock x) what = "pci_cfg_access_" + x.op() + (x.ret() != null ? " ret " + x.ret() : "");
             else if (e instanceof Event.VfioErrDetectedEnter x) what = "vfio err_detected enter";
-            if (what != null) rows.add(new Row(e.ts(), o++, new String[]{mark(evidence, e), ms(ep, e.ts()), side, shortDev(e.dev()), what}));
+            if (what != null) rows.add(new Row(e.ts(), o++, new String[]{mark(evidence, e), Durations.offsetMs(e.ts() - ep.start()), side, Text.shortDev(e.dev()), what}));
         }
         for (CallbackCall c : ep.callbacks()) {
             String what = c.cb().wire + " " + (c.driver() == null || c.driver().isEmpty() ? "(no driver)" : c.driver())
                     + (c.result() != null ? " → " + Pci.ers(c.result()) : "") + (c.end() != null ? " " + dur(c.end() - c.start()) : " (no exit)");
-            rows.add(new Row(c.start(), o++, new String[]{mark(evidence, c.enter(), c.exit()), ms(ep, c.start()), "host", shortDev(c.dev()), what}));
+            rows.add(new Row(c.start(), o++, new String[]{mark(evidence, c.enter(), c.exit()), Durations.offsetMs(c.start() - ep.start()), "host", Text.shortDev(c.dev()), what}));
         }
         for (HostReset r : ep.resets()) {
             String what = "  ".repeat(Math.min(r.depth(), 3)) + r.fn() + (r.byRecovery() ? "" : " (not recovery)")
                     + (r.end() != null ? " " + dur(r.end() - r.start()) : " (no exit)") + (r.ret() != null ? " ret " + r.ret() : "");
-            rows.add(new Row(r.start(), o++, new String[]{mark(evidence, r.enter(), r.exit()), ms(ep, r.start()), "host", shortDev(r.bridge()), what}));
+            rows.add(new Row(r.start(), o++, new String[]{mark(evidence, r.enter(), r.exit()), Durations.offsetMs(r.start() - ep.start()), "host", Text.shortDev(r.bridge()), what}));
         }
         for (Access a : ep.accesses()) {
-            rows.add(new Row(a.start(), o++, new String[]{mark(evidence, a.enter(), a.exit()), ms(ep, a.start()), "user", shortDev(a.dev()), describe(a, ep)}));
+            rows.add(new Row(a.start(), o++, new String[]{mark(evidence, a.enter(), a.exit()), Durations.offsetMs(a.start() - ep.start()), "user", Text.shortDev(a.dev()), describe(a, ep)}));
         }
         for (Event g : ep.gaps()) {
             String what = g instanceof Event.Lost l ? "LOST " + l.count() + " events (cpu " + l.common().cpu() + ")"
                     : "GAP " + (g instanceof Event.Gap x ? x.detail() : g.type() + " out of place");
-            rows.add(new Row(g.ts(), o++, new String[]{"!", ms(ep, g.ts()), "gap", "line " + g.line(), what}));
+            rows.add(new Row(g.ts(), o++, new String[]{"!", Durations.offsetMs(g.ts() - ep.start()), "gap", "line " + g.line(), what}));
         }
         for (TraceGap g : ep.holes()) {
             if (g.kind() != TraceGap.Kind.LOSS && g.kind() != TraceGap.Kind.LATE && g.kind() != TraceGap.Kind.INPUT
@@ -203,7 +195,7 @@ public final class TextReport implements ReportSink {
             long at = Math.max(g.from(), ep.start());
             String what = "GAP " + g.kind().id() + (g.kind() == TraceGap.Kind.LOSS ? " " + g.count() + " records" : "")
                     + (g.cpu() != null ? " cpu " + g.cpu() : "") + " " + g.bounds();
-            rows.add(new Row(at, o++, new String[]{"!", ms(ep, at), "gap", g.line() > 0 ? "line " + g.line() : "", what}));
+            rows.add(new Row(at, o++, new String[]{"!", Durations.offsetMs(at - ep.start()), "gap", g.line() > 0 ? "line " + g.line() : "", what}));
         }
         for (dev.aertrace.qemu.QemuText.Row q : dev.aertrace.qemu.QemuText.rows(ep, qemu, evidence))
             rows.add(new Row(q.ts(), o++, q.cols()));
@@ -222,19 +214,13 @@ public final class TextReport implements ReportSink {
                 && g.kind() != TraceGap.Kind.TRACE_START);
         String held = a.enter() == null ? " (enter not in trace)" : a.end() == null ? " (no exit)"
                 : gap ? " (gap inside)" : a.end() - a.start() >= 10_000_000 ? " held " + dur(a.end() - a.start()) : "";
-        return switch (a.kind()) {
-            case CONFIG_READ -> "cfg rd " + Pci.configAt(a.offset()) + "/" + a.size()
-                    + (a.value() != null ? " = " + Pci.hexOfSize(a.value(), a.size()) : "")
-                    + (a.ret() != null && a.ret() < 0 ? " ret " + a.ret() : "") + held + " " + who;
-            case CONFIG_WRITE -> "cfg wr " + Pci.configAt(a.offset()) + "/" + a.size()
-                    + (a.value() != null ? " ← " + Pci.hexOfSize(a.value(), a.size()) : "") + held + " " + who;
-            case BAR_READ -> a.region() + " rd 0x" + Long.toHexString(a.offset()) + "/" + a.size() + held + " " + who;
-            case BAR_WRITE -> a.region() + " wr 0x" + Long.toHexString(a.offset()) + "/" + a.size() + held + " " + who;
-            case IOCTL -> a.name() + (a.ret() != null ? " ret " + a.ret() : "") + held + " " + who;
-            case USER_RESET -> a.name() + (a.ret() != null ? " ret " + a.ret() : "") + held + " " + who;
-            case OPEN -> "vfio open " + who;
-            case CLOSE -> "vfio close " + who;
+        boolean showRet = a.ret() != null && switch (a.kind()) {
+            case IOCTL, USER_RESET -> true;
+            case CONFIG_READ -> a.ret() < 0;
+            default -> false;
         };
+        if (a.kind() == Access.Kind.OPEN || a.kind() == Access.Kind.CLOSE) return a.phrase() + " " + who;
+        return a.phraseWithValue() + (showRet ? " ret " + a.ret() : "") + held + " " + who;
     }
 
     private static String mark(Set<Event> evidence, Event... es) {
@@ -243,47 +229,15 @@ public final class TextReport implements ReportSink {
     }
 
     static String cut(String s) {
-        return s.length() <= WIDTH ? s : s.substring(0, WIDTH - 1) + "…";
-    }
-
-    /** Word-wraps {@code s} to {@link #WIDTH}; continuation lines start with {@code indent}. */
-    static void wrap(List<String> out, String s, String indent) {
-        wrap(out, s, indent, MAX_WRAPPED_LINES);
+        return Text.clip(s, WIDTH);
     }
 
     /** A paragraph longer than this (a sentence or evidence list of thousands of items) is cut: the mail stays readable. */
     static final int MAX_WRAPPED_LINES = 24;
 
-    /**
-     * Word-wraps in one pass over {@code s} (re-slicing the rest for every line was quadratic: a damaged trace's
-     * megabyte-long evidence list took minutes), at most {@code maxLines} lines, the last saying what was cut.
-     */
-    static void wrap(List<String> out, String s, String indent, int maxLines) {
-        wrapTo(out, s, indent, WIDTH, maxLines);
-    }
-
-    public static void wrapTo(List<String> out, String s, String indent, int width, int maxLines) {
-        int pos = 0, n = s.length(), lines = 0;
-        boolean first = true;
-        while (pos < n) {
-            String prefix = first ? "" : indent;
-            int room = width - prefix.length();
-            if (n - pos <= room) {
-                out.add(prefix + s.substring(pos));
-                return;
-            }
-            if (lines == maxLines - 1) {
-                out.add(prefix + "... " + (n - pos) + " more characters (--format json has all)");
-                return;
-            }
-            int cutAt = s.lastIndexOf(' ', pos + room);
-            if (cutAt <= (first ? indent.length() : pos)) cutAt = pos + room;
-            out.add(prefix + s.substring(pos, cutAt));
-            pos = cutAt;
-            while (pos < n && Character.isWhitespace(s.charAt(pos))) pos++;
-            first = false;
-            lines++;
-        }
+    /** Word-wraps {@code s} to {@link #WIDTH}; continuation lines start with {@code indent}. */
+    static void wrap(List<String> out, String s, String indent) {
+        Text.wrap(out, s, indent, WIDTH, MAX_WRAPPED_LINES);
     }
 
     @Override
@@ -304,7 +258,7 @@ public final class TextReport implements ReportSink {
                     + (i.count() > i.lines().size() ? ",…" : "") + ")" : "") + ": " + i.kind().meaning
                     + (i.detail() != null ? " — first: " + i.detail() : ""), "     ");
         }
-        for (Map.Entry<String, Long> e : r.unknownTypes().entrySet())
+        for (Map.Entry<String, Long> e : new java.util.TreeMap<>(r.unknownTypes()).entrySet()) // Map.copyOf: salted order
             L.add(cut("   unknown type \"" + e.getKey() + "\" ×" + e.getValue()));
         for (String l : L) out.println(l);
         out.flush();

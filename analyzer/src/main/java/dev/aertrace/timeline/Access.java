@@ -1,6 +1,7 @@
 package dev.aertrace.timeline;
 
 import dev.aertrace.ingest.Event;
+import dev.aertrace.text.Phrases;
 
 /**
  * One user-side (vfio) action on a device, enter and exit paired on its thread. {@code end}/{@code exit} are
@@ -42,4 +43,21 @@ public record Access(Kind kind, String dev, int pid, int tid, String comm, long 
     }
 
     public Long duration() { return end == null ? null : end - start; }
+
+    /** What the user did, the same words in every output: "cfg read COMMAND/2", "BAR0 write 0x10/4", an ioctl's name. */
+    public String phrase() {
+        return switch (kind) {
+            case CONFIG_READ, CONFIG_WRITE -> Phrases.config(kind == Kind.CONFIG_WRITE, offset, size);
+            case BAR_READ, BAR_WRITE -> Phrases.bar(region, kind == Kind.BAR_WRITE, offset, size);
+            case IOCTL -> name == null ? "ioctl" : name;
+            case USER_RESET -> name == null ? "user reset" : name;
+            case OPEN -> "vfio open";
+            case CLOSE -> "vfio close";
+        };
+    }
+
+    /** {@link #phrase()} and, for config accesses, the value read or written (" = 0x0000"). */
+    public String phraseWithValue() {
+        return isConfig() && value != null ? phrase() + Phrases.value(kind == Kind.CONFIG_WRITE, value, size) : phrase();
+    }
 }

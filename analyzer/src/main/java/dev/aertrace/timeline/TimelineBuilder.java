@@ -52,13 +52,12 @@ public final class TimelineBuilder implements TraceListener {
     private long lastGapTs = Long.MIN_VALUE;
     private Event lastGap;
 
-    private final List<Builder> open = new ArrayList<>();
+    private final List<EpisodeDraft> open = new ArrayList<>();
     private final TidMap stacks = new TidMap();
     private final Map<String, Access> lastCommandRead = new HashMap<>();
     private final GapLedger ledger;
     /** Last event per thread (bounded): the lower bound of the gap an exit without its enter reveals. */
-    private final Map<Integer, long[]> lastByTid = new HashMap<>();
-    private static final int MAX_TIDS = 65_536;
+    private final LastSeen lastByTid = new LastSeen();
 
     /*
      * Bounds (analyzer/README.md "Bounds"): what a hostile or broken input can make this class hold. Each overflow
@@ -172,25 +171,18 @@ public final class TimelineBuilder implements TraceListener {
         lastGapTs = g.ts();
         lastGap = g;
         int copies = 0;
-        for (Builder b : open) {
+        for (EpisodeDraft b : open) {
             if (copies++ < MAX_COPIES) b.addGap(g);
             else b.elideGap(g);
         }
     }
 
     private void seenTid(Event e) {
-        long[] v = lastByTid.get(e.tid());
-        if (v == null) {
-            if (lastByTid.size() >= MAX_TIDS) lastByTid.clear(); // forget: bounds fall back to the trace start
-            lastByTid.put(e.tid(), new long[] {e.ts(), e.line()});
-        } else if (e.ts() >= v[0]) {
-            v[0] = e.ts();
-            v[1] = e.line();
-        }
+        lastByTid.seen(e);
     }
 
     private void aer(Event.AerError a) {
-        for (Builder b : open) {
+        for (EpisodeDraft b : open) {
             // One AER interrupt can log several devices before its recovery starts, on the same thread.
             if (b.tid == a.tid() && b.recoveryStart == null && !b.recoveryDone && a.ts() - b.start <= opt.settleNs) {
                 b.errors.add(a);
@@ -199,8 +191,8 @@ public final class TimelineBuilder implements TraceListener {
                 return;
             }
         }
-        Builder b = null;
-        for (Builder o : open) {
+        EpisodeDraft b = null;
+        for (EpisodeDraft o : open) {
             // All-ones reads on the device just before its AER event are the same error, seen from the user first.
             if (o.deviceLoss && o.affected.contains(a.dev())) {
                 b = o;
@@ -221,14 +213,14 @@ public final class TimelineBuilder implements TraceListener {
         b.closeAt = a.ts() + opt.settleNs;
     }
 
-    private Builder newEpisode(Event first, int tid) {
-        Builder b = new Builder(nextId++, first.ts(), tid);
+    private EpisodeDraft newEpisode(Event first, int tid) {
+        EpisodeDraft b = new EpisodeDraft(nextId++, first.ts(), tid, opt.maxEventsPerEpisode(), topo);
         String bridge = topo.recoveryBridge(first.dev());
         b.bridge = bridge;
         b.cover(first.dev());
         if (bridge != null) b.coverBelow(bridge);
         // Back-to-back errors: a settling episode on the same devices ends where the new one starts.
-        for (Builder o : open) {
+        for (EpisodeDraft o : open) {
             if (o.recoveryStart != null && !o.recoveryDone) continue;
             if (shares(o.affected, b.affected)) o.closeAt = Math.min(o.closeAt, first.ts() - 1);
         }
@@ -248,9 +240,9 @@ public final class TimelineBuilder implements TraceListener {
     }
 
     /** Opens {@code b}; at the bound the oldest open episode is closed early, its end marked as a gap. */
-    private void admit(Builder b, Event first) {
+    private void admit(EpisodeDraft b, Event first) {
         if (open.size() >= MAX_OPEN_EPISODES) {
-            Builder o = open.remove(0);
+            EpisodeDraft o = open.remove(0);
             bound(first.line(), "more than " + MAX_OPEN_EPISODES + " episodes open at once: the oldest closed early");
             o.cutAt = Math.max(o.start, first.ts());
             emit(o, Math.min(o.closeAt, o.cutAt), false);
@@ -258,16 +250,16 @@ public final class TimelineBuilder implements TraceListener {
         open.add(b);
     }
 
-    private Builder recoveryOf(int tid) {
-        for (Builder b : open) if (b.tid == tid && b.recoveryStart != null && !b.recoveryDone) return b;
-        for (Builder b : open) if (b.tid == tid && b.midStart && !b.recoveryDone) return b;
+    private EpisodeDraft recoveryOf(int tid) {
+        for (EpisodeDraft b : open) if (b.tid == tid && b.recoveryStart != null && !b.recoveryDone) return b;
+        for (EpisodeDraft b : open) if (b.tid == tid && b.midStart && !b.recoveryDone) return b;
         return null;
     }
 
     private void recoveryEnter(Event.RecoveryEnter r) {
         push(r);
-        Builder b = null;
-        for (Builder o : open)
+        EpisodeDraft b = null;
+        for (EpisodeDraft o : open)
             if (o.tid == r.tid() && o.recoveryStart == null && !o.recoveryDone && !o.midStart) b = o;
         if (b == null) {
             b = newEpisode(r, r.tid());
@@ -289,7 +281,7 @@ public final class TimelineBuilder implements TraceListener {
 
     private void recoveryExit(Event.RecoveryExit r) {
         Event enter = pop(r, "recovery.enter", null);
-        Builder b = recoveryOf(r.tid());
+        EpisodeDraft b = recoveryOf(r.tid());
         if (b == null) b = orphanHome(r);
         if (b == null) return; // an exit without its enter in mid-trace: a gap (recorded by pop), not an episode
         b.recoveryEnd = r.ts();
@@ -305,8 +297,8 @@ public final class TimelineBuilder implements TraceListener {
      * same thread (the enter was lost), else a new episode only when the trace begins inside this recovery (the
      * thread's first event, and no gap before it but the trace start). Anywhere else it is a gap, not an episode.
      */
-    private Builder orphanHome(Event e) {
-        for (Builder o : open) if (o.tid == e.tid() && !o.recoveryDone) {
+    private EpisodeDraft orphanHome(Event e) {
+        for (EpisodeDraft o : open) if (o.tid == e.tid() && !o.recoveryDone) {
             if (o.recoveryStart == null) o.midStart = true; // its recovery.enter is missing: the start is unknown
             return o;
         }
@@ -314,15 +306,15 @@ public final class TimelineBuilder implements TraceListener {
     }
 
     private boolean atTraceStart(Event e) {
-        if (lastByTid.containsKey(e.tid())) return false;
+        if (lastByTid.get(e.tid()) != null) return false;
         for (TraceGap g : ledger.overlapping(Long.MIN_VALUE, e.ts()))
             if (g.kind() != TraceGap.Kind.TRACE_START) return false;
         return true;
     }
 
     /** The trace begins inside a recovery: its first events are callbacks/resets/exits on a recovery thread. */
-    private Builder midStart(Event e) {
-        Builder b = newEpisode(e, e.tid());
+    private EpisodeDraft midStart(Event e) {
+        EpisodeDraft b = newEpisode(e, e.tid());
         b.midStart = true;
         b.device = e.dev();
         b.closeAt = Long.MAX_VALUE;
@@ -330,9 +322,9 @@ public final class TimelineBuilder implements TraceListener {
     }
 
     private void host(Event e, boolean enter) {
-        Builder b = recoveryOf(e.tid());
+        EpisodeDraft b = recoveryOf(e.tid());
         if (enter) push(e);
-        Event matched = enter ? null : pop(e, pairType(e), e instanceof Event.CallbackExit x ? x.cb().wire : null);
+        Event matched = enter ? null : pop(e, Calls.pairType(e), e instanceof Event.CallbackExit x ? x.cb().wire : null);
         if (b == null) {
             if (!enter && matched != null) return; // an exit whose enter we saw outside any recovery: nothing to attach
             b = orphanHome(e);
@@ -351,26 +343,26 @@ public final class TimelineBuilder implements TraceListener {
     }
 
     private void signal(Event.EventfdSignal s) {
-        Builder b = recoveryOf(s.tid());
+        EpisodeDraft b = recoveryOf(s.tid());
         if (b != null) {
             b.add(s);
             b.notifications.add(new Notification(s.dev(), s.ctx(), s.ts(), s));
             return;
         }
         if (s.dev() == null) return;
-        for (Builder o : open) if (o.affected.contains(s.dev())) {
+        for (EpisodeDraft o : open) if (o.affected.contains(s.dev())) {
             o.add(s);
             o.notifications.add(new Notification(s.dev(), s.ctx(), s.ts(), s));
         }
     }
 
     private void cfgLock(Event.CfgLock c) {
-        Builder b = recoveryOf(c.tid());
+        EpisodeDraft b = recoveryOf(c.tid());
         if (b != null) {
             b.add(c);
             return;
         }
-        for (Builder o : open) if (o.affected.contains(c.dev())) o.add(c);
+        for (EpisodeDraft o : open) if (o.affected.contains(c.dev())) o.add(c);
     }
 
     private void reset(Event.ResetEnter r) {
@@ -378,23 +370,23 @@ public final class TimelineBuilder implements TraceListener {
         int depth = 0;
         if (st != null) for (Event x : st) if (x instanceof Event.ResetEnter) depth++;
         push(r);
-        Builder b = recoveryOf(r.tid());
+        EpisodeDraft b = recoveryOf(r.tid());
         if (b != null) {
             b.add(r);
             b.coverBelow(r.dev());
             if (depth == 0 && b.resetBridge == null) b.resetBridge = r.dev();
-            b.openResets.add(new OpenReset(r, depth, true));
+            b.openResets.add(new EpisodeDraft.OpenReset(r, depth, true));
             return;
         }
         // Not on a recovery thread: a reset the user asked for (inside its ioctl) or an admin's; it still
         // changes the device under everybody else, so every open episode it covers records it.
-        for (Builder o : open) if (coversAny(r.dev(), o)) {
+        for (EpisodeDraft o : open) if (coversAny(r.dev(), o)) {
             o.add(r);
-            o.openResets.add(new OpenReset(r, depth, false));
+            o.openResets.add(new EpisodeDraft.OpenReset(r, depth, false));
         }
     }
 
-    private boolean coversAny(String bridge, Builder o) {
+    private boolean coversAny(String bridge, EpisodeDraft o) {
         if (o.affected.contains(bridge)) return true;
         for (String d : o.affected) if (topo.covers(bridge, d)) return true;
         return false;
@@ -402,7 +394,7 @@ public final class TimelineBuilder implements TraceListener {
 
     private void resetExit(Event.ResetExit x) {
         Event enter = pop(x, "reset.enter", x.fn());
-        Builder b = recoveryOf(x.tid());
+        EpisodeDraft b = recoveryOf(x.tid());
         if (b == null && enter == null && (stacks.get(x.tid()) == null || stacks.get(x.tid()).isEmpty())) {
             b = orphanHome(x); // trace began during the host reset, or a gap ate the reset's enter
             if (b == null) return;
@@ -412,20 +404,18 @@ public final class TimelineBuilder implements TraceListener {
             b.resets.add(new HostReset(x.dev(), x.fn(), x.ts(), x.ts(), x.ret(), 0, true, null, x));
             return;
         }
-        for (Builder o : open) {
-            for (Iterator<OpenReset> it = o.openResets.iterator(); it.hasNext(); ) {
-                OpenReset r = it.next();
-                if (r.enter == enter) {
+        for (EpisodeDraft o : open) {
+            for (Iterator<EpisodeDraft.OpenReset> it = o.openResets.iterator(); it.hasNext(); ) {
+                EpisodeDraft.OpenReset r = it.next();
+                if (r.enter() == enter) {
                     it.remove();
                     o.add(x);
-                    o.resets.add(new HostReset(r.enter.dev(), r.enter.fn(), r.enter.ts(), x.ts(), x.ret(), r.depth,
-                            r.byRecovery, r.enter, x));
+                    o.resets.add(new HostReset(r.enter().dev(), r.enter().fn(), r.enter().ts(), x.ts(), x.ret(), r.depth(),
+                            r.byRecovery(), r.enter(), x));
                 }
             }
         }
     }
-
-    private record OpenReset(Event.ResetEnter enter, int depth, boolean byRecovery) {}
 
     // ---------------------------------------------------------------- user side
 
@@ -434,8 +424,8 @@ public final class TimelineBuilder implements TraceListener {
     }
 
     private void userExit(Event x) {
-        Event enter = pop(x, pairType(x), x instanceof Event.UserResetExit u ? u.fn() : null);
-        Access a = access(enter, x);
+        Event enter = pop(x, Calls.pairType(x), x instanceof Event.UserResetExit u ? u.fn() : null);
+        Access a = Calls.access(enter, x);
         attribute(a);
     }
 
@@ -444,57 +434,18 @@ public final class TimelineBuilder implements TraceListener {
                 null, null, null, e, null));
     }
 
-    private static Access access(Event enter, Event exit) {
-        Event ref = enter != null ? enter : exit;
-        Long end = exit == null ? null : exit.ts();
-        long start = enter != null ? enter.ts() : exit.ts();
-        Event.Common c = ref.common();
-        if (ref instanceof Event.RwEnter r)
-            return rw(r.region(), r.offset(), r.size(), r.write(), r.value(), c, start, end, enter, exit);
-        if (ref instanceof Event.RwExit r)
-            return rw(r.region(), r.offset(), r.size(), r.write(), r.value(), c, start, end, enter, exit);
-        Long ret = exit instanceof Event.IoctlExit ix ? ix.ret() : exit instanceof Event.UserResetExit ux ? ux.ret() : null;
-        if (ref instanceof Event.IoctlEnter i)
-            return new Access(Access.Kind.IOCTL, c.dev(), c.pid(), c.tid(), c.comm(), start, end, null, 0, 0, null, ret, i.cmdName(), enter, exit);
-        if (ref instanceof Event.IoctlExit i)
-            return new Access(Access.Kind.IOCTL, c.dev(), c.pid(), c.tid(), c.comm(), start, end, null, 0, 0, null, ret, i.cmdName(), enter, exit);
-        if (ref instanceof Event.UserResetEnter u)
-            return new Access(Access.Kind.USER_RESET, c.dev(), c.pid(), c.tid(), c.comm(), start, end, null, 0, 0, null, ret, u.fn(), enter, exit);
-        if (ref instanceof Event.UserResetExit u)
-            return new Access(Access.Kind.USER_RESET, c.dev(), c.pid(), c.tid(), c.comm(), start, end, null, 0, 0, null, ret, u.fn(), enter, exit);
-        throw new IllegalArgumentException(ref.type());
-    }
-
-    private static Access rw(String region, long offset, int size, boolean write, Long enterValue, Event.Common c,
-                             long start, Long end, Event enter, Event exit) {
-        boolean config = "config".equals(region);
-        Access.Kind k = config ? (write ? Access.Kind.CONFIG_WRITE : Access.Kind.CONFIG_READ)
-                : (write ? Access.Kind.BAR_WRITE : Access.Kind.BAR_READ);
-        Long value = write ? (enter instanceof Event.RwEnter re ? re.value() : null)
-                : (exit instanceof Event.RwExit rx ? rx.value() : null);
-        Long ret = exit instanceof Event.RwExit rx ? rx.ret() : null;
-        return new Access(k, c.dev(), c.pid(), c.tid(), c.comm(), start, end, region, offset, size, value, ret, null,
-                enter, exit);
-    }
-
-    /** A config read that got all ones: nobody answered (device gone, link down, or mid-reset). */
-    private static boolean allOnes(Access a) {
-        return a.kind() == Access.Kind.CONFIG_READ && a.value() != null && a.size() > 0 && a.size() <= 4
-                && a.value() == dev.aertrace.pci.Pci.allOnes(a.size()) && (a.ret() == null || a.ret() > 0);
-    }
-
     /**
      * A device-loss episode: all-ones reads, a removal or a hotplug/vfio request event on a device no open episode
      * covers, with or without an AER error. It lasts while the signs keep coming (each extends it by the settle
      * window) and is bounded like any episode.
      */
-    private Builder lossEpisode(String dev, Event first) {
-        for (Builder b : open) if (b.affected.contains(dev)) return b;
+    private EpisodeDraft lossEpisode(String dev, Event first) {
+        for (EpisodeDraft b : open) if (b.affected.contains(dev)) return b;
         // A slot event on the port above a device whose loss is already an episode (its all-ones reads came first)
         // is the same loss: one episode, not one per device of the hierarchy.
         if (topo.get(dev).map(Topology.PciDevice::bridge).orElse(false))
-            for (Builder b : open) if (b.deviceLoss && coversAny(dev, b)) return b;
-        Builder b = new Builder(nextId++, first.ts(), -1);
+            for (EpisodeDraft b : open) if (b.deviceLoss && coversAny(dev, b)) return b;
+        EpisodeDraft b = new EpisodeDraft(nextId++, first.ts(), -1, opt.maxEventsPerEpisode(), topo);
         b.device = dev;
         b.deviceLoss = true;
         b.bridge = topo.recoveryBridge(dev);
@@ -515,7 +466,7 @@ public final class TimelineBuilder implements TraceListener {
     private void deviceGone(Event.DeviceGone g) {
         if (g.dev() == null) return;
         boolean port = topo.get(g.dev()).map(Topology.PciDevice::bridge).orElse(false);
-        Builder b = lossEpisode(g.dev(), g);
+        EpisodeDraft b = lossEpisode(g.dev(), g);
         if (b.deviceLoss && port) b.coverBelow(g.dev());
         b.add(g);
         if (b.deviceLoss) {
@@ -532,7 +483,7 @@ public final class TimelineBuilder implements TraceListener {
     }
 
     /** A device-loss episode names the device that is lost, not the port whose slot event told of it first. */
-    private void nameLost(Builder b, String dev) {
+    private void nameLost(EpisodeDraft b, String dev) {
         if (b.device != null && !b.device.equals(dev) && topo.get(b.device).map(Topology.PciDevice::bridge).orElse(false)
                 && topo.covers(b.device, dev))
             b.device = dev;
@@ -546,7 +497,7 @@ public final class TimelineBuilder implements TraceListener {
     private void extendRemoval(Access a) {
         if (a.kind() != Access.Kind.CLOSE && a.kind() != Access.Kind.USER_RESET) return;
         long at = a.end() != null ? a.end() : a.start();
-        for (Builder b : open)
+        for (EpisodeDraft b : open)
             if (b.deviceLoss && b.removing && b.affected.contains(a.dev())) b.closeAt = Math.max(b.closeAt, at + opt.settleNs());
     }
 
@@ -558,7 +509,7 @@ public final class TimelineBuilder implements TraceListener {
     private void linkChange(Event.LinkChange l) {
         if (l.dev() == null) return;
         boolean placed = false;
-        for (Builder o : open) {
+        for (EpisodeDraft o : open) {
             if (o.affected.contains(l.dev()) || coversAny(l.dev(), o)) {
                 o.add(l);
                 placed = true;
@@ -571,15 +522,15 @@ public final class TimelineBuilder implements TraceListener {
 
     private void attribute(Access a) {
         extendRemoval(a);
-        if (allOnes(a) && a.dev() != null) {
+        if (Calls.allOnes(a) && a.dev() != null) {
             Event first = a.enter() != null ? a.enter() : a.exit();
-            Builder b = lossEpisode(a.dev(), first);
+            EpisodeDraft b = lossEpisode(a.dev(), first);
             long end = a.end() != null ? a.end() : a.start();
             if (b.deviceLoss) nameLost(b, a.dev());
             if (b.deviceLoss) b.closeAt = Math.max(b.closeAt == Long.MAX_VALUE ? 0 : b.closeAt, end + opt.settleNs());
         }
         int copies = 0;
-        for (Builder b : open) {
+        for (EpisodeDraft b : open) {
             if (!b.affected.contains(a.dev())) continue;
             if (!a.overlaps(b.start, b.closeAt == Long.MAX_VALUE ? null : b.closeAt)) continue;
             // Bounded like the event list: a user hammering the device cannot grow one episode without limit, nor
@@ -606,27 +557,6 @@ public final class TimelineBuilder implements TraceListener {
 
     // ---------------------------------------------------------------- enter/exit pairing
 
-    private static String pairType(Event e) {
-        // constant strings: this runs for every exit
-        String t = e.type();
-        switch (t) {
-            case "vfio.rw.exit": return "vfio.rw.enter";
-            case "vfio.ioctl.exit": return "vfio.ioctl.enter";
-            case "user_reset.exit": return "user_reset.enter";
-            case "cb.exit": return "cb.enter";
-            case "reset.exit": return "reset.enter";
-            case "recovery.exit": return "recovery.enter";
-            case "vfio.err_detected.exit": return "vfio.err_detected.enter";
-            default: return t.substring(0, t.length() - "exit".length()) + "enter";
-        }
-    }
-
-    /**
-     * User-side operations cannot nest on one thread (a thread inside vfio_pci_core_read is not also inside an
-     * ioctl or another read): a new one while another is open means the open one lost its exit.
-     */
-    private static boolean userOp(Event e) { return e instanceof Event.RwEnter || e instanceof Event.IoctlEnter; }
-
     private void push(Event e) {
         if (stacks.size() >= MAX_THREADS && stacks.get(e.tid()) == null) {
             ArrayDeque<Event> evicted = stacks.evictOne();
@@ -641,7 +571,7 @@ public final class TimelineBuilder implements TraceListener {
         // operations at once: the older enter lost its exit.
         for (Iterator<Event> it = st.iterator(); it.hasNext(); ) {
             Event o = it.next();
-            if ((o.type().equals(e.type()) && keyOf(o).equals(keyOf(e))) || (userOp(o) && userOp(e))) {
+            if ((o.type().equals(e.type()) && Calls.keyOf(o).equals(Calls.keyOf(e))) || (Calls.userOp(o) && Calls.userOp(e))) {
                 it.remove();
                 untrack(o);
                 missingExit(o, e.ts(), e.line());
@@ -666,14 +596,14 @@ public final class TimelineBuilder implements TraceListener {
      */
     private Event pop(Event exit, String enterType, String unusedKey) {
         ArrayDeque<Event> st = stacks.get(exit.tid());
-        String key = keyOf(exit);
+        String key = Calls.keyOf(exit);
         boolean user = exit instanceof Event.RwExit || exit instanceof Event.IoctlExit;
         if (st != null) {
             for (Event o : st) {
-                if (user && userOp(o) && !(o.type().equals(enterType) && keyOf(o).equals(key))) {
+                if (user && Calls.userOp(o) && !(o.type().equals(enterType) && Calls.keyOf(o).equals(key))) {
                     break; // the open user operation is another one: it lost its exit, this exit lost its enter
                 }
-                if (!o.type().equals(enterType) || !keyOf(o).equals(key)) continue;
+                if (!o.type().equals(enterType) || !Calls.keyOf(o).equals(key)) continue;
                 while (st.peek() != o) {
                     Event lost = st.pop();
                     untrack(lost);
@@ -709,23 +639,8 @@ public final class TimelineBuilder implements TraceListener {
                 last != null ? last[1] : 0, exit.line(), 0, exit.type() + " on tid " + exit.tid() + " without its enter");
         Event.Gap g = new Event.Gap(exit.common(), Event.GapKind.INVALID_EVENT, exit.type() + " without its enter");
         int copies = 0;
-        for (Builder b : open)
+        for (EpisodeDraft b : open)
             if ((b.tid == exit.tid() || b.affected.contains(exit.dev())) && copies++ < MAX_COPIES) b.addGap(g);
-    }
-
-    /** Identity of a call beyond its type: what an exit must repeat to close an enter. */
-    private static String keyOf(Event e) {
-        if (e instanceof Event.RwEnter r) return r.region() + "/" + r.offset() + "/" + r.size() + "/" + r.write();
-        if (e instanceof Event.RwExit r) return r.region() + "/" + r.offset() + "/" + r.size() + "/" + r.write();
-        if (e instanceof Event.IoctlEnter i) return Long.toString(i.cmd());
-        if (e instanceof Event.IoctlExit i) return Long.toString(i.cmd());
-        if (e instanceof Event.ResetEnter r) return r.fn() + "/" + r.dev();
-        if (e instanceof Event.ResetExit r) return r.fn() + "/" + r.dev();
-        if (e instanceof Event.UserResetEnter u) return u.fn();
-        if (e instanceof Event.UserResetExit u) return u.fn();
-        if (e instanceof Event.CallbackEnter c) return c.cb().wire + "/" + c.dev();
-        if (e instanceof Event.CallbackExit c) return c.cb().wire + "/" + c.dev();
-        return "";
     }
 
     /**
@@ -745,7 +660,7 @@ public final class TimelineBuilder implements TraceListener {
         }
         // No gap event per dropped enter in the episodes: the one widening ledger gap names them all (one event
         // each, listed in every later episode, was 10 KB of report per episode).
-        if (userEnterOp(enter)) attribute(access(enter, null).lost());
+        if (Calls.userEnterOp(enter)) attribute(Calls.access(enter, null).lost());
     }
 
     /** An enter whose exit is not in the trace; {@code seenTs}/{@code seenLine}: the event that showed it. */
@@ -755,23 +670,19 @@ public final class TimelineBuilder implements TraceListener {
                 enter.line(), enter.line(), seenLine, 0, enter.type() + " on tid " + enter.tid() + " without its exit");
         Event.Gap g = new Event.Gap(enter.common(), Event.GapKind.INVALID_EVENT, enter.type() + " without its exit");
         int copies = 0;
-        for (Builder b : open)
+        for (EpisodeDraft b : open)
             if ((b.tid == enter.tid() || b.affected.contains(enter.dev())) && copies++ < MAX_COPIES) b.addGap(g);
         if (enter instanceof Event.RwEnter || enter instanceof Event.IoctlEnter || enter instanceof Event.UserResetEnter)
-            attribute(access(enter, null).lost());
-    }
-
-    private static boolean userEnterOp(Event e) {
-        return e instanceof Event.RwEnter || e instanceof Event.IoctlEnter || e instanceof Event.UserResetEnter;
+            attribute(Calls.access(enter, null).lost());
     }
 
     private void track(Event e) {
-        if (!userEnterOp(e) || e.dev() == null) return;
+        if (!Calls.userEnterOp(e) || e.dev() == null) return;
         openUser.computeIfAbsent(e.dev(), k -> new java.util.TreeMap<>()).merge(e.ts(), 1, Integer::sum);
     }
 
     private void untrack(Event e) {
-        if (!userEnterOp(e) || e.dev() == null) return;
+        if (!Calls.userEnterOp(e) || e.dev() == null) return;
         java.util.TreeMap<Long, Integer> m = openUser.get(e.dev());
         if (m == null) return;
         m.computeIfPresent(e.ts(), (k, n) -> n > 1 ? n - 1 : null);
@@ -787,8 +698,8 @@ public final class TimelineBuilder implements TraceListener {
 
     private void closeDue(long ts) {
         if (open.isEmpty()) return; // the common case, on every event
-        for (Iterator<Builder> it = open.iterator(); it.hasNext(); ) {
-            Builder b = it.next();
+        for (Iterator<EpisodeDraft> it = open.iterator(); it.hasNext(); ) {
+            EpisodeDraft b = it.next();
             if (b.closeAt >= ts) continue;
             // Keep the window open while an access that began inside it is still blocked (bounded by maxHold).
             if (ts - b.closeAt < opt.maxHoldNs && hasOpenAccess(b)) continue;
@@ -798,7 +709,7 @@ public final class TimelineBuilder implements TraceListener {
     }
 
     /** An access that began inside the window is still open: O(devices of the episode), not O(threads). */
-    private boolean hasOpenAccess(Builder b) {
+    private boolean hasOpenAccess(EpisodeDraft b) {
         for (String d : b.affected) {
             java.util.TreeMap<Long, Integer> m = openUser.get(d);
             if (m != null && !m.isEmpty() && m.firstKey() <= b.closeAt) return true;
@@ -812,19 +723,19 @@ public final class TimelineBuilder implements TraceListener {
             for (Event e : st) {
                 if (footerSeen) diag.issue(Issue.Kind.MISSING_EXIT, e.line(), e.type() + " on tid " + e.tid() + " never exited");
                 if (e instanceof Event.RwEnter || e instanceof Event.IoctlEnter || e instanceof Event.UserResetEnter)
-                    attribute(access(e, null));
+                    attribute(Calls.access(e, null));
             }
         }
         stacks.clear();
         openUser.clear();
-        for (Builder b : open) emit(b, Math.min(b.closeAt, now), true);
+        for (EpisodeDraft b : open) emit(b, Math.min(b.closeAt, now), true);
         open.clear();
     }
 
-    private void emit(Builder b, long end, boolean atEnd) {
+    private void emit(EpisodeDraft b, long end, boolean atEnd) {
         boolean midEnd = !b.recoveryDone && (b.recoveryStart != null || b.midStart);
-        for (OpenReset r : b.openResets)
-            b.resets.add(new HostReset(r.enter.dev(), r.enter.fn(), r.enter.ts(), null, null, r.depth, r.byRecovery, r.enter, null));
+        for (EpisodeDraft.OpenReset r : b.openResets)
+            b.resets.add(new HostReset(r.enter().dev(), r.enter().fn(), r.enter().ts(), null, null, r.depth(), r.byRecovery(), r.enter(), null));
         for (Event.CallbackEnter c : b.openCallbacks.values())
             b.callbacks.add(new CallbackCall(c.dev(), c.cb(), c.driver(), c.state(), c.ts(), null, null, c, null));
         b.events.sort(Comparator.comparingLong(Event::ts));
@@ -836,7 +747,7 @@ public final class TimelineBuilder implements TraceListener {
         if (b.device == null) b.device = b.recoveryDev;
         // The rule of evidence looks at every gap whose bounds meet the episode, from the ledger (losses with
         // their inferred bounds, unpaired enters/exits, late events, unreadable lines, trace boundaries).
-        List<TraceGap> holes = new ArrayList<>(ledger.overlapping(Math.min(b.start, firstAccess(b)), epEnd));
+        List<TraceGap> holes = new ArrayList<>(ledger.overlapping(Math.min(b.start, b.firstAccess()), epEnd));
         if (b.elided > 0)
             holes.add(new TraceGap(TraceGap.Kind.CAP, null, b.elidedFrom, b.elidedTo, 0, 0, 0, b.elided,
                     b.elided + " events/accesses beyond the per-episode cap of " + opt.maxEventsPerEpisode()
@@ -850,7 +761,7 @@ public final class TimelineBuilder implements TraceListener {
                     "closed early: more than " + MAX_OPEN_EPISODES + " episodes were open at once"));
         sink.accept(new Episode(source, b.id, b.device, b.severity, b.status, List.copyOf(b.errors), b.recoveryDev,
                 b.resetBridge != null ? b.resetBridge : b.bridge, List.copyOf(new TreeSet<>(b.affected)), b.start, epEnd,
-                b.recoveryStart, b.recoveryEnd, b.result, phases(b, epEnd), List.copyOf(b.callbacks),
+                b.recoveryStart, b.recoveryEnd, b.result, b.phases(epEnd), List.copyOf(b.callbacks),
                 List.copyOf(b.resets), List.copyOf(b.accesses), List.copyOf(b.notifications), List.copyOf(b.events),
                 b.elided, List.copyOf(b.gaps), List.copyOf(holes), b.midStart, midEnd, kernel, host));
         if (open.isEmpty() && now != Long.MIN_VALUE) ledger.prune(now - PRUNE_AFTER_NS);
@@ -880,133 +791,4 @@ public final class TimelineBuilder implements TraceListener {
     /** Gaps that ended this long before the stream's clock cannot meet an episode still to come. */
     private static final long PRUNE_AFTER_NS = 120_000_000_000L;
 
-    private static long firstAccess(Builder b) {
-        long m = Long.MAX_VALUE;
-        for (Access a : b.accesses) m = Math.min(m, a.start());
-        return m;
-    }
-
-    private static List<Phase> phases(Builder b, long end) {
-        List<Phase> p = new ArrayList<>();
-        if (!b.errors.isEmpty()) {
-            Event.AerError a = b.errors.get(0);
-            p.add(new Phase(Phase.Kind.AER, a.ts(), a.ts(), a.dev(), null));
-        }
-        if (b.recoveryStart != null || b.midStart) {
-            long s = b.recoveryStart != null ? b.recoveryStart : b.start;
-            p.add(new Phase(Phase.Kind.RECOVERY, s, b.recoveryEnd, b.recoveryDev, null));
-        }
-        for (Event.Callback cb : Event.Callback.values()) {
-            long s = Long.MAX_VALUE;
-            Long e = null;
-            boolean openOne = false;
-            int n = 0;
-            java.util.Set<String> devs = new java.util.HashSet<>();
-            for (CallbackCall c : b.callbacks) {
-                if (c.cb() != cb) continue;
-                // The perm_failure notice after a failed reset is not part of the error_detected walk.
-                if (c.state() != null && c.state() == 3 && cb == Event.Callback.ERROR_DETECTED) continue;
-                n++;
-                devs.add(c.dev());
-                s = Math.min(s, c.start());
-                if (c.end() == null) openOne = true;
-                else e = e == null ? c.end() : Math.max(e, c.end());
-            }
-            if (n == 0) continue;
-            Phase.Kind k = switch (cb) {
-                case ERROR_DETECTED -> Phase.Kind.ERROR_DETECTED;
-                case MMIO_ENABLED -> Phase.Kind.MMIO_ENABLED;
-                case SLOT_RESET -> Phase.Kind.SLOT_RESET;
-                case RESUME -> Phase.Kind.RESUME;
-            };
-            p.add(new Phase(k, s, openOne ? null : e, null, devs.size() + (devs.size() == 1 ? " device" : " devices")
-                    + (n > devs.size() ? ", " + n + " calls" : "")));
-            if (cb == Event.Callback.MMIO_ENABLED || cb == Event.Callback.ERROR_DETECTED) addReset(b, p, cb);
-        }
-        if (p.stream().noneMatch(x -> x.kind() == Phase.Kind.RESET)) addReset(b, p, null);
-        if (b.recoveryEnd != null && end > b.recoveryEnd)
-            p.add(new Phase(Phase.Kind.SETTLE, b.recoveryEnd, end, null, null));
-        p.sort(Comparator.comparingLong(Phase::start).thenComparing(x -> x.kind().ordinal()));
-        return List.copyOf(p);
-    }
-
-    private static void addReset(Builder b, List<Phase> p, Event.Callback after) {
-        if (p.stream().anyMatch(x -> x.kind() == Phase.Kind.RESET)) return;
-        for (HostReset r : b.resets) {
-            if (!r.byRecovery() || r.depth() != 0) continue;
-            p.add(new Phase(Phase.Kind.RESET, r.start(), r.end(), r.bridge(), r.fn()));
-            return;
-        }
-    }
-
-    /** Mutable state of one open episode. */
-    private final class Builder {
-        final int id;
-        final long start;
-        int tid;
-        String device;
-        Integer severity;
-        Long status;
-        final List<Event.AerError> errors = new ArrayList<>(2);
-        String recoveryDev, bridge, resetBridge;
-        final java.util.Set<String> affected = new java.util.HashSet<>();
-        Long recoveryStart, recoveryEnd;
-        Integer result;
-        boolean recoveryDone, midStart, deviceLoss;
-        /** A device-loss episode in which the kernel started removing a device (or asked its user to let go). */
-        boolean removing;
-        long closeAt = Long.MAX_VALUE;
-        final List<CallbackCall> callbacks = new ArrayList<>();
-        final Map<String, Event.CallbackEnter> openCallbacks = new HashMap<>();
-        final List<HostReset> resets = new ArrayList<>();
-        final List<OpenReset> openResets = new ArrayList<>();
-        final List<Access> accesses = new ArrayList<>();
-        final List<Notification> notifications = new ArrayList<>();
-        final List<Event> events = new ArrayList<>();
-        final List<Event> gaps = new ArrayList<>();
-        long elided;
-
-        Builder(int id, long start, int tid) {
-            this.id = id;
-            this.start = start;
-            this.tid = tid;
-        }
-
-        long elidedFrom = Long.MAX_VALUE, elidedTo = Long.MIN_VALUE;
-        long gapsElided, gapsFrom = Long.MAX_VALUE, gapsTo = Long.MIN_VALUE;
-        /** Where the open-episode bound closed it (MIN_VALUE: it closed normally). */
-        long cutAt = Long.MIN_VALUE;
-
-        void addGap(Event g) {
-            if (gaps.size() < MAX_GAPS_PER_EPISODE) gaps.add(g);
-            else elideGap(g);
-        }
-
-        void elideGap(Event g) {
-            gapsElided++;
-            gapsFrom = Math.min(gapsFrom, g.ts());
-            gapsTo = Math.max(gapsTo, g.ts());
-        }
-
-        void add(Event e) {
-            if (events.size() < opt.maxEventsPerEpisode()) events.add(e);
-            else elide(e.ts());
-        }
-
-        void elide(long ts) {
-            elided++;
-            elidedFrom = Math.min(elidedFrom, ts);
-            elidedTo = Math.max(elidedTo, ts);
-        }
-
-        void cover(String dev) {
-            if (dev != null) affected.add(dev);
-        }
-
-        void coverBelow(String bridge) {
-            if (bridge == null) return;
-            affected.add(bridge);
-            affected.addAll(topo.below(bridge));
-        }
-    }
 }

@@ -95,4 +95,19 @@ class ErrorContractTest {
         assertTrue(r.err().contains("\tat "), "a stack trace: " + r.err());
         assertFalse(r.err().contains("Usage:"), r.err());
     }
+
+    /** A port the metrics server cannot bind is the user's to fix: exit 2, one line (MetricsOptions, before Kafka is tried). */
+    @Test
+    void metricsPortTakenIsTwoAndOneLine() throws Exception {
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            String at = "127.0.0.1:" + taken.getLocalPort();
+            Out r = run("fleet", "--bootstrap", "127.0.0.1:1", "--metrics", at);
+            assertEquals(2, r.code(), r.err());
+            assertTrue(r.firstErrLine().startsWith("aertrace fleet: cannot serve metrics on " + at + ": "), r.err());
+            assertEquals(1, r.err().lines().count(), r.err());
+        }
+        Out bad = run("record", "--metrics", "nohost:notaport", "--listen", "127.0.0.1:0");
+        assertEquals(2, bad.code(), bad.err());
+        assertEquals("--metrics nohost:notaport: expected [HOST:]PORT", bad.firstErrLine(), bad.err());
+    }
 }

@@ -1,7 +1,7 @@
 package dev.aertrace.cli;
 
 import dev.aertrace.pci.Pci;
-import dev.aertrace.timeline.Times;
+import dev.aertrace.text.Durations;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,8 +24,8 @@ class ReproducerTest {
 
     @Test
     void durAtLongMinValueDoesNotRecurse() {
-        assertEquals("-9223372036.855 s", Times.dur(Long.MIN_VALUE));
-        assertEquals("-1.000 ms", Times.dur(-1_000_000));
+        assertEquals("-9223372036.855 s", Durations.dur(Long.MIN_VALUE));
+        assertEquals("-1.000 ms", Durations.dur(-1_000_000));
     }
 
     @Test

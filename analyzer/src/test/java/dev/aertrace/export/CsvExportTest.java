@@ -21,7 +21,7 @@ class CsvExportTest {
         eps.addAll(Scenarios.backToBack().analyze().episodes());
         StringWriter ew = new StringWriter(), sw = new StringWriter();
         try (CsvExport x = new CsvExport(ew, sw)) {
-            for (AnalyzedEpisode a : eps) x.add(a);
+            for (AnalyzedEpisode a : eps) x.episode(a);
         }
         CSVFormat f = CSVFormat.RFC4180.builder().setHeader().setSkipHeaderRecord(true).get();
         List<CSVRecord> er = f.parse(new StringReader(ew.toString())).getRecords();

@@ -138,10 +138,10 @@ class FleetPartsTest {
 
     @Test
     void recordTypeSniffing() {
-        assertEquals("lost", Fleet.typeOf("{\"type\":\"lost\",\"ts\":5,\"count\":12}".getBytes()));
-        assertEquals(12, Fleet.longField("{\"type\":\"lost\",\"ts\":5,\"count\":12}".getBytes(), "\"count\":"));
-        assertNull(Fleet.typeOf("garbage".getBytes()));
-        assertEquals(-1, Fleet.longField("{\"type\":\"lost\"}".getBytes(), "\"count\":"));
+        assertEquals("lost", RecordPeek.typeOf("{\"type\":\"lost\",\"ts\":5,\"count\":12}".getBytes()));
+        assertEquals(12, RecordPeek.longField("{\"type\":\"lost\",\"ts\":5,\"count\":12}".getBytes(), "\"count\":"));
+        assertNull(RecordPeek.typeOf("garbage".getBytes()));
+        assertEquals(-1, RecordPeek.longField("{\"type\":\"lost\"}".getBytes(), "\"count\":"));
     }
 
     @Test

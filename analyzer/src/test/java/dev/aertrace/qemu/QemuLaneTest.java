@@ -1,5 +1,6 @@
 package dev.aertrace.qemu;
 
+import dev.aertrace.timeline.QemuLane;
 import dev.aertrace.Tr;
 import dev.aertrace.ingest.Issue;
 import dev.aertrace.ingest.TraceGap;
@@ -130,7 +131,7 @@ class QemuLaneTest {
         for (String l : out) assertTrue(l.length() <= TextReport.WIDTH, l);
         assertTrue(all.contains("qemu: pid 1681 (qemu-system-x86) holds 0000:01:00.0"), all);
         assertTrue(all.contains("qemu vm       vm_stop(internal-error) pid 1681"), all);
-        assertTrue(all.contains("qemu 01:00.0  cfg rd 0x04 (COMMAND)/4 = 0x00100103 → device tid 1702"), all);
+        assertTrue(all.contains("qemu 01:00.0  cfg read COMMAND/4 = 0x00100103 → device tid 1702"), all);
     }
 
     // ------------------------------------------------------------------------------ hand-written
@@ -172,7 +173,7 @@ class QemuLaneTest {
         assertTrue(v.sentence().contains("1 guest access to 0000:01:00.0 through QEMU (pid 300, vfio-user) on thread 301"
                 + " went to the device (QEMU's own vfio access) while the host's aer_root_reset was resetting the link below"
                 + " 0000:00:02.0 (+0.200 ms … +110.100 ms)"), v.sentence());
-        assertTrue(v.sentence().contains("the guest's config read of 0x04 (COMMAND)/2 at +2.000 ms, QEMU's vfio access at"
+        assertTrue(v.sentence().contains("the guest's cfg read COMMAND/2 at +2.000 ms, QEMU's vfio access at"
                 + " +2.005 ms returning at +110.045 ms, QEMU returned 0x0000 to the guest"), v.sentence());
         assertTrue(v.sentence().contains("1 more guest access in the reset was emulated by QEMU and did not reach it"), v.sentence());
         assertEquals(Outcome.RACE, a.outcome());

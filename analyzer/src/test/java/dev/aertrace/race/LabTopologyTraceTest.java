@@ -343,7 +343,7 @@ class LabTopologyTraceTest {
         // (chart, mail timeline, Perfetto export) show it.
         AnalyzedEpisode a = r.episodes().stream().filter(x -> x.episode().hasRecovery()).findFirst().orElseThrow();
         assertEquals(1, a.qemu().size(), "one QEMU lane");
-        dev.aertrace.qemu.QemuLane lane = a.qemu().get(0);
+        dev.aertrace.timeline.QemuLane lane = a.qemu().get(0);
         dev.aertrace.timeline.Notification n = ep.notifications().get(0);
         Event.EventfdRead read = lane.notificationRead(ep.start());
         assertNotNull(read, "QEMU's read of the error eventfd in its lane: " + lane.notificationReads());
@@ -354,7 +354,7 @@ class LabTopologyTraceTest {
         var stop = lane.internalErrorStop(n.ts());
         assertTrue(n.ts() < read.ts() && read.ts() < stop.ts(), "signal < read < vm_stop: " + n.ts() + " " + read.ts() + " " + stop.ts());
         Verdict vm = a.verdicts().stream().filter(v -> v.kind() == Verdict.Kind.VM_STOPPED).findFirst().orElseThrow();
-        assertTrue(vm.sentence().contains("QEMU read the error notification at " + dev.aertrace.timeline.Times.rel(ep.start(), read.ts())),
+        assertTrue(vm.sentence().contains("QEMU read the error notification at " + dev.aertrace.text.Durations.rel(ep.start(), read.ts())),
                 vm.sentence());
         assertTrue(vm.evidence().contains(read), "the read is evidence of the verdict");
         assertTrue(String.join(" ", dev.aertrace.qemu.QemuText.summary(a)).contains("QEMU read the error notification at "),

@@ -68,7 +68,7 @@ class RealTraceTest {
             Phase reset = ep.phases().stream().filter(p -> p.kind() == Phase.Kind.RESET).findFirst().orElseThrow();
             Verdict v = a.verdicts().stream().filter(x -> x.kind() == Verdict.Kind.ACCESS_DURING_RESET).findFirst()
                     .orElseThrow(() -> new AssertionError(a.verdicts().toString()));
-            assertTrue(v.sentence().contains("config read"), v.sentence());
+            assertTrue(v.sentence().contains("cfg read"), v.sentence());
             assertFalse(v.tentative());
             // every config read cited as evidence really overlaps the reset window
             List<Event> reads = v.evidence().stream().filter(e -> e instanceof Event.RwEnter r && "config".equals(r.region())).toList();

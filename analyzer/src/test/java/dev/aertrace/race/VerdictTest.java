@@ -51,7 +51,7 @@ class VerdictTest {
         assertEquals(Tr.EP, v.dev());
         assertTrue(lines(v).containsAll(Set.of(line(t, "reset.enter", "aer_root_reset"), line(t, "vfio.rw.enter"),
                 line(t, "vfio.rw.exit"))), v.evidence().toString());
-        assertTrue(v.sentence().contains("config read 2B at 0x04 (COMMAND)"), v.sentence());
+        assertTrue(v.sentence().contains("(cfg read COMMAND/2)"), v.sentence());
         assertTrue(v.sentence().contains("aer_root_reset") && v.sentence().contains(Tr.RP), v.sentence());
         assertFalse(v.tentative());
         // returned before the reset ended: not a stall

@@ -1,7 +1,8 @@
-package dev.aertrace.qemu;
+package dev.aertrace.timeline;
 
 import dev.aertrace.ingest.Event;
 import dev.aertrace.ingest.QemuEvents;
+import dev.aertrace.text.Phrases;
 
 import java.util.List;
 
@@ -54,6 +55,16 @@ public record QemuLane(int pid, String comm, List<String> devices, Event joinedB
         public Long deviceEnd() {
             if (device.size() >= 2) return device.get(device.size() - 1).ts();
             return end;
+        }
+
+        /** "cfg read COMMAND/2", "bar write 0x10/4": the words of {@link Access#phrase()}. */
+        public String phrase() {
+            return space == QemuEvents.Space.CONFIG ? Phrases.config(write, offset, size) : Phrases.bar(null, write, offset, size);
+        }
+
+        /** The value is known for a write, and for a read once it returned. */
+        public String phraseWithValue() {
+            return value != null && (write || exit != null) ? phrase() + Phrases.value(write, value, Math.min(size, 4)) : phrase();
         }
 
         public boolean overlaps(long a, Long b) {

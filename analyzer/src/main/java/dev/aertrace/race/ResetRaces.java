@@ -1,0 +1,209 @@
+package dev.aertrace.race;
+
+import dev.aertrace.pci.Pci;
+import dev.aertrace.text.Phrases;
+
+import dev.aertrace.ingest.TraceReader;
+
+import dev.aertrace.ingest.Event;
+import dev.aertrace.ingest.TraceHeader;
+import dev.aertrace.ingest.Topology;
+import dev.aertrace.ingest.TraceGap;
+import dev.aertrace.timeline.Access;
+import dev.aertrace.timeline.CallbackCall;
+import dev.aertrace.timeline.Episode;
+import dev.aertrace.timeline.HostReset;
+import dev.aertrace.timeline.Notification;
+import dev.aertrace.timeline.TimelineBuilder;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+
+import static dev.aertrace.text.Durations.dur;
+
+/**
+ * Verdicts of a user's access against the host's reset and recovery: during the reset, stalled by it, the device
+ * state it changed, accesses in the recovery window, a notification sent before the reset.
+ */
+final class ResetRaces extends VerdictRules {
+    ResetRaces(RaceDetector.Options opt) { super(opt); }
+
+    void duringReset(Episode ep, List<HostReset> resets, List<Access> user, List<Verdict> out) {
+        for (HostReset r : resets) {
+            long end = endOf(ep, r);
+            for (String dev : devicesOf(user)) {
+                List<Access> hit = user.stream().filter(a -> a.dev().equals(dev) && resetCovers(ep, r, dev)
+                        && a.overlaps(r.start(), end)).toList();
+                if (hit.isEmpty()) continue;
+                List<Event> ev = evidence(r.enter(), r.exit());
+                hit.forEach(a -> addAccess(ev, a));
+                Access first = hit.get(0);
+                String where = "the host's " + r.fn() + " was resetting the link below " + r.bridge();
+                out.add(Evidence.judge(ep, Verdict.Kind.ACCESS_DURING_RESET, dev, r.start(), resetEnd(r), ev,
+                        plural(hit.size(), "user access") + " to " + dev + " by " + who(first) + " (" + listAccesses(hit)
+                                + ") ran while " + where + " (" + t(ep, r.start()) + " … "
+                                + (r.end() == null ? "end of trace" : t(ep, r.end()))
+                                + "): the user touched the device in the middle of the host reset.",
+                        "User accesses to " + dev + " by " + who(first) + " (" + listAccesses(hit) + ") ran while " + where
+                                + ": the user touched the device in the middle of the host reset; how many is not known."));
+            }
+        }
+    }
+
+    void stalled(Episode ep, List<HostReset> resets, List<Access> user, List<Verdict> out) {
+        for (HostReset r : resets) {
+            long end = endOf(ep, r);
+            for (Access a : user) {
+                // Its start must be in the trace, and its exit too unless it was still open when the trace ended.
+                if (!resetCovers(ep, r, a.dev()) || a.enter() == null || a.exitLost()) continue;
+                if (a.start() < r.start() || a.start() > end) continue;
+                Event lock = lockDuring(ep, r, "lock");
+                Event unlock = lockDuring(ep, r, "unlock");
+                // Held = released only when the host let go: at the config-access unlock, else the reset's end.
+                long release = unlock != null && unlock.ts() >= a.start() ? unlock.ts() : r.end() != null ? r.end() : Long.MAX_VALUE;
+                boolean held = a.end() == null || a.end() >= release;
+                if (!held) continue;
+                List<Event> ev = evidence(r.enter(), r.exit(), lock, unlock);
+                addAccess(ev, a);
+                String what = a.phrase() + " of " + a.dev() + " by " + who(a);
+                String how = lock != null ? " (config space locked by pci_cfg_access_lock)" : "";
+                String sentence = a.end() == null
+                        ? what + " entered " + dur(a.start() - r.start()) + " into " + r.fn() + " on " + r.bridge()
+                          + " and was still blocked when the trace ended" + how + "."
+                        : what + " entered " + dur(a.start() - r.start()) + " into " + r.fn() + " on " + r.bridge()
+                          + " and was held " + dur(a.end() - a.start()) + " until the reset ended" + how
+                          + ", then returned " + value(a) + (a.ret() != null ? " (ret " + a.ret() + ")" : "") + ".";
+                String hedged = a.end() == null
+                        ? what + " entered during " + r.fn() + " on " + r.bridge() + "; its exit is not in the trace,"
+                          + " so whether and how long the reset held it is not known."
+                        : what + " entered during " + r.fn() + " on " + r.bridge() + " and returned only after the host"
+                          + " let go" + how + "; how long it was held is not known.";
+                out.add(Evidence.judge(ep, Verdict.Kind.ACCESS_STALLED_BY_RESET, a.dev(), a.start(), endOrOpen(a), ev,
+                        sentence, hedged));
+            }
+        }
+    }
+
+    private static Event lockDuring(Episode ep, HostReset r, String op) {
+        for (Event e : ep.events())
+            if (e instanceof Event.CfgLock c && op.equals(c.op()) && c.ts() >= r.start()
+                    && (r.end() == null || c.ts() <= r.end()) && c.tid() == r.enter().tid()) return e;
+        return null;
+    }
+
+    private static final long COMMAND_STATE_BITS = 0x0007 | 0x0040 | 0x0100 | 0x0400; // IO MEM MASTER PARITY SERR INTx
+
+    private static Long commandValue(Access a) {
+        if (a.value() == null || !TimelineBuilder.coversCommand(a) || a.kind() != Access.Kind.CONFIG_READ) return null;
+        return (a.value() >>> (8 * (4 - a.offset()))) & 0xffff;
+    }
+
+    void stateChanged(Episode ep, List<HostReset> resets, List<Access> user, List<Verdict> out) {
+        for (HostReset r : resets) {
+            long end = endOf(ep, r);
+            for (String dev : devicesOf(user)) {
+                if (!resetCovers(ep, r, dev)) continue;
+                // A value is dated by when the read returned: that is when the device (or vfio) answered.
+                Access before = null, after = null;
+                for (Access a : user) {
+                    if (!a.dev().equals(dev) || a.end() == null || a.enter() == null) continue;
+                    Long v = commandValue(a);
+                    if (v == null) continue;
+                    if (a.end() <= r.start()) { if (before == null || a.end() > before.end()) before = a; }
+                    else if (a.end() >= end && (after == null || a.end() < after.end())) after = a;
+                }
+                if (before == null || after == null) continue;
+                long vb = commandValue(before), va = commandValue(after);
+                if (va == 0xffff) continue; // nobody answered: that is the all-ones verdict, not a state change
+                long cleared = vb & ~va & COMMAND_STATE_BITS;
+                if (cleared == 0) continue;
+                final Access b0 = before, a0 = after;
+                boolean userWrote = user.stream().anyMatch(a -> a.dev().equals(dev) && a.kind() == Access.Kind.CONFIG_WRITE
+                        && a.offset() <= 4 && a.offset() + a.size() > 4 && a.start() >= b0.start() && a.start() <= a0.end());
+                if (userWrote) continue;
+                boolean told = ep.notifications().stream().anyMatch(n -> n.ts() >= end && (n.dev() == null || n.dev().equals(dev)));
+                if (told) continue;
+                List<Event> ev = evidence(before.enter(), before.exit(), r.enter(), r.exit(), after.enter(), after.exit());
+                String bits = Pci.command(cleared).replace("+", "");
+                out.add(Evidence.judge(ep, Verdict.Kind.STATE_CHANGED_UNDER_USER, dev, before.end(), after.end(), ev,
+                        "COMMAND of " + dev + " read " + String.format("0x%04x", vb) + " (" + Pci.command(vb)
+                                + "), returned at " + t(ep, before.end()) + ", and " + String.format("0x%04x", va) + " ("
+                                + Pci.command(va) + "), returned at " + t(ep, after.end()) + ": the host's " + r.fn()
+                                + " on " + r.bridge() + " cleared " + bits + " under the user, and no notification"
+                                + " followed the reset.",
+                        "COMMAND of " + dev + " had " + bits + " set in a read that returned before the host's " + r.fn()
+                                + " on " + r.bridge() + " and clear in one that returned after it, with no notification"
+                                + " seen after the reset; reads or a notification in between may be missing."));
+            }
+        }
+    }
+
+    void recoveryWindow(Episode ep, List<HostReset> resets, List<Access> user, List<Verdict> out) {
+        for (String dev : devicesOf(user)) {
+            long from = Long.MAX_VALUE;
+            Long to = null;
+            CallbackCall det = null, res = null;
+            for (CallbackCall c : ep.callbacks()) {
+                if (!c.dev().equals(dev)) continue;
+                if (c.cb() == Event.Callback.ERROR_DETECTED && c.start() < from) { from = c.start(); det = c; }
+                if (c.cb() == Event.Callback.RESUME && c.end() != null) { to = c.end(); res = c; }
+            }
+            if (det == null) continue;
+            // Only a frozen (or failed) channel is off-limits: on a non-fatal error the kernel tells drivers that
+            // I/O still works (pci_channel_io_normal) and there is nothing vfio would have to block.
+            boolean frozen = det.state() != null ? det.state() >= 2 : ep.fatal();
+            if (!frozen) continue;
+            if (res == null) to = ep.recoveryEnd();
+            final long f = from;
+            final Long tt = to;
+            List<Access> hit = user.stream().filter(a -> a.dev().equals(dev) && a.overlaps(f, tt) && !a.isReset()
+                    && resets.stream().noneMatch(r -> resetCovers(ep, r, dev) && a.overlaps(r.start(), endOf(ep, r)))).toList();
+            if (hit.isEmpty()) continue;
+            List<Event> ev = evidence(det.enter(), res != null ? res.exit() : null);
+            hit.forEach(a -> addAccess(ev, a));
+            String until = res != null ? "resume" : "the end of recovery";
+            out.add(Evidence.judge(ep, Verdict.Kind.ACCESS_IN_RECOVERY_WINDOW, dev, from, to == null ? Long.MAX_VALUE : to, ev,
+                    plural(hit.size(), "user access") + " to " + dev + " (" + listAccesses(hit) + ") happened while its"
+                            + " channel was frozen, between error_detected (" + t(ep, from) + ") and " + until
+                            + " (" + (to == null ? "never" : t(ep, to)) + "), the window vfio-pci would have to block"
+                            + " for the host recovery to be safe.",
+                    "User accesses to " + dev + " (" + listAccesses(hit) + ") happened while its channel was frozen,"
+                            + " between error_detected and " + until + ", the window vfio-pci would have to block for"
+                            + " the host recovery to be safe; how many is not known."));
+        }
+    }
+
+    /**
+     * Per device: only when the user then acted on that device before the reset was over: an early notification
+     * nobody reacted to changed nothing, one that was acted on is the cause of the races above.
+     */
+    void notifiedEarly(Episode ep, List<HostReset> resets, List<Access> user, List<Verdict> out) {
+        if (resets.isEmpty()) return;
+        HostReset r = resets.get(0);
+        long end = endOf(ep, r);
+        Set<String> done = new java.util.HashSet<>();
+        for (Notification n : ep.notifications()) {
+            if (n.ts() >= r.start()) continue;
+            String dev = n.dev() != null ? n.dev() : ep.device();
+            if (!done.add(dev)) continue;
+            Access acted = user.stream().filter(a -> a.start() >= n.ts() && a.start() <= end
+                    && (n.dev() == null || a.dev().equals(n.dev()))).findFirst().orElse(null);
+            if (acted == null) { done.remove(dev); continue; }
+            out.add(Evidence.judge(ep, Verdict.Kind.NOTIFIED_BEFORE_RESET, dev, n.ts(), acted.start(),
+                    withAccess(evidence(n.event(), r.enter(), r.exit()), acted),
+                    "vfio-pci signalled the error eventfd" + (n.dev() != null ? " of " + n.dev() : "") + " at "
+                            + t(ep, n.ts()) + ", " + dur(r.start() - n.ts()) + " before the host's " + r.fn() + " on "
+                            + r.bridge() + " started: the user was invited to recover while the host was about to reset"
+                            + " the link under it (the user acted at " + t(ep, acted.start()) + ": " + acted.phrase() + ").",
+                    "vfio-pci signalled the error eventfd" + (n.dev() != null ? " of " + n.dev() : "") + " before the"
+                            + " host's " + r.fn() + " on " + r.bridge() + " started, and the user acted on the device"
+                            + " before the reset ended: it was invited to recover while the host was about to reset the"
+                            + " link under it; when it first acted is not known."));
+        }
+    }
+}

@@ -1,0 +1,87 @@
+package dev.aertrace.timeline;
+
+import dev.aertrace.ingest.Event;
+
+/** What a traced call is: the enter an exit pairs with, its identity, whether it is the user's, the access it makes. */
+final class Calls {
+    private Calls() {}
+
+    static String pairType(Event e) {
+        // constant strings: this runs for every exit
+        String t = e.type();
+        switch (t) {
+            case "vfio.rw.exit": return "vfio.rw.enter";
+            case "vfio.ioctl.exit": return "vfio.ioctl.enter";
+            case "user_reset.exit": return "user_reset.enter";
+            case "cb.exit": return "cb.enter";
+            case "reset.exit": return "reset.enter";
+            case "recovery.exit": return "recovery.enter";
+            case "vfio.err_detected.exit": return "vfio.err_detected.enter";
+            default: return t.substring(0, t.length() - "exit".length()) + "enter";
+        }
+    }
+
+    /**
+     * User-side operations cannot nest on one thread (a thread inside vfio_pci_core_read is not also inside an
+     * ioctl or another read): a new one while another is open means the open one lost its exit.
+     */
+    static boolean userOp(Event e) { return e instanceof Event.RwEnter || e instanceof Event.IoctlEnter; }
+
+    /** Identity of a call beyond its type: what an exit must repeat to close an enter. */
+    static String keyOf(Event e) {
+        if (e instanceof Event.RwEnter r) return r.region() + "/" + r.offset() + "/" + r.size() + "/" + r.write();
+        if (e instanceof Event.RwExit r) return r.region() + "/" + r.offset() + "/" + r.size() + "/" + r.write();
+        if (e instanceof Event.IoctlEnter i) return Long.toString(i.cmd());
+        if (e instanceof Event.IoctlExit i) return Long.toString(i.cmd());
+        if (e instanceof Event.ResetEnter r) return r.fn() + "/" + r.dev();
+        if (e instanceof Event.ResetExit r) return r.fn() + "/" + r.dev();
+        if (e instanceof Event.UserResetEnter u) return u.fn();
+        if (e instanceof Event.UserResetExit u) return u.fn();
+        if (e instanceof Event.CallbackEnter c) return c.cb().wire + "/" + c.dev();
+        if (e instanceof Event.CallbackExit c) return c.cb().wire + "/" + c.dev();
+        return "";
+    }
+
+    static boolean userEnterOp(Event e) {
+        return e instanceof Event.RwEnter || e instanceof Event.IoctlEnter || e instanceof Event.UserResetEnter;
+    }
+
+    static Access access(Event enter, Event exit) {
+        Event ref = enter != null ? enter : exit;
+        Long end = exit == null ? null : exit.ts();
+        long start = enter != null ? enter.ts() : exit.ts();
+        Event.Common c = ref.common();
+        if (ref instanceof Event.RwEnter r)
+            return rw(r.region(), r.offset(), r.size(), r.write(), r.value(), c, start, end, enter, exit);
+        if (ref instanceof Event.RwExit r)
+            return rw(r.region(), r.offset(), r.size(), r.write(), r.value(), c, start, end, enter, exit);
+        Long ret = exit instanceof Event.IoctlExit ix ? ix.ret() : exit instanceof Event.UserResetExit ux ? ux.ret() : null;
+        if (ref instanceof Event.IoctlEnter i)
+            return new Access(Access.Kind.IOCTL, c.dev(), c.pid(), c.tid(), c.comm(), start, end, null, 0, 0, null, ret, i.cmdName(), enter, exit);
+        if (ref instanceof Event.IoctlExit i)
+            return new Access(Access.Kind.IOCTL, c.dev(), c.pid(), c.tid(), c.comm(), start, end, null, 0, 0, null, ret, i.cmdName(), enter, exit);
+        if (ref instanceof Event.UserResetEnter u)
+            return new Access(Access.Kind.USER_RESET, c.dev(), c.pid(), c.tid(), c.comm(), start, end, null, 0, 0, null, ret, u.fn(), enter, exit);
+        if (ref instanceof Event.UserResetExit u)
+            return new Access(Access.Kind.USER_RESET, c.dev(), c.pid(), c.tid(), c.comm(), start, end, null, 0, 0, null, ret, u.fn(), enter, exit);
+        throw new IllegalArgumentException(ref.type());
+    }
+
+    private static Access rw(String region, long offset, int size, boolean write, Long enterValue, Event.Common c,
+                             long start, Long end, Event enter, Event exit) {
+        boolean config = "config".equals(region);
+        Access.Kind k = config ? (write ? Access.Kind.CONFIG_WRITE : Access.Kind.CONFIG_READ)
+                : (write ? Access.Kind.BAR_WRITE : Access.Kind.BAR_READ);
+        Long value = write ? (enter instanceof Event.RwEnter re ? re.value() : null)
+                : (exit instanceof Event.RwExit rx ? rx.value() : null);
+        Long ret = exit instanceof Event.RwExit rx ? rx.ret() : null;
+        return new Access(k, c.dev(), c.pid(), c.tid(), c.comm(), start, end, region, offset, size, value, ret, null,
+                enter, exit);
+    }
+
+    /** A config read that got all ones: nobody answered (device gone, link down, or mid-reset). */
+    static boolean allOnes(Access a) {
+        return a.kind() == Access.Kind.CONFIG_READ && a.value() != null && a.size() > 0 && a.size() <= 4
+                && a.value() == dev.aertrace.pci.Pci.allOnes(a.size()) && (a.ret() == null || a.ret() > 0);
+    }
+}
