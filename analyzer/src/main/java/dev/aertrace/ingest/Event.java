@@ -52,6 +52,14 @@ public sealed interface Event {
     record EventfdSignal(Common common, String ctx) implements Event {
         public String type() { return "eventfd.signal"; }
     }
+    /**
+     * The user read the error eventfd vfio signalled ({@code eventfd.read}, at the read's return): {@code pid}/{@code comm}
+     * the reader (QEMU, a vfio user), {@code dev} the device whose eventfd it is, {@code entered} when the read began
+     * (a blocking reader waits there for the signal), {@code ret} bytes read or -errno.
+     */
+    record EventfdRead(Common common, String ctx, Long ret, Long entered) implements Event {
+        public String type() { return "eventfd.read"; }
+    }
     record IoctlEnter(Common common, long cmd, String cmdName) implements Event {
         public String type() { return "vfio.ioctl.enter"; }
     }

@@ -158,7 +158,7 @@ public final class Strict {
     }
 
     /** Every type events.schema.json names (a near miss of one is damage, not a newer agent's type). */
-    static final Set<String> TYPES = Set.of("aer.event", "cb.enter", "cb.exit", "cfg_lock", "eventfd.signal", "footer",
+    static final Set<String> TYPES = Set.of("aer.event", "cb.enter", "cb.exit", "cfg_lock", "eventfd.read", "eventfd.signal", "footer",
             "header", "history", "hotplug.event", "hotplug.unconfigure.enter", "hotplug.unconfigure.exit", "lost",
             "pci.hp_event", "pci.remove.enter", "pci.remove.exit", "pcie.link_event", "recovery.enter", "recovery.exit",
             "reset.enter", "reset.exit", "user_reset.enter", "user_reset.exit", "vfio.close", "vfio.err_detected.enter",
@@ -168,7 +168,7 @@ public final class Strict {
     /** Every field name events.schema.json uses. */
     static final Set<String> FIELDS = Set.of("accesses", "aer", "aer_cap", "agent", "attached", "boot_id", "bridge",
             "buffer", "candidates", "cb", "class", "cmd", "cmd_name", "comm", "command_changes", "count", "cpu", "ctx",
-            "dev", "device", "devices", "dllla", "driver", "dropped", "event", "events", "filter", "flit_mode", "fn",
+            "dev", "device", "devices", "dllla", "driver", "dropped", "entered", "event", "events", "filter", "flit_mode", "fn",
             "handler", "history", "history_dropped", "history_written", "host", "iommu_group", "kernel", "kind",
             "link_status", "lost", "max_speed", "missing", "mono_ns", "offset", "op", "parent", "pid", "port_type",
             "presence", "probes", "realtime_ns", "reason", "reason_name", "recorder", "records", "region", "result",

@@ -258,7 +258,7 @@ public final class TraceReader {
     /** Field values of the line being parsed; reused to avoid garbage on the hot path. */
     static final class Scratch {
         String type, comm, dev, cb, driver, fn, ctx, cmdName, region, op, reason, event, slot, handler, stateName, reasonName;
-        long ts, cpu, pid, tid, severity, status, state, ret, result, cmd, offset, size, value, count, events, lost, since, until, reasonNum;
+        long ts, cpu, pid, tid, severity, status, state, ret, result, cmd, offset, size, value, count, events, lost, since, until, reasonNum, entered;
         boolean tlpValid, write, history, dllla;
         long width;
         long[] tlp;
@@ -277,7 +277,7 @@ public final class TraceReader {
             F_RET = 128, F_RESULT = 256, F_CMD = 512, F_OFFSET = 1024, F_SIZE = 2048, F_VALUE = 4096, F_COUNT = 8192,
             F_WRITE = 16384, F_TLPVALID = 32768, F_EVENTS = 65536, F_LOST = 131072, F_HISTORY = 1 << 18,
             F_SINCE = 1 << 21, F_UNTIL = 1 << 22, F_BADTYPE = 1 << 20, F_DLLLA = 1 << 23, F_WIDTH = 1 << 24,
-            F_BADSTRING = 1 << 25, F_REASON_NUM = 1 << 26;
+            F_BADSTRING = 1 << 25, F_REASON_NUM = 1 << 26, F_ENTERED = 1 << 27;
 
     private void field(JsonParser p, String name) throws IOException {
         JsonToken v = p.nextToken();
@@ -327,6 +327,7 @@ public final class TraceReader {
             case "event" -> s.event = str(p, v);
             case "slot" -> s.slot = str(p, v);
             case "until" -> s.until = num(p, v, F_UNTIL);
+            case "entered" -> s.entered = num(p, v, F_ENTERED);
             case "history" -> s.history = bool(p, v, F_HISTORY);
             default -> {
                 p.skipChildren();
@@ -481,6 +482,7 @@ public final class TraceReader {
             case "vfio.rw.enter" -> need = COMMON | F_OFFSET | F_SIZE | F_WRITE;
             case "vfio.rw.exit" -> need = COMMON | F_OFFSET | F_SIZE | F_WRITE | F_RET;
             case "vfio.err_detected.exit" -> need = COMMON | F_RET;
+            case "eventfd.read" -> need = COMMON | F_RET;
             case "lost" -> need = F_TS | F_COUNT;
             case "recovery.enter", "recovery.exit", "cb.exit", "reset.enter", "reset.exit",
                     "vfio.err_detected.enter", "eventfd.signal", "vfio.open", "vfio.close",
@@ -515,7 +517,7 @@ public final class TraceReader {
         else if ((type.startsWith("reset.") || type.startsWith("user_reset.")) && s.fn == null) missing = "missing \"fn\"";
         else if (type.startsWith("vfio.rw.") && s.region == null) missing = "missing \"region\"";
         else if (type.equals("cfg_lock") && s.op == null) missing = "missing \"op\"";
-        else if (type.equals("eventfd.signal") && s.ctx == null) missing = "missing \"ctx\"";
+        else if ((type.equals("eventfd.signal") || type.equals("eventfd.read")) && s.ctx == null) missing = "missing \"ctx\"";
         if (missing == null && s.unknown != null) for (String f : s.unknown) if (Strict.damagedField(f)) {
             diag.issue(Issue.Kind.DAMAGED_NAME, lineNo, "field \"" + f + "\" on " + type);
             return new Event.Gap(new Event.Common(s.ts, (int) s.cpu, (int) s.pid, (int) s.tid, s.comm, s.dev, lineNo),
@@ -571,6 +573,7 @@ public final class TraceReader {
             case "vfio.err_detected.enter" -> new Event.VfioErrDetectedEnter(c, state);
             case "vfio.err_detected.exit" -> new Event.VfioErrDetectedExit(c, ret == null ? null : (int) (long) ret);
             case "eventfd.signal" -> new Event.EventfdSignal(c, s.ctx);
+            case "eventfd.read" -> new Event.EventfdRead(c, s.ctx, ret, (s.has & F_ENTERED) != 0 ? s.entered : null);
             case "vfio.ioctl.enter" -> new Event.IoctlEnter(c, s.cmd, s.cmdName != null ? s.cmdName : hex(s.cmd));
             case "vfio.ioctl.exit" -> new Event.IoctlExit(c, s.cmd, s.cmdName != null ? s.cmdName : hex(s.cmd), ret);
             case "vfio.rw.enter" -> new Event.RwEnter(c, s.region, s.offset, (int) s.size, s.write, (s.has & F_VALUE) != 0 ? s.value : null);

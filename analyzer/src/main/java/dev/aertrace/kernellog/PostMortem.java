@@ -103,6 +103,21 @@ public final class PostMortem {
             sb.append(": the guest never saw the recovery; the device needs a reset by the guest or the VM a restart"
                     + " (times joined on the host's wall clock: QEMU's -msg timestamp and the ")
                     .append(fromLog ? "kernel log's wall-clock stamps" : "trace header's realtime/monotonic pair").append(").");
+            // The trace's QEMU lane already saw this stop (vm_stop on QEMU's pid): one stop, one verdict — the log's
+            // line is a second witness of it, not a second stop.
+            dev.aertrace.race.Verdict traced = null;
+            for (dev.aertrace.race.Verdict v : a.verdicts())
+                if (v.kind() == dev.aertrace.race.Verdict.Kind.VM_STOPPED && n.dev().equals(v.dev()) && v.to() >= at - 1_000_000_000L
+                        && v.from() <= at + 1_000_000_000L) traced = v;
+            if (traced != null) {
+                List<dev.aertrace.race.Verdict> vs = new ArrayList<>(a.verdicts());
+                vs.set(vs.indexOf(traced), new dev.aertrace.race.Verdict(traced.kind(), traced.dev(), traced.sentence()
+                        + " QEMU's log has the same stop: " + (n.vm() != null ? "VM " + n.vm() + ", " : "") + "vfio_err_notifier_handler("
+                        + n.dev() + ") at " + Durations.rel(ep.start(), at) + " (" + n.source() + " line " + n.line() + "; joined on the host's"
+                        + " wall clock, QEMU's -msg timestamp against the trace header's realtime/monotonic pair).",
+                        traced.evidence(), traced.tentative(), traced.gaps(), traced.from(), traced.to()));
+                return new AnalyzedEpisode(ep, List.copyOf(vs), a.outcome(), a.qemu());
+            }
             List<dev.aertrace.ingest.Event> ev = new ArrayList<>(ep.errors().stream().limit(1).toList());
             for (dev.aertrace.ingest.Event e : ep.events()) if (e instanceof dev.aertrace.ingest.Event.RecoveryExit) ev.add(e);
             List<dev.aertrace.race.Verdict> vs = new ArrayList<>(a.verdicts());

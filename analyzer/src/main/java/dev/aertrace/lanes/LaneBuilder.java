@@ -222,6 +222,9 @@ final class LaneBuilder {
             for (dev.aertrace.ingest.QemuEvents.SystemReset r : q.resets())
                 l.marks().add(new Mark("system_reset (" + r.label() + ")", MarkKind.VM_STATE, r.ts(),
                         dev.aertrace.text.OrderedMap.of("reason", r.label(), "line", r.line())));
+            for (Event.EventfdRead r : q.notificationReads())
+                l.marks().add(new Mark("QEMU read the error notification", MarkKind.NOTIFY, r.ts(),
+                        dev.aertrace.text.OrderedMap.of("dev", String.valueOf(r.dev()), "ctx", String.valueOf(r.ctx()), "line", r.line())));
         }
     }
 

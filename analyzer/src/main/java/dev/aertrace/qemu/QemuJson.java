@@ -40,6 +40,18 @@ public final class QemuJson {
                 g.writeEndObject();
             }
             g.writeEndArray();
+            // the process's reads of its device's error eventfd (eventfd.read): QEMU noticing the error
+            g.writeArrayFieldStart("notification_reads");
+            for (dev.aertrace.ingest.Event.EventfdRead r : l.notificationReads()) {
+                g.writeStartObject();
+                g.writeNumberField("ts_ns", r.ts());
+                g.writeStringField("dev", r.dev());
+                if (r.ret() != null) g.writeNumberField("ret", r.ret());
+                else g.writeNullField("ret");
+                g.writeNumberField("line", r.line());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
             g.writeArrayFieldStart("system_resets");
             for (QemuEvents.SystemReset r : l.resets()) {
                 g.writeStartObject();

@@ -74,6 +74,7 @@ public final class QemuLanes {
         final ArrayDeque<QemuLane.GuestAccess> accesses = new ArrayDeque<>();
         final ArrayDeque<QemuEvents.RunState> states = new ArrayDeque<>();
         final ArrayDeque<QemuEvents.SystemReset> resets = new ArrayDeque<>();
+        final ArrayDeque<Event.EventfdRead> reads = new ArrayDeque<>();
         /** Accesses dropped by the cap (not by age): count and time bounds. */
         long dropped, droppedFrom = Long.MAX_VALUE, droppedTo = Long.MIN_VALUE;
         long lastTs;
@@ -136,7 +137,11 @@ public final class QemuLanes {
         if (e instanceof Event.Gap || e instanceof Event.Lost) return; // the ledger has them
         if (!history && e.ts() > now) now = e.ts();
         if (e instanceof Event.Qemu q) qemu(q);
-        else {
+        else if (e instanceof Event.EventfdRead r) { // only a process known as QEMU (uprobe events first): not a plain vfio user
+            Proc p = history ? null : procs.get(r.common().pid());
+            if (p != null && p.reads.size() >= MAX_STATES) p.reads.removeFirst();
+            if (p != null) p.reads.addLast(r);
+        } else {
             String dev = e.dev();
             int pid = e.common().pid();
             // The hot path (every vfio access of a polling user): the same process and device as last time costs a compare.
@@ -369,9 +374,11 @@ public final class QemuLanes {
         if (last != null) states.add(0, last);
         List<QemuEvents.SystemReset> resets = new ArrayList<>();
         for (QemuEvents.SystemReset r : p.resets) if (r.ts() >= from && r.ts() <= to) resets.add(r);
+        List<Event.EventfdRead> reads = p.reads.stream() // its reads of the error eventfd vfio signalled (eventfd.read)
+                .filter(r -> r.ts() >= from && r.ts() <= to && (r.dev() == null || mine.contains(r.dev()))).toList();
         out.sort(Comparator.comparingLong(QemuLane.GuestAccess::start));
         return new QemuLane(p.pid, p.comm, mine, by, laneFrom, to, List.copyOf(out), elided + (p.dropped > 0 && p.droppedTo >= laneFrom ? p.dropped : 0),
-                List.copyOf(states), List.copyOf(resets));
+                List.copyOf(states), List.copyOf(resets), List.copyOf(reads));
     }
 
     /**

@@ -52,6 +52,9 @@ public final class QemuText {
             }
             if (l.elided() > 0) s.append(", ").append(l.elided()).append(" more not kept");
             if (before > 0) s.append(", the last ").append(before).append(" before it shown");
+            Event.EventfdRead read = l.notificationRead(ep.start());
+            if (read != null) s.append("; QEMU read the error notification at ").append(rel(ep.start(), read.ts()))
+                    .append(" (its read of vfio's error eventfd, line ").append(read.line()).append(")");
             s.append("; VM ").append(vm(ep, l)).append('.');
             out.add(s.toString());
         }
@@ -95,6 +98,10 @@ public final class QemuText {
             for (QemuEvents.SystemReset r : l.resets())
                 out.add(new Row(r.ts(), new String[] {mark(evidence, r), offsetMs(r.ts() - ep.start()), "qemu", "vm",
                         "system_reset (" + r.label() + ") pid " + l.pid()}));
+            for (Event.EventfdRead r : l.notificationReads())
+                out.add(new Row(r.ts(), new String[] {mark(evidence, r), offsetMs(r.ts() - ep.start()), "qemu", Text.shortDev(r.dev()),
+                        "read the error notification (eventfd" + (r.ret() != null && r.ret() < 0 ? ", ret " + r.ret() : "")
+                                + ") pid " + l.pid()}));
         }
         return out;
     }

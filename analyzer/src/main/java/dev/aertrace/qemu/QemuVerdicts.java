@@ -73,6 +73,9 @@ final class QemuVerdicts {
         List<Event> ev = new ArrayList<>();
         if (!ep.errors().isEmpty()) ev.add(ep.errors().get(0));
         if (n != null) ev.add(n.event());
+        Event.EventfdRead read = lane.notificationRead(n != null ? n.ts() : ep.start());
+        if (read != null && read.ts() > stop.ts()) read = null; // a read after the stop is not what made QEMU stop
+        if (read != null) ev.add(read);
         ev.add(stop);
         if (state != null) ev.add(state);
         for (Event e : ep.events()) if (e instanceof Event.RecoveryExit) ev.add(e);
@@ -84,7 +87,8 @@ final class QemuVerdicts {
         StringBuilder c = new StringBuilder(who(lane)).append(" stopped the VM at ").append(rel(ep.start(), stop.ts()))
                 .append(" with ").append(how).append(", ");
         if (n != null) c.append(dur(stop.ts() - n.ts())).append(" after vfio signalled the error on ").append(dev)
-                .append(" (eventfd at ").append(rel(ep.start(), n.ts())).append(")");
+                .append(" (eventfd at ").append(rel(ep.start(), n.ts()))
+                .append(read != null ? "; QEMU read the error notification at " + rel(ep.start(), read.ts()) : "").append(")");
         else c.append(dur(stop.ts() - ep.start())).append(" after the error on ").append(dev)
                 .append(" (vfio's eventfd signal is not in the trace)");
         if (during != null) c.append(", while the host's ").append(during.fn()).append(" on ").append(during.bridge())

@@ -15,10 +15,12 @@ import java.util.List;
  * <p>{@code accesses}: the guest accesses that overlap the episode, plus the last ones before it (what the guest
  * was doing when the error came); {@code elided}: accesses of the window not kept (per-lane cap). {@code from}/
  * {@code to}: the window the lane covers (the episode's, widened to the earliest access kept).
+ * {@code notificationReads}: the process's reads of its device's error eventfd in the window (probe {@code eventfd.read}:
+ * the kernel side of QEMU noticing the error — vfio_err_notifier_handler reads the eventfd before it stops the VM).
  */
 public record QemuLane(int pid, String comm, List<String> devices, Event joinedBy, long from, long to,
                        List<GuestAccess> accesses, long elided, List<QemuEvents.RunState> states,
-                       List<QemuEvents.SystemReset> resets) {
+                       List<QemuEvents.SystemReset> resets, List<Event.EventfdRead> notificationReads) {
 
     /**
      * How QEMU served a guest access. QEMU's vfio_pci_read_config reads from the device only the bits it does
@@ -68,6 +70,12 @@ public record QemuLane(int pid, String comm, List<String> devices, Event joinedB
         public boolean overlaps(long a, Long b) {
             return (b == null || start <= b) && (end == null || end >= a);
         }
+    }
+
+    /** The first read of the error eventfd at or after {@code ts}, or null. */
+    public Event.EventfdRead notificationRead(long ts) {
+        for (Event.EventfdRead r : notificationReads) if (r.ts() >= ts) return r;
+        return null;
     }
 
     /** The first vm_stop or runstate_set into internal-error at or after {@code ts} (vm_stop comes first when both are traced). */

@@ -109,4 +109,37 @@ class QemuLogTest {
         assertFalse(c.out().contains("vm-stopped"), c.out());
         assertTrue(c.err().contains("not placed in time"), c.err());
     }
+
+    /**
+     * A trace with QEMU's own events and QEMU's log of the same VM: one stop, reported once (issue 12). The trace is the
+     * real 6.1 qemu-fatal recording (QEMU's vm_stop uprobe gives the stop); the log line is the one that QEMU printed in
+     * that run (qemu-fatal.qmp.txt keeps its stderr), stamped as -msg timestamp=on would at the vm_stop's wall time
+     * (the lab's QEMU ran without -msg timestamp, so the stamp is computed from the trace header's clock pair).
+     */
+    @Test
+    void aTracedStopAndQemusLogOfItAreOneVerdict() throws Exception {
+        Path tr = KernelLogLabTest.LAB.resolve("6.1/qemu-fatal.jsonl.gz");
+        String stderr = Files.readAllLines(KernelLogLabTest.LAB.resolve("6.1/qemu-fatal.qmp.txt")).stream()
+                .filter(l -> l.startsWith("qemu-stderr: ") && l.contains("vfio_err_notifier_handler")).findFirst().orElseThrow()
+                .substring("qemu-stderr: ".length());
+        List<AnalyzedEpisode> eps = KernelLogLabTest.trace(tr);
+        AnalyzedEpisode a = eps.stream().filter(x -> x.episode().hasRecovery()).findFirst().orElseThrow();
+        long stop = a.qemu().get(0).internalErrorStop(a.episode().start()).ts();
+        long offset;
+        try (InputStream in = Files.newInputStream(tr); var b = KernelLogs.open(in)) {
+            offset = KernelLogs.traceRealtimeOffset(b);
+        }
+        String iso = java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'")
+                .withZone(java.time.ZoneOffset.UTC).format(Instant.ofEpochSecond(0, stop + offset));
+        Path q = tmp.resolve("vm1.log");
+        Files.writeString(q, iso + " " + stderr + "\n");
+        KernelLogFormatsTest.Cli alone = KernelLogFormatsTest.cli("analyze", tr.toString());
+        KernelLogFormatsTest.Cli both = KernelLogFormatsTest.cli("analyze", tr.toString(), q.toString());
+        String out = both.out().replaceAll("\\s+", " ");
+        assertEquals(1, out.split("\\* vm-stopped ", -1).length - 1, "one vm-stopped verdict for one stop: " + both.out());
+        assertTrue(out.contains("QEMU's log has the same stop: vfio_err_notifier_handler(0000:01:00.0) at "), out);
+        assertTrue(out.contains("vm_stop(internal-error)"), "the trace's verdict, with QEMU's own stop: " + out);
+        assertEquals(alone.code(), both.code(), both.err());
+        assertTrue(both.out().contains("summary: 1 episode"), both.out());
+    }
 }

@@ -337,5 +337,30 @@ class LabTopologyTraceTest {
         // qemu.* events (uprobes) are read and counted, not placed in timelines yet (no QEMU lane)
         assertEquals(1L, r.report().eventsByType().get("qemu.vm_stop"));
         assertTrue(r.report().eventsByType().get("qemu.config.exit") > 100);
+
+        // The kernel side of QEMU's reaction (probe eventfd.read): QEMU read the eventfd vfio signalled, after the
+        // signal and before it stopped the VM; the QEMU lane, the vm-stopped verdict, the text and the lanes
+        // (chart, mail timeline, Perfetto export) show it.
+        AnalyzedEpisode a = r.episodes().stream().filter(x -> x.episode().hasRecovery()).findFirst().orElseThrow();
+        assertEquals(1, a.qemu().size(), "one QEMU lane");
+        dev.aertrace.timeline.QemuLane lane = a.qemu().get(0);
+        dev.aertrace.timeline.Notification n = ep.notifications().get(0);
+        Event.EventfdRead read = lane.notificationRead(ep.start());
+        assertNotNull(read, "QEMU's read of the error eventfd in its lane: " + lane.notificationReads());
+        assertEquals(lane.pid(), read.common().pid(), "read by the QEMU process");
+        assertEquals(n.ctx(), read.ctx(), "the eventfd vfio signalled");
+        assertEquals("0000:01:00.0", read.dev());
+        assertEquals(8L, read.ret(), "one 8-byte counter read");
+        var stop = lane.internalErrorStop(n.ts());
+        assertTrue(n.ts() < read.ts() && read.ts() < stop.ts(), "signal < read < vm_stop: " + n.ts() + " " + read.ts() + " " + stop.ts());
+        Verdict vm = a.verdicts().stream().filter(v -> v.kind() == Verdict.Kind.VM_STOPPED).findFirst().orElseThrow();
+        assertTrue(vm.sentence().contains("QEMU read the error notification at " + dev.aertrace.text.Durations.rel(ep.start(), read.ts())),
+                vm.sentence());
+        assertTrue(vm.evidence().contains(read), "the read is evidence of the verdict");
+        assertTrue(String.join(" ", dev.aertrace.qemu.QemuText.summary(a)).contains("QEMU read the error notification at "),
+                dev.aertrace.qemu.QemuText.summary(a).toString());
+        assertTrue(dev.aertrace.lanes.EpisodeLanes.of(a).lanes().stream()
+                .filter(l -> l.actor() == dev.aertrace.lanes.EpisodeLanes.Actor.QEMU).flatMap(l -> l.marks().stream())
+                .anyMatch(m -> m.name().equals("QEMU read the error notification") && m.ts() == read.ts()), "a mark on the QEMU lane");
     }
 }
