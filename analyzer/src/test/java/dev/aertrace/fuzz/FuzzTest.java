@@ -288,12 +288,8 @@ class FuzzTest {
                                         (System.nanoTime() - t0) / 1e9, failures.size(), load());
                             if (problem != null) {
                                 String id = "seed " + seed + " mutant " + i + " " + LAB.relativize(traces.get(ti)) + " " + c + " " + m.ops();
-                                keep(c, m, id, problem);
-                                if (KNOWN_OPEN.contains("seed " + seed + " mutant " + i)) {
-                                    System.out.println("fuzz: KNOWN OPEN (issue 10, not fixed): " + id + ": " + problem);
-                                    continue;
-                                }
                                 failures.add(id + ": " + problem);
+                                keep(c, m, id, problem);
                             }
                         }
                     } catch (Throwable e) {
@@ -320,15 +316,6 @@ class FuzzTest {
         System.out.printf("fuzz: %d mutants changed only a number to another value its field allows (FuzzDomain): not judged by the evidence property%n", notJudged.get());
         if (!failures.isEmpty()) fail(failures.size() + " failing mutants (kept under target/fuzz-failures):\n" + String.join("\n", failures));
     }
-
-    /**
-     * Evidence-property failures found on the build's own seed and not yet fixed, named one by one so that any other
-     * failure still fails the build. Each is printed on every run as KNOWN OPEN and listed in README (issue 10).
-     * Mutant 1098 (7.2/fatal-reset-retry: invalid UTF-8 in vfio.err_detected.exit's dev, a header in place of a
-     * later line): two user reads that returned 9 ms before aer_root_reset began are counted confidently in
-     * access-during-reset; found by the clean-clone CI run at 06:41 UTC on 2026-12-02, after the last merges.
-     */
-    private static final java.util.Set<String> KNOWN_OPEN = java.util.Set.of("seed 20261202 mutant 1098");
 
     private static String load() {
         try {
