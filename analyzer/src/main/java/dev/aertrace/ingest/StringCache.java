@@ -36,7 +36,7 @@ final class StringCache {
                 + buf[off + (len >> 2)] * 8191 + buf[off + len - 1 - (len >> 2)] * 65599;
         int idx = (h ^ (h >>> 16)) & (SIZE - 1);
         byte[] k = byteKeys[idx];
-        if (k != null && java.util.Arrays.equals(k, 0, k.length, buf, off, off + len)) return byteSlots[idx];
+        if (k != null && LineScanner.same(k, buf, off, len)) return byteSlots[idx];
         String s = new String(buf, off, len, java.nio.charset.StandardCharsets.ISO_8859_1);
         byteSlots[idx] = s;
         byteKeys[idx] = java.util.Arrays.copyOfRange(buf, off, off + len);
