@@ -124,8 +124,8 @@ QLOG=/out/qemu-user.log
 start_nested() {
 	cp $LAB/poll.elf /tmp/poll.elf
 	qemu-system-x86_64 -accel tcg -machine q35 -m 64 -nodefaults -display none -no-user-config \
-		-kernel /tmp/poll.elf -append "delay=${POLL_DELAY:-2000}" \
-		-device vfio-pci,host=$EP,bus=pcie.0,addr=4,rombar=0 \
+		-kernel /tmp/poll.elf -append "delay=${POLL_DELAY:-2000}${POLL_ARGS:+ $POLL_ARGS}" \
+		-device vfio-pci,host=$EP,bus=pcie.0,addr=4,rombar=0${NESTED_DEV:+,$NESTED_DEV} \
 		-debugcon file:/out/debugcon.log -qmp unix:$QSOCK,server=on,wait=off >/out/qemu.out 2>&1 &
 	UPID=$!
 	if ! wait_for 300 grep -q "poll: n=" /out/debugcon.log; then
