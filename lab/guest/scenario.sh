@@ -34,7 +34,7 @@ start_agent() {
 	/usr/bin/python3 /aertrace/agent/aertrace-agent $devargs ${AGENT_EXTRA:-} -o $TRACE 2>/out/agent.err &
 	TRACER_PID=$!
 	# 900 s: at load 15-28 on the 2-core build machine bcc's compile under TCG took 180-300 s and more
-	if ! wait_for 900 sh -c "grep -q 'aertrace-agent: ready' /out/agent.err || ! kill -0 $TRACER_PID" ||
+	if ! wait_for ${AGENT_WAIT:-900} sh -c "grep -q 'aertrace-agent: ready' /out/agent.err || ! kill -0 $TRACER_PID" ||
 		! kill -0 $TRACER_PID; then
 		say "agent not ready: $(tail -c 600 /out/agent.err)"; return 1
 	fi
