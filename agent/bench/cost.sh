@@ -64,6 +64,7 @@ echo "kernel $(uname -r), device $DEV, $SECS s per phase, $(nproc) CPUs, interva
 echo "bpf_jit_enable=$(cat /proc/sys/net/core/bpf_jit_enable 2>/dev/null)"
 # every bpf_ktime_get_ns and the reader's own clock_gettime read this; the HPET is an emulated MMIO access
 echo "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null)"
+echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1); meltdown: $(cat /sys/devices/system/cpu/vulnerabilities/meltdown 2>/dev/null)"
 # What one clock read costs in this guest (no vDSO for the HPET: a syscall each), against a syscall that reads
 # no clock and the coarse clock (6 = CLOCK_MONOTONIC_COARSE, no hardware read): a precise timestamp is what bpf_ktime_get_ns pays too.
 $PY - <<'PYEOF'
@@ -91,6 +92,15 @@ wait_err() {  # until the agent's stderr has $2 lines matching $1 (at most 120 s
     n=0
     while [ "$(grep -c "$1" "$OUT/cost-agent.err")" -lt "$2" ] && [ $n -lt 600 ]; do sleep 0.2; n=$((n + 1)); done
 }
+quiet_trace() {  # until the agent's trace has not grown for 3 s (at most 600 s)
+    n=0; last=-1; same=0
+    while [ $same -lt 3 ] && [ $n -lt 600 ]; do
+        sz=$(stat -c %s "$OUT/cost.jsonl" 2>/dev/null || echo 0)
+        if [ "$sz" = "$last" ]; then same=$((same + 1)); else same=0; fi
+        last=$sz; sleep 1; n=$((n + 1))
+    done
+    echo "trace quiet after ${n} s"
+}
 abmark() {  # close a phase of the A/B reader; sets $rate to its rate (no subshell: $marks must count)
     marks=$((marks + 1))
     # for agent/bench/vcpu_time.py on the host: the vCPUs' CPU time at this mark (it polls every 10 ms)
@@ -114,6 +124,9 @@ for i in $INTERVALS; do
     p=$!
     marks=0
     sleep 4
+    # The open's FLR made the device live for --tail-ms: at a flat-out rate the agent is still writing that
+    # window's records long after (Python in an emulated guest); its CPU would count in every phase below.
+    quiet_trace
     k=1
     while [ $k -le "$AB_ROUNDS" ]; do
         kill -USR1 $a; pauses=$((pauses + 1)); wait_err "vfio.rw detached" $pauses

@@ -415,6 +415,9 @@ static __always_inline int rw_enter(void *ctx, u32 write, void *vdev, u64 buf, u
     struct vstash_t st = {};
     struct vinfo_t v = {};
     u64 pos = 0;
+#ifdef BENCH_RW_EMPTY
+    return 0;   /* agent/bench/cost.sh: what the attachment costs without any work in the program */
+#endif
 #if defined(TASK_STASH) && defined(VCACHE) && defined(HIST_N)
     {
         struct vstash_t *t = rw_tstash.task_storage_get(bpf_get_current_task_btf(), 0,
@@ -510,6 +513,9 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
     u32 all_ones = 0;
 #endif
 
+#ifdef BENCH_RW_EMPTY
+    return 0;
+#endif
 #ifdef TASK_STASH
     st = rw_tstash.task_storage_get(bpf_get_current_task_btf(), 0, 0);
     if (st && st->valid)
