@@ -52,8 +52,8 @@ public final class KernelLogAnalyzer {
         Object[] cur = new Object[2]; // header, context in force while the timeline emits
         KernelLogReader.Stats[] st = new KernelLogReader.Stats[1];
         TimelineBuilder timeline = new TimelineBuilder(source, opt.timeline(), diag,
-                ep -> sink.accept(mark(detector.analyze(ep, (TraceHeader) cur[0]), (KernelLogReader.Context) cur[1], st[0]),
-                        cur[1] == null ? null : ((KernelLogReader.Context) cur[1]).realtimeOffset));
+                ep -> sink.accept(mark(detector.analyze(ep, (TraceHeader) cur[0]), (LogError) cur[1], st[0]),
+                        cur[1] == null ? null : ((LogError) cur[1]).realtimeOffset));
         long[] events = new long[1];
         Map<String, Long> byType = new TreeMap<>();
         KernelLogReader reader = new KernelLogReader(patterns, diag, (h, ev, ctx) -> {
@@ -91,7 +91,7 @@ public final class KernelLogAnalyzer {
                 : ns >= 1000 ? (ns / 1000) + " µs" : ns + " ns";
     }
 
-    private static AnalyzedEpisode mark(AnalyzedEpisode a, KernelLogReader.Context c, KernelLogReader.Stats s) {
+    private static AnalyzedEpisode mark(AnalyzedEpisode a, LogError c, KernelLogReader.Stats s) {
         Episode ep = a.episode();
         if (c == null) return a;
         List<Verdict> out = new ArrayList<>();
@@ -129,12 +129,12 @@ public final class KernelLogAnalyzer {
         return new AnalyzedEpisode(ep, List.copyOf(out), o, List.of());
     }
 
-    private static String describeLine(KernelLogReader.Context c, KernelLogReader.Stats s) {
+    private static String describeLine(LogError c, KernelLogReader.Stats s) {
         String f = s.formats.isEmpty() ? "?" : s.formats.keySet().iterator().next().name().toLowerCase().replace('_', ' ');
         return f + ", times to " + res(c.resolutionNs);
     }
 
-    private static String failedSentence(KernelLogReader.Context c) {
+    private static String failedSentence(LogError c) {
         StringBuilder sb = new StringBuilder();
         if (c.recovered != null && !c.recovered)
             sb.append("The kernel logged \"device recovery failed\" on ").append(c.resultDev).append(" (line ")

@@ -1,0 +1,139 @@
+package dev.aertrace.cli;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+
+/** The measuring side of {@link BenchCommand}: fresh JVMs, their figures, the table. */
+final class BenchRuns {
+    private BenchRuns() {}
+
+    /** The JVM options the {@code aertrace} launcher uses: AERTRACE_JAVA_OPTS, plus -Xmx256m unless it sets a heap. */
+    static List<String> launcherOptions() {
+        String env = System.getenv().getOrDefault("AERTRACE_JAVA_OPTS", "").trim();
+        List<String> o = new ArrayList<>();
+        if (!(" " + env).contains(" -Xmx") && !(" " + env).contains(" -XX:MaxRAM")) o.add("-Xmx256m");
+        if (!env.isEmpty()) o.addAll(Arrays.asList(env.split("\\s+")));
+        return o;
+    }
+
+    /** One worker run: exit code, wall ns, CPU ns, peak heap, peak RSS, report bytes. */
+    static long[] worker(List<String> jvm, String mode, Path f) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(ProcessHandle.current().info().command().orElse("java"));
+        cmd.addAll(jvm);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), BenchWorker.class.getName(), mode, f.toString()));
+        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        String line;
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+            line = r.readLine();
+        }
+        if (p.waitFor() != 0 || line == null) throw new IllegalStateException(mode + " run failed (exit " + p.exitValue() + ")");
+        String[] x = line.split(" ");
+        long[] r = new long[6];
+        for (int i = 0; i < 6; i++) r[i] = Long.parseLong(x[i + 1]);
+        return r;
+    }
+
+    /** Per mode: medians over the rounds, and each round's ratio to that round's floor. */
+    static void table(long[][][] r, long events, long inputBytes) {
+        System.out.printf(Locale.ROOT, "%-6s %4s %8s %8s %12s %10s %10s %14s %9s %9s%n", "mode", "exit", "CPU s", "wall s",
+                "events/CPU-s", "CPU/floor", "wall/floor", "report bytes", "heap MiB", "RSS MiB");
+        double[] cpuRatio = new double[BenchCommand.MODES.length];
+        for (int m = 0; m < BenchCommand.MODES.length; m++) {
+            double cpu = median(r, m, 2, -1), wall = median(r, m, 1, -1);
+            cpuRatio[m] = median(r, m, 2, 0);
+            long[] first = r[0][m];
+            long heap = 0, rss = 0;
+            for (long[][] round : r) {
+                heap = Math.max(heap, round[m][3]);
+                rss = Math.max(rss, round[m][4]);
+            }
+            System.out.printf(Locale.ROOT, "%-6s %4d %8.2f %8.2f %12.0f %10.2f %10.2f %14s %9.1f %9.1f%n", BenchCommand.MODES[m],
+                    first[0], cpu / 1e9, wall / 1e9, events / (cpu / 1e9), cpuRatio[m], median(r, m, 1, 0),
+                    m == 0 ? "-" : first[5] + String.format(Locale.ROOT, " (%.2f%%)", 100.0 * first[5] / inputBytes),
+                    heap / 1048576.0, rss / 1048576.0);
+        }
+        double limit = events >= 5_000_000 ? 1.5 : 2.0;
+        long jsonBytes = r[0][2][5];
+        long rss = 0;
+        for (long[][] round : r) for (long[] mode : round) rss = Math.max(rss, mode[4]);
+        System.out.printf(Locale.ROOT, "issue 13 targets at this size: text CPU <= %.1fx floor: %s (%.2fx); json CPU <= %.1fx floor: %s (%.2fx);"
+                        + " JSON report <= 5%% of the input: %s (%.2f%%); peak RSS <= 256 MiB: %s (%.0f MiB)%n",
+                limit, met(cpuRatio[1] <= limit), cpuRatio[1], limit, met(cpuRatio[2] <= limit), cpuRatio[2],
+                met(jsonBytes * 20 <= inputBytes), 100.0 * jsonBytes / inputBytes, met(rss <= 256L << 20), rss / 1048576.0);
+    }
+
+    private static String met(boolean ok) { return ok ? "met" : "NOT met"; }
+
+    /** Median over rounds of column {@code col} of mode {@code m}; divided by the floor's in the same round if {@code ratioTo} >= 0. */
+    private static double median(long[][][] r, int m, int col, int ratioTo) {
+        double[] v = new double[r.length];
+        for (int i = 0; i < r.length; i++) v[i] = ratioTo < 0 ? r[i][m][col] : (double) r[i][m][col] / r[i][ratioTo][col];
+        Arrays.sort(v);
+        return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    }
+
+    /**
+     * Time to first result: {@code aertrace analyze} on the embedded trace through the launcher script when this jar
+     * sits in a checkout (the real command, the launcher's staleness check included), else java -jar. Wall time from
+     * the start of the process to its first byte of report and to its exit; medians.
+     */
+    static void timeToFirstResult(int n, List<String> jvm) throws IOException, InterruptedException {
+        Path jar = Path.of(System.getProperty("java.class.path").split(java.io.File.pathSeparator)[0]).toAbsolutePath();
+        Path launcher = jar.getParent() == null || jar.getParent().getParent() == null ? null
+                : jar.getParent().getParent().getParent().resolve("aertrace");
+        List<String> cmd = new ArrayList<>();
+        if (launcher != null && Files.isExecutable(launcher) && jar.toString().endsWith(".jar")) cmd.add(launcher.toString());
+        else {
+            cmd.add(ProcessHandle.current().info().command().orElse("java"));
+            cmd.addAll(jvm);
+            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        }
+        cmd.add("analyze");
+        double[] first = new double[n], exit = new double[n];
+        for (int i = 0; i < n; i++) {
+            long t0 = System.nanoTime();
+            Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+            try (InputStream in = p.getInputStream()) {
+                in.read();
+                first[i] = (System.nanoTime() - t0) / 1e9;
+                in.transferTo(java.io.OutputStream.nullOutputStream());
+            }
+            p.waitFor();
+            exit[i] = (System.nanoTime() - t0) / 1e9;
+        }
+        Arrays.sort(first);
+        Arrays.sort(exit);
+        System.out.printf(Locale.ROOT, "%ntime to first result (`%s`, embedded 6.1 fatal-race, %d runs): first report byte %.2f s,"
+                + " exit %.2f s (medians; min %.2f / %.2f s); %s%n", String.join(" ", cmd.subList(0, 1)) + " analyze", n,
+                first[n / 2], exit[n / 2], first[0], exit[0], load("load"));
+    }
+
+    static String load(String what) {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
+            return what + " " + f[0] + " " + f[1] + " " + f[2];
+        } catch (IOException e) {
+            return what + " unknown";
+        }
+    }
+
+    /** Lines in {@code f} (header and footer included). */
+    static long lines(Path f) throws IOException {
+        long n = 0;
+        byte[] b = new byte[1 << 16];
+        try (InputStream in = Files.newInputStream(f)) {
+            for (int k; (k = in.read(b)) > 0; ) for (int i = 0; i < k; i++) if (b[i] == '\n') n++;
+        }
+        return n;
+    }
+}
