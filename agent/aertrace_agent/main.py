@@ -282,6 +282,8 @@ class Agent(object):
 
     def _program(self):
         self.defines = catalog_mod.defines_for(self.chosen, self.kernel) + self.rec_defines
+        # benches only (agent/bench/cost.sh): e.g. BENCH_RW_EMPTY, vfio.rw's programs returning at once
+        self.defines += [d for d in os.environ.get("AERTRACE_BENCH_DEFINES", "").split(",") if d.startswith("BENCH_")]
         if self.task_stash and any(c["event"] == "vfio.rw" for c in self.chosen):
             self.defines.append("TASK_STASH")
         self.text = program_text(self.args.probes_dir, catalog_mod.probe_files(self.chosen))
@@ -471,7 +473,8 @@ class Agent(object):
             (": " + ", ".join(m["event"] for m in self.missing)) if self.missing else "", buffer_kind,
             ", flight recorder %d per device, tail %g ms" % (args.history, args.tail_ms) if args.history else "")
             + (", vfio.rw stash: %s" % ("task storage" if "TASK_STASH" in self.defines else "hash map")
-               if any(c["event"] == "vfio.rw" for c in self.ok) else ""))
+               if any(c["event"] == "vfio.rw" for c in self.ok) else "")
+            + "".join(", bench define %s" % d for d in self.defines if d.startswith("BENCH_")))
         err("ready")
 
         deadline = time.monotonic() + args.duration if args.duration else None

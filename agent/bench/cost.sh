@@ -62,7 +62,23 @@ inject_fatal() {  # ask the host (lab/run) for a fatal error on the endpoint, wa
 
 echo "kernel $(uname -r), device $DEV, $SECS s per phase, $(nproc) CPUs, intervals (us): $INTERVALS, agent args: ${AGENT_ARGS:-(defaults)}"
 echo "bpf_jit_enable=$(cat /proc/sys/net/core/bpf_jit_enable 2>/dev/null)"
-rm -f "$OUT/cost-phases.txt"
+# every bpf_ktime_get_ns and the reader's own clock_gettime read this; the HPET is an emulated MMIO access
+echo "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null)"
+echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1); meltdown: $(cat /sys/devices/system/cpu/vulnerabilities/meltdown 2>/dev/null)"
+# What one clock read costs in this guest (no vDSO for the HPET: a syscall each), against a syscall that reads
+# no clock and the coarse clock (6 = CLOCK_MONOTONIC_COARSE, no hardware read): a precise timestamp is what bpf_ktime_get_ns pays too.
+$PY - <<'PYEOF'
+import os, time
+def per(f, n=100000):
+    t0 = time.perf_counter_ns()
+    for _ in range(n):
+        f()
+    return (time.perf_counter_ns() - t0) / n
+m, c, s = (per(lambda: time.clock_gettime_ns(time.CLOCK_MONOTONIC)),
+           per(lambda: time.clock_gettime_ns(6)), per(os.getppid))
+print("clock read (python loop): CLOCK_MONOTONIC %.0f ns, CLOCK_MONOTONIC_COARSE %.0f ns, getppid() %.0f ns" % (m, c, s))
+PYEOF
+rm -f "$OUT/cost-phases.txt" "$OUT/ab-marks.txt"
 for i in $INTERVALS; do
     r=$(user_rate "$i" "$OUT/cost-base-$i.log" base)
     echo "interval $i us without agent: $r reads/s"
@@ -76,12 +92,24 @@ wait_err() {  # until the agent's stderr has $2 lines matching $1 (at most 120 s
     n=0
     while [ "$(grep -c "$1" "$OUT/cost-agent.err")" -lt "$2" ] && [ $n -lt 600 ]; do sleep 0.2; n=$((n + 1)); done
 }
-abmark() {  # close a phase of the A/B reader; prints its rate
-    kill -USR2 $p
+quiet_trace() {  # until the agent's trace has not grown for 3 s (at most 600 s)
+    n=0; last=-1; same=0
+    while [ $same -lt 3 ] && [ $n -lt 600 ]; do
+        sz=$(stat -c %s "$OUT/cost.jsonl" 2>/dev/null || echo 0)
+        if [ "$sz" = "$last" ]; then same=$((same + 1)); else same=0; fi
+        last=$sz; sleep 1; n=$((n + 1))
+    done
+    echo "trace quiet after ${n} s"
+}
+abmark() {  # close a phase of the A/B reader; sets $rate to its rate (no subshell: $marks must count)
     marks=$((marks + 1))
+    # for agent/bench/vcpu_time.py on the host: the vCPUs' CPU time at this mark (it polls every 10 ms)
+    echo "abmark $i $marks" >>"$OUT/ab-marks.txt"
+    sleep 0.05
+    kill -USR2 $p
     n=0
     while [ "$(grep -c 'ev=mark' "$abl")" -lt $marks ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-    grep 'ev=mark' "$abl" | tail -1 | sed -n 's/.*reads_per_s=\([0-9.]*\).*/\1/p'
+    rate=$(grep 'ev=mark' "$abl" | sed -n "${marks}s/.*reads_per_s=\([0-9.]*\).*/\1/p")
 }
 # A/B in one reader (the drift-free figure): the agent stays loaded and SIGUSR1/SIGUSR2 (--pause-signals)
 # detach and re-attach its vfio.rw probes without a compile, so phases with and without them alternate
@@ -96,13 +124,17 @@ for i in $INTERVALS; do
     p=$!
     marks=0
     sleep 4
+    # The open's FLR made the device live for --tail-ms: at a flat-out rate the agent is still writing that
+    # window's records long after (Python in an emulated guest); its CPU would count in every phase below.
+    quiet_trace
     k=1
     while [ $k -le "$AB_ROUNDS" ]; do
         kill -USR1 $a; pauses=$((pauses + 1)); wait_err "vfio.rw detached" $pauses
-        sleep 1; abmark >/dev/null; sleep "$AB_SECS"; rn=$(abmark)
+        sleep 1; abmark; sleep "$AB_SECS"; abmark; rn=$rate; mn=$marks
         kill -USR2 $a; wait_err "vfio.rw attached again" $pauses
-        sleep 1; abmark >/dev/null; sleep "$AB_SECS"; ra=$(abmark)
-        echo "ab $i $k $rn $ra" >>"$OUT/cost-phases.txt"
+        sleep 1; abmark; sleep "$AB_SECS"; abmark; ra=$rate
+        # the reader's mark numbers of the two phases: cost_report.py pairs them with vcpu-marks.txt
+        echo "ab $i $k $rn $ra $mn $marks" >>"$OUT/cost-phases.txt"
         echo "A/B interval $i us, round $k: without probes $rn reads/s, with $ra reads/s"
         k=$((k + 1))
     done

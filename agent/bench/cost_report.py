@@ -8,9 +8,53 @@ for (user_reset.enter to .exit), extended by 2 s (the analyzer's --settle) after
 inside a window when its [since, until] bounds (schema v2) meet the window; a line without bounds is taken
 to be inside every window of its phase (it cannot be placed)."""
 import json
+import os
+import re
 import sys
 
 SETTLE = 2 * 10**9
+
+
+def per_cpu(ab, folder):
+    """The A/B phases per CPU the guest got (agent/bench/vcpu_time.py's vcpu-marks.txt, when it ran on the host):
+    reads of a phase (the reader's mark line) / the on-CPU time of the guest's vCPU threads during it."""
+    try:
+        ns = {}
+        for line in open(os.path.join(folder, "vcpu-marks.txt")):
+            p = line.split()
+            if len(p) == 4 and p[0] == "abmark":
+                ns[(p[1], int(p[2]))] = int(p[3])
+    except OSError:
+        return
+    reads = {}
+    for iv in set(x[0] for x in ab):
+        try:
+            marks = [l for l in open(os.path.join(folder, "cost-ab-%s.log" % iv)) if "ev=mark" in l]
+        except OSError:
+            continue
+        for n, l in enumerate(marks, 1):
+            m = re.search(r" reads=(\d+)", l)
+            if m:
+                reads[(iv, n)] = int(m.group(1))
+
+    def rate(iv, n):   # reads per second of vCPU time in the phase that mark n closed
+        cpu = ns.get((iv, n), 0) - ns.get((iv, n - 1), 0)
+        return reads[(iv, n)] / (cpu / 1e9) if (iv, n) in reads and (iv, n - 1) in ns and cpu > 0 else None
+
+    rows = [(iv, k, rate(iv, mn), rate(iv, ma)) for iv, k, _, _, mn, ma in ab if mn]
+    rows = [r for r in rows if r[2] and r[3]]
+    if not rows:
+        return
+    print()
+    print("The same phases per CPU the guest got (reads / on-CPU time of its vCPU threads, agent/bench/vcpu_time.py):")
+    print("| read interval | round | reads per vCPU-second without | with | ratio |")
+    print("|---|---|---|---|---|")
+    for iv, k, cn, ca in rows:
+        print("| %s | %d | %.0f | %.0f | %.2f |" % (iv, k, cn, ca, ca / cn))
+    for iv in sorted(set(r[0] for r in rows), key=int):
+        rs = sorted(r[3] / r[2] for r in rows if r[0] == iv)
+        print("interval %s, per vCPU-second: median ratio %.2f over %d rounds (min %.2f, max %.2f)" % (
+            iv, rs[len(rs) // 2], len(rs), rs[0], rs[-1]))
 
 
 def main(phases_path, trace_path):
@@ -28,7 +72,8 @@ def main(phases_path, trace_path):
             agent.append((p[1], float(p[2] or 0), int(p[3]), int(p[4]) + 5 * 10**9,
                           int(p[5]) / float(p[6]) / ((int(p[4]) - int(p[3])) / 1e9)))
         elif p[0] == "ab":
-            ab.append((p[1], int(p[2]), float(p[3] or 0), float(p[4] or 0)))
+            ab.append((p[1], int(p[2]), float(p[3] or 0), float(p[4] or 0),
+                       int(p[5]) if len(p) > 6 and p[5] else None, int(p[6]) if len(p) > 6 and p[6] else None))
         elif p[0] == "reset":
             resets.append((p[1], float(p[2] or 0), int(p[3]), int(p[4])))
     events = []
@@ -82,13 +127,14 @@ def main(phases_path, trace_path):
         print("A/B in one reader (vfio.rw probes detached / attached, agent loaded throughout):")
         print("| read interval | round | reads/s without | with | ratio |")
         print("|---|---|---|---|---|")
-        for iv, k, rn, ra in ab:
+        for iv, k, rn, ra, _, _ in ab:
             print("| %s | %d | %.0f | %.0f | %.2f |" % (iv, k, rn, ra, ra / rn if rn else 0))
         for iv in sorted(set(x[0] for x in ab), key=int):
             rs = sorted(x[3] / x[2] for x in ab if x[0] == iv and x[2])
             if rs:
                 print("interval %s: median ratio %.2f over %d rounds (min %.2f, max %.2f)" % (
                     iv, rs[len(rs) // 2], len(rs), rs[0], rs[-1]))
+        per_cpu(ab, os.path.dirname(os.path.abspath(phases_path)))
     print("| read interval | reads/s without agent | reads/s with agent | ratio | config reads streamed | events lost | agent CPU (of one CPU) |")
     print("|---|---|---|---|---|---|---|")
     for iv, w, t0, t1, cpu in agent:

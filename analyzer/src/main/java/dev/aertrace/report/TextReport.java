@@ -105,7 +105,13 @@ public final class TextReport implements ReportSink {
         }
         for (String q : dev.aertrace.qemu.QemuText.summary(a)) wrap(L, "   " + q, "     ");
         L.add("   timeline (ms since the error; ! = evidence):");
-        List<Row> rows = timeline(ep, evidence, a.qemu());
+        fold(L, timeline(ep, evidence, a.qemu()), maxTimelineLines);
+        if (ep.elidedEvents() > 0) L.add("     (" + ep.elidedEvents() + " events beyond the per-episode cap not kept)");
+        return L;
+    }
+
+    /** The timeline's rows, at most {@code maxTimelineLines}, repeated user lines folded. */
+    private static void fold(List<String> L, List<Row> rows, int maxTimelineLines) {
         // A polling user repeats the same reads; after the first occurrence, runs of identical user lines that
         // are not evidence fold into one "… N repeats" line so the mail shows what changed.
         java.util.ArrayDeque<String> recent = new java.util.ArrayDeque<>();
@@ -138,8 +144,6 @@ public final class TextReport implements ReportSink {
             if (recent.size() > 6) recent.removeFirst();
         }
         if (folded > 0) L.add(fold(folded, lastFolded, guestFolded));
-        if (ep.elidedEvents() > 0) L.add("     (" + ep.elidedEvents() + " events beyond the per-episode cap not kept)");
-        return L;
     }
 
     /** A timeline line: mark, offset (formatted only now: most rows are folded or past the cap), side, device, what. */
