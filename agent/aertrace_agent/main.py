@@ -583,12 +583,24 @@ class Recording(object):
         self.ring_losses = 0      # ring buffer refusals said on stderr (bounded)
 
     def dump_history(self, ts, dev, cpu):
-        """Writes the history of the trigger's hierarchy (what was not written yet) before the trigger."""
+        """Writes the history of the trigger's hierarchy (what was not written yet) before the trigger.
+
+        Only the accesses that returned before the trigger: the agent reads the history when it reaches the trigger
+        in the stream, which behind a backlog (a flat-out window written by Python in an emulated guest) is seconds
+        later, when the kernel may already be recording again after the window. Those later accesses stay in the
+        history for the next dump (or are counted as dropped when overwritten); written here they would be dated
+        after the trigger and take the place of the baseline before it."""
         for slot, key in self.mirror.trigger(ts, dev):
             after = self.dumped.get(slot, 0)
             entries, head = self.runner.history(slot, after)
-            dropped = max(0, head - after - len(entries))
-            self.dumped[slot] = head
+            n = 0
+            while n < len(entries) and entries[n][2] < ts:   # entries: seq order; [2] = return ts
+                n += 1
+            # the last seq dealt with: everything up to the first access after the trigger
+            upto = entries[n][0] - 1 if n < len(entries) else head
+            entries = entries[:n]
+            dropped = max(0, upto - after - len(entries))
+            self.dumped[slot] = upto
             st = self.hist_stats.setdefault(slot, [0, 0])
             st[0] += len(entries)
             st[1] += dropped
