@@ -612,6 +612,13 @@ class Recording(object):
             for line in self.enc.history_lines(entries, key):
                 self.write_line(line)
             self.state["events"] += 1 + 2 * len(entries)
+        for h in self.mirror.went_live:
+            try:
+                self.runner.unfreeze(h)
+            except Exception as e:   # a kernel without the map (older probes) or bcc refusing the write
+                if not self.state.get("unfreeze_err"):
+                    self.state["unfreeze_err"] = True
+                    err("could not let the kernel record history again (%s): accesses are counted as dropped" % e)
 
     def emit(self, line):
         state = self.state

@@ -243,6 +243,8 @@ class RunLoopTest(unittest.TestCase):
                          [(3, 0, 100), (1, 0, 2 * 10**9)])
         self.assertEqual(lines[-1]["recorder"]["0000:01:00.0"]["history_written"], 4)
         self.assertEqual(lines[-1]["recorder"]["0000:01:00.0"]["history_dropped"], 0)
+        # each dump let the kernel write hierarchy 0's history again (common.h hist_frozen)
+        self.assertEqual(Late.last.tables["hist_frozen"].items, {0: 0})
 
     def test_stop_during_compile_still_ends_with_footer(self):
         class SignalledDuringCompile(FakeBPF):
