@@ -34,7 +34,7 @@ start_agent() {
 	/usr/bin/python3 /aertrace/agent/aertrace-agent $devargs ${AGENT_EXTRA:-} -o $TRACE 2>/out/agent.err &
 	TRACER_PID=$!
 	# 900 s: at load 15-28 on the 2-core build machine bcc's compile under TCG took 180-300 s and more
-	if ! wait_for 900 sh -c "grep -q 'aertrace-agent: ready' /out/agent.err || ! kill -0 $TRACER_PID" ||
+	if ! wait_for ${AGENT_WAIT:-900} sh -c "grep -q 'aertrace-agent: ready' /out/agent.err || ! kill -0 $TRACER_PID" ||
 		! kill -0 $TRACER_PID; then
 		say "agent not ready: $(tail -c 600 /out/agent.err)"; return 1
 	fi
@@ -124,8 +124,8 @@ QLOG=/out/qemu-user.log
 start_nested() {
 	cp $LAB/poll.elf /tmp/poll.elf
 	qemu-system-x86_64 -accel tcg -machine q35 -m 64 -nodefaults -display none -no-user-config \
-		-kernel /tmp/poll.elf -append "delay=${POLL_DELAY:-2000}" \
-		-device vfio-pci,host=$EP,bus=pcie.0,addr=4,rombar=0 \
+		-kernel /tmp/poll.elf -append "delay=${POLL_DELAY:-2000}${POLL_ARGS:+ $POLL_ARGS}" \
+		-device vfio-pci,host=$EP,bus=pcie.0,addr=4,rombar=0${NESTED_DEV:+,$NESTED_DEV} \
 		-debugcon file:/out/debugcon.log -qmp unix:$QSOCK,server=on,wait=off >/out/qemu.out 2>&1 &
 	UPID=$!
 	if ! wait_for 300 grep -q "poll: n=" /out/debugcon.log; then

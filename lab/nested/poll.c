@@ -10,9 +10,18 @@
  * access traps to QEMU, which serves it through vfio_pci_read_config() and, for the bits it
  * does not emulate, a pread() on the vfio device: the host-side vfio.rw events of the trace.
  *
+ * With "bar=N" it also reads one dword of memory BAR N in every poll (after writing 0 to it once
+ * at start), as a driver reads its device's registers: QEMU serves such an access through
+ * vfio_region_read()/vfio_region_write() (a pread()/pwrite() on the vfio device: the host's
+ * vfio.rw on barN) only when the BAR is not mmap'd into the guest: an I/O BAR, the MSI-X
+ * table's page, a quirk, or -device vfio-pci,x-no-mmap=on (lab/run qemu-bar). An mmap'd BAR is
+ * read by the guest directly (under KVM and TCG alike) and neither QEMU nor vfio-pci sees it.
+ * A 64-bit BAR the firmware put above 4 GiB is out of this 32-bit program's reach: it then
+ * takes the first memory BAR below 4 GiB and says so.
+ *
  * Progress goes to QEMU's debugcon (port 0xe9): "poll: ..." lines at start, a line whenever a
  * value changes, and a '.' every 1024 polls. Command line (multiboot): "delay=N" (pause
- * instructions between polls, default 20000).
+ * instructions between polls, default 20000), "bar=N" (BAR index 0-5, default none).
  *
  * Built by lab/run with the host's gcc -m32 -ffreestanding and ld -m elf_i386 (no libc).
  */
@@ -69,26 +78,43 @@ static u32 ecam_rd32(int dev, int off)
 	return *(volatile u32 *)(ECAM_BASE + ((u32)dev << 15) + (u32)off);
 }
 
-static u32 parse_delay(u32 magic, u32 *mbi)
+/* the number after "key=" on the multiboot command line, or dflt */
+static u32 parse_arg(u32 magic, u32 *mbi, const char *key, u32 dflt)
 {
-	u32 delay = 20000;
 	if (magic != 0x2BADB002u || !(mbi[0] & 4))
-		return delay;
-	const char *c = (const char *)mbi[4];
-	for (; *c; c++) {
-		if (c[0] == 'd' && c[1] == 'e' && c[2] == 'l' && c[3] == 'a' && c[4] == 'y' && c[5] == '=') {
-			delay = 0;
-			for (c += 6; *c >= '0' && *c <= '9'; c++)
-				delay = delay * 10 + (u32)(*c - '0');
-			break;
-		}
+		return dflt;
+	const char *line = (const char *)mbi[4];
+	for (const char *c = line; *c; c++) {
+		const char *k = key, *v = c;
+		while (*k && *v == *k)
+			k++, v++;
+		if (*k || *v != '=' || (c != line && c[-1] != ' '))
+			continue;
+		u32 n = 0;
+		for (v++; *v >= '0' && *v <= '9'; v++)
+			n = n * 10 + (u32)(*v - '0');
+		return n;
 	}
-	return delay;
+	return dflt;
+}
+
+/* the address of memory BAR `bar` if this 32-bit program can reach it, else 0 */
+static u32 bar_addr(int dev, int bar)
+{
+	if (bar < 0 || bar > 5)
+		return 0;
+	u32 lo = rd32(dev, 0x10 + bar * 4);
+	if (lo & 1)
+		return 0; /* an I/O BAR */
+	if ((lo & 6) == 4 && (bar == 5 || rd32(dev, 0x14 + bar * 4)))
+		return 0; /* 64-bit, above 4 GiB */
+	return lo & ~0xfu;
 }
 
 void cmain(u32 magic, u32 *mbi)
 {
-	u32 delay = parse_delay(magic, mbi);
+	u32 delay = parse_arg(magic, mbi, "delay", 20000);
+	int bar = (int)parse_arg(magic, mbi, "bar", 99);
 	int dev = -1;
 	for (int d = 0; d < 32; d++)
 		if ((rd32(d, 0) & 0xffff) == 0x1af4) {
@@ -123,22 +149,47 @@ void cmain(u32 magic, u32 *mbi)
 	puthex(rd(dev, 0x04, 2), 4);
 	puts(" aer_hdr=");
 	puthex(ecam_rd32(dev, 0x100), 8);
+	volatile u32 *mmio = 0;
+	if (bar != 99) {
+		u32 a = bar_addr(dev, bar);
+		for (int b = 0; !a && b < 6; b++)
+			if ((a = bar_addr(dev, b)))
+				bar = b;
+		puts(" bar");
+		putc((char)('0' + (bar < 10 ? bar : 0)));
+		putc('=');
+		puthex(a, 8);
+		if (a) {
+			/* memory space on (the firmware normally did it already) */
+			wr16(dev, 0x04, (u16)(rd(dev, 0x04, 2) | 0x0002));
+			mmio = (volatile u32 *)a;
+			*mmio = 0;
+			puts(" first=");
+			puthex(*mmio, 8);
+		}
+	}
 	putc('\n');
 
-	u32 prev_cmd = 0xdead, prev_st = 0xdeadbeef, n = 0;
+	u32 prev_cmd = 0xdead, prev_st = 0xdeadbeef, prev_bar = 0xdeadbeef, n = 0;
 	for (;;) {
 		u32 cmd = rd(dev, 0x04, 2);
 		u32 st = ecam_rd32(dev, 0x104);
-		if (cmd != prev_cmd || st != prev_st) {
+		u32 bv = mmio ? *mmio : 0;
+		if (cmd != prev_cmd || st != prev_st || bv != prev_bar) {
 			puts("\npoll: n=");
 			puthex(n, 8);
 			puts(" command=");
 			puthex(cmd, 4);
 			puts(" uncor_status=");
 			puthex(st, 8);
+			if (mmio) {
+				puts(" bar=");
+				puthex(bv, 8);
+			}
 			putc('\n');
 			prev_cmd = cmd;
 			prev_st = st;
+			prev_bar = bv;
 		}
 		if ((++n & 1023) == 0)
 			putc('.');

@@ -44,18 +44,15 @@ final class ResetRaces extends VerdictRules {
                 hit.forEach(a -> addAccess(ev, a));
                 Access first = hit.get(0);
                 String where = "the host's " + r.fn() + " was resetting the link below " + r.bridge();
-                // An access whose exit was never read and that entered before the reset is "during" it only if
-                // nothing hid its exit: judge from its entry, so a gap there (a damaged line) makes this tentative.
-                long from = hit.stream().filter(a -> a.end() == null).mapToLong(Access::start).min().orElse(r.start());
-                Verdict v = Evidence.judge(ep, Verdict.Kind.ACCESS_DURING_RESET, dev, Math.min(from, r.start()), resetEnd(r), ev,
+                // An access whose exit was lost counts here only up to where its thread went on (Access.endBy),
+                // and the timeline keeps a gap over that span: a damaged exit line makes this tentative.
+                out.add(Evidence.judge(ep, Verdict.Kind.ACCESS_DURING_RESET, dev, r.start(), resetEnd(r), ev,
                         plural(hit.size(), "user access") + " to " + dev + " by " + who(first) + " (" + listAccesses(hit)
                                 + ") ran while " + where + " (" + t(ep, r.start()) + " … "
                                 + (r.end() == null ? "end of trace" : t(ep, r.end()))
                                 + "): the user touched the device in the middle of the host reset.",
                         "User accesses to " + dev + " by " + who(first) + " (" + listAccesses(hit) + ") ran while " + where
-                                + ": the user touched the device in the middle of the host reset; how many is not known.");
-                // The verdict still spans the reset; only the judging looked back to the entries.
-                out.add(new Verdict(v.kind(), v.dev(), v.sentence(), v.evidence(), v.tentative(), v.gaps(), r.start(), resetEnd(r)));
+                                + ": the user touched the device in the middle of the host reset; how many is not known."));
             }
         }
     }

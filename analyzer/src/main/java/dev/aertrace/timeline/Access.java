@@ -9,27 +9,39 @@ import dev.aertrace.text.Phrases;
  * it wrote. {@code name}: ioctl name or user reset function. {@code region}/{@code offset}/{@code size} only for
  * reads/writes. {@code exitLost}: the exit is not in the trace although the thread went on (a later call
  * of the thread showed it, or a gap between enter and exit kept them from being paired): where it returned, and
- * what, is unknown — unlike an access still open when the trace ended.
+ * what, is unknown — unlike an access still open when the trace ended. {@code endBy}: for such an access, the
+ * latest it can have returned (the thread's next event: user operations do not nest on a thread); null when
+ * nothing bounds it.
  */
 public record Access(Kind kind, String dev, int pid, int tid, String comm, long start, Long end,
                      String region, long offset, int size, Long value, Long ret, String name,
-                     Event enter, Event exit, boolean exitLost) {
+                     Event enter, Event exit, boolean exitLost, Long endBy) {
 
     public Access(Kind kind, String dev, int pid, int tid, String comm, long start, Long end, String region,
                   long offset, int size, Long value, Long ret, String name, Event enter, Event exit) {
-        this(kind, dev, pid, tid, comm, start, end, region, offset, size, value, ret, name, enter, exit, false);
+        this(kind, dev, pid, tid, comm, start, end, region, offset, size, value, ret, name, enter, exit, false, null);
     }
 
-    public Access lost() {
-        return new Access(kind, dev, pid, tid, comm, start, end, region, offset, size, value, ret, name, enter, exit, true);
+    /**
+     * This access with its exit lost, returned at the latest at {@code by}. The timeline records a gap over
+     * [start, by] with it (the exit's own, or the damage that hid it), so whatever counts the access as running
+     * somewhere in that span meets the gap and is tentative.
+     */
+    public Access lost(long by) {
+        return new Access(kind, dev, pid, tid, comm, start, end, region, offset, size, value, ret, name, enter, exit, true,
+                Math.max(start, by));
     }
 
     public enum Kind { CONFIG_READ, CONFIG_WRITE, BAR_READ, BAR_WRITE, IOCTL, USER_RESET, OPEN, CLOSE }
 
-    /** True when [start, end] intersects [from, to]; an access without exit is treated as still running. */
+    /**
+     * True when [start, end] intersects [from, to]; an access without exit is treated as still running, up to
+     * {@code endBy} when its exit was lost.
+     */
     public boolean overlaps(long from, Long to) {
         boolean startsBeforeEnd = to == null || start <= to;
-        boolean endsAfterStart = end == null || end >= from;
+        Long last = end != null ? end : endBy;
+        boolean endsAfterStart = last == null || last >= from;
         return startsBeforeEnd && endsAfterStart;
     }
 

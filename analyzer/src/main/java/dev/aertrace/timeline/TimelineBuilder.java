@@ -660,7 +660,7 @@ public final class TimelineBuilder implements TraceListener {
         }
         // No gap event per dropped enter in the episodes: the one widening ledger gap names them all (one event
         // each, listed in every later episode, was 10 KB of report per episode).
-        if (Calls.userEnterOp(enter)) attribute(Calls.access(enter, null).lost());
+        if (Calls.userEnterOp(enter)) attribute(Calls.access(enter, null).lost(to));
     }
 
     /** An enter whose exit is not in the trace; {@code seenTs}/{@code seenLine}: the event that showed it. */
@@ -673,7 +673,7 @@ public final class TimelineBuilder implements TraceListener {
         for (EpisodeDraft b : open)
             if ((b.tid == enter.tid() || b.affected.contains(enter.dev())) && copies++ < MAX_COPIES) b.addGap(g);
         if (enter instanceof Event.RwEnter || enter instanceof Event.IoctlEnter || enter instanceof Event.UserResetEnter)
-            attribute(Calls.access(enter, null).lost());
+            attribute(Calls.access(enter, null).lost(seenTs));
     }
 
     private void track(Event e) {
@@ -722,14 +722,32 @@ public final class TimelineBuilder implements TraceListener {
         for (ArrayDeque<Event> st : stacks.values()) {
             for (Event e : st) {
                 if (footerSeen) diag.issue(Issue.Kind.MISSING_EXIT, e.line(), e.type() + " on tid " + e.tid() + " never exited");
-                if (e instanceof Event.RwEnter || e instanceof Event.IoctlEnter || e instanceof Event.UserResetEnter)
-                    attribute(Calls.access(e, null));
+                if (!Calls.userEnterOp(e)) continue;
+                // Still running at the end, unless a gap after its entry could hold its exit: then where it
+                // returned is not known, and the span from its entry on is a gap every verdict counting it meets.
+                if (exitMayBeHidden(e))
+                    ledger.add(TraceGap.Kind.MISSING_EXIT, e.common().cpu(), e.ts(), Long.MAX_VALUE, e.line(), e.line(), 0, 0,
+                            e.type() + " on tid " + e.tid() + " without its exit, which a gap after it could hide");
+                attribute(Calls.access(e, null));
             }
         }
         stacks.clear();
         openUser.clear();
         for (EpisodeDraft b : open) emit(b, Math.min(b.closeAt, now), true);
         open.clear();
+    }
+
+    /**
+     * A gap after {@code enter} could hold its exit: a loss, a late or unreadable stretch, or an exit whose enter is
+     * missing (with a damaged thread id or identity it may be this enter's own).
+     */
+    private boolean exitMayBeHidden(Event enter) {
+        for (TraceGap g : ledger.overlapping(enter.ts(), Long.MAX_VALUE))
+            switch (g.kind()) {
+                case LOSS, LATE, INPUT, UNMATCHED_EXIT -> { return true; }
+                default -> { }
+            }
+        return false;
     }
 
     private void emit(EpisodeDraft b, long end, boolean atEnd) {

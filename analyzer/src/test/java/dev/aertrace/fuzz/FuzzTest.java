@@ -361,6 +361,33 @@ class FuzzTest {
         assertEquals(List.of(), failures);
     }
 
+    /**
+     * Re-makes mutants a run reported ({@code -Daertrace.fuzz.replay=SEED:INDEX:TRACE,...}, TRACE as the run printed
+     * it, e.g. 6.1/fatal-race.jsonl.gz) and writes each as an evidence seed with its unmutated slice to
+     * target/fuzz-evidence/ (NAME.jsonl.gz, NAME.ops.txt, NAME.orig.jsonl.gz), printing what the evidence property
+     * says of it now. The trace is taken by name, not by the run's draw, so traces committed since the run do not
+     * change the mutant; a tool for committing a run's findings, skipped in the build.
+     */
+    @Test
+    @org.junit.jupiter.api.condition.EnabledIfSystemProperty(named = "aertrace.fuzz.replay", matches = ".+")
+    void replay() throws IOException {
+        Path d = Files.createDirectories(Path.of("target/fuzz-evidence"));
+        int traceCount = traces().size();
+        for (String spec : System.getProperty("aertrace.fuzz.replay").split(",")) {
+            String[] f = spec.trim().split(":");
+            long seed = Long.parseLong(f[0]);
+            int i = Integer.parseInt(f[1]);
+            Random r = new Random(seed * 1_000_003L + i);
+            r.nextInt(traceCount); // the run's draw of a trace, replaced by the named one
+            Mutator.Mutant m = Mutator.mutate(lines(LAB.resolve(f[2])), r);
+            String name = "seed" + seed + "-" + i;
+            Files.write(d.resolve(name + ".jsonl.gz"), m.gzip() ? m.data() : Mutator.gzip(m.data()));
+            Files.write(d.resolve(name + ".ops.txt"), (String.join("\n", m.ops()) + "\n").getBytes(StandardCharsets.UTF_8));
+            Files.write(d.resolve(name + ".orig.jsonl.gz"), Mutator.gzip(Mutator.join(m.slice())));
+            System.out.println("replay " + name + " " + f[2] + " " + m.ops() + ": " + String.valueOf(Evidence.check(m)));
+        }
+    }
+
     /** Every mutant the fuzzer ever found failing, replayed through every command. */
     @Test
     void seeds(@org.junit.jupiter.api.io.TempDir Path tmp) throws IOException {
