@@ -39,6 +39,7 @@ NOT_FIRED_WHY = {
     "user_reset.pci_reset_function": "not in the lab: vfio uses pci_try_reset_function; pci_reset_function is the sysfs/driver path",
     "lost": "",
     "pci_hp_event": "the lab's fatal recovery (aer_root_reset -> pci_bridge_secondary_bus_reset on the root port) emitted no hotplug event on 7.2.12; a surprise removal or slot power change would",
+    "qemu.region": "QEMU maps the device's memory BARs into the guest, so the guest's BAR accesses reach neither QEMU nor vfio-pci; only lab/run qemu-bar (x-no-mmap=on) has QEMU trap them, not recorded on this kernel",
     "pcie_link_event": "its emitters (probes/README.md, link events) are a bus being added, the kernel's own retrain, the bandwidth controller and pciehp bringing a slot up; none runs in the lab's recoveries and resets on QEMU's root port (agent/bench/link_event.sh tries a hand retrain, a bus reset and a port remove + rescan)",
 }
 
