@@ -7,6 +7,7 @@ import struct
 
 from .encode import RECORD, RING_RECORD, RING_BUSY, RING_DISCARD, HIST
 from .topology import name_to_key
+from .recorder import HIER_MAX as HIER_ALL   # common.h: the hist_frozen/live_until entry for every hierarchy
 
 U64 = struct.Struct("<Q")
 U32 = struct.Struct("<I")
@@ -278,6 +279,12 @@ class Runner(object):
             entries = (HIST.unpack(bytes(t[t.Key(slot * n + i)])) for i in range(n))
         got = sorted((e for e in entries if after < e[0] <= head), key=lambda e: e[0])
         return got, head
+
+    def unfreeze(self, hier):
+        """Lets the kernel write hierarchy hier's history again (common.h hist_frozen) once it has been dumped;
+        hier None = the entry that stands for every hierarchy."""
+        t = self.b["hist_frozen"]
+        t[t.Key(HIER_ALL if hier is None else hier)] = t.Leaf(0)
 
     def counters(self, slot):
         """({region index: accesses}, command value changes, status value changes) of a slot."""

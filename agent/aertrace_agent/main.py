@@ -84,7 +84,7 @@ def parse_args(argv):
                         "e.g. /usr/bin/qemu-system-x86_64): every process running it")
     p.add_argument("--page-cnt", type=int, default=None,
                    help="buffer pages, a power of two: per CPU for perf buffers (default 512), in all for the "
-                        "ring buffer (default 8192 = 32 MiB with 4 KiB pages)")
+                        "ring buffer (default 32768 = 128 MiB with 4 KiB pages)")
     p.add_argument("--dry-run", action="store_true",
                    help="resolve the catalog and print the header without loading anything (no bcc needed)")
     p.add_argument("--print-source", action="store_true", help="print the BPF program and its defines, then exit")
@@ -274,7 +274,9 @@ class Agent(object):
             self.recorder = {"history": args.history, "tail_ms": args.tail_ms, "devices": list(self.slots)}
         self.want_ring = args.buffer == "ring" or (args.buffer == "auto" and self.kernel.version is not None
                                                    and self.kernel.version >= (5, 8))
-        self.ring_pages = args.page_cnt or 8192
+        # 128 MiB: a live window of a guest polling flat out is hundreds of thousands of records, which the agent
+        # writes slower than they come (agent/README.md "Measured cost": 32 MiB lost records inside the windows)
+        self.ring_pages = args.page_cnt or 32768
         # task-local storage in tracing programs: 5.12; from 5.15 (the next LTS) to stay off its early fixes
         self.task_stash = not args.no_task_stash and self.kernel.version is not None and self.kernel.version >= (5, 15)
         self.perf_pages = args.page_cnt or 512
@@ -581,12 +583,24 @@ class Recording(object):
         self.ring_losses = 0      # ring buffer refusals said on stderr (bounded)
 
     def dump_history(self, ts, dev, cpu):
-        """Writes the history of the trigger's hierarchy (what was not written yet) before the trigger."""
+        """Writes the history of the trigger's hierarchy (what was not written yet) before the trigger.
+
+        Only the accesses that returned before the trigger: the agent reads the history when it reaches the trigger
+        in the stream, which behind a backlog (a flat-out window written by Python in an emulated guest) is seconds
+        later, when the kernel may already be recording again after the window. Those later accesses stay in the
+        history for the next dump (or are counted as dropped when overwritten); written here they would be dated
+        after the trigger and take the place of the baseline before it."""
         for slot, key in self.mirror.trigger(ts, dev):
             after = self.dumped.get(slot, 0)
             entries, head = self.runner.history(slot, after)
-            dropped = max(0, head - after - len(entries))
-            self.dumped[slot] = head
+            n = 0
+            while n < len(entries) and entries[n][2] < ts:   # entries: seq order; [2] = return ts
+                n += 1
+            # the last seq dealt with: everything up to the first access after the trigger
+            upto = entries[n][0] - 1 if n < len(entries) else head
+            entries = entries[:n]
+            dropped = max(0, upto - after - len(entries))
+            self.dumped[slot] = upto
             st = self.hist_stats.setdefault(slot, [0, 0])
             st[0] += len(entries)
             st[1] += dropped
@@ -598,6 +612,13 @@ class Recording(object):
             for line in self.enc.history_lines(entries, key):
                 self.write_line(line)
             self.state["events"] += 1 + 2 * len(entries)
+        for h in self.mirror.went_live:
+            try:
+                self.runner.unfreeze(h)
+            except Exception as e:   # a kernel without the map (older probes) or bcc refusing the write
+                if not self.state.get("unfreeze_err"):
+                    self.state["unfreeze_err"] = True
+                    err("could not let the kernel record history again (%s): accesses are counted as dropped" % e)
 
     def emit(self, line):
         state = self.state

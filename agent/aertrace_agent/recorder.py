@@ -51,15 +51,25 @@ class LiveMirror(object):
             if s is not None:
                 self.slots_of.setdefault(h, []).append((s, name_to_key(n)))
         self.until = [0] * HIER_MAX
+        self.until_all = 0      # live_until[HIER_MAX], armed by devices the agent does not know
+        self.went_live = []     # after trigger(): the kernel's hist_frozen entries that trigger set (None = all)
 
     def trigger(self, ts, dev):
-        """-> [(slot, device key)] whose history to dump now (empty when already live)."""
+        """-> [(slot, device key)] whose history to dump now (empty when already live). Also sets went_live: the
+        hierarchies the kernel froze at this trigger (common.h arm_live), to unfreeze once they are dumped."""
         h = self.hier_of.get(dev)
         hs = range(HIER_MAX) if h is None else (h,)
         out = []
+        self.went_live = []
+        if h is None:
+            if ts >= self.until_all:
+                self.went_live.append(None)
+            self.until_all = max(self.until_all, ts + self.tail)
         for x in hs:
             if ts >= self.until[x]:
                 out.extend(self.slots_of.get(x, ()))
+                if h is not None:
+                    self.went_live.append(x)
             if ts + self.tail > self.until[x]:
                 self.until[x] = ts + self.tail
         return sorted(out)

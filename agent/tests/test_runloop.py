@@ -209,6 +209,43 @@ class RunLoopTest(unittest.TestCase):
                                                               "status_changes": 0, "history_written": 2,
                                                               "history_dropped": 1})
 
+    def test_history_dump_keeps_what_came_after_the_trigger_for_later(self):
+        # The agent reaches the trigger (ts 400) late: the kernel has recorded again after the live window
+        # (seq 4 at 2 s). The dump writes what returned before the trigger; seq 4 waits for the next trigger (3 s).
+        topo = [{"dev": "0000:00:02.0", "parent": None, "bridge": True, "driver": "pcieport"},
+                {"dev": "0000:01:00.0", "parent": "0000:00:02.0", "bridge": False, "driver": "vfio-pci"}]
+
+        class Late(FakeBPF):
+            def perf_buffer_poll(self, timeout=-1):
+                self.polls += 1
+                if self.polls == 1:
+                    self.hist_head[0] = 4   # 4-entry history, seq 1 overwritten by nothing: all four kept
+                    self.history[0] = e.HIST.pack(4, 2 * 10**9, 2 * 10**9 + 10, 4, 2, 7, 7, 0x0407, 2, 7, e.F_RET | e.F_VALUE, 1, b"u")
+                    self.history[1] = e.HIST.pack(1, 100, 110, 4, 2, 7, 7, 0x0406, 2, 7, e.F_RET | e.F_VALUE, 1, b"u")
+                    self.history[2] = e.HIST.pack(2, 200, 210, 4, 2, 7, 7, 0x0406, 2, 7, e.F_RET | e.F_VALUE, 1, b"u")
+                    self.history[3] = e.HIST.pack(3, 300, 310, 4, 2, 7, 7, 0x0406, 2, 7, e.F_RET | e.F_VALUE, 1, b"u")
+                    self.deliver(0, ev(e.EV_AER, dev=0x10, sev=1, flags=e.F_TRIGGER, ts=400))
+                    self.deliver(0, ev(e.EV_CFG_LOCK, dev=0x10, fn=1, ts=3 * 10**9, flags=e.F_TRIGGER))   # past the tail
+                elif self.polls == 2:
+                    os.kill(os.getpid(), signal.SIGTERM)
+        with mock.patch.object(main.topo_mod, "scan", lambda root: topo):
+            lines = self.run_agent(["--device", "01:00.0", "--history", "4", "--tail-ms", "1000"], bpf=Late)
+        body = [(d["type"], d["ts"], d.get("history", False)) for d in lines[1:-1]]
+        self.assertEqual(body, [("history", 400, False),
+                                ("vfio.rw.enter", 100, True), ("vfio.rw.exit", 110, True),
+                                ("vfio.rw.enter", 200, True), ("vfio.rw.exit", 210, True),
+                                ("vfio.rw.enter", 300, True), ("vfio.rw.exit", 310, True),
+                                ("aer.event", 400, False),
+                                ("history", 3 * 10**9, False),
+                                ("vfio.rw.enter", 2 * 10**9, True), ("vfio.rw.exit", 2 * 10**9 + 10, True),
+                                ("cfg_lock", 3 * 10**9, False)])
+        self.assertEqual([(d["records"], d["dropped"], d["since"]) for d in lines if d["type"] == "history"],
+                         [(3, 0, 100), (1, 0, 2 * 10**9)])
+        self.assertEqual(lines[-1]["recorder"]["0000:01:00.0"]["history_written"], 4)
+        self.assertEqual(lines[-1]["recorder"]["0000:01:00.0"]["history_dropped"], 0)
+        # each dump let the kernel write hierarchy 0's history again (common.h hist_frozen)
+        self.assertEqual(Late.last.tables["hist_frozen"].items, {0: 0})
+
     def test_stop_during_compile_still_ends_with_footer(self):
         class SignalledDuringCompile(FakeBPF):
             def __init__(self, text, cflags):

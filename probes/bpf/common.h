@@ -218,15 +218,36 @@ struct regs_t {
 };
 BPF_ARRAY(regs, struct regs_t, HIST_SLOTS);
 
+/* Set by the trigger that makes a recording hierarchy live, cleared by the agent once it has written that
+ * hierarchy's history (bpfrun.Runner.unfreeze): until then no access overwrites the history, so the baseline
+ * before the error survives however far behind the agent is (a flat-out window written by Python can keep it
+ * seconds late, past the window, when the kernel would record again). Accesses not kept meanwhile still take
+ * their seq: the agent counts the missing seqs as dropped. */
+BPF_ARRAY(hist_frozen, u32, HIER_MAX + 1);
+
 /* live_until[HIER_MAX] stands for every hierarchy: a device the agent does not know (no name, hot-added)
  * makes all of them live (a loop over the entries would not pass older verifiers). */
 static __always_inline void arm_live(u32 dev, u64 now)
 {
     struct devinfo_t *di = devinfo.lookup(&dev);
     u64 until = now + TAIL_NS;
-    u32 h = di ? di->hier : HIER_MAX;
+    u32 h = di ? di->hier : HIER_MAX, one = 1;
+    u64 *cur = live_until.lookup(&h);
 
+    if (!cur || now >= *cur)   /* it was recording: what its history holds is the baseline */
+        hist_frozen.update(&h, &one);
     live_until.update(&h, &until);
+}
+
+static __always_inline int hist_is_frozen(u32 h)
+{
+    u32 all = HIER_MAX;
+    u32 *f = hist_frozen.lookup(&h);
+
+    if (f && *f)
+        return 1;
+    f = hist_frozen.lookup(&all);
+    return f && *f;
 }
 
 /* known: the device has a devinfo entry (slot, h); unknown devices and devices without a slot always stream */

@@ -562,6 +562,11 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
          * once may read the same value; one entry then overwrites the other and the seq left without an
          * entry is counted as dropped by the reader, never invented. */
         __sync_fetch_and_add(head, 1);
+        if (hist_is_frozen(st->hier)) {
+            /* the history waits for the agent's dump: this seq stays without an entry (counted as dropped) */
+            stash_drop(st, in_task, tid);
+            return 0;
+        }
         seq = *head - 1;
         idx = slot * HIST_N + (u32)(seq % HIST_N);
         h = history.lookup(&idx);
