@@ -43,7 +43,6 @@ class StructureTest {
 
     /** Files allowed over the size limits for now, and who is splitting them. Shrinks to empty. */
     static final Map<String, String> EXCEPTED = Map.ofEntries(
-            Map.entry("ingest/TraceReader.java", "rel (issue 10/13: splitting the reader)"),
             Map.entry("timeline/TimelineBuilder.java", "shape2 (issue 14: EpisodeDraft and Calls split off; host side and enter/exit pairing still to go)"));
 
     @Test

@@ -17,6 +17,15 @@ final class AnalysisOptions {
     @Option(names = "--format", defaultValue = "text", description = "Report format: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
     Format format;
 
+    @Option(names = "--pretty", description = "JSON: indented (default: one line).")
+    boolean pretty;
+
+    enum Accesses { window, all }
+
+    @Option(names = "--accesses", defaultValue = "window", paramLabel = "WHICH",
+            description = "JSON: which user accesses each episode lists: window (evidence and those overlapping a verdict or a host reset, the rest counted; report_version 3) or all (report_version 2) (default: ${DEFAULT-VALUE}).")
+    Accesses accesses;
+
     @Option(names = "--settle", defaultValue = "2000", paramLabel = "MS",
             description = "How long after a recovery ends user actions still belong to it (default: ${DEFAULT-VALUE} ms).")
     long settleMs;
@@ -41,7 +50,7 @@ final class AnalysisOptions {
     }
 
     ReportSink sink(PrintStream out) {
-        return format == Format.json ? new JsonReport(out) : new TextReport(out, timelineLines);
+        return format == Format.json ? new JsonReport(out, pretty, accesses == Accesses.all) : new TextReport(out, timelineLines);
     }
 
     void validate(picocli.CommandLine.Model.CommandSpec spec) {

@@ -8,9 +8,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-import java.io.FileNotFoundException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,9 +42,13 @@ final class AnalyzeCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, paramLabel = "FILE", description = "Write the report to FILE instead of stdout.")
     Path output;
 
+    @Option(names = {"-j", "--jobs"}, paramLabel = "N", description = "Trace files analysed at once (default: the number of CPUs); the output is the same for any N.")
+    int jobs = Runtime.getRuntime().availableProcessors();
+
     @Override
     public Integer call() throws IOException {
         opts.validate(spec);
+        if (jobs < 1) throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--jobs must be >= 1");
         if (!EpisodeInputs.check("analyze", traces, System.err)) return Totals.USAGE;
         PrintStream out = output == null ? System.out : new PrintStream(Files.newOutputStream(output), false, "UTF-8");
         try {
@@ -59,18 +61,11 @@ final class AnalyzeCommand implements Callable<Integer> {
                 run.resource(EpisodeInputs.embeddedName(res), res);
             } else {
                 run.prescan(traces);
-                for (String t : traces) {
-                    if (t.equals("-")) run.input("<stdin>", System.in);
-                    else try {
-                        // A regular file can be read twice; a pipe or FIFO is a stream.
-                        if (Files.isRegularFile(Path.of(t))) run.file(t, Path.of(t));
-                        else try (InputStream in = Files.newInputStream(Path.of(t))) {
-                            run.input(t, in);
-                        }
-                    } catch (FileNotFoundException | java.nio.file.NoSuchFileException e) {
-                        System.err.println("aertrace analyze: cannot read " + t + ": " + e.getMessage());
-                        return Totals.USAGE;
-                    }
+                try {
+                    run.files(traces, jobs);
+                } catch (java.nio.file.NoSuchFileException e) {
+                    System.err.println("aertrace analyze: cannot read " + e.getFile() + ": " + e.getReason());
+                    return Totals.USAGE;
                 }
             }
             return run.finish();

@@ -46,7 +46,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         Path d = dir != null ? dir : Path.of(System.getProperty("user.home"), ".cache", "aertrace", "bench");
         List<String> jvm = BenchRuns.launcherOptions();
-        System.out.println("JVM options (the launcher's): " + String.join(" ", jvm) + "; " + Runtime.getRuntime().availableProcessors()
+        System.out.println("JVM options: analyze (the launcher's) " + String.join(" ", jvm) + "; floor " + String.join(" ", BenchRuns.FLOOR) + "; " + Runtime.getRuntime().availableProcessors()
                 + " CPUs; " + BenchRuns.load("load average at start"));
         for (long n : events) size(d, n, jvm);
         if (ttfrRuns > 0) BenchRuns.timeToFirstResult(ttfrRuns, jvm);

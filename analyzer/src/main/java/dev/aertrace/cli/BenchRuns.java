@@ -16,20 +16,32 @@ import java.util.Locale;
 final class BenchRuns {
     private BenchRuns() {}
 
-    /** The JVM options the {@code aertrace} launcher uses: AERTRACE_JAVA_OPTS, plus -Xmx256m unless it sets a heap. */
+    /**
+     * The JVM options the {@code aertrace} launcher uses (keep in step with it): AERTRACE_JAVA_OPTS, -Xmx256m unless
+     * it sets a heap, the serial collector and C1 alone unless it chooses, the class-data archive beside the jar.
+     */
     static List<String> launcherOptions() {
         String env = System.getenv().getOrDefault("AERTRACE_JAVA_OPTS", "").trim();
+        String all = " " + env + " ";
         List<String> o = new ArrayList<>();
-        if (!(" " + env).contains(" -Xmx") && !(" " + env).contains(" -XX:MaxRAM")) o.add("-Xmx256m");
+        if (!all.contains(" -Xmx") && !all.contains(" -XX:MaxRAM")) o.add("-Xmx256m");
         if (!env.isEmpty()) o.addAll(Arrays.asList(env.split("\\s+")));
+        if (!all.matches(".* -XX:\\+Use\\w*GC .*")) o.add("-XX:+UseSerialGC");
+        if (!all.contains("TieredStopAtLevel") && !all.contains("TieredCompilation")) o.add("-XX:TieredStopAtLevel=1");
+        Path jsa = Path.of(System.getProperty("java.class.path").split(java.io.File.pathSeparator)[0]).toAbsolutePath()
+                .resolveSibling("aertrace.jsa");
+        if (Files.isReadable(jsa)) o.addAll(List.of("-XX:SharedArchiveFile=" + jsa, "-Xlog:disable", "-Xlog:all=warning:stderr"));
         return o;
     }
+
+    /** The floor's JVM: the plain JVM's defaults (G1, C2) with the same heap cap: the parser at its fastest. */
+    static final List<String> FLOOR = List.of("-Xmx256m");
 
     /** One worker run: exit code, wall ns, CPU ns, peak heap, peak RSS, report bytes. */
     static long[] worker(List<String> jvm, String mode, Path f) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
-        cmd.addAll(jvm);
+        cmd.addAll(mode.equals("floor") ? FLOOR : jvm);
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), BenchWorker.class.getName(), mode, f.toString()));
         Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
         String line;

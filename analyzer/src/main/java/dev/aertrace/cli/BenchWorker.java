@@ -37,8 +37,25 @@ public final class BenchWorker {
             }
         }
         long ns = System.nanoTime() - t0;
+        if (System.getenv("AERTRACE_BENCH_THREADS") != null) threads();
         System.out.println(mode + " " + exit + " " + ns + " " + Floor.processCpuNanos() + " " + Floor.peakHeap() + " "
                 + Floor.peakRss() + " " + counted.bytes);
+    }
+
+    /** CPU per thread of this process (/proc/self/task): where JIT, GC and the work go; to stderr. */
+    static void threads() {
+        java.util.Map<String, Long> ms = new java.util.TreeMap<>();
+        try (var tasks = java.nio.file.Files.list(Path.of("/proc/self/task"))) {
+            for (Path t : (Iterable<Path>) tasks::iterator) {
+                String stat = java.nio.file.Files.readString(t.resolve("stat"));
+                String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replaceAll("[0-9]+$", "#");
+                String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                ms.merge(name, (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10, Long::sum); // clock ticks of 10 ms
+            }
+        } catch (java.io.IOException e) {
+            return;
+        }
+        ms.forEach((k, v) -> System.err.println("thread " + k + ": " + v + " ms CPU"));
     }
 
     /** A sink that counts what it is given. */

@@ -61,8 +61,11 @@ final class ChartCommand implements Callable<Integer> {
         List<String> inputs = traces == null || traces.isEmpty() ? java.util.Collections.singletonList(null) : traces;
         Map<String, Map<String, List<Long>>> byKernel = new LinkedHashMap<>();
         int written = 0;
+        Prefetch read = new Prefetch("chart", inputs, Runtime.getRuntime().availableProcessors());
+        int next = 0;
         for (String t : inputs) {
-            List<AnalyzedEpisode> eps = EpisodeInputs.readAll("chart", t, System.err);
+            // read by several threads, handed out in order with what reading printed (the same bytes as one by one)
+            List<AnalyzedEpisode> eps = read.get(next++, System.err).episodes();
             String stem = EpisodeInputs.stem(eps.isEmpty() ? t : eps.get(0).episode().source());
             int drawn = 0;
             ChartOutput charts = new ChartOutput(dir, stem, exts(), wh[0], wh[1]);
@@ -91,6 +94,7 @@ final class ChartCommand implements Callable<Integer> {
                 byKernel.clear();
             }
         }
+        read.close();
         if (!noPhases && inputs.size() > 1 && !byKernel.isEmpty()) written += phases("all", byKernel, wh);
         return written > 0 ? 0 : 1;
     }

@@ -143,15 +143,21 @@ final class CompareCommand implements Callable<Integer> {
         // An input with nothing to measure (empty, not a trace, a gzip cut before its first episode) or with holes
         // must not end in "no detectable change", exit 0: that would vouch for data that was never seen.
         List<String> unusable = new ArrayList<>(), damaged = new ArrayList<>();
+        List<String> toRead = new ArrayList<>();
+        for (String t : traces) if (t.equals("-") || !dev.aertrace.fleet.EpisodeFiles.isEpisodes(Path.of(t))) toRead.add(t);
+        try (Prefetch inputs = new Prefetch("compare", toRead, Runtime.getRuntime().availableProcessors())) {
+        int next = 0;
         for (int i = 0; i < traces.size(); i++) {
             String label = labels == null ? null : labels.get(i);
             if (!traces.get(i).equals("-") && dev.aertrace.fleet.EpisodeFiles.isEpisodes(Path.of(traces.get(i)))) {
                 readEpisodes(b, traces.get(i), label, unusable);
                 continue;
             }
-            List<AnalyzedEpisode> eps = new ArrayList<>();
+            // read by several threads, handed out in order with what reading printed (the same bytes as one by one)
+            Prefetch.Read read = inputs.get(next++, System.err);
+            List<AnalyzedEpisode> eps = read.episodes();
             dev.aertrace.report.Totals t = new dev.aertrace.report.Totals();
-            t.add(EpisodeInputs.read("compare", traces.get(i), eps::add, System.err));
+            t.add(read.report());
             if (t.inputError || eps.isEmpty()) unusable.add(traces.get(i));
             else if (t.inputGaps) damaged.add(traces.get(i));
             if (label != null && !split) b.group(label, traces.get(i));
@@ -162,6 +168,7 @@ final class CompareCommand implements Callable<Integer> {
                 b.add(g, a);
             }
             if (eps.isEmpty()) System.err.println("aertrace compare: " + traces.get(i) + ": no episodes");
+        }
         }
         if (skipped > 0) System.err.println("aertrace compare: " + skipped + " episodes skipped by --only " + only);
         Comparison.Result r;

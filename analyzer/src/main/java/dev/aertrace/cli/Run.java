@@ -111,6 +111,101 @@ final class Run {
         twoPass(name, () -> java.nio.file.Files.newInputStream(path), offset);
     }
 
+    /**
+     * The files and '-' of a command line, in order. Trace files are analysed by up to {@code jobs} threads at once
+     * (each file's pipeline is its own, nothing is shared), their episodes held until the files before them are
+     * reported, then handed on in command-line order on this thread exactly as one-by-one reading hands them on:
+     * the same bytes, whatever the number of threads. Kernel logs, QEMU logs and streams are read here, in order.
+     * At most 2 · jobs files are read ahead of the one being reported, so memory stays bounded by that.
+     */
+    void files(java.util.List<String> traces, int jobs) throws java.io.IOException {
+        java.util.List<java.util.concurrent.Future<Buffered>> ahead = new java.util.ArrayList<>();
+        for (int i = 0; i < traces.size(); i++) ahead.add(null);
+        java.util.concurrent.ExecutorService pool = jobs > 1 && traces.size() > 1
+                ? java.util.concurrent.Executors.newFixedThreadPool(Math.min(jobs, traces.size()), r -> {
+                    Thread t = new Thread(r, "aertrace-input");
+                    t.setDaemon(true);
+                    return t;
+                }) : null;
+        try {
+            int submitted = 0;
+            for (int i = 0; i < traces.size(); i++) {
+                while (pool != null && submitted < traces.size() && submitted < i + 2 * jobs) {
+                    ahead.set(submitted, submit(pool, traces.get(submitted)));
+                    submitted++;
+                }
+                java.util.concurrent.Future<Buffered> f = ahead.get(i);
+                ahead.set(i, null);
+                if (f != null) replay(await(f));
+                else try {
+                    one(traces.get(i));
+                } catch (java.io.FileNotFoundException | java.nio.file.NoSuchFileException e) {
+                    // gone since the command line was checked: named with the argument as given
+                    throw new java.nio.file.NoSuchFileException(traces.get(i), null, e.getMessage());
+                }
+            }
+        } finally {
+            if (pool != null) pool.shutdownNow();
+        }
+    }
+
+    /** One argument read on this thread (as before parallel reading). */
+    private void one(String t) throws java.io.IOException {
+        if (t.equals("-")) input("<stdin>", System.in);
+        // A regular file can be read twice; a pipe or FIFO is a stream.
+        else if (java.nio.file.Files.isRegularFile(java.nio.file.Path.of(t))) file(t, java.nio.file.Path.of(t));
+        else try (InputStream in = java.nio.file.Files.newInputStream(java.nio.file.Path.of(t))) {
+            input(t, in);
+        }
+    }
+
+    /** A trace file's analysis, done on another thread: its episodes and report, and its realtime offset. */
+    private record Buffered(java.util.List<dev.aertrace.race.AnalyzedEpisode> episodes, SourceReport report, Long offset) {}
+
+    /** A future for a regular trace file not yet read; null for anything read on this thread. */
+    private java.util.concurrent.Future<Buffered> submit(java.util.concurrent.ExecutorService pool, String t) throws java.io.IOException {
+        if (t.equals("-") || prescanned.contains(t)) return null;
+        java.nio.file.Path path = java.nio.file.Path.of(t);
+        if (!java.nio.file.Files.isRegularFile(path)) return null;
+        Long offset;
+        try (InputStream raw = java.nio.file.Files.newInputStream(path)) {
+            java.io.BufferedInputStream b = KernelLogs.open(raw);
+            if (KernelLogs.sniff(b) != KernelLogs.Kind.TRACE) return null;
+            offset = KernelLogs.traceRealtimeOffset(b);
+        }
+        return pool.submit(() -> {
+            java.util.List<dev.aertrace.race.AnalyzedEpisode> eps = new java.util.ArrayList<>();
+            SourceReport r = analyzer.analyze(t, () -> java.nio.file.Files.newInputStream(path), eps::add);
+            return new Buffered(eps, r, offset);
+        });
+    }
+
+    private static Buffered await(java.util.concurrent.Future<Buffered> f) throws java.io.IOException {
+        try {
+            return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted");
+        } catch (java.util.concurrent.ExecutionException e) {
+            Throwable c = e.getCause();
+            if (c instanceof java.io.IOException io) throw io;
+            if (c instanceof RuntimeException re) throw re;
+            if (c instanceof Error err) throw err;
+            throw new IllegalStateException(c);
+        }
+    }
+
+    /** What {@link #twoPass} does with a file's episodes and report, for one analysed on another thread. */
+    private void replay(Buffered b) {
+        for (dev.aertrace.race.AnalyzedEpisode ep : b.episodes()) {
+            logs.traced(ep);
+            episode(logs.decorate(ep, b.offset(), false));
+        }
+        logs.tracedSource(b.report());
+        totals.add(b.report());
+        sink.source(b.report());
+    }
+
     /** A resource (the embedded trace): also read twice. */
     void resource(String name, String res) throws java.io.IOException {
         Long offset;

@@ -2,21 +2,21 @@ package dev.aertrace.ingest;
 
 import java.util.Set;
 
-import static dev.aertrace.ingest.TraceReader.F_CMD;
-import static dev.aertrace.ingest.TraceReader.F_CPU;
-import static dev.aertrace.ingest.TraceReader.F_OFFSET;
-import static dev.aertrace.ingest.TraceReader.F_PID;
-import static dev.aertrace.ingest.TraceReader.F_RESULT;
-import static dev.aertrace.ingest.TraceReader.F_RET;
-import static dev.aertrace.ingest.TraceReader.F_SEVERITY;
-import static dev.aertrace.ingest.TraceReader.F_STATE;
-import static dev.aertrace.ingest.TraceReader.F_SINCE;
-import static dev.aertrace.ingest.TraceReader.F_STATUS;
-import static dev.aertrace.ingest.TraceReader.F_UNTIL;
-import static dev.aertrace.ingest.TraceReader.F_TID;
-import static dev.aertrace.ingest.TraceReader.F_TS;
-import static dev.aertrace.ingest.TraceReader.F_VALUE;
-import static dev.aertrace.ingest.TraceReader.F_WIDTH;
+import static dev.aertrace.ingest.Scratch.F_CMD;
+import static dev.aertrace.ingest.Scratch.F_CPU;
+import static dev.aertrace.ingest.Scratch.F_OFFSET;
+import static dev.aertrace.ingest.Scratch.F_PID;
+import static dev.aertrace.ingest.Scratch.F_RESULT;
+import static dev.aertrace.ingest.Scratch.F_RET;
+import static dev.aertrace.ingest.Scratch.F_SEVERITY;
+import static dev.aertrace.ingest.Scratch.F_STATE;
+import static dev.aertrace.ingest.Scratch.F_SINCE;
+import static dev.aertrace.ingest.Scratch.F_STATUS;
+import static dev.aertrace.ingest.Scratch.F_UNTIL;
+import static dev.aertrace.ingest.Scratch.F_TID;
+import static dev.aertrace.ingest.Scratch.F_TS;
+import static dev.aertrace.ingest.Scratch.F_VALUE;
+import static dev.aertrace.ingest.Scratch.F_WIDTH;
 
 /**
  * Values no kernel or agent writes (probes/EVENTS.md, the kernel's own ranges), told apart from damage that looks
@@ -58,7 +58,7 @@ final class Plausible {
     }
 
     /** Why the parsed line {@code s} of {@code type} cannot be real, or null. {@code startNs}: header mono_ns (0: none). */
-    static String check(String type, TraceReader.Scratch s, long startNs) {
+    static String check(String type, Scratch s, long startNs) {
         int has = s.has;
         if ((has & F_TS) != 0) {
             if (s.ts <= 0) return "ts " + s.ts + " (CLOCK_MONOTONIC is positive)";
@@ -76,7 +76,7 @@ final class Plausible {
         return values(type, s, has);
     }
 
-    private static String values(String type, TraceReader.Scratch s, int has) {
+    private static String values(String type, Scratch s, int has) {
         if ((has & F_SEVERITY) != 0 && (s.severity < 0 || s.severity > 2)) return "severity " + s.severity + " (0..2)";
         if ((has & F_STATUS) != 0 && !u32(s.status)) return "status " + s.status + " (a 32-bit register)";
         if (s.tlp != null) for (long x : s.tlp) if (!u32(x)) return "tlp word " + x + " (32-bit)";
@@ -97,7 +97,7 @@ final class Plausible {
         return null;
     }
 
-    private static String ret(String type, TraceReader.Scratch s) {
+    private static String ret(String type, Scratch s) {
         long r = s.ret;
         switch (type) {
             case "recovery.exit", "vfio.err_detected.exit" -> {
@@ -121,7 +121,7 @@ final class Plausible {
     }
 
     /** Why a lost line's since/until cannot be real (each a time; since not after until), or null. */
-    static String lossBounds(TraceReader.Scratch s) {
+    static String lossBounds(Scratch s) {
         boolean a = (s.has & F_SINCE) != 0, b = (s.has & F_UNTIL) != 0;
         if (a && (s.since <= 0 || s.since > MAX_TS)) return "since " + s.since;
         if (b && (s.until <= 0 || s.until > MAX_TS)) return "until " + s.until;

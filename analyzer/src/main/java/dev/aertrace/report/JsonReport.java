@@ -27,17 +27,35 @@ import java.util.Map;
  * Layout and stability rules: docs/report-json.md. Bump {@link #REPORT_VERSION} for any change a reader must know.
  */
 public final class JsonReport implements ReportSink {
-    public static final int REPORT_VERSION = 2;
+    public static final int REPORT_VERSION = 3;
+    /** The version of a report with every access ({@code --accesses all}): version 2's document, byte for byte when pretty. */
+    public static final int ALL_ACCESSES_VERSION = 2;
+    /** Accesses of the race window listed per episode by default (the evidence always is); the rest are counted. */
+    public static final int MAX_WINDOW_ACCESSES = 1000;
 
     private final JsonGenerator g;
+    /** Every access of every episode (the version-2 report), or only the evidence and the race window's. */
+    private final boolean allAccesses;
 
+    /** The version-2 report: pretty, every access (fleet messages, tests). */
     public JsonReport(OutputStream out) {
+        this(out, true, true);
+    }
+
+    /**
+     * {@code pretty}: indented (else one line, a third of the bytes and of the writing); {@code allAccesses}: every
+     * user access of every episode, else those that are evidence or overlap a verdict's span or a host reset (the
+     * race window), at most {@link #MAX_WINDOW_ACCESSES} beside the evidence, and a count of the rest: the report
+     * then grows with the findings, not with the trace.
+     */
+    public JsonReport(OutputStream out, boolean pretty, boolean allAccesses) {
+        this.allAccesses = allAccesses;
         try {
             g = new JsonFactory().createGenerator(out, JsonEncoding.UTF8);
             g.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
-            g.useDefaultPrettyPrinter();
+            if (pretty) g.useDefaultPrettyPrinter();
             g.writeStartObject();
-            g.writeNumberField("report_version", REPORT_VERSION);
+            g.writeNumberField("report_version", allAccesses ? ALL_ACCESSES_VERSION : REPORT_VERSION);
             g.writeStringField("generator", "aertrace 0.1.0");
             g.writeArrayFieldStart("episodes");
         } catch (IOException e) {
@@ -62,7 +80,7 @@ public final class JsonReport implements ReportSink {
         phases(ep);
         verdicts(a);
         hostSide(ep);
-        userSide(ep);
+        userSide(a);
         g.writeArrayFieldStart("gaps");
         for (TraceGap x : ep.holes()) gap(x);
         g.writeEndArray();
@@ -174,9 +192,20 @@ public final class JsonReport implements ReportSink {
     }
 
     /** The vfio user's side: its accesses and the notifications it was sent. */
-    private void userSide(Episode ep) throws IOException {
+    private void userSide(AnalyzedEpisode a) throws IOException {
+        Episode ep = a.episode();
         g.writeArrayFieldStart("accesses");
+        AccessWindow window = allAccesses ? null : new AccessWindow(a);
+        int omitted = 0, listed = 0;
         for (Access x : ep.accesses()) {
+            if (window != null) {
+                boolean evidence = window.evidence(x);
+                if (!evidence && (listed >= MAX_WINDOW_ACCESSES || !window.inside(x))) {
+                    omitted++;
+                    continue;
+                }
+                if (!evidence) listed++;
+            }
             g.writeStartObject();
             g.writeStringField("kind", x.kind().name().toLowerCase());
             g.writeStringField("dev", x.dev());
@@ -198,6 +227,7 @@ public final class JsonReport implements ReportSink {
             g.writeEndObject();
         }
         g.writeEndArray();
+        if (window != null) g.writeNumberField("accesses_omitted", omitted);
         g.writeArrayFieldStart("notifications");
         for (Notification n : ep.notifications()) {
             g.writeStartObject();

@@ -78,10 +78,13 @@ public final class TextReport implements ReportSink {
         L.add("   phases (ms since the error):");
         for (Phase p : ep.phases()) {
             String d = p.kind() == Phase.Kind.AER ? "" : p.end() == null ? "open" : dur(p.end() - p.start());
-            L.add(cut(String.format(Locale.ROOT, "     %-14s %10s  %-12s %s", p.kind().name().toLowerCase(Locale.ROOT),
-                    Durations.offsetMs(p.start() - ep.start()), d, (p.dev() != null && p.kind() != Phase.Kind.AER ? p.dev() + " " : "")
-                            + (p.kind() == Phase.Kind.RECOVERY && ep.result() != null ? "→ " + Pci.ers(ep.result())
-                               : p.detail() != null ? p.detail() : ""))));
+            StringBuilder sb = new StringBuilder("     ");
+            right(sb, p.kind().name().toLowerCase(Locale.ROOT), 14).append(' ');
+            left(sb, Durations.offsetMs(p.start() - ep.start()), 10).append("  ");
+            right(sb, d, 12).append(' ').append((p.dev() != null && p.kind() != Phase.Kind.AER ? p.dev() + " " : "")
+                    + (p.kind() == Phase.Kind.RECOVERY && ep.result() != null ? "→ " + Pci.ers(ep.result())
+                       : p.detail() != null ? p.detail() : ""));
+            L.add(cut(sb.toString()));
         }
         if (a.outcome() == dev.aertrace.race.Outcome.CLEAN) L.add("   verdict: clean — no user access raced the host recovery");
         if (!a.verdicts().isEmpty()) L.add(a.outcome() == dev.aertrace.race.Outcome.CLEAN ? "   notices:" : "   verdicts:");
@@ -102,19 +105,26 @@ public final class TextReport implements ReportSink {
         }
         for (String q : dev.aertrace.qemu.QemuText.summary(a)) wrap(L, "   " + q, "     ");
         L.add("   timeline (ms since the error; ! = evidence):");
-        List<String[]> rows = timeline(ep, evidence, a.qemu());
+        fold(L, timeline(ep, evidence, a.qemu()), maxTimelineLines);
+        if (ep.elidedEvents() > 0) L.add("     (" + ep.elidedEvents() + " events beyond the per-episode cap not kept)");
+        return L;
+    }
+
+    /** The timeline's rows, at most {@code maxTimelineLines}, repeated user lines folded. */
+    private static void fold(List<String> L, List<Row> rows, int maxTimelineLines) {
         // A polling user repeats the same reads; after the first occurrence, runs of identical user lines that
         // are not evidence fold into one "… N repeats" line so the mail shows what changed.
         java.util.ArrayDeque<String> recent = new java.util.ArrayDeque<>();
         int shown = 0, folded = 0, left = rows.size();
-        String[] lastFolded = null;
+        Row lastFolded = null;
         boolean guestFolded = false;
-        for (String[] r : rows) {
+        for (Row row : rows) {
+            String[] r = row.cols;
             left--;
             String key = r[2] + r[3] + r[4];
             if (r[0].equals(" ") && (r[2].equals("user") || r[2].equals("qemu")) && recent.contains(key)) {
                 folded++;
-                lastFolded = r;
+                lastFolded = row;
                 guestFolded |= r[2].equals("qemu");
                 continue;
             }
@@ -128,25 +138,44 @@ public final class TextReport implements ReportSink {
                 L.add("     … " + (left + 1) + " more lines (--timeline-lines N, or --format json)");
                 break;
             }
-            L.add(row(r));
+            L.add(row(row));
             shown++;
             recent.addLast(key);
             if (recent.size() > 6) recent.removeFirst();
         }
         if (folded > 0) L.add(fold(folded, lastFolded, guestFolded));
-        if (ep.elidedEvents() > 0) L.add("     (" + ep.elidedEvents() + " events beyond the per-episode cap not kept)");
-        return L;
     }
 
-    private static String row(String[] r) {
-        return cut(String.format(Locale.ROOT, "%s%10s %-4s %-8s %s", r[0], r[1], r[2], r[3], r[4]));
+    /** A timeline line: mark, offset (formatted only now: most rows are folded or past the cap), side, device, what. */
+    private static String row(Row row) {
+        String[] r = row.cols;
+        StringBuilder sb = new StringBuilder(96).append(r[0]);
+        left(sb, row.offset(), 10).append(' ');
+        right(sb, r[2], 4).append(' ');
+        right(sb, r[3], 8).append(' ').append(r[4]);
+        return cut(sb.toString());
+    }
+
+    /** {@code s} right-aligned in {@code w} columns ("%10s"). */
+    private static StringBuilder left(StringBuilder sb, String s, int w) {
+        String v = String.valueOf(s);
+        for (int i = v.length(); i < w; i++) sb.append(' ');
+        return sb.append(v);
+    }
+
+    /** {@code s} left-aligned in {@code w} columns ("%-4s"). */
+    private static StringBuilder right(StringBuilder sb, String s, int w) {
+        String v = String.valueOf(s);
+        sb.append(v);
+        for (int i = v.length(); i < w; i++) sb.append(' ');
+        return sb;
     }
 
     /** One folded run: a single repeat is shown as itself, longer runs as a count up to the last one's time. */
-    private static String fold(int n, String[] last, boolean guest) {
+    private static String fold(int n, Row last, boolean guest) {
         if (n == 1) return row(last);
-        return cut(String.format(Locale.ROOT, " %10s      … %d repeats of the %s lines above, to %s", "", n,
-                guest ? "user and guest" : "user", last[1].strip()));
+        return cut(" ".repeat(17) + "… " + n + " repeats of the " + (guest ? "user and guest" : "user") + " lines above, to "
+                + last.offset().strip());
     }
 
     private static String nz(String s) { return s == null ? "?" : s; }
@@ -155,9 +184,17 @@ public final class TextReport implements ReportSink {
         int i = s.lastIndexOf('/');
         return i >= 0 ? s.substring(i + 1) : s;
     }
-    private record Row(long ts, int order, String[] cols) {}
+    /** A timeline row; its offset column (cols[1]) is null until printed, then {@code ns} formatted. */
+    private record Row(long ts, int order, String[] cols, long ns) {
+        Row(long ts, int order, String[] cols) { this(ts, order, cols, 0); }
 
-    private static List<String[]> timeline(Episode ep, Set<Event> evidence, List<dev.aertrace.timeline.QemuLane> qemu) {
+        String offset() {
+            if (cols[1] == null) cols[1] = Durations.offsetMs(ns);
+            return cols[1];
+        }
+    }
+
+    private static List<Row> timeline(Episode ep, Set<Event> evidence, List<dev.aertrace.timeline.QemuLane> qemu) {
         List<Row> rows = new ArrayList<>();
         int o = 0;
         for (Event e : ep.events()) {
@@ -182,7 +219,8 @@ public final class TextReport implements ReportSink {
             rows.add(new Row(r.start(), o++, new String[]{mark(evidence, r.enter(), r.exit()), Durations.offsetMs(r.start() - ep.start()), "host", Text.shortDev(r.bridge()), what}));
         }
         for (Access a : ep.accesses()) {
-            rows.add(new Row(a.start(), o++, new String[]{mark(evidence, a.enter(), a.exit()), Durations.offsetMs(a.start() - ep.start()), "user", Text.shortDev(a.dev()), describe(a, ep)}));
+            rows.add(new Row(a.start(), o++, new String[]{mark(evidence, a.enter(), a.exit()), null, "user", Text.shortDev(a.dev()),
+                    describe(a, ep)}, a.start() - ep.start()));
         }
         for (Event g : ep.gaps()) {
             String what = g instanceof Event.Lost l ? "LOST " + l.count() + " events (cpu " + l.common().cpu() + ")"
@@ -200,9 +238,7 @@ public final class TextReport implements ReportSink {
         for (dev.aertrace.qemu.QemuText.Row q : dev.aertrace.qemu.QemuText.rows(ep, qemu, evidence))
             rows.add(new Row(q.ts(), o++, q.cols()));
         rows.sort(Comparator.comparingLong(Row::ts).thenComparingInt(Row::order));
-        List<String[]> out = new ArrayList<>();
-        for (Row r : rows) out.add(r.cols);
-        return out;
+        return rows;
     }
 
     static String describe(Access a) { return describe(a, null); }
@@ -210,8 +246,13 @@ public final class TextReport implements ReportSink {
     /** A duration is shown only when no gap of the episode lies between the access's enter and exit. */
     static String describe(Access a, Episode ep) {
         String who = a.comm();
-        boolean gap = ep != null && a.end() != null && ep.holes().stream().anyMatch(g -> g.from() < a.end() && g.to() > a.start()
-                && g.kind() != TraceGap.Kind.TRACE_START);
+        boolean gap = false;
+        if (ep != null && a.end() != null)
+            for (TraceGap g : ep.holes())
+                if (g.from() < a.end() && g.to() > a.start() && g.kind() != TraceGap.Kind.TRACE_START) {
+                    gap = true;
+                    break;
+                }
         String held = a.enter() == null ? " (enter not in trace)" : a.end() == null ? " (no exit)"
                 : gap ? " (gap inside)" : a.end() - a.start() >= 10_000_000 ? " held " + dur(a.end() - a.start()) : "";
         boolean showRet = a.ret() != null && switch (a.kind()) {

@@ -97,7 +97,7 @@ class FleetPartsTest {
         List<AnalyzedEpisode> eps = Analyzer.analyzeAll(trace);
         AnalyzedEpisode a = eps.get(0);
         JsonNode d = EpisodeMessage.MAPPER.readTree(EpisodeMessage.build(a, "boot-1"));
-        assertEquals(dev.aertrace.report.JsonReport.REPORT_VERSION, d.get("report_version").asInt());
+        assertEquals(dev.aertrace.report.JsonReport.ALL_ACCESSES_VERSION, d.get("report_version").asInt()); // every access: the version-2 document
         assertEquals(1, d.get("episodes").size());
         JsonNode ep = d.get("episodes").get(0);
         String id = EpisodeMessage.episodeId(a.episode().host(), "boot-1", a.episode().start(), a.episode().device());

@@ -1,0 +1,228 @@
+package dev.aertrace.ingest;
+
+import static dev.aertrace.ingest.Scratch.F_BADSTRING;
+import static dev.aertrace.ingest.Scratch.F_BADTYPE;
+import static dev.aertrace.ingest.Scratch.F_CMD;
+import static dev.aertrace.ingest.Scratch.F_COUNT;
+import static dev.aertrace.ingest.Scratch.F_CPU;
+import static dev.aertrace.ingest.Scratch.F_DLLLA;
+import static dev.aertrace.ingest.Scratch.F_ENTERED;
+import static dev.aertrace.ingest.Scratch.F_HISTORY;
+import static dev.aertrace.ingest.Scratch.F_OFFSET;
+import static dev.aertrace.ingest.Scratch.F_PID;
+import static dev.aertrace.ingest.Scratch.F_REASON_NUM;
+import static dev.aertrace.ingest.Scratch.F_RESULT;
+import static dev.aertrace.ingest.Scratch.F_RET;
+import static dev.aertrace.ingest.Scratch.F_SEVERITY;
+import static dev.aertrace.ingest.Scratch.F_SINCE;
+import static dev.aertrace.ingest.Scratch.F_SIZE;
+import static dev.aertrace.ingest.Scratch.F_STATE;
+import static dev.aertrace.ingest.Scratch.F_STATUS;
+import static dev.aertrace.ingest.Scratch.F_TID;
+import static dev.aertrace.ingest.Scratch.F_TS;
+import static dev.aertrace.ingest.Scratch.F_UNTIL;
+import static dev.aertrace.ingest.Scratch.F_VALUE;
+import static dev.aertrace.ingest.Scratch.F_WIDTH;
+import static dev.aertrace.ingest.Scratch.F_WRITE;
+
+/**
+ * Turns a read line (the {@link Scratch}) into its typed {@link Event}: first what the type needs and whether the
+ * values are possible (a damaged line is a {@link Event.Gap} at its line number, with its issue), then the record.
+ */
+final class EventBuilder {
+    private final Scratch s;
+    private final Diagnostics diag;
+
+    EventBuilder(Scratch s, Diagnostics diag) {
+        this.s = s;
+        this.diag = diag;
+    }
+
+    private static final int COMMON = F_TS | F_CPU | F_PID | F_TID;
+
+    /** The F_* fields {@code type} must carry, or -1 for a type this analyzer does not know. */
+    static int need(String type) {
+        return switch (type) {
+            case "aer.event" -> COMMON | F_SEVERITY | F_STATUS;
+            case "cb.enter" -> COMMON;
+            case "vfio.ioctl.enter" -> COMMON | F_CMD;
+            case "vfio.ioctl.exit" -> COMMON | F_CMD | F_RET;
+            case "vfio.rw.enter" -> COMMON | F_OFFSET | F_SIZE | F_WRITE;
+            case "vfio.rw.exit" -> COMMON | F_OFFSET | F_SIZE | F_WRITE | F_RET;
+            case "vfio.err_detected.exit" -> COMMON | F_RET;
+            case "eventfd.read" -> COMMON | F_RET;
+            case "lost" -> F_TS | F_COUNT;
+            case "recovery.enter", "recovery.exit", "cb.exit", "reset.enter", "reset.exit",
+                    "vfio.err_detected.enter", "eventfd.signal", "vfio.open", "vfio.close",
+                    "user_reset.enter", "user_reset.exit", "cfg_lock" -> COMMON;
+            case "pci.remove.enter", "vfio.request", "vfio.remove.enter", "pci.hp_event", "hotplug.event" -> COMMON;
+            case "qemu.config.enter", "qemu.config.exit", "qemu.region.enter", "qemu.region.exit" -> COMMON | F_OFFSET | F_SIZE | F_WRITE;
+            case "qemu.vm_stop", "qemu.runstate" -> COMMON | F_STATE;
+            case "qemu.system_reset" -> COMMON | F_REASON_NUM;
+            case "pcie.link_event" -> COMMON;
+            default -> -1;
+        };
+    }
+
+    /** What is missing or mistyped on a line of a known type, or null. */
+    private String missing(String type, int need) {
+        if ((s.has & need) != need) return "missing or mistyped numeric/boolean field";
+        if ((s.has & F_BADTYPE) != 0) return "a field has the wrong JSON type";
+        if ((s.has & F_BADSTRING) != 0) return "a string with an unpaired UTF-16 surrogate (no agent writes one)";
+        if (!type.equals("lost") && !type.equals("eventfd.signal") && !qemu(type) && s.dev == null) return "missing \"dev\"";
+        if (!type.equals("lost") && s.comm == null) return "missing \"comm\"";
+        if (type.startsWith("cb.") && Event.Callback.fromWire(s.cb) == null) return "bad \"cb\": " + s.cb;
+        if ((type.startsWith("reset.") || type.startsWith("user_reset.")) && s.fn == null) return "missing \"fn\"";
+        if (type.startsWith("vfio.rw.") && s.region == null) return "missing \"region\"";
+        if (type.equals("cfg_lock") && s.op == null) return "missing \"op\"";
+        if ((type.equals("eventfd.signal") || type.equals("eventfd.read")) && s.ctx == null) return "missing \"ctx\"";
+        return null;
+    }
+
+    /**
+     * Why the line of known {@code type} cannot be an event: its issue is recorded and the {@link Event.Gap} that
+     * stands in its place returned; null when it can (a lost line's impossible bounds or count are dropped here).
+     */
+    Event.Gap refuse(String type, int need, long line, long maxTs, long segmentStartNs) {
+        String missing = missing(type, need);
+        if (missing != null) {
+            diag.issue(Issue.Kind.INVALID_EVENT, line, type + ": " + missing);
+            return gap((s.has & F_TS) != 0 ? s.ts : maxTs, line, type + ": " + missing);
+        }
+        if (s.unknown != null) for (String f : s.unknown) if (Strict.damagedField(f)) {
+            diag.issue(Issue.Kind.DAMAGED_NAME, line, "field \"" + f + "\" on " + type);
+            return gap(s.ts, line, type + ": damaged field name \"" + f + "\"");
+        }
+        if (type.startsWith("vfio.rw.")) {
+            String why = Strict.size(s.region, s.size);
+            if (why != null) {
+                diag.issue(Issue.Kind.BAD_SIZE, line, type + ": " + why);
+                return gap(s.ts, line, type + ": " + why);
+            }
+        }
+        String why = Plausible.check(type, s, s.history && (s.has & F_HISTORY) != 0 ? 0 : segmentStartNs);
+        if (why != null) {
+            diag.issue(Issue.Kind.IMPLAUSIBLE, line, type + ": " + why);
+            return new Event.Gap(new Event.Common(maxTs, -1, 0, 0, s.comm, s.dev, line), Event.GapKind.INVALID_EVENT, type + ": " + why);
+        }
+        if (type.equals("lost")) lost(line);
+        return null;
+    }
+
+    /** A gap at the line's own ts, cpu and thread. */
+    Event.Gap gap(long ts, long line, String detail) {
+        return new Event.Gap(new Event.Common(ts, (int) s.cpu, (int) s.pid, (int) s.tid, s.comm, s.dev, line),
+                Event.GapKind.INVALID_EVENT, detail);
+    }
+
+    private void lost(long line) {
+        String why = Plausible.lossBounds(s);
+        if (why != null) {
+            // The loss is real (the line says so) but where it happened is not: bounds from the file order.
+            diag.issue(Issue.Kind.IMPLAUSIBLE, line, "lost: " + why + "; bounds inferred from the file order");
+            s.has &= ~(F_SINCE | F_UNTIL);
+        }
+        if (s.count <= 0) {
+            // Not a count the agent can write: the loss is real (the line says so) but its size is unknown.
+            diag.issue(Issue.Kind.BAD_COUNT, line, "lost count " + s.count);
+            s.count = 0;
+        }
+    }
+
+    /** The typed event of a line {@link #refuse} accepted. */
+    Event create(String type, long line) {
+        // cpu/pid/tid are optional on lost lines: a value from an earlier line must not leak into this one.
+        Event.Common c = new Event.Common(s.ts, (s.has & F_CPU) != 0 ? (int) s.cpu : -1, (s.has & F_PID) != 0 ? (int) s.pid : 0,
+                (s.has & F_TID) != 0 ? (int) s.tid : 0, s.comm, s.dev, line);
+        Integer state = (s.has & F_STATE) != 0 ? (int) s.state : null;
+        Long ret = (s.has & F_RET) != 0 ? s.ret : null;
+        Long value = (s.has & F_VALUE) != 0 ? s.value : null;
+        return switch (type) {
+            case "aer.event" -> new Event.AerError(c, (int) s.severity, s.status, s.tlpValid, s.tlp);
+            case "recovery.enter" -> new Event.RecoveryEnter(c, state);
+            case "recovery.exit" -> new Event.RecoveryExit(c, ret == null ? null : (int) (long) ret);
+            case "cb.enter" -> new Event.CallbackEnter(c, Event.Callback.fromWire(s.cb), s.driver == null ? "" : s.driver, state);
+            case "cb.exit" -> new Event.CallbackExit(c, Event.Callback.fromWire(s.cb), (s.has & F_RESULT) != 0 ? (int) s.result : null);
+            case "reset.enter" -> new Event.ResetEnter(c, s.fn);
+            case "reset.exit" -> new Event.ResetExit(c, s.fn, ret);
+            case "vfio.err_detected.enter" -> new Event.VfioErrDetectedEnter(c, state);
+            case "vfio.err_detected.exit" -> new Event.VfioErrDetectedExit(c, ret == null ? null : (int) (long) ret);
+            case "eventfd.signal" -> new Event.EventfdSignal(c, s.ctx);
+            case "eventfd.read" -> new Event.EventfdRead(c, s.ctx, ret, (s.has & F_ENTERED) != 0 ? s.entered : null);
+            case "vfio.ioctl.enter" -> new Event.IoctlEnter(c, s.cmd, s.cmdName != null ? s.cmdName : hex(s.cmd));
+            case "vfio.ioctl.exit" -> new Event.IoctlExit(c, s.cmd, s.cmdName != null ? s.cmdName : hex(s.cmd), ret);
+            case "vfio.rw.enter" -> new Event.RwEnter(c, s.region, s.offset, (int) s.size, s.write, value);
+            case "vfio.rw.exit" -> new Event.RwExit(c, s.region, s.offset, (int) s.size, s.write, ret, value);
+            case "vfio.open" -> new Event.VfioOpen(c);
+            case "vfio.close" -> new Event.VfioClose(c);
+            case "user_reset.enter" -> new Event.UserResetEnter(c, s.fn);
+            case "user_reset.exit" -> new Event.UserResetExit(c, s.fn, ret);
+            case "cfg_lock" -> new Event.CfgLock(c, s.op, ret);
+            case "lost" -> new Event.Lost(c, s.count, (s.has & F_SINCE) != 0 ? s.since : null,
+                    (s.has & F_UNTIL) != 0 ? s.until : null, (s.has & F_CPU) == 0);
+            default -> deviceOrQemu(type, c, value);
+        };
+    }
+
+    /** The device-loss, link and QEMU types. */
+    private Event deviceOrQemu(String type, Event.Common c, Long value) {
+        return switch (type) {
+            case "pci.remove.enter" -> new Event.DeviceGone(c, type, "the kernel started removing the device (pci_stop_and_remove_bus_device)");
+            case "vfio.remove.enter" -> new Event.DeviceGone(c, type, "vfio-pci's remove started: the host is taking the device from the user");
+            case "vfio.request" -> new Event.DeviceGone(c, type, "vfio-pci asked the user to release the device (device request IRQ)");
+            case "pci.hp_event" -> "LINK_UP".equals(s.event) || "LINK_DOWN".equals(s.event)
+                    ? new Event.LinkChange(c, type, "LINK_UP".equals(s.event), "link " + (s.event.equals("LINK_UP") ? "up" : "down")
+                        + " (pciehp" + (s.slot != null ? ", slot " + s.slot : "") + ")")
+                    : new Event.DeviceGone(c, type, "hotplug event " + (s.event != null ? s.event : "?")
+                    + (s.slot != null ? " on slot " + s.slot : "") + " on the port above it");
+            // DLLLA set: the link is up. Clear says nothing on a port without Data Link Layer Link Active
+            // Reporting (QEMU's root port in the lab reports 0 while its link works): not "down".
+            case "pcie.link_event" -> new Event.LinkChange(c, type, (s.has & F_DLLLA) != 0 && s.dllla ? Boolean.TRUE : null,
+                    "link " + ((s.has & F_DLLLA) != 0 && s.dllla ? "up" : "status")
+                    + ((s.has & F_WIDTH) != 0 ? " x" + s.width : "") + " (Link Status re-read"
+                    + (s.reason != null ? ", reason " + linkReason(s.reason) : "") + ")");
+            case "hotplug.event" -> new Event.DeviceGone(c, type, "pciehp handled a slot event"
+                    + (s.handler != null ? " (" + s.handler + ")" : "") + " on the port above it");
+            case "qemu.config.enter", "qemu.region.enter" -> new QemuEvents.AccessEnter(c, space(type), s.offset, (int) s.size, s.write, value);
+            case "qemu.config.exit", "qemu.region.exit" -> new QemuEvents.AccessExit(c, space(type), s.offset, (int) s.size, s.write, value);
+            case "qemu.vm_stop", "qemu.runstate" -> new QemuEvents.RunState(c, type.equals("qemu.vm_stop"), (int) s.state, s.stateName);
+            case "qemu.system_reset" -> new QemuEvents.SystemReset(c, (int) s.reasonNum, s.reasonName);
+            default -> throw new IllegalStateException(type);
+        };
+    }
+
+    /** The device-loss types that become {@link Event.DeviceGone} (a removal starts, vfio asks, a slot event). */
+    static boolean deviceGone(String type) {
+        return switch (type) {
+            case "pci.remove.enter", "vfio.request", "vfio.remove.enter", "pci.hp_event", "hotplug.event" -> true;
+            default -> false;
+        };
+    }
+
+    /** QEMU's uprobe events (probes/EVENTS.md): typed as {@link Event.Qemu}, without a dev. */
+    static boolean qemu(String type) { return type.startsWith("qemu."); }
+
+    private static QemuEvents.Space space(String type) {
+        return type.startsWith("qemu.config.") ? QemuEvents.Space.CONFIG : QemuEvents.Space.REGION;
+    }
+
+    /** Device-loss and QEMU lines: those not placed in a timeline are counted, not built. */
+    static boolean deviceLossOrQemu(String type) {
+        return type.startsWith("hotplug.") || type.startsWith("pci.remove.") || type.equals("vfio.request")
+                || type.startsWith("vfio.remove.") || type.startsWith("qemu.");
+    }
+
+    private static String hex(long v) { return "0x" + Long.toHexString(v); }
+
+    /** drivers/pci/pci.h enum pcie_link_change_reason (7.0+). */
+    private static String linkReason(String r) {
+        return switch (r) {
+            case "0" -> "retrain";
+            case "1" -> "bus added";
+            case "2" -> "bandwidth notification enabled";
+            case "3" -> "bandwidth notification";
+            case "4" -> "hotplug";
+            default -> r;
+        };
+    }
+}

@@ -1,0 +1,124 @@
+package dev.aertrace.ingest;
+
+/**
+ * The fast path of ingest: reads the flat event object the agent writes ({@code {"type":"…","ts":…,…}}: no
+ * whitespace, known field names, ASCII strings without escapes, integers, booleans, null) straight from the line's
+ * bytes into the {@link Scratch}, with no parser object, no token objects and no per-line allocation beyond the
+ * few strings the cache has not seen. Anything else — an escape, a byte of 0x80 or more, a list or object, a
+ * fraction, a number of more than 18 digits, whitespace, a field name the schema's event lines do not use,
+ * malformed JSON — is declined ({@code false}) and the line goes to {@link JacksonLine}, which reads it as it
+ * always did: one strict parser decides what is wrong with a damaged line, so its issue reads the same.
+ */
+final class LineScanner {
+    private static final int TABLE = 256;
+    private static final byte[][] KEYS = new byte[TABLE][];
+    private static final int[] IDS = new int[TABLE];
+
+    static {
+        for (int id = 0; id < Scratch.NAMES.length; id++) {
+            byte[] k = Scratch.NAMES[id].getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            int h = hash(k, 0, k.length);
+            while (KEYS[h] != null) h = (h + 1) & (TABLE - 1);
+            KEYS[h] = k;
+            IDS[h] = id;
+        }
+    }
+
+    private static int hash(byte[] b, int off, int len) {
+        return (len * 31 + b[off] * 7 + b[off + len - 1] * 13 + b[off + (len >> 1)] * 3) & (TABLE - 1);
+    }
+
+    private final Scratch s;
+    private final StringCache strings;
+
+    LineScanner(Scratch s, StringCache strings) {
+        this.s = s;
+        this.strings = strings;
+    }
+
+    /** Reads {@code b[from, end)} (from at its '{') into the scratch (already reset); false: not this fast path's shape. */
+    boolean scan(byte[] b, int from, int end) {
+        int i = from + 1;
+        if (i >= end || b[i] != '"') return false;
+        while (true) {
+            if (i >= end || b[i] != '"') return false;
+            int ks = ++i;
+            while (i < end && b[i] != '"') {
+                if (b[i] == '\\' || b[i] < 0x20) return false; // an escaped or non-ASCII name: the full parser's case
+                i++;
+            }
+            if (i + 1 >= end || b[i + 1] != ':') return false;
+            int id = key(b, ks, i - ks);
+            if (id < 0) return false;
+            i = value(b, i + 2, end, id);
+            if (i < 0 || i >= end) return false;
+            if (b[i] == '}') return i + 1 == end;
+            if (b[i] != ',') return false;
+            i++;
+        }
+    }
+
+    private static int key(byte[] b, int off, int len) {
+        if (len == 0) return -1;
+        for (int h = hash(b, off, len); KEYS[h] != null; h = (h + 1) & (TABLE - 1))
+            if (same(KEYS[h], b, off, len)) return IDS[h];
+        return -1;
+    }
+
+    /**
+     * {@code k} equals {@code b[off, off+len)}: a plain loop, since Arrays.equals' vectorised mismatch costs more than
+     * it saves on names and values of a few bytes (it was a tenth of ingest).
+     */
+    static boolean same(byte[] k, byte[] b, int off, int len) {
+        if (k.length != len) return false;
+        for (int i = 0; i < len; i++) if (k[i] != b[off + i]) return false;
+        return true;
+    }
+
+    /** Reads the value at {@code i} into field {@code id}; returns the index after it, or -1 to decline the line. */
+    private int value(byte[] b, int i, int end, int id) {
+        if (i >= end) return -1;
+        byte c = b[i];
+        if (c == '"') {
+            int j = i + 1;
+            while (j < end && b[j] != '"') {
+                if (b[j] == '\\' || b[j] < 0x20) return -1; // escapes, control and non-ASCII bytes (negative)
+                j++;
+            }
+            if (j >= end) return -1;
+            s.value(id, Scratch.STRING, 0, strings.ascii(b, i + 1, j - i - 1));
+            return j + 1;
+        }
+        if (c == '-' || (c >= '0' && c <= '9')) return number(b, i, end, id);
+        int tok = matches(b, i, end, TRUE) ? Scratch.TRUE : matches(b, i, end, FALSE) ? Scratch.FALSE
+                : matches(b, i, end, NULL) ? Scratch.NULL : -1;
+        if (tok < 0) return -1;
+        int next = i + (tok == Scratch.FALSE ? 5 : 4);
+        if (next < end && b[next] != ',' && b[next] != '}') return -1; // "truex": the full parser refuses the token whole
+        s.value(id, tok, 0, null);
+        return next;
+    }
+
+    private static final byte[] TRUE = {'t', 'r', 'u', 'e'}, FALSE = {'f', 'a', 'l', 's', 'e'}, NULL = {'n', 'u', 'l', 'l'};
+
+    private static boolean matches(byte[] b, int i, int end, byte[] word) {
+        return i + word.length <= end && same(word, b, i, word.length);
+    }
+
+    /** An integer as JSON writes it (no leading zero, no fraction or exponent), at most 18 digits: it fits a long. */
+    private int number(byte[] b, int i, int end, int id) {
+        int start = i;
+        boolean neg = b[i] == '-';
+        if (neg) i++;
+        int digits = i;
+        long n = 0;
+        while (i < end && b[i] >= '0' && b[i] <= '9') n = n * 10 + (b[i++] - '0');
+        int count = i - digits;
+        if (count == 0 || count > 18 || (count > 1 && b[digits] == '0')) return -1;
+        if (i < end && b[i] != ',' && b[i] != '}') return -1; // a fraction, an exponent or garbage: the full parser says
+        String text = Scratch.KIND[id] == Scratch.K_REASON
+                ? new String(b, start, i - start, java.nio.charset.StandardCharsets.ISO_8859_1) : null;
+        s.value(id, Scratch.INT, neg ? -n : n, text);
+        return i;
+    }
+}
