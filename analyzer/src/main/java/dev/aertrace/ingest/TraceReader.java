@@ -34,6 +34,7 @@ public final class TraceReader implements LineSplitter.Lines {
     private long lostInSegment;
     private boolean sawHeader;
     private boolean afterFooter;
+    private boolean footerDoubted;
     private int segments;
     private TraceHeader firstHeader;
     private TraceFooter lastFooter;
@@ -172,7 +173,14 @@ public final class TraceReader implements LineSplitter.Lines {
             diag.issue(Issue.Kind.MISSING_HEADER, 1, "first line has type \"" + type + "\"");
             sawHeader = true; // report once
         }
-        if (afterFooter) diag.issue(Issue.Kind.AFTER_FOOTER, lineNo, "type \"" + type + "\" after the footer");
+        if (afterFooter) {
+            diag.issue(Issue.Kind.AFTER_FOOTER, lineNo, "type \"" + type + "\" after the footer");
+            // A footer the stream goes on past was not the agent's last line: it may be a damaged event
+            // (fuzz mutant 20261202 #1551: a reset.enter retyped footer), so what it held is unknown.
+            if (!footerDoubted) gap(Event.GapKind.INVALID_EVENT, lastFooter.line(), "footer at line " + lastFooter.line()
+                    + " followed by line " + lineNo + ": the footer line may have been an event");
+            footerDoubted = true;
+        }
         if (type.equals("footer")) {
             footer();
             return;
@@ -243,6 +251,7 @@ public final class TraceReader implements LineSplitter.Lines {
     private void footer() {
         if ((s.has & (F_EVENTS | F_LOST)) != (F_EVENTS | F_LOST)) {
             diag.issue(Issue.Kind.INVALID_EVENT, lineNo, "footer without events/lost counts");
+            gap(Event.GapKind.INVALID_EVENT, lineNo, "footer without events/lost counts: the line may have been an event");
         } else if (s.events < 0 || s.lost < 0) {
             // A damaged footer: what the agent lost is unknown, so the whole segment may have holes.
             diag.issue(Issue.Kind.BAD_COUNT, lineNo, "footer says " + s.events + " events/" + s.lost + " lost");
@@ -262,6 +271,7 @@ public final class TraceReader implements LineSplitter.Lines {
         }
         lastFooter = new TraceFooter((s.has & F_TS) != 0 ? s.ts : maxTs, s.events, s.lost, s.reason, lineNo);
         afterFooter = true;
+        footerDoubted = false;
         out.footer(lastFooter);
     }
 
