@@ -514,6 +514,10 @@ public final class TraceReader {
         else if (!type.equals("lost") && !type.equals("eventfd.signal") && !qemu && s.dev == null) missing = "missing \"dev\"";
         else if (!type.equals("lost") && s.comm == null) missing = "missing \"comm\"";
         else if (type.startsWith("cb.") && Event.Callback.fromWire(s.cb) == null) missing = "bad \"cb\": " + s.cb;
+        else if (type.equals("cb.enter") && s.driver == null) missing = "missing \"driver\" (\"\" when none is bound)";
+        else if (type.equals("vfio.rw.exit") && !s.write && "config".equals(s.region) && s.size <= 4 && s.ret > 0
+                && (s.has & F_VALUE) == 0) missing = "missing \"value\" of a config read that returned data";
+        else if ((s.has & F_HISTORY) != 0 && s.history && !type.startsWith("vfio.rw.")) missing = "\"history\" on " + type + " (the flight recorder keeps accesses only)";
         else if ((type.startsWith("reset.") || type.startsWith("user_reset.")) && s.fn == null) missing = "missing \"fn\"";
         else if (type.startsWith("vfio.rw.") && s.region == null) missing = "missing \"region\"";
         else if (type.equals("cfg_lock") && s.op == null) missing = "missing \"op\"";

@@ -270,6 +270,9 @@ final class DeviceVerdicts extends VerdictRules {
         for (String d : ep.affected()) {
             boolean bridge = header != null && header.topology().get(d).map(x -> x.bridge()).orElse(d.equals(ep.bridge()));
             if (bridge || d.equals(ep.bridge())) continue;
+            // Which resets cover a device the header's topology does not list is not known (a damaged name, or a
+            // device that appeared after the agent started): no verdict rather than a guess.
+            if (header != null && !header.topology().isEmpty() && header.topology().get(d).isEmpty()) continue;
             boolean covered = all.stream().anyMatch(r -> r.bridge().equals(d)
                     || (header != null && header.topology().covers(r.bridge(), d))
                     || (header == null || header.topology().isEmpty()));

@@ -343,6 +343,13 @@ public final class TimelineBuilder implements TraceListener {
     }
 
     private void signal(Event.EventfdSignal s) {
+        if (s.dev() == null && insideVfioHandler(s.tid())) {
+            // The agent names the device of every signal raised inside vfio's error_detected: one without is a
+            // damaged line, a gap where it stands rather than a notification of no device.
+            ledger.add(TraceGap.Kind.INPUT, s.common().cpu(), s.ts(), s.ts(), s.line(), s.line(), s.line(), 0,
+                    "eventfd.signal without \"dev\" inside vfio's error_detected");
+            return;
+        }
         EpisodeDraft b = recoveryOf(s.tid());
         if (b != null) {
             b.add(s);
@@ -354,6 +361,12 @@ public final class TimelineBuilder implements TraceListener {
             o.add(s);
             o.notifications.add(new Notification(s.dev(), s.ctx(), s.ts(), s));
         }
+    }
+
+    private boolean insideVfioHandler(int tid) {
+        ArrayDeque<Event> st = stacks.get(tid);
+        if (st != null) for (Event e : st) if (e instanceof Event.VfioErrDetectedEnter) return true;
+        return false;
     }
 
     private void cfgLock(Event.CfgLock c) {
