@@ -131,8 +131,7 @@ final class Run {
     }
 
     private void episode(dev.aertrace.race.AnalyzedEpisode ep) {
-        totals.add(ep);
-        sink.episode(ep);
+        if (totals.report(ep)) sink.episode(ep); // bounded: Totals.MAX_REPORTED in full, the rest counted
     }
 
     int finish() {

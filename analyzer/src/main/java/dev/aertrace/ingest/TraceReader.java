@@ -36,6 +36,8 @@ public final class TraceReader {
     private long newestEvent = Long.MIN_VALUE;
     /** The segment header's mono_ns (0: none): when the agent started. */
     private long segmentStartNs;
+    /** The flight recorder's last dump marker in this segment: its records lie in [since, ts] (EVENTS.md). */
+    private long historySince = Long.MIN_VALUE, historyTs = Long.MIN_VALUE;
     private long eventsInSegment;
     private long lostInSegment;
     private boolean sawHeader;
@@ -428,6 +430,10 @@ public final class TraceReader {
         // Device-loss lines the timeline uses become events (build); the rest are counted, not placed (yet).
         if (type.equals("history") || (deviceLossOrQemu(type) && !deviceGone(type) && !qemu(type))) {
             // schema v2 lines not placed in timelines (yet): counted like events, so the footer still adds up
+            if (type.equals("history")) {
+                historyTs = (s.has & F_TS) != 0 ? s.ts : Long.MIN_VALUE;
+                historySince = (s.has & F_SINCE) != 0 ? s.since : Long.MIN_VALUE;
+            }
             eventsInSegment++;
             totalEvents++;
             byType.computeIfAbsent(type, k -> new long[1])[0]++;
@@ -537,6 +543,8 @@ public final class TraceReader {
         }
         if (missing == null) {
             String why = Plausible.check(type, s, s.history && (s.has & F_HISTORY) != 0 ? 0 : segmentStartNs);
+            if (why == null && s.history && historyTs != Long.MIN_VALUE && (s.ts < historySince || s.ts > historyTs))
+                why = "history record at ts " + s.ts + " outside its dump's [since, ts] (" + historySince + ", " + historyTs + ")";
             if (why != null) {
                 diag.issue(Issue.Kind.IMPLAUSIBLE, lineNo, type + ": " + why);
                 return new Event.Gap(new Event.Common(maxTs, -1, 0, 0, s.comm, s.dev, lineNo),
@@ -706,6 +714,7 @@ public final class TraceReader {
         maxTs = 0;
         newestEvent = Long.MIN_VALUE;
         segmentStartNs = h.monoNs();
+        historySince = historyTs = Long.MIN_VALUE;
         if (firstHeader == null) firstHeader = h;
         out.header(h);
         if (!bad.isEmpty()) {

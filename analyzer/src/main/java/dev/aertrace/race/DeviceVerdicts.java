@@ -168,7 +168,9 @@ final class DeviceVerdicts extends VerdictRules {
             String fn = how != null ? how.fn() : a.name();
             String cost = how != null && how.end() != null ? " (" + fn + " took " + dur(how.end() - how.start()) + ")" : "";
             String host = hostReset ? "the host's recovery reset it" : "the host's recovery ran";
-            out.add(Evidence.judge(ep, Verdict.Kind.DOUBLE_RESET, a.dev(), from, endOrOpen(a), ev,
+            // The sentence states when the recovery ended (or that it was still running): that is in the span too.
+            long until = during ? Math.max(endOrOpen(a), to == null ? Long.MAX_VALUE : to) : endOrOpen(a);
+            out.add(Evidence.judge(ep, Verdict.Kind.DOUBLE_RESET, a.dev(), from, until, ev,
                     who(a) + "'s " + a.name() + " reset " + a.dev() + " with " + fn + " at " + t(ep, a.start())
                             + (during ? ", while " + host + " (" + t(ep, from) + " … " + (to == null ? "still running" : t(ep, to)) + ")"
                                : ", " + dur(a.start() - to) + " after " + host + " and returned")

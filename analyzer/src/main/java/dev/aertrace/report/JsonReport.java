@@ -315,6 +315,7 @@ public final class JsonReport implements ReportSink {
             g.writeNumberField("episodes", t.episodes);
             g.writeNumberField("events", t.events);
             g.writeBooleanField("input_gaps", t.inputGaps);
+            if (t.unreported > 0) g.writeNumberField("unreported_episodes", t.unreported); // past Totals.MAX_REPORTED
             counts("outcomes", outcomeCounts(t));
             counts("verdicts", t.verdicts);
             g.writeEndObject();

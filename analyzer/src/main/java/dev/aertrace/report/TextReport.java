@@ -276,6 +276,9 @@ public final class TextReport implements ReportSink {
             t.verdicts.forEach((k, n) -> v.append(" ").append(k).append("×").append(n));
             wrap(L, v.toString(), "     ");
         }
+        if (t.unreported > 0)
+            wrap(L, "   bound: " + t.unreported + " episodes after the first " + Totals.MAX_REPORTED + " are counted above"
+                    + " but not written (analyze a part of the input to see them), so the result is not confident", "     ");
         if (t.inputGaps)
             wrap(L, "   the input has holes (see the issues above): errors may be missing entirely, so a clean"
                     + " result is not confident", "     ");

@@ -778,7 +778,10 @@ public final class TimelineBuilder implements TraceListener {
         if (b.device == null) b.device = b.recoveryDev;
         // The rule of evidence looks at every gap whose bounds meet the episode, from the ledger (losses with
         // their inferred bounds, unpaired enters/exits, late events, unreadable lines, trace boundaries).
-        List<TraceGap> holes = new ArrayList<>(ledger.overlapping(Math.min(b.start, b.firstAccess()), epEnd));
+        // A recovery whose AER event is not in the trace starts the episode at its first event; a gap just before
+        // it may hold the AER event, and so the time every "+x ms since the error" counts from (Episode.startGaps).
+        long from = b.errors.isEmpty() && (b.recoveryStart != null || b.midStart) ? b.start - Episode.START_GAP_NS : b.start;
+        List<TraceGap> holes = new ArrayList<>(ledger.overlapping(Math.min(from, b.firstAccess()), epEnd));
         if (b.elided > 0)
             holes.add(new TraceGap(TraceGap.Kind.CAP, null, b.elidedFrom, b.elidedTo, 0, 0, 0, b.elided,
                     b.elided + " events/accesses beyond the per-episode cap of " + opt.maxEventsPerEpisode()

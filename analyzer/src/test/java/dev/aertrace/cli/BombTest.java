@@ -107,8 +107,41 @@ class BombTest {
         }
         Run r = analyze(f);
         assertInconclusiveAndNamed(r, "bound");
-        // every recovery is reported (closed early or at the end), each access in at most MAX_COPIES of them
-        assertTrue(r.reportBytes() < 40L * Files.size(f), "report of " + r.reportBytes() + " bytes from " + Files.size(f));
+        // every recovery is judged and counted, the first MAX_REPORTED written in full (each access in at most
+        // MAX_COPIES of them), the rest named by their count: the report no longer grows with the episodes
+        // (at full size it was 818 MB from 41 MB)
+        assertTrue(r.report().contains("\"unreported_episodes\":" + (n - dev.aertrace.report.Totals.MAX_REPORTED)),
+                "the episodes not written are counted in the summary");
+        assertTrue(r.report().contains("\"episodes\":" + n), "every episode counted");
+        assertTrue(r.reportBytes() < 16L << 20, "report of " + r.reportBytes() + " bytes from " + Files.size(f));
+    }
+
+    @Test
+    void manyEpisodesAreCountedNotWrittenPastTheCap() throws Exception {
+        // The report bound on its own: 3,000 short, clean recoveries (each closes) make 3,000 episodes; the first
+        // 1,000 are written, the rest counted, and the result is not clean (exit 3), with the count in text too.
+        int n = 3 * dev.aertrace.report.Totals.MAX_REPORTED;
+        Path f = tmp.resolve("many.jsonl");
+        try (Writer w = Files.newBufferedWriter(f)) {
+            w.write(HEADER);
+            for (int i = 0; i < n; i++) {
+                long t = 1_000_000_000L + i * 5_000_000_000L;
+                w.write(ev("recovery.enter", t, 53, ",\"state\":1"));
+                w.write(ev("recovery.exit", t + 1000, 53, ",\"ret\":5"));
+            }
+            w.write("{\"type\":\"footer\",\"ts\":" + (1_000_000_000L + n * 5_000_000_000L) + ",\"events\":" + 2 * n + ",\"lost\":0}\n");
+        }
+        Run r = analyze(f);
+        assertEquals(3, r.code(), r.err());
+        assertTrue(r.report().contains("\"unreported_episodes\":" + (n - dev.aertrace.report.Totals.MAX_REPORTED)), "counted");
+        assertEquals(dev.aertrace.report.Totals.MAX_REPORTED, r.report().split("\"outcome\"", -1).length - 1, "written in full");
+        Path out = tmp.resolve("many.txt");
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m", "-cp",
+                System.getProperty("java.class.path"), "dev.aertrace.cli.Main", "analyze", f.toString())
+                .redirectErrorStream(true).redirectOutput(out.toFile()).start();
+        assertEquals(3, p.waitFor());
+        String text = Files.readString(out);
+        assertTrue(text.contains("bound: " + (n - dev.aertrace.report.Totals.MAX_REPORTED) + " episodes after the first"), text.substring(Math.max(0, text.length() - 800)));
     }
 
     @Test
