@@ -49,17 +49,17 @@ public final class KernelLogAnalyzer {
     SourceReport analyzeWithClock(String source, InputStream in, java.util.function.BiConsumer<AnalyzedEpisode, Long> sink) {
         Diagnostics diag = new Diagnostics();
         RaceDetector detector = new RaceDetector(opt.race());
-        Object[] cur = new Object[2]; // header, context in force while the timeline emits
+        Object[] cur = new Object[2]; // header, story in force while the timeline emits
         KernelLogReader.Stats[] st = new KernelLogReader.Stats[1];
         TimelineBuilder timeline = new TimelineBuilder(source, opt.timeline(), diag,
-                ep -> sink.accept(mark(detector.analyze(ep, (TraceHeader) cur[0]), (LogError) cur[1], st[0]),
-                        cur[1] == null ? null : ((LogError) cur[1]).realtimeOffset));
+                ep -> sink.accept(mark(detector.analyze(ep, (TraceHeader) cur[0]), (LogStory) cur[1], st[0]),
+                        cur[1] == null ? null : ((LogStory) cur[1]).wallOffset()));
         long[] events = new long[1];
         Map<String, Long> byType = new TreeMap<>();
-        KernelLogReader reader = new KernelLogReader(patterns, diag, (h, ev, ctx) -> {
+        KernelLogReader reader = new KernelLogReader(patterns, diag, (h, ev, story) -> {
             timeline.header(h); // closes the previous error's episode under its own header
             cur[0] = h;
-            cur[1] = ctx;
+            cur[1] = story;
             for (Event e : ev) {
                 events[0]++;
                 byType.merge(e.type(), 1L, Long::sum);
@@ -83,7 +83,8 @@ public final class KernelLogAnalyzer {
     static String describe(KernelLogReader.Stats s) {
         String f = s.formats.isEmpty() ? "no kernel-log lines recognised" : s.formats.keySet().iterator().next().what;
         return "kernel log (" + f + (s.resolutionNs > 0 ? ", resolution " + res(s.resolutionNs) : "") + ", "
-                + s.errors + " AER error" + (s.errors == 1 ? "" : "s") + ")";
+                + s.errors + " AER error" + (s.errors == 1 ? "" : "s")
+                + (s.losses > 0 ? ", " + s.losses + " device loss" + (s.losses == 1 ? "" : "es") : "") + ")";
     }
 
     static String res(long ns) {
@@ -91,9 +92,10 @@ public final class KernelLogAnalyzer {
                 : ns >= 1000 ? (ns / 1000) + " µs" : ns + " ns";
     }
 
-    private static AnalyzedEpisode mark(AnalyzedEpisode a, LogError c, KernelLogReader.Stats s) {
+    private static AnalyzedEpisode mark(AnalyzedEpisode a, LogStory story, KernelLogReader.Stats s) {
         Episode ep = a.episode();
-        if (c == null) return a;
+        if (story instanceof LogLoss loss) return LossVerdicts.mark(a, loss, describeLine(loss.resolutionNs, s));
+        if (!(story instanceof LogError c)) return a;
         List<Verdict> out = new ArrayList<>();
         boolean failed = false;
         for (Verdict v : a.verdicts()) {
@@ -112,7 +114,7 @@ public final class KernelLogAnalyzer {
                 ? Outcome.INCONCLUSIVE : Outcome.CLEAN, List.of());
         List<Event> ev = new ArrayList<>();
         for (Event e : ep.events()) if (e instanceof Event.AerError || e instanceof Event.ResetExit || e instanceof Event.RecoveryExit) ev.add(e);
-        StringBuilder sb = new StringBuilder("Rebuilt from a kernel log (" + describeLine(c, s) + "): it shows the error, ");
+        StringBuilder sb = new StringBuilder("Rebuilt from a kernel log (" + describeLine(c.resolutionNs, s) + "): it shows the error, ");
         if (c.resetBridge != null) sb.append("the end of the host reset on ").append(c.resetBridge).append(" (")
                 .append(c.resetRc == null ? "" : "rc " + c.resetRc + ", ").append("line ").append(c.resetLine)
                 .append("; its start is not logged, so the reset span is at most ")
@@ -129,9 +131,9 @@ public final class KernelLogAnalyzer {
         return new AnalyzedEpisode(ep, List.copyOf(out), o, List.of());
     }
 
-    private static String describeLine(LogError c, KernelLogReader.Stats s) {
+    private static String describeLine(long resolutionNs, KernelLogReader.Stats s) {
         String f = s.formats.isEmpty() ? "?" : s.formats.keySet().iterator().next().name().toLowerCase().replace('_', ' ');
-        return f + ", times to " + res(c.resolutionNs);
+        return f + ", times to " + res(resolutionNs);
     }
 
     private static String failedSentence(LogError c) {

@@ -31,14 +31,14 @@ final class KernelLogReader {
     static final int MAX_OPEN = 64;
     /** An error whose next message is this far away is over (a log without the result line, a lost tail). */
     static final long STALE_NS = 60_000_000_000L;
-    /** What the analyzer is handed per finished error. */
+    /** What the analyzer is handed per finished error or device loss. */
     interface Sink {
-        void error(TraceHeader header, List<Event> events, LogError ctx);
+        void story(TraceHeader header, List<Event> events, LogStory story);
     }
 
     /** What was read, for the source report. */
     static final class Stats {
-        long lines, logLines, matched, errors, suppressed;
+        long lines, logLines, matched, errors, losses, suppressed;
         final Map<LogLine.Format, Long> formats = new LinkedHashMap<>();
         String kernel, host, bootId;
         long resolutionNs;
@@ -53,6 +53,7 @@ final class KernelLogReader {
     private final Sink sink;
     private final Stats stats = new Stats();
     private final List<LogError> open = new ArrayList<>();
+    private final LossTracker losses = new LossTracker(this::lost);
     private long lineNo;
     private long lastTs = Long.MIN_VALUE;
     private int boot;
@@ -98,6 +99,8 @@ final class KernelLogReader {
         }
         for (LogError c : new ArrayList<>(open)) finish(c, true);
         open.clear();
+        losses.finishAll();
+        stats.losses = losses.count();
         stats.lines = lineNo;
         stats.boots = boot + 1;
         if (lineNo == 0) diag.issue(Issue.Kind.EMPTY_INPUT, 0, "no lines");
@@ -151,17 +154,20 @@ final class KernelLogReader {
         if (changed || back) {
             for (LogError c : new ArrayList<>(open)) finish(c, true);
             open.clear();
+            losses.finishAll();
             boot++;
         }
     }
 
     private void stale(long ts) {
         for (LogError c : new ArrayList<>(open)) if (ts - c.lastTs > STALE_NS) finish(c, true);
+        losses.due(ts);
     }
 
     private void apply(Patterns.Hit h, LogLine l) {
         switch (h.entry().role()) {
             case ERROR_SOURCE, DPC_CONTAINMENT, ERROR_SEVERITY, ERROR_STATUS, ERROR_BIT, ERROR_TLP -> error(h, l);
+            case HOTPLUG, SLOT_BUTTON, DEVICE_REQUEST, DEVICE_REMOVED, BRIDGE -> loss(h, l);
             default -> recovery(h, l);
         }
     }
@@ -213,7 +219,7 @@ final class KernelLogReader {
                         d.status = Long.parseLong(m.group("status"), 16);
                         d.mask = Long.parseLong(m.group("mask"), 16);
                     }
-                    case ERROR_TLP -> d.tlp = tlp(m.group("tlp"));
+                    case ERROR_TLP -> d.tlp = LogError.Detail.tlp(m.group("tlp"));
                     default -> { }
                 }
                 touch(c, l);
@@ -272,7 +278,7 @@ final class KernelLogReader {
                 c.note(dev + ": link not active " + m.group("ms") + " ms into the reset's link wait (line " + lineNo + ")", lineNo);
                 touch(c, l);
             }
-            case HOTPLUG, DEVICE_RESET -> {
+            case DEVICE_RESET -> {
                 LogError c = forBridge(dev);
                 if (c == null) c = forDetail(dev);
                 if (c != null) {
@@ -290,6 +296,42 @@ final class KernelLogReader {
             }
             default -> { }
         }
+    }
+
+    /**
+     * Removal messages: a slot event on a port an AER error is recovering is a note of that error (a link reset flaps
+     * the link); anything else is a device loss of its own ({@link LossTracker}).
+     */
+    private void loss(Patterns.Hit h, LogLine l) {
+        Matcher m = h.m();
+        String dev = h.dev();
+        switch (h.entry().role()) {
+            case BRIDGE -> losses.bridge(dev, m.group("sec"), group(m, "sub"));
+            case HOTPLUG, SLOT_BUTTON -> {
+                LogError c = recovering(dev);
+                if (c != null) {
+                    c.note(h.driver() + " " + dev + ": " + m.group(0), lineNo);
+                    touch(c, l);
+                    return;
+                }
+                String what = m.group("what");
+                String kind = h.entry().role() == Patterns.Role.HOTPLUG
+                        ? (what.equals("Link Down") || what.equals("Card not present") ? "presence_or_link_change" : null)
+                        : what.contains("ancel") ? "cancel" : "button_press";
+                losses.slot(dev, kind, m.group(0), l, lineNo, boot);
+            }
+            default -> losses.device(dev, h.entry().role(), m.group("what"), l, lineNo, boot);
+        }
+    }
+
+    /** The open uncorrectable error whose recovery is on this port (its own port or the bridge it resets). */
+    private LogError recovering(String port) {
+        for (LogError c : open) if (!c.done() && c.uncorrectable() && (port.equals(c.port) || port.equals(c.resetBridge))) return c;
+        return null;
+    }
+
+    private void lost(LogLoss loss) {
+        sink.story(loss.header(stats), loss.events(), loss);
     }
 
     private void touch(LogError c, LogLine l) {
@@ -337,16 +379,6 @@ final class KernelLogReader {
         return null;
     }
 
-    private static long[] tlp(String s) {
-        String[] w = s.trim().split("\\s+");
-        long[] out = new long[Math.min(4, w.length)];
-        for (int i = 0; i < out.length; i++) {
-            String x = w[i].startsWith("0x") ? w[i].substring(2) : w[i];
-            out[i] = Long.parseLong(x, 16);
-        }
-        return out;
-    }
-
     // ------------------------------------------------------------------------------------------------ emit
 
     private void finish(LogError c, boolean cut) {
@@ -356,7 +388,7 @@ final class KernelLogReader {
                     + " (line " + c.line + ") has no \"device recovery successful|failed\" message: the log ends or"
                     + " was cut before the recovery finished");
         }
-        sink.error(LogEvents.header(c, stats), LogEvents.events(c), c);
+        sink.story(LogEvents.header(c, stats), LogEvents.events(c), c);
     }
 
     static String sevName(Integer s) {

@@ -6,7 +6,7 @@ import java.util.List;
 import java.util.Map;
 
 /** One AER error as a kernel log tells it, from the port's "error received" message to its result. */
-final class LogError {
+final class LogError implements LogStory {
     final String port;
     final long ts, line;
     final long resolutionNs;
@@ -39,6 +39,9 @@ final class LogError {
         this.lastTs = ts;
         this.lastLine = line;
     }
+
+    @Override
+    public Long wallOffset() { return realtimeOffset; }
 
     boolean uncorrectable() { return severity != null && severity != 2; }
 
@@ -78,6 +81,17 @@ final class LogError {
             this.dev = dev;
             this.ts = ts;
             this.line = line;
+        }
+
+        /** "TLP Header: " words as numbers (at most 4). */
+        static long[] tlp(String s) {
+            String[] w = s.trim().split("\\s+");
+            long[] out = new long[Math.min(4, w.length)];
+            for (int i = 0; i < out.length; i++) {
+                String x = w[i].startsWith("0x") ? w[i].substring(2) : w[i];
+                out[i] = Long.parseLong(x, 16);
+            }
+            return out;
         }
     }
 }

@@ -43,16 +43,25 @@ final class Patterns {
         DPC_CONTAINMENT,
         /** pcie_wait_for_link_delay's "Data Link Layer Link Active not set in N msec": the reset's link wait failed. */
         LINK_WAIT,
-        /** pciehp link or presence change. */
+        /** pciehp link or presence change ("Link Down", "Card not present"; "Link Up", "Card present"). */
         HOTPLUG,
+        /** pciehp's attention button: a press (an orderly removal: the slot is powered off 5 s later) or its cancel. */
+        SLOT_BUTTON,
+        /** vfio-pci asks the device's user to release it (vfio_pci_core_request): the host is removing it. */
+        DEVICE_REQUEST,
+        /** The device is gone from the kernel ("Removing from iommu group": iommu_release_device on removal). */
+        DEVICE_REMOVED,
+        /** "PCI bridge to [bus NN-MM]": which buses lie below a bridge (the log's own topology). */
+        BRIDGE,
         /** The 2025 AER ratelimit: "aer_ratelimit: N callbacks suppressed". */
         RATELIMIT,
         /** vfio-pci/pci core reset messages on a device. */
         DEVICE_RESET
     }
 
+    /** {@code seenOn}: the kernels whose committed lab logs have the message ("seen": true = all of {@code kernels}). */
     record Entry(String id, Role role, List<String> kernels, boolean debug, boolean devicePrefix, String source,
-                 Pattern regex, List<String> examples, boolean seen) {
+                 Pattern regex, List<String> examples, List<String> seenOn) {
         Matcher match(String text) {
             Matcher m = regex.matcher(text);
             return m.matches() ? m : null;
@@ -98,9 +107,13 @@ final class Patterns {
             JsonNode e = p.get("example");
             if (e != null && e.isArray()) e.forEach(x -> ex.add(x.asText()));
             else if (e != null) ex.add(e.asText());
+            List<String> seen = new ArrayList<>();
+            JsonNode sn = p.path("seen");
+            if (sn.isArray()) sn.forEach(k -> seen.add(k.asText()));
+            else if (sn.asBoolean(true)) seen.addAll(ks);
             out.add(new Entry(p.path("id").asText(), Role.valueOf(p.path("role").asText()), List.copyOf(ks),
                     p.path("debug").asBoolean(false), p.path("device_prefix").asBoolean(true), p.path("source").asText(),
-                    Pattern.compile(p.path("regex").asText()), List.copyOf(ex), p.path("seen").asBoolean(true)));
+                    Pattern.compile(p.path("regex").asText()), List.copyOf(ex), List.copyOf(seen)));
         }
         return new Patterns(List.copyOf(kernels), List.copyOf(out));
     }
@@ -112,7 +125,8 @@ final class Patterns {
     private static boolean maybe(String msg) {
         return msg.contains("AER") || msg.contains("PCIe Bus Error") || msg.contains("error status") || msg.contains("TLP")
                 || msg.contains("DPC") || msg.contains("recover") || msg.contains("reset") || msg.contains("Slot(")
-                || msg.contains("suppressed") || msg.contains("] ") || msg.contains("broadcast") || msg.contains("Link Active");
+                || msg.contains("suppressed") || msg.contains("] ") || msg.contains("broadcast") || msg.contains("Link Active")
+                || msg.contains("bridge to") || msg.contains("device request") || msg.contains("iommu group");
     }
 
     Hit match(String message) {

@@ -167,7 +167,8 @@ public final class PostMortem {
                 dropped++;
                 TraceEp te = traced.get(t);
                 err.println("aertrace: " + run.report.source() + " episode " + a.episode().id() + " (" + a.episode().device()
-                        + ", " + KernelLogReader.sevName(a.episode().severity()) + ", log line " + firstLine(a.episode())
+                        + ", " + (a.episode().severity() == null && !a.episode().hasRecovery() ? "device loss"
+                        : KernelLogReader.sevName(a.episode().severity())) + ", log line " + firstLine(a.episode())
                         + ") is episode " + te.id + " of " + te.source + " (" + Durations.dur(Math.abs(logStart(te, run) - a.episode().start()))
                         + " apart on the shared clock): counted once, from the trace");
             }
@@ -183,7 +184,8 @@ public final class PostMortem {
     }
 
     private static long firstLine(Episode ep) {
-        return ep.errors().isEmpty() ? 0 : ep.errors().get(0).line();
+        if (!ep.errors().isEmpty()) return ep.errors().get(0).line();
+        return ep.events().isEmpty() ? 0 : ep.events().get(0).line();
     }
 
     /** The traced episode's start on the log's clock. */

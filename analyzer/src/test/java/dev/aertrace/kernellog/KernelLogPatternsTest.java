@@ -36,18 +36,22 @@ class KernelLogPatternsTest {
         }
     }
 
-    /** For every kernel with a committed lab log: each pattern marked seen for it matches a line of its logs. */
+    /**
+     * For every kernel with a committed lab log (kmsg/KERNEL/ and the topology and removal logs in KERNEL/): each
+     * pattern marked seen on it matches a line of its logs, and no pattern matches a log of a kernel it does not list.
+     */
     @Test
     void seenMeansSeenInTheLabLogsOfEveryListedKernel() throws Exception {
         Patterns p = Patterns.builtin();
         List<String> problems = new ArrayList<>();
         int kernelsWithLogs = 0;
         for (String k : p.kernels) {
-            Path d = KMSG.resolve(k);
-            if (!Files.isDirectory(d)) continue;
-            List<Path> logs;
-            try (Stream<Path> s = Files.list(d)) {
-                logs = s.filter(x -> x.toString().endsWith(".dmesg.gz")).toList();
+            List<Path> logs = new ArrayList<>();
+            for (Path d : List.of(KMSG.resolve(k), KernelLogLabTest.LAB.resolve(k))) {
+                if (!Files.isDirectory(d)) continue;
+                try (Stream<Path> s = Files.list(d)) {
+                    s.filter(x -> x.toString().endsWith(".dmesg.gz")).forEach(logs::add);
+                }
             }
             if (logs.isEmpty()) continue;
             kernelsWithLogs++;
@@ -66,7 +70,8 @@ class KernelLogPatternsTest {
                 }
             }
             for (Patterns.Entry e : p.entries) {
-                if (e.seen() && e.kernels().contains(k) && !hit.contains(e.id()))
+                assertTrue(e.kernels().containsAll(e.seenOn()), e.id() + ": seen on a kernel it does not list");
+                if (e.seenOn().contains(k) && !hit.contains(e.id()))
                     problems.add(e.id() + " is marked seen on " + k + " but no lab log of " + k + " has it");
                 if (!e.kernels().contains(k) && hit.contains(e.id()))
                     problems.add(e.id() + " matched a lab log of " + k + " but does not list " + k);
