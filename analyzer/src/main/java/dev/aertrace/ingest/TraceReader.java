@@ -543,7 +543,7 @@ public final class TraceReader {
         }
         if (missing == null) {
             String why = Plausible.check(type, s, s.history && (s.has & F_HISTORY) != 0 ? 0 : segmentStartNs);
-            if (why == null && s.history && historyTs != Long.MIN_VALUE && (s.ts < historySince || s.ts > historyTs))
+            if (why == null && (s.has & F_HISTORY) != 0 && s.history && historyTs != Long.MIN_VALUE && (s.ts < historySince || s.ts > historyTs))
                 why = "history record at ts " + s.ts + " outside its dump's [since, ts] (" + historySince + ", " + historyTs + ")";
             if (why != null) {
                 diag.issue(Issue.Kind.IMPLAUSIBLE, lineNo, type + ": " + why);
