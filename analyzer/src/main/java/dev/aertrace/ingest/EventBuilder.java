@@ -64,6 +64,17 @@ final class EventBuilder {
         };
     }
 
+    /** The flight recorder's last dump marker in this segment: its records lie in [since, ts] (EVENTS.md). */
+    private long historySince = Long.MIN_VALUE, historyTs = Long.MIN_VALUE;
+
+    /** A "history" dump marker: the records that follow must lie within its bounds. */
+    void historyDump() {
+        historyTs = (s.has & Scratch.F_TS) != 0 ? s.ts : Long.MIN_VALUE;
+        historySince = (s.has & Scratch.F_SINCE) != 0 ? s.since : Long.MIN_VALUE;
+    }
+
+    void newSegment() { historySince = historyTs = Long.MIN_VALUE; }
+
     /** What is missing or mistyped on a line of a known type, or null. */
     private String missing(String type, int need) {
         if ((s.has & need) != need) return "missing or mistyped numeric/boolean field";
@@ -72,6 +83,11 @@ final class EventBuilder {
         if (!type.equals("lost") && !type.equals("eventfd.signal") && !qemu(type) && s.dev == null) return "missing \"dev\"";
         if (!type.equals("lost") && s.comm == null) return "missing \"comm\"";
         if (type.startsWith("cb.") && Event.Callback.fromWire(s.cb) == null) return "bad \"cb\": " + s.cb;
+        if (type.equals("cb.enter") && s.driver == null) return "missing \"driver\" (\"\" when none is bound)";
+        if (type.equals("vfio.rw.exit") && !s.write && "config".equals(s.region) && s.size <= 4 && s.ret > 0
+                && (s.has & Scratch.F_VALUE) == 0) return "missing \"value\" of a config read that returned data";
+        if ((s.has & Scratch.F_HISTORY) != 0 && s.history && !type.startsWith("vfio.rw."))
+            return "\"history\" on " + type + " (the flight recorder keeps accesses only)";
         if ((type.startsWith("reset.") || type.startsWith("user_reset.")) && s.fn == null) return "missing \"fn\"";
         if (type.startsWith("vfio.rw.") && s.region == null) return "missing \"region\"";
         if (type.equals("cfg_lock") && s.op == null) return "missing \"op\"";
@@ -101,6 +117,8 @@ final class EventBuilder {
             }
         }
         String why = Plausible.check(type, s, s.history && (s.has & F_HISTORY) != 0 ? 0 : segmentStartNs);
+        if (why == null && (s.has & F_HISTORY) != 0 && s.history && historyTs != Long.MIN_VALUE && (s.ts < historySince || s.ts > historyTs))
+            why = "history record at ts " + s.ts + " outside its dump's [since, ts] (" + historySince + ", " + historyTs + ")";
         if (why != null) {
             diag.issue(Issue.Kind.IMPLAUSIBLE, line, type + ": " + why);
             return new Event.Gap(new Event.Common(maxTs, -1, 0, 0, s.comm, s.dev, line), Event.GapKind.INVALID_EVENT, type + ": " + why);

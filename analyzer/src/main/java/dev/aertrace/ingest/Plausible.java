@@ -73,8 +73,13 @@ final class Plausible {
             if ((s.pid == 0) != (s.tid == 0)) return "pid " + s.pid + " with tid " + s.tid + " (only the idle task has 0, as both)";
             if (s.tid == 0 && taskContext(type)) return "tid 0 on " + type + " (its probe runs in a task's context, never the idle task's)";
         }
+        if (s.comm != null && s.comm.isEmpty() && taskContext(type)) return "empty comm on " + type + " (a task always has a name)";
+        if (s.dev != null && !PCI_NAME.matcher(s.dev).matches()) return "dev \"" + s.dev + "\" (not a PCI name DDDD:BB:DD.F)";
         return values(type, s, has);
     }
+
+    /** pci_name(): "%04x:%02x:%02x.%d" (a domain may be wider than 4 digits; device 0..31, function 0..7). */
+    private static final java.util.regex.Pattern PCI_NAME = java.util.regex.Pattern.compile("[0-9a-f]{4,8}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]");
 
     private static String values(String type, Scratch s, int has) {
         if ((has & F_SEVERITY) != 0 && (s.severity < 0 || s.severity > 2)) return "severity " + s.severity + " (0..2)";
@@ -108,6 +113,8 @@ final class Plausible {
             }
             case "vfio.rw.exit" -> {
                 if (r < -MAX_ERRNO || r > s.size) return "ret " + r + " (-errno or at most the " + s.size + " bytes asked)";
+                // vfio_pci_config_rw loops until every byte is done or fails: all of them, or -errno
+                if ("config".equals(s.region) && r >= 0 && r != s.size) return "ret " + r + " of a " + s.size + "-byte config access (all bytes or -errno)";
             }
             case "vfio.ioctl.exit" -> {
                 if (r < -MAX_ERRNO || r > Integer.MAX_VALUE) return "ret " + r + " (-errno or an int)";

@@ -177,7 +177,12 @@ public final class Strict {
             "topology", "ts", "type", "undecodable", "until", "value", "vendor", "width", "write");
 
     /** An unknown name that is a known one with one character changed: a damaged line. */
-    static boolean damagedType(String type) { return !TYPES.contains(type) && nearMiss(type, TYPES); }
+    /** A near miss of a known type, or no type name at all ("", "1", "A B"): a newer agent's type is a dotted lowercase name. */
+    static boolean damagedType(String type) {
+        return !TYPES.contains(type) && (!TYPE_NAME.matcher(type).matches() || nearMiss(type, TYPES));
+    }
+
+    private static final java.util.regex.Pattern TYPE_NAME = java.util.regex.Pattern.compile("[a-z][a-z0-9_]*(\\.[a-z0-9_]+)*");
 
     static boolean damagedField(String field) { return !FIELDS.contains(field) && nearMiss(field, FIELDS); }
 }

@@ -188,6 +188,7 @@ public final class TraceReader implements LineSplitter.Lines {
         // Device-loss lines the timeline uses become events (build); the rest are counted, not placed (yet).
         if (type.equals("history") || (EventBuilder.deviceLossOrQemu(type) && !EventBuilder.deviceGone(type) && !EventBuilder.qemu(type))) {
             // schema v2 lines not placed in timelines (yet): counted like events, so the footer still adds up
+            if (type.equals("history")) events.historyDump();
             eventsInSegment++;
             totalEvents++;
             byType.computeIfAbsent(type, k -> new long[1])[0]++;
@@ -307,6 +308,7 @@ public final class TraceReader implements LineSplitter.Lines {
         maxTs = 0;
         newestEvent = Long.MIN_VALUE;
         segmentStartNs = h.monoNs();
+        events.newSegment();
         if (firstHeader == null) firstHeader = h;
         out.header(h);
         if (!bad.isEmpty()) {

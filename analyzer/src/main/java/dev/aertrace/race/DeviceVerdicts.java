@@ -168,7 +168,9 @@ final class DeviceVerdicts extends VerdictRules {
             String fn = how != null ? how.fn() : a.name();
             String cost = how != null && how.end() != null ? " (" + fn + " took " + dur(how.end() - how.start()) + ")" : "";
             String host = hostReset ? "the host's recovery reset it" : "the host's recovery ran";
-            out.add(Evidence.judge(ep, Verdict.Kind.DOUBLE_RESET, a.dev(), from, endOrOpen(a), ev,
+            // The sentence states when the recovery ended (or that it was still running): that is in the span too.
+            long until = during ? Math.max(endOrOpen(a), to == null ? Long.MAX_VALUE : to) : endOrOpen(a);
+            out.add(Evidence.judge(ep, Verdict.Kind.DOUBLE_RESET, a.dev(), from, until, ev,
                     who(a) + "'s " + a.name() + " reset " + a.dev() + " with " + fn + " at " + t(ep, a.start())
                             + (during ? ", while " + host + " (" + t(ep, from) + " … " + (to == null ? "still running" : t(ep, to)) + ")"
                                : ", " + dur(a.start() - to) + " after " + host + " and returned")
@@ -270,6 +272,9 @@ final class DeviceVerdicts extends VerdictRules {
         for (String d : ep.affected()) {
             boolean bridge = header != null && header.topology().get(d).map(x -> x.bridge()).orElse(d.equals(ep.bridge()));
             if (bridge || d.equals(ep.bridge())) continue;
+            // Which resets cover a device the header's topology does not list is not known (a damaged name, or a
+            // device that appeared after the agent started): no verdict rather than a guess.
+            if (header != null && !header.topology().isEmpty() && header.topology().get(d).isEmpty()) continue;
             boolean covered = all.stream().anyMatch(r -> r.bridge().equals(d)
                     || (header != null && header.topology().covers(r.bridge(), d))
                     || (header == null || header.topology().isEmpty()));

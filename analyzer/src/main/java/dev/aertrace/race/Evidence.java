@@ -41,6 +41,7 @@ public final class Evidence {
                                 List<Event> evidence, String confident, String hedged) {
         List<TraceGap> gaps = against(ep, from, to);
         for (TraceGap g : extra) if (g.overlaps(from, to)) gaps.add(g);
+        for (TraceGap g : ep.startGaps()) if (!gaps.contains(g)) gaps.add(g);
         List<Event> ev = sorted(evidence);
         if (gaps.isEmpty()) return new Verdict(kind, dev, confident, ev, false, List.of(), from, to);
         return new Verdict(kind, dev, hedged + " Tentative: " + name(gaps) + ".", ev, true, keep(gaps), from, to);

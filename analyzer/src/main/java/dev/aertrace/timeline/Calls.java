@@ -27,16 +27,19 @@ final class Calls {
      */
     static boolean userOp(Event e) { return e instanceof Event.RwEnter || e instanceof Event.IoctlEnter; }
 
-    /** Identity of a call beyond its type: what an exit must repeat to close an enter. */
+    /**
+     * Identity of a call beyond its type: what an exit must repeat to close an enter. The device too: a read whose
+     * enter names another device than its exit is two halves of damaged records, not one access to either.
+     */
     static String keyOf(Event e) {
-        if (e instanceof Event.RwEnter r) return r.region() + "/" + r.offset() + "/" + r.size() + "/" + r.write();
-        if (e instanceof Event.RwExit r) return r.region() + "/" + r.offset() + "/" + r.size() + "/" + r.write();
-        if (e instanceof Event.IoctlEnter i) return Long.toString(i.cmd());
-        if (e instanceof Event.IoctlExit i) return Long.toString(i.cmd());
+        if (e instanceof Event.RwEnter r) return r.region() + "/" + r.offset() + "/" + r.size() + "/" + r.write() + "/" + r.dev();
+        if (e instanceof Event.RwExit r) return r.region() + "/" + r.offset() + "/" + r.size() + "/" + r.write() + "/" + r.dev();
+        if (e instanceof Event.IoctlEnter i) return i.cmd() + "/" + i.dev();
+        if (e instanceof Event.IoctlExit i) return i.cmd() + "/" + i.dev();
         if (e instanceof Event.ResetEnter r) return r.fn() + "/" + r.dev();
         if (e instanceof Event.ResetExit r) return r.fn() + "/" + r.dev();
-        if (e instanceof Event.UserResetEnter u) return u.fn();
-        if (e instanceof Event.UserResetExit u) return u.fn();
+        if (e instanceof Event.UserResetEnter u) return u.fn() + "/" + u.dev();
+        if (e instanceof Event.UserResetExit u) return u.fn() + "/" + u.dev();
         if (e instanceof Event.CallbackEnter c) return c.cb().wire + "/" + c.dev();
         if (e instanceof Event.CallbackExit c) return c.cb().wire + "/" + c.dev();
         return "";

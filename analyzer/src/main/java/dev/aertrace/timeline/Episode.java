@@ -39,6 +39,18 @@ public record Episode(String source, int id, String device, Integer severity, Lo
 
     public boolean hasRecovery() { return recoveryStart != null || startedMidRecovery; }
 
+    /** How far before a recovery's first event its AER event, when not in the trace, may have been. */
+    public static final long START_GAP_NS = 100_000_000L;
+
+    /**
+     * Gaps that may hide this episode's AER event: for a recovery without one, those meeting the stretch just before
+     * its start. Every time the episode states since the error counts from its start, so these meet every verdict.
+     */
+    public List<dev.aertrace.ingest.TraceGap> startGaps() {
+        if (!errors.isEmpty() || !hasRecovery()) return List.of();
+        return holes.stream().filter(g -> g.overlaps(start - START_GAP_NS, start)).toList();
+    }
+
     /** Resets run by the recovery thread, outermost calls only. */
     public List<HostReset> recoveryResets() {
         return resets.stream().filter(r -> r.byRecovery() && r.depth() == 0).toList();

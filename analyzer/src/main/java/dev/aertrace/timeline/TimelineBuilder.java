@@ -343,6 +343,13 @@ public final class TimelineBuilder implements TraceListener {
     }
 
     private void signal(Event.EventfdSignal s) {
+        if (s.dev() == null && insideVfioHandler(s.tid())) {
+            // The agent names the device of every signal raised inside vfio's error_detected: one without is a
+            // damaged line, a gap where it stands rather than a notification of no device.
+            ledger.add(TraceGap.Kind.INPUT, s.common().cpu(), s.ts(), s.ts(), s.line(), s.line(), s.line(), 0,
+                    "eventfd.signal without \"dev\" inside vfio's error_detected");
+            return;
+        }
         EpisodeDraft b = recoveryOf(s.tid());
         if (b != null) {
             b.add(s);
@@ -354,6 +361,12 @@ public final class TimelineBuilder implements TraceListener {
             o.add(s);
             o.notifications.add(new Notification(s.dev(), s.ctx(), s.ts(), s));
         }
+    }
+
+    private boolean insideVfioHandler(int tid) {
+        ArrayDeque<Event> st = stacks.get(tid);
+        if (st != null) for (Event e : st) if (e instanceof Event.VfioErrDetectedEnter) return true;
+        return false;
     }
 
     private void cfgLock(Event.CfgLock c) {
@@ -765,7 +778,10 @@ public final class TimelineBuilder implements TraceListener {
         if (b.device == null) b.device = b.recoveryDev;
         // The rule of evidence looks at every gap whose bounds meet the episode, from the ledger (losses with
         // their inferred bounds, unpaired enters/exits, late events, unreadable lines, trace boundaries).
-        List<TraceGap> holes = new ArrayList<>(ledger.overlapping(Math.min(b.start, b.firstAccess()), epEnd));
+        // A recovery whose AER event is not in the trace starts the episode at its first event; a gap just before
+        // it may hold the AER event, and so the time every "+x ms since the error" counts from (Episode.startGaps).
+        long from = b.errors.isEmpty() && (b.recoveryStart != null || b.midStart) ? b.start - Episode.START_GAP_NS : b.start;
+        List<TraceGap> holes = new ArrayList<>(ledger.overlapping(Math.min(from, b.firstAccess()), epEnd));
         if (b.elided > 0)
             holes.add(new TraceGap(TraceGap.Kind.CAP, null, b.elidedFrom, b.elidedTo, 0, 0, 0, b.elided,
                     b.elided + " events/accesses beyond the per-episode cap of " + opt.maxEventsPerEpisode()

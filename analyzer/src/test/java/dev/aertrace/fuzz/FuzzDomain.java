@@ -55,7 +55,8 @@ final class FuzzDomain {
         return switch (type) {
             case "recovery.exit", "vfio.err_detected.exit" -> v >= 1 && v <= 6;
             case "cfg_lock" -> v == 0 || v == 1;
-            case "vfio.rw.exit" -> v >= -4095 && v <= size;
+            // a config access is done whole or fails (vfio_pci_config_rw); a BAR access may be cut at the BAR's end
+            case "vfio.rw.exit" -> v >= -4095 && ("config".equals(group(REGION, line)) ? v < 0 || v == size : v <= size);
             case "vfio.ioctl.exit" -> v >= -4095 && v <= (zeroOrErrno(group(CMD, line)) ? 0 : Integer.MAX_VALUE);
             default -> v >= -4095 && v <= Integer.MAX_VALUE;
         };

@@ -136,9 +136,13 @@ final class Mutator {
                 List<int[]> m = matches(FIELD, l);
                 if (m.isEmpty()) return "no field on line " + (i + 1);
                 int[] f = m.get(r.nextInt(m.size()));
-                String repl = op == Op.DROP_FIELD ? "\"dropped_" + r.nextInt(9) + "\":0" : l.substring(f[0], f[1]) + OTHER_TYPE[r.nextInt(OTHER_TYPE.length)];
+                String other = op == Op.DROP_FIELD ? null : OTHER_TYPE[r.nextInt(OTHER_TYPE.length)];
+                String repl = op == Op.DROP_FIELD ? "\"dropped_" + r.nextInt(9) + "\":0" : l.substring(f[0], f[1]) + other;
                 s.set(i, l.substring(0, f[0]) + repl + l.substring(f[3]));
-                return (op == Op.DROP_FIELD ? "dropped field " : "changed the type of ") + l.substring(f[0], f[1]) + " on line " + (i + 1);
+                // "1" for a number is no change of type: a value its field may allow, judged like EXTREME_NUMBER's
+                boolean allowed = "1".equals(other) && FuzzDomain.inDomain(l, l.substring(f[0] + 1, f[1] - 2), other);
+                return (op == Op.DROP_FIELD ? "dropped field " : "changed the type of ") + l.substring(f[0], f[1]) + " on line " + (i + 1)
+                        + (allowed ? IN_DOMAIN : "");
             }
             case EXTREME_NUMBER -> {
                 List<int[]> m = matches(NUMBER, l);
