@@ -523,10 +523,27 @@ class Agent(object):
         err("vfio.rw detached (SIGUSR1)")
         while state.get("pause") and state["stop"] is None:
             time.sleep(0.2)
+        mode = self.next_bench_mode()
         runner.set_attached(hot, True)
         until = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
         rec.write_lost(until, 0, 0, since, until)
-        err("vfio.rw attached again")
+        err("vfio.rw attached again" + ("" if mode is None else " (bench mode %d)" % mode))
+
+    def next_bench_mode(self):
+        """Benches only (BENCH_MODES compiled in, agent/bench/cost.sh): the mode for the phase about to start, read
+        from the file AERTRACE_BENCH_MODE_FILE names (bit 0 = vfio.rw's entry program returns at once, bit 1 = its
+        exit program does; 0 if the file is missing) and written to the programs' bench_mode map; None without
+        BENCH_MODES."""
+        if "BENCH_MODES" not in self.defines:
+            return None
+        try:
+            with open(os.environ.get("AERTRACE_BENCH_MODE_FILE", "")) as f:
+                mode = int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            mode = 0
+        t = self.runner.b["bench_mode"]
+        t[t.Key(0)] = t.Leaf(mode)
+        return mode
 
     # ---- finish: the footer (totals, the recorder's counters) ---------------------------------------------------
     def finish(self):
