@@ -17,6 +17,12 @@ SETTLE = 2 * 10**9
 MODES = {0: "full programs", 1: "entry empty", 2: "exit empty", 3: "both empty"}
 
 
+def median(xs):
+    """of a sorted list: the middle one, or the mean of the middle two (an even count of rounds)"""
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2.0
+
+
 def per_cpu(ab, folder):
     """The A/B phases per CPU the guest got (agent/bench/vcpu_time.py's vcpu-marks.txt, when it ran on the host):
     reads of a phase (the reader's mark line) / the on-CPU time of the guest's vCPU threads during it."""
@@ -59,8 +65,8 @@ def per_cpu(ab, folder):
         rs = sorted(r[3] / r[2] for r in sel)
         added = sorted(1e9 / r[3] - 1e9 / r[2] for r in sel)
         print("interval %s, %s, per vCPU-second: median ratio %.2f over %d rounds (min %.2f, max %.2f); "
-              "host CPU added per read: median %.0f ns" % (iv, MODES.get(mode, mode), rs[len(rs) // 2], len(rs), rs[0],
-                                                           rs[-1], added[len(added) // 2]))
+              "host CPU added per read: median %.0f ns" % (iv, MODES.get(mode, mode), median(rs), len(rs), rs[0],
+                                                           rs[-1], median(added)))
 
 
 def main(phases_path, trace_path):
@@ -141,7 +147,7 @@ def main(phases_path, trace_path):
             rs = sorted(x[3] / x[2] for x in ab if x[0] == iv and x[6] == mode and x[2])
             if rs:
                 print("interval %s, %s: median ratio %.2f over %d rounds (min %.2f, max %.2f)" % (
-                    iv, MODES.get(mode, mode), rs[len(rs) // 2], len(rs), rs[0], rs[-1]))
+                    iv, MODES.get(mode, mode), median(rs), len(rs), rs[0], rs[-1]))
         per_cpu(ab, os.path.dirname(os.path.abspath(phases_path)))
     print("| read interval | reads/s without agent | reads/s with agent | ratio | config reads streamed | events lost | agent CPU (of one CPU) |")
     print("|---|---|---|---|---|---|---|")
