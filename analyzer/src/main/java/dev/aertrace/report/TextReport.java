@@ -75,7 +75,7 @@ public final class TextReport implements ReportSink {
                 + "; affected " + String.join(" ", ep.affected()), "     ");
         if (ep.startedMidRecovery()) L.add("   trace starts inside this recovery");
         if (ep.endedMidRecovery()) L.add("   trace ends inside this recovery");
-        L.add("   phases (ms since the error):");
+        L.add("   phases (ms since " + dev.aertrace.lanes.EpisodeLanes.origin(ep) + "):");
         for (Phase p : ep.phases()) {
             String d = p.kind() == Phase.Kind.AER ? "" : p.end() == null ? "open" : dur(p.end() - p.start());
             StringBuilder sb = new StringBuilder("     ");
@@ -104,7 +104,7 @@ public final class TextReport implements ReportSink {
                     wrap(L, "     gap " + g.describe(), "       ");
         }
         for (String q : dev.aertrace.qemu.QemuText.summary(a)) wrap(L, "   " + q, "     ");
-        L.add("   timeline (ms since the error; ! = evidence):");
+        L.add("   timeline (ms since " + dev.aertrace.lanes.EpisodeLanes.origin(ep) + "; ! = evidence):");
         fold(L, timeline(ep, evidence, a.qemu()), maxTimelineLines);
         if (ep.elidedEvents() > 0) L.add("     (" + ep.elidedEvents() + " events beyond the per-episode cap not kept)");
         return L;

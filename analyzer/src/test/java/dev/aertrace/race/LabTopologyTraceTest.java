@@ -329,6 +329,25 @@ class LabTopologyTraceTest {
         }));
     }
 
+    /**
+     * A device loss has no error to count time from: the analyze report's headers, the mail timeline's title and the
+     * chart's axis say its offsets count from the loss's first event (they said "since the error" and "Unknown AER").
+     */
+    @TestFactory
+    Stream<DynamicTest> aDeviceLossIsNotCalledAnError() {
+        return Stream.of("6.1/removal-slotoff", "7.2/removal-slotoff", "6.1/removal-device-del", "7.2/removal-device-del")
+                .map(ks -> DynamicTest.dynamicTest(ks, () -> {
+            String[] kv = ks.split("/");
+            AnalyzedEpisode a = run(kv[0], kv[1]).episodes().get(0);
+            String report = String.join("\n", dev.aertrace.report.TextReport.render(a, 20));
+            assertTrue(report.contains("   phases (ms since the first event of the device loss):"), report);
+            assertTrue(report.contains("   timeline (ms since the first event of the device loss; ! = evidence):"), report);
+            assertFalse(report.contains("since the error"), report);
+            String mail = dev.aertrace.chart.TextTimeline.render(a, 20).get(0);
+            assertEquals("Device loss on 0000:01:00.0 - host aertrace-lab, kernel " + a.episode().kernel(), mail);
+        }));
+    }
+
     /** {count, first exit ts, last exit ts} of the user's config reads of {@code dev} that returned all ones, from the raw JSON. */
     static long[] allOnesReads(String kernel, String scenario, String dev) throws Exception {
         com.fasterxml.jackson.databind.ObjectMapper m = new com.fasterxml.jackson.databind.ObjectMapper();
