@@ -150,10 +150,5 @@ public record EpisodeLanes(AnalyzedEpisode analyzed, List<Lane> lanes, List<Wind
         return e.errors().isEmpty() && !e.hasRecovery();
     }
 
-    /** What every "+x ms" of the episode counts from, for headers and axes. */
-    public static String origin(Episode e) {
-        return deviceLoss(e) ? "the first event of the device loss" : "the error";
-    }
-
     private static String cap(String s) { return s.isEmpty() ? s : Character.toUpperCase(s.charAt(0)) + s.substring(1); }
 }

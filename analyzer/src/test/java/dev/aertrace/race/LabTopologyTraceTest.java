@@ -49,7 +49,8 @@ class LabTopologyTraceTest {
     static final List<String> KERNELS_DEVICE_DEL = List.of("6.1", "7.2");
     static final List<String> KERNELS_TWO_DRIVERS = List.of("6.1", "7.2");
     static final List<String> KERNELS_DURING = List.of("6.1", "7.2");
-    static final List<String> KERNELS_REMOVAL = List.of("6.1", "7.2");
+    /** kmsg/6.1: the 2026-12-02 recording with its kernel log (KernelLogLabTest), agent 0.3.0. */
+    static final List<String> KERNELS_REMOVAL = List.of("6.1", "7.2", "kmsg/6.1");
     static final List<String> KERNELS_RETRY = List.of("6.1", "7.2");
     static final List<String> KERNELS_SWITCH = List.of("6.1", "7.2");
 
@@ -323,6 +324,11 @@ class LabTopologyTraceTest {
             assertTrue(removed.stream().anyMatch(d -> d.startsWith("0000:01:00.0 ") && d.contains("pci_stop_and_remove_bus_device")), removed.toString());
             assertTrue(removed.stream().anyMatch(d -> d.startsWith("0000:01:00.0 ") && d.contains("asked the user to release the device")),
                     removed.toString());
+            // the report's timeline shows the loss itself, not only the user's reads: the removal and the request
+            String report = String.join("\n", dev.aertrace.report.TextReport.render(loss, 100_000));
+            assertTrue(report.contains("host 00:02.0  pciehp slot event (presence_or_link_change)\n"), report);
+            assertTrue(report.contains("host 01:00.0  removal: pci_stop_and_remove_bus_device\n"), report);
+            assertTrue(report.contains("host 01:00.0  vfio request: the user is asked to release it\n"), report);
             // vfio-pci's release of the gone device tried a bus reset the kernel refused (the stall on close is gone)
             assertTrue(loss.verdicts().stream().anyMatch(x -> x.kind() == Verdict.Kind.USER_RESET_REFUSED
                     && x.sentence().startsWith("vfio-pci's release of 0000:01:00.0")), loss.verdicts().toString());
