@@ -366,9 +366,11 @@ class Encoder(object):
                 used += 1
                 continue
             used += 1
-            if t[6] == EV_RW_EXIT and t[8] & (F_WRITE | F_VALUE | F_RET | F_TRIGGER) == F_VALUE | F_RET:
-                # the bulk of a live stream: a config read's return. Everything but ts, cpu, value and ret
-                # repeats for a polling reader, so that part of the line is formatted once per key.
+            typ = t[6]
+            fl = t[8] & (F_WRITE | F_VALUE | F_RET | F_TRIGGER)
+            if (typ == EV_RW_EXIT and fl == F_VALUE | F_RET) or (typ == EV_RW_ENTER and fl == 0):
+                # the bulk of a live stream: a config read's entry (no value) and its return. Everything but ts,
+                # cpu, value and ret repeats for a polling reader, so that part of the line is formatted once per key.
                 key = (t[3], t[10], t[7], t[5])
                 head = heads.get(key)
                 if head is None:
@@ -379,7 +381,10 @@ class Encoder(object):
                         if len(heads) < 65536:
                             heads[key] = head
                 if head is not None:
-                    append('{"type":"vfio.rw.exit","ts":%d,"cpu":%d%s,"value":%d,"ret":%d}' % (t[1], t[9], head, t[4], t[2]))
+                    if typ == EV_RW_EXIT:
+                        append('{"type":"vfio.rw.exit","ts":%d,"cpu":%d%s,"value":%d,"ret":%d}' % (t[1], t[9], head, t[4], t[2]))
+                    else:
+                        append('{"type":"vfio.rw.enter","ts":%d,"cpu":%d%s}' % (t[1], t[9], head))
                     continue
             try:
                 append(self.fields_line(RING_RECORD.unpack_from(buf, i * size), 2))

@@ -11,7 +11,7 @@ from . import catalog as catalog_mod
 from . import header as header_mod
 from . import topology as topo_mod
 from . import recorder as recorder_mod
-from .encode import Encoder, lost_event, region_name, RECORD, F_TRIGGER
+from .encode import Encoder, lost_event, region_name, RECORD, RING_RECORD, F_TRIGGER
 from .output import open_output
 from .source import program_text, reset_fn_names
 
@@ -19,6 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_PROBES = os.path.normpath(os.path.join(HERE, "..", "..", "probes"))
 
 EXIT_OK = 0
+DRAIN_S = 30   # seconds the stop drain may take after SIGTERM or --duration (see drain_bound)
 EXIT_ENV = 2
 
 
@@ -72,9 +73,11 @@ def parse_args(argv):
     p.add_argument("--no-task-stash", action="store_true",
                    help="keep an access's entry in a hash map by thread id, even where the kernel (5.15+) has "
                         "task-local storage (to compare their cost)")
-    p.add_argument("--drain-s", type=float, default=30, metavar="SECONDS",
+    p.add_argument("--drain-s", type=float, default=None, metavar="SECONDS",
                    help="at stop, keep writing what is still buffered for at most SECONDS; the rest is written as "
-                        "a lost line with its time bounds (default: %(default)s)")
+                        "a lost line with its time bounds (default: after SIGINT, everything the kernel recorded "
+                        "before the stop, and a second SIGINT stops at once; after SIGTERM or --duration, %g s)"
+                   % DRAIN_S)
     p.add_argument("--pause-signals", action="store_true",
                    help="for benchmarks: SIGUSR1 detaches the vfio.rw probes, SIGUSR2 attaches them again (no "
                         "recompile), so one boot can alternate phases with and without them; the paused interval "
@@ -102,7 +105,7 @@ def parse_args(argv):
         p.error("--page-cnt must be a power of two")
     if not (0 <= a.history <= 1 << 16):
         p.error("--history must be between 0 and 65536")
-    if not (0 <= a.drain_s <= 24 * 3600):
+    if a.drain_s is not None and not (0 <= a.drain_s <= 24 * 3600):
         p.error("--drain-s must be between 0 and 86400 seconds")
     if not (0 < a.tail_ms <= 3600 * 1000):
         p.error("--tail-ms must be a positive number of milliseconds")
@@ -316,6 +319,9 @@ class Agent(object):
 
     def catch_signals(self):
         def on_signal(signum, frame):
+            if self.state["stop"] is not None:
+                self.state["force"] = True   # a second signal: stop draining now
+                return
             self.state["stop"] = "SIGINT" if signum == signal.SIGINT else "SIGTERM"
 
         signal.signal(signal.SIGINT, on_signal)
@@ -490,9 +496,7 @@ class Agent(object):
                 out.flush()
                 if deadline is not None and time.monotonic() >= deadline:
                     state["stop"] = "duration"
-            drain_until = time.monotonic() + args.drain_s
-            while runner.drain(rec.on_batch) and time.monotonic() < drain_until:
-                pass   # everything already buffered (one poll reads at most 4 MiB of a ring buffer)
+            self.drain_at_stop(rec)
             rec.flush_lost()
             if runner.ring is not None:
                 # An agent far behind (an emulated guest streaming flat out) stops with records it never read:
@@ -501,12 +505,40 @@ class Agent(object):
                 if count:
                     now = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
                     rec.write_lost(now, -1, count, since if since is not None else now, until if until is not None else now)
-                    err("stopped with %d records not read yet (drain bounded to %g s): written as a lost line"
-                        % (count, args.drain_s))
+                    err("stopped with %d records not read yet (%s): written as a lost line"
+                        % (count, "a second signal" if state.get("force") else "drain bounded to %g s" % self.drain_bound()))
         except (BrokenPipeError, ConnectionError) as e:
             state["stop"] = "output closed"
             err("output closed (%s); stopping" % e)
         self.hist_stats = rec.hist_stats
+
+    def drain_bound(self):
+        """Seconds the stop drain may take: --drain-s, else none after SIGINT (a person who can press Ctrl-C again),
+        else DRAIN_S (a service manager stops with SIGTERM and kills after its own timeout)."""
+        if self.args.drain_s is not None:
+            return self.args.drain_s
+        return None if self.state["stop"] == "SIGINT" else DRAIN_S
+
+    def drain_at_stop(self, rec):
+        """Writes what the kernel recorded before the stop. A flight recorder that fell behind (measured: an emulated
+        guest writing a flat-out live window, minutes behind) would otherwise drop exactly the recoveries it recorded
+        last; records that arrive after the stop are not waited for (the user may still be reading flat out)."""
+        runner, state = self.runner, self.state
+        bound = self.drain_bound()
+        t0 = time.monotonic()
+        target = runner.ring.prod_pos[0] if runner.ring is not None else None
+        said = t0
+        while not state.get("force") and (bound is None or time.monotonic() - t0 < bound):
+            if target is not None and runner.ring.cons_pos[0] >= target:
+                break
+            if not runner.drain(rec.on_batch):
+                break   # everything buffered is read (one poll reads at most 4 MiB of a ring buffer)
+            if target is not None and time.monotonic() - said >= 10:
+                said = time.monotonic()
+                left = (target - runner.ring.cons_pos[0]) // RING_RECORD.size
+                err("stopping: %d records recorded before the stop still to write%s" % (
+                    left, "; signal again to stop now (the rest becomes a lost line)" if bound is None else ""))
+                self.out.flush()
 
     def paused(self, rec):
         """--pause-signals: vfio.rw detached until SIGUSR2 (or a stop); the agent only sleeps meanwhile, so the
@@ -523,10 +555,27 @@ class Agent(object):
         err("vfio.rw detached (SIGUSR1)")
         while state.get("pause") and state["stop"] is None:
             time.sleep(0.2)
+        mode = self.next_bench_mode()
         runner.set_attached(hot, True)
         until = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
         rec.write_lost(until, 0, 0, since, until)
-        err("vfio.rw attached again")
+        err("vfio.rw attached again" + ("" if mode is None else " (bench mode %d)" % mode))
+
+    def next_bench_mode(self):
+        """Benches only (BENCH_MODES compiled in, agent/bench/cost.sh): the mode for the phase about to start, read
+        from the file AERTRACE_BENCH_MODE_FILE names (bit 0 = vfio.rw's entry program returns at once, bit 1 = its
+        exit program does; 0 if the file is missing) and written to the programs' bench_mode map; None without
+        BENCH_MODES."""
+        if "BENCH_MODES" not in self.defines:
+            return None
+        try:
+            with open(os.environ.get("AERTRACE_BENCH_MODE_FILE", "")) as f:
+                mode = int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            mode = 0
+        t = self.runner.b["bench_mode"]
+        t[t.Key(0)] = t.Leaf(mode)
+        return mode
 
     # ---- finish: the footer (totals, the recorder's counters) ---------------------------------------------------
     def finish(self):

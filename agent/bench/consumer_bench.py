@@ -11,6 +11,7 @@ call getppid() as fast as they can. The agent's own reading code writes the line
 `ring` (the default where the kernel has it) one BPF ring buffer read through its mmap'ed pages in batches
 (bpfrun.RingReader, Encoder.ring_lines), with `perf` per-CPU perf buffers and a ctypes callback per record
 (bpfrun.Runner.open_buffer, Encoder.line). Prints records produced, consumed, lost, and the rate.
+CONSUMER_BENCH_LIVE=1: every other record is a vfio.rw.enter (a live window's stream: entry, then return).
 Needs root, bcc and the kernel headers bcc wants (like the agent). CONSUMER_BENCH_TREE=DIR reads the agent's
 modules and probes/ from another checkout (consumer_compare.sh: the code before the batch decoder, whose
 perf-buffer path this harness drives unchanged)."""
@@ -26,6 +27,7 @@ from aertrace_agent.encode import Encoder  # noqa: E402
 from aertrace_agent.source import reset_fn_names  # noqa: E402
 
 PROBES = os.path.join(TREE, "probes")
+LIVE = "#define LIVE_MIX 1\n" if os.environ.get("CONSUMER_BENCH_LIVE") else ""
 
 PROG = r"""
 #ifndef SUBMIT_QUIET
@@ -50,6 +52,14 @@ TRACEPOINT_PROBE(syscalls, sys_enter_getppid)
     e.ret = 2;
     e.val = 0x103;
     e.flags = F_RET | F_VALUE;
+#ifdef LIVE_MIX
+    if (*n & 1) {   /* a live window's stream: each access's entry record (no value), then its return */
+        e.type = EV_RW_ENTER;
+        e.flags = 0;
+        e.val = 0;
+        e.ret = 0;
+    }
+#endif
     SUBMIT_QUIET(args, &e);
     return 0;
 }
@@ -74,7 +84,7 @@ def main():
     if len(sys.argv) > 4 and sys.argv[4] == "drain":
         return drain(int(secs), kind)
     with open(os.path.join(PROBES, "bpf", "common.h")) as f:
-        text = f.read() + PROG
+        text = LIVE + f.read() + PROG
     pages = 8192 if kind == "ring" else 512
     return setup_and_run(text, pages, kind, secs, nwriters)
 
@@ -113,7 +123,7 @@ def drain(n, kind):
     """The decoder's ceiling without a writer to wait for: n records are written while nobody reads (the
     buffers are sized to hold them), then the consumer's wall and CPU time to read them all is measured."""
     with open(os.path.join(PROBES, "bpf", "common.h")) as f:
-        text = f.read() + PROG
+        text = LIVE + f.read() + PROG
     pages = 16384   # 64 MiB: the ring, or each CPU's perf buffer, holds the whole backlog
     r, poll, st = consumer(text, pages, kind)
     p = multiprocessing.Process(target=backlog, args=(n,))

@@ -85,6 +85,7 @@ for i in $INTERVALS; do
     echo "base $i $r" >>"$OUT/cost-phases.txt"
 done
 
+export AERTRACE_BENCH_MODE_FILE=$OUT/.bench-mode
 # shellcheck disable=SC2086
 start_agent cost --pause-signals ${AGENT_ARGS:-}
 pauses=0
@@ -131,11 +132,20 @@ for i in $INTERVALS; do
     while [ $k -le "$AB_ROUNDS" ]; do
         kill -USR1 $a; pauses=$((pauses + 1)); wait_err "vfio.rw detached" $pauses
         sleep 1; abmark; sleep "$AB_SECS"; abmark; rn=$rate; mn=$marks
+        # AB_MODES (flat out only; needs AERTRACE_BENCH_DEFINES=BENCH_MODES): round k's "with" phase runs the k-th
+        # mode of the list, cyclically (cost_report.py: 0 full programs, 1 entry empty, 2 exit empty, 3 both empty)
+        if [ "$i" = 0 ] && [ -n "${AB_MODES:-}" ]; then
+            set -- $AB_MODES; shift $(( (k - 1) % $# )); echo "$1" >"$OUT/.bench-mode"
+        else
+            echo 0 >"$OUT/.bench-mode"
+        fi
         kill -USR2 $a; wait_err "vfio.rw attached again" $pauses
+        # AERTRACE_BENCH_MODES (with AERTRACE_BENCH_DEFINES=BENCH_MODES): which parts of vfio.rw ran in this phase
+        mode=$(grep "vfio.rw attached again" "$OUT/cost-agent.err" | tail -1 | sed -n 's/.*bench mode \([0-9]*\).*/\1/p')
         sleep 1; abmark; sleep "$AB_SECS"; abmark; ra=$rate
         # the reader's mark numbers of the two phases: cost_report.py pairs them with vcpu-marks.txt
-        echo "ab $i $k $rn $ra $mn $marks" >>"$OUT/cost-phases.txt"
-        echo "A/B interval $i us, round $k: without probes $rn reads/s, with $ra reads/s"
+        echo "ab $i $k $rn $ra $mn $marks ${mode:-0}" >>"$OUT/cost-phases.txt"
+        echo "A/B interval $i us, round $k: without probes $rn reads/s, with $ra reads/s${mode:+ (bench mode $mode)}"
         k=$((k + 1))
     done
     kill -INT $p

@@ -13,6 +13,14 @@ import re
 import sys
 
 SETTLE = 2 * 10**9
+# cost.sh's bench modes (AERTRACE_BENCH_MODES): which of vfio.rw's programs returned at once in a "with" phase
+MODES = {0: "full programs", 1: "entry empty", 2: "exit empty", 3: "both empty"}
+
+
+def median(xs):
+    """of a sorted list: the middle one, or the mean of the middle two (an even count of rounds)"""
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2.0
 
 
 def per_cpu(ab, folder):
@@ -41,20 +49,24 @@ def per_cpu(ab, folder):
         cpu = ns.get((iv, n), 0) - ns.get((iv, n - 1), 0)
         return reads[(iv, n)] / (cpu / 1e9) if (iv, n) in reads and (iv, n - 1) in ns and cpu > 0 else None
 
-    rows = [(iv, k, rate(iv, mn), rate(iv, ma)) for iv, k, _, _, mn, ma in ab if mn]
+    rows = [(iv, k, rate(iv, mn), rate(iv, ma), mode) for iv, k, _, _, mn, ma, mode in ab if mn]
     rows = [r for r in rows if r[2] and r[3]]
     if not rows:
         return
     print()
     print("The same phases per CPU the guest got (reads / on-CPU time of its vCPU threads, agent/bench/vcpu_time.py):")
-    print("| read interval | round | reads per vCPU-second without | with | ratio |")
-    print("|---|---|---|---|---|")
-    for iv, k, cn, ca in rows:
-        print("| %s | %d | %.0f | %.0f | %.2f |" % (iv, k, cn, ca, ca / cn))
-    for iv in sorted(set(r[0] for r in rows), key=int):
-        rs = sorted(r[3] / r[2] for r in rows if r[0] == iv)
-        print("interval %s, per vCPU-second: median ratio %.2f over %d rounds (min %.2f, max %.2f)" % (
-            iv, rs[len(rs) // 2], len(rs), rs[0], rs[-1]))
+    print("| read interval | round | bench mode | reads per vCPU-second without | with | ratio | host ns per read without | added |")
+    print("|---|---|---|---|---|---|---|---|")
+    for iv, k, cn, ca, mode in rows:
+        print("| %s | %d | %s | %.0f | %.0f | %.2f | %.0f | %+.0f |" % (iv, k, MODES.get(mode, mode), cn, ca, ca / cn,
+                                                                   1e9 / cn, 1e9 / ca - 1e9 / cn))
+    for iv, mode in sorted(set((r[0], r[4]) for r in rows), key=lambda x: (int(x[0]), x[1])):
+        sel = [r for r in rows if r[0] == iv and r[4] == mode]
+        rs = sorted(r[3] / r[2] for r in sel)
+        added = sorted(1e9 / r[3] - 1e9 / r[2] for r in sel)
+        print("interval %s, %s, per vCPU-second: median ratio %.2f over %d rounds (min %.2f, max %.2f); "
+              "host CPU added per read: median %.0f ns" % (iv, MODES.get(mode, mode), median(rs), len(rs), rs[0],
+                                                           rs[-1], median(added)))
 
 
 def main(phases_path, trace_path):
@@ -73,7 +85,8 @@ def main(phases_path, trace_path):
                           int(p[5]) / float(p[6]) / ((int(p[4]) - int(p[3])) / 1e9)))
         elif p[0] == "ab":
             ab.append((p[1], int(p[2]), float(p[3] or 0), float(p[4] or 0),
-                       int(p[5]) if len(p) > 6 and p[5] else None, int(p[6]) if len(p) > 6 and p[6] else None))
+                       int(p[5]) if len(p) > 6 and p[5] else None, int(p[6]) if len(p) > 6 and p[6] else None,
+                       int(p[7]) if len(p) > 7 and p[7] else 0))
         elif p[0] == "reset":
             resets.append((p[1], float(p[2] or 0), int(p[3]), int(p[4])))
     events = []
@@ -127,13 +140,14 @@ def main(phases_path, trace_path):
         print("A/B in one reader (vfio.rw probes detached / attached, agent loaded throughout):")
         print("| read interval | round | reads/s without | with | ratio |")
         print("|---|---|---|---|---|")
-        for iv, k, rn, ra, _, _ in ab:
-            print("| %s | %d | %.0f | %.0f | %.2f |" % (iv, k, rn, ra, ra / rn if rn else 0))
-        for iv in sorted(set(x[0] for x in ab), key=int):
-            rs = sorted(x[3] / x[2] for x in ab if x[0] == iv and x[2])
+        for iv, k, rn, ra, _, _, mode in ab:
+            print("| %s | %d | %.0f | %.0f | %.2f |%s" % (iv, k, rn, ra, ra / rn if rn else 0,
+                                                       " " + MODES.get(mode, str(mode)) if mode else ""))
+        for iv, mode in sorted(set((x[0], x[6]) for x in ab), key=lambda x: (int(x[0]), x[1])):
+            rs = sorted(x[3] / x[2] for x in ab if x[0] == iv and x[6] == mode and x[2])
             if rs:
-                print("interval %s: median ratio %.2f over %d rounds (min %.2f, max %.2f)" % (
-                    iv, rs[len(rs) // 2], len(rs), rs[0], rs[-1]))
+                print("interval %s, %s: median ratio %.2f over %d rounds (min %.2f, max %.2f)" % (
+                    iv, MODES.get(mode, mode), median(rs), len(rs), rs[0], rs[-1]))
         per_cpu(ab, os.path.dirname(os.path.abspath(phases_path)))
     print("| read interval | reads/s without agent | reads/s with agent | ratio | config reads streamed | events lost | agent CPU (of one CPU) |")
     print("|---|---|---|---|---|---|---|")

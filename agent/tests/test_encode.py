@@ -219,8 +219,12 @@ class EncoderTest(unittest.TestCase):
         import json
         from tests.test_schema import all_event_records
         enc = e.Encoder(FN)
-        recs = all_event_records() + [ev(e.EV_RW_EXIT, fn=7, arg=4, size=2, ret=2, val=v, flags=e.F_RET | e.F_VALUE)
-                                      for v in (0x0406, 0x0406, 0)]
+        # a read's entry before its head is cached and after; an exit without F_RET and a write's entry take the
+        # general path: every one must read as the record-by-record encoder writes it
+        recs = all_event_records() + [ev(e.EV_RW_ENTER, fn=7, arg=6, size=2)] + \
+            [ev(e.EV_RW_EXIT, fn=7, arg=4, size=2, ret=2, val=v, flags=e.F_RET | e.F_VALUE) for v in (0x0406, 0x0406, 0)] + \
+            [ev(e.EV_RW_ENTER, fn=7, arg=4, size=2), ev(e.EV_RW_EXIT, fn=7, arg=4, size=2, val=3),
+             ev(e.EV_RW_ENTER, fn=7, arg=4, size=2, val=3, flags=e.F_WRITE | e.F_VALUE)]
         recs.append(ev(e.EV_RW_DONE, fn=7, arg=4, size=2, ret=2, val=0xffff, tlp=[5, 1, 0, 0],
                        flags=e.F_RET | e.F_VALUE | e.F_TRIGGER))
         recs.append(ev(99))

@@ -145,3 +145,61 @@ if __name__ == "__main__":
             self.assertEqual(r.unread(), (5, 1046, 1049))      # stopped at the uncommitted record 45
         finally:
             os.close(fd)
+
+
+class DrainAtStopTest(unittest.TestCase):
+    """Agent.drain_at_stop: after SIGINT everything recorded before the stop is written (a second signal ends it);
+    after SIGTERM the drain is bounded by DRAIN_S (a service manager's stop timeout), --drain-s bounds both."""
+
+    def drain(self, stop, drain_s=None, force_after=None):
+        import types
+        from aertrace_agent import main
+        recs = [ev(e.EV_RW_EXIT, fn=7, arg=4, size=2, ret=2, val=i, flags=e.F_RET | e.F_VALUE) for i in range(100)]
+        fd = ring_with(recs)
+        self.addCleanup(os.close, fd)
+        ring = RingReader(fd, SIZE)
+        enc = e.Encoder(reset_fn_names(PROBES))
+        state = {"stop": stop}
+        lines = []
+        calls = [0]
+
+        class Runner(object):
+            def __init__(self):
+                self.ring = ring
+
+            def drain(self, on_batch):
+                calls[0] += 1
+                if force_after is not None and calls[0] > force_after:
+                    state["force"] = True   # the second Ctrl-C, arriving while a batch is written
+                return self.ring.read(on_batch, 10 * e.RING_RECORD.size) > 0
+
+        def on_batch(view, n):
+            got, used, _ = enc.ring_lines(view, n)
+            lines.extend(got)
+            return used
+        agent = types.SimpleNamespace(runner=Runner(), state=state, args=types.SimpleNamespace(drain_s=drain_s),
+                                      out=CountingStream())
+        agent.drain_bound = lambda: main.Agent.drain_bound(agent)
+        main.Agent.drain_at_stop(agent, types.SimpleNamespace(on_batch=on_batch))
+        return len(lines), ring.unread()[0]
+
+    def test_sigint_writes_everything_recorded_before_the_stop(self):
+        self.assertEqual(self.drain("SIGINT"), (100, 0))
+
+    def test_a_second_signal_stops_the_drain(self):
+        written, unread = self.drain("SIGINT", force_after=3)
+        self.assertEqual((written, unread), (40, 60))   # the batch being read when it came is written, no more
+
+    def test_drain_s_bounds_it(self):
+        self.assertEqual(self.drain("SIGINT", drain_s=0), (0, 100))
+        self.assertEqual(self.drain("SIGTERM", drain_s=0), (0, 100))
+
+    def test_sigterm_is_bounded_by_default(self):
+        from aertrace_agent import main
+        import types
+        agent = types.SimpleNamespace(state={"stop": "SIGTERM"}, args=types.SimpleNamespace(drain_s=None))
+        self.assertEqual(main.Agent.drain_bound(agent), main.DRAIN_S)
+        agent.state["stop"] = "SIGINT"
+        self.assertIsNone(main.Agent.drain_bound(agent))
+        agent.state["stop"] = "duration"
+        self.assertEqual(main.Agent.drain_bound(agent), main.DRAIN_S)

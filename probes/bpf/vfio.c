@@ -54,7 +54,12 @@ struct vstash_t {
     u32 cknown;
     u32 cslot;
     u32 chier;
+    u32 cident;   /* TASK_STASH fast path: cpid/ctid/ccomm below are this task's (rw_exit takes them from here) */
+    u32 cpid;
+    u32 ctid;
+    u32 cuses;    /* accesses since the cache was filled: refreshed every CACHE_USES (a comm can change) */
     u32 cpad;
+    char ccomm[16];
 };
 #endif
 
@@ -355,6 +360,11 @@ static __always_inline void rw_enter_live(void *ctx, u32 dev, u32 write, u64 buf
 }
 
 #if defined(TASK_STASH) && defined(VCACHE) && defined(HIST_N)
+/* The task's pid/tid/comm are cached with its device (rw_exit takes them from here instead of two helper calls
+ * per access, agent/README.md "where the per-access cost goes"): refreshed at every vfio open/close and every
+ * CACHE_USES accesses, so a thread that renames itself (prctl, exec with the fd inherited) is recorded under its
+ * old comm for at most that many accesses. */
+#define CACHE_USES 1024
 /* The recording path of every access, kept short (under TCG each instruction is emulated, and this runs at the
  * user's full read rate): the stash is the task's own storage, written in place; the device's vinfo comes from
  * the task's copy of its last device (no hash lookup) unless a vfio.open/close happened since. */
@@ -367,8 +377,15 @@ static __always_inline int rw_enter_task(void *ctx, struct vstash_t *t, u32 writ
 
     if (g)
         gen = *g;
-    if (!t->cvalid || t->cvdev != (u64)vdev || t->cgen != gen) {
+    if (!t->cvalid || t->cvdev != (u64)vdev || t->cgen != gen || t->cuses >= CACHE_USES) {
         struct vinfo_t v = {};
+        u64 id = bpf_get_current_pid_tgid();
+
+        t->cpid = id >> 32;
+        t->ctid = (u32)id;
+        bpf_get_current_comm(&t->ccomm, sizeof(t->ccomm));
+        t->cuses = 0;
+        t->cident = 1;
 
         vinfo_get(vdev, &v);
         t->cvdev = (u64)vdev;
@@ -380,6 +397,7 @@ static __always_inline int rw_enter_task(void *ctx, struct vstash_t *t, u32 writ
         t->chier = v.hier;
         t->cvalid = 1;
     }
+    t->cuses++;
     if (!t->callowed) {
         t->valid = 0;
         return 0;
@@ -408,6 +426,20 @@ static __always_inline int rw_enter_task(void *ctx, struct vstash_t *t, u32 writ
 }
 #endif
 
+#ifdef BENCH_MODES
+/* agent/bench/cost.sh's A/B with AERTRACE_BENCH_MODES: the agent sets this at each re-attach, so one boot (one
+ * compile) measures the parts of the per-access cost: bit 0 = the entry program returns at once, bit 1 = the
+ * exit program does. Never compiled into a recording agent. */
+BPF_ARRAY(bench_mode, u32, 1);
+static __always_inline int bench_skip(u32 bit)
+{
+    u32 zero = 0;
+    u32 *m = bench_mode.lookup(&zero);
+
+    return m && (*m & bit);
+}
+#endif
+
 /* Shared by the kprobe and the fentry variants: ctx is only passed on to SUBMIT. */
 static __always_inline int rw_enter(void *ctx, u32 write, void *vdev, u64 buf, u64 count, void *ppos)
 {
@@ -417,6 +449,10 @@ static __always_inline int rw_enter(void *ctx, u32 write, void *vdev, u64 buf, u
     u64 pos = 0;
 #ifdef BENCH_RW_EMPTY
     return 0;   /* agent/bench/cost.sh: what the attachment costs without any work in the program */
+#endif
+#ifdef BENCH_MODES
+    if (bench_skip(1))
+        return 0;
 #endif
 #if defined(TASK_STASH) && defined(VCACHE) && defined(HIST_N)
     {
@@ -501,9 +537,8 @@ static __always_inline void stash_drop(struct vstash_t *st, u32 in_task, u32 tid
 
 static __always_inline int rw_exit(void *ctx, s64 ret)
 {
-    /* pid and tid here, not stashed at entry: the same thread, one helper call fewer per access */
-    u64 id = bpf_get_current_pid_tgid();
-    u32 tid = (u32)id, pid = id >> 32;
+    u64 id;
+    u32 tid = 0, pid = 0;
     struct vstash_t *st = NULL;
     struct event e;
     u32 val = 0, flags = F_RET, in_task = 0;
@@ -516,6 +551,10 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
 #ifdef BENCH_RW_EMPTY
     return 0;
 #endif
+#ifdef BENCH_MODES
+    if (bench_skip(2))
+        return 0;
+#endif
 #ifdef TASK_STASH
     st = rw_tstash.task_storage_get(bpf_get_current_task_btf(), 0, 0);
     if (st && st->valid)
@@ -523,6 +562,15 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
     else
         st = NULL;
 #endif
+    if (st && st->cident) {
+        /* the fast path's cache (rw_enter_task): the same thread, two helper calls fewer per access */
+        pid = st->cpid;
+        tid = st->ctid;
+    } else {
+        id = bpf_get_current_pid_tgid();
+        tid = (u32)id;
+        pid = id >> 32;
+    }
     if (!st)
         st = rw_stash.lookup(&tid);
     if (!st)
@@ -583,7 +631,10 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
             h->region = region;
             h->flags = (u8)flags;
             h->cpu = (u16)bpf_get_smp_processor_id();
-            bpf_get_current_comm(&h->comm, sizeof(h->comm));
+            if (in_task && st->cident)
+                __builtin_memcpy(h->comm, st->ccomm, sizeof(h->comm));
+            else
+                bpf_get_current_comm(&h->comm, sizeof(h->comm));
             h->seq = seq + 1;
         }
         stash_drop(st, in_task, tid);

@@ -40,5 +40,11 @@ public final class Palette {
     /** Same hue with alpha, for shaded windows behind the bars. */
     public static Color translucent(Color c, int alpha) { return new Color(c.getRed(), c.getGreen(), c.getBlue(), alpha); }
 
+    /** The opaque colour {@code c} at {@code alpha} (0..1) makes over white. */
+    public static Color overWhite(Color c, double alpha) {
+        return new Color((int) Math.round(255 - (255 - c.getRed()) * alpha), (int) Math.round(255 - (255 - c.getGreen()) * alpha),
+                (int) Math.round(255 - (255 - c.getBlue()) * alpha));
+    }
+
     public static String hex(Color c) { return String.format("#%02X%02X%02X", c.getRed(), c.getGreen(), c.getBlue()); }
 }

@@ -244,6 +244,8 @@ final class TimelineLayers {
         plot.setBackgroundPaint(Color.WHITE);
         plot.setDomainGridlinesVisible(false);
         plot.setRangeGridlinePaint(new Color(0xDDDDDD));
+        // Solid: JFreeChart's dashed default goes through the stroke dasher for every tick, a tenth of a chart's drawing.
+        plot.setRangeGridlineStroke(new BasicStroke(0.5f));
         plot.setOutlinePaint(new Color(0x888888));
         plot.setAxisOffset(RectangleInsets.ZERO_INSETS);
         for (XYTextAnnotation t : labels) plot.addAnnotation(t);
@@ -254,8 +256,12 @@ final class TimelineLayers {
     /** Host reset windows across every lane, under the race windows. */
     private void resetWindows(XYPlot plot) {
         for (EpisodeLanes.Window w : lanes.windows()) {
+            // Opaque, the colour a translucent window had over white (alpha 38 at the marker's 0.8): a translucent fill
+            // goes through Java2D's general mask blit, which cost a PNG chart as much as deflating it (chart-bench, JFR).
+            // It hides the light lane bands inside the window only.
             IntervalMarker m = new IntervalMarker((w.start() - t0) / 1e6, (w.end() - t0) / 1e6,
-                    Palette.translucent(Palette.HOST_RESET, 38));
+                    Palette.overWhite(Palette.HOST_RESET, 38 * 0.8 / 255));
+            m.setAlpha(1f);
             m.setLabel("host reset window  " + Durations.dur(w.end() - w.start()));
             m.setLabelFont(LABEL);
             m.setLabelPaint(new Color(0x8A5A00));

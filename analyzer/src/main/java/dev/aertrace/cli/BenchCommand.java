@@ -21,7 +21,8 @@ import java.util.concurrent.Callable;
                         + " per mode, their ratios to the floor within each round, report sizes, peak heap and RSS, and the time"
                         + " to the first result of `aertrace analyze` on the embedded trace."},
         footer = {"", "Examples:", "  aertrace bench                                  # 1 M events, 3 rounds",
-                "  aertrace bench --events 1000000,10000000 --runs 2   # and 10 M (1.7 GB, a few minutes)"})
+                "  aertrace bench --events 1000000,10000000 --runs 2   # and 10 M (1.7 GB, a few minutes)",
+                "  aertrace bench --events 1000000 --inputs 8 --ttfr-runs 0   # and 8 inputs with -j 1 against all CPUs"})
 final class BenchCommand implements Callable<Integer> {
     @Option(names = "--events", split = ",", defaultValue = "1000000", paramLabel = "N[,N...]",
             description = "Trace sizes in events (default: ${DEFAULT-VALUE}); each is rounded up to whole copies of the lab trace.")
@@ -36,12 +37,21 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--ttfr-runs", defaultValue = "3", description = "Runs of `aertrace analyze` on the embedded trace for the time to first result; 0 skips it (default: ${DEFAULT-VALUE}).")
     int ttfrRuns;
 
+    @Option(names = "--inputs", defaultValue = "0", paramLabel = "N",
+            description = "Also time `analyze` over N trace files with -j 1 against -j <CPUs> (issue 13: 8 inputs on 2 cores"
+                    + " within 0.6x of one core, same report); 0 skips it (default: ${DEFAULT-VALUE}).")
+    int inputs;
+
+    @Option(names = "--input-events", defaultValue = "250000", paramLabel = "N",
+            description = "Events per input file for --inputs (default: ${DEFAULT-VALUE}).")
+    long inputEvents;
+
     static final String[] MODES = {"floor", "text", "json"};
 
     @Override
     public Integer call() throws Exception {
-        if (runs < 1 || ttfrRuns < 0 || Arrays.stream(events).anyMatch(n -> n < 1000)) {
-            System.err.println("aertrace bench: --events must be >= 1000, --runs >= 1, --ttfr-runs >= 0");
+        if (runs < 1 || ttfrRuns < 0 || inputs < 0 || inputEvents < 1000 || Arrays.stream(events).anyMatch(n -> n < 1000)) {
+            System.err.println("aertrace bench: --events and --input-events must be >= 1000, --runs >= 1, --ttfr-runs and --inputs >= 0");
             return 2;
         }
         Path d = dir != null ? dir : Path.of(System.getProperty("user.home"), ".cache", "aertrace", "bench");
@@ -49,20 +59,54 @@ final class BenchCommand implements Callable<Integer> {
         System.out.println("JVM options: analyze (the launcher's) " + String.join(" ", jvm) + "; floor " + String.join(" ", BenchRuns.FLOOR) + "; " + Runtime.getRuntime().availableProcessors()
                 + " CPUs; " + BenchRuns.load("load average at start"));
         for (long n : events) size(d, n, jvm);
+        if (inputs > 0) inputs(d, jvm);
         if (ttfrRuns > 0) BenchRuns.timeToFirstResult(ttfrRuns, jvm);
         System.out.println(BenchRuns.load("load average at end"));
         return 0;
     }
 
-    private void size(Path d, long n, List<String> jvm) throws Exception {
+    private static Path scaled(Path d, long n) throws java.io.IOException {
         Path f = d.resolve("fatal-race-" + n + ".jsonl");
-        long inputBytes;
         if (!Files.exists(f)) {
             System.err.println("aertrace bench: writing " + f + " ...");
             try (InputStream lab = Run.class.getResourceAsStream(EpisodeInputs.embeddedResource())) {
                 ScaledTrace.write(dev.aertrace.ingest.TraceReader.decode(lab), f, n);
             }
         }
+        return f;
+    }
+
+    /**
+     * Several inputs: the same N files (one scaled trace named N times, each read and analysed on its own) with
+     * {@code -j 1} and with {@code -j <CPUs>}, alternating which goes first; wall ratio per round, and the reports'
+     * CRC must be equal. Only an otherwise idle machine can show the ratio a second core gives: the load is printed.
+     */
+    private void inputs(Path d, List<String> jvm) throws Exception {
+        Path f = scaled(d, inputEvents);
+        Path[] files = new Path[inputs];
+        Arrays.fill(files, f);
+        int cpus = Runtime.getRuntime().availableProcessors();
+        System.out.printf(Locale.ROOT, "%n%d inputs of %d events each (%s), analyze -j 1 against -j %d:%n", inputs, BenchRuns.lines(f) - 2, f, cpus);
+        double[] ratio = new double[runs];
+        boolean same = true;
+        for (int i = 0; i < runs; i++) {
+            long[] one, all;
+            if (i % 2 == 0) { one = BenchRuns.worker(jvm, "jobs=1", files); all = BenchRuns.worker(jvm, "jobs=" + cpus, files); }
+            else { all = BenchRuns.worker(jvm, "jobs=" + cpus, files); one = BenchRuns.worker(jvm, "jobs=1", files); }
+            ratio[i] = (double) all[1] / one[1];
+            same &= one[5] == all[5] && one[6] == all[6] && one[0] == all[0];
+            System.out.printf(Locale.ROOT, "  round %d: -j 1 %.2f s wall %.2f s CPU; -j %d %.2f s wall %.2f s CPU; wall ratio %.2f; %s%n", i + 1,
+                    one[1] / 1e9, one[2] / 1e9, cpus, all[1] / 1e9, all[2] / 1e9, ratio[i], BenchRuns.load("load"));
+        }
+        Arrays.sort(ratio);
+        double med = runs % 2 == 1 ? ratio[runs / 2] : (ratio[runs / 2 - 1] + ratio[runs / 2]) / 2;
+        System.out.printf(Locale.ROOT, "issue 13 target: %d inputs on %d CPUs within 0.6x of one CPU's wall time: %s (median %.2fx); same report (bytes and CRC-32): %s%n",
+                inputs, cpus, med <= 0.6 ? "met" : "NOT met", med, same ? "yes" : "NO");
+    }
+
+    private void size(Path d, long n, List<String> jvm) throws Exception {
+        Path f = scaled(d, n);
+        long inputBytes;
         inputBytes = Files.size(f);
         long lines = BenchRuns.lines(f);
         System.out.printf(Locale.ROOT, "%ntrace: %s (%d events, %.0f MiB: the embedded 6.1 fatal-race recording repeated, time-shifted)%n",

@@ -37,12 +37,13 @@ final class BenchRuns {
     /** The floor's JVM: the plain JVM's defaults (G1, C2) with the same heap cap: the parser at its fastest. */
     static final List<String> FLOOR = List.of("-Xmx256m");
 
-    /** One worker run: exit code, wall ns, CPU ns, peak heap, peak RSS, report bytes. */
-    static long[] worker(List<String> jvm, String mode, Path f) throws IOException, InterruptedException {
+    /** One worker run: exit code, wall ns, CPU ns, peak heap, peak RSS, report bytes, report CRC-32. */
+    static long[] worker(List<String> jvm, String mode, Path... files) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.addAll(mode.equals("floor") ? FLOOR : jvm);
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), BenchWorker.class.getName(), mode, f.toString()));
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), BenchWorker.class.getName(), mode));
+        for (Path f : files) cmd.add(f.toString());
         Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
         String line;
         try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
@@ -50,8 +51,8 @@ final class BenchRuns {
         }
         if (p.waitFor() != 0 || line == null) throw new IllegalStateException(mode + " run failed (exit " + p.exitValue() + ")");
         String[] x = line.split(" ");
-        long[] r = new long[6];
-        for (int i = 0; i < 6; i++) r[i] = Long.parseLong(x[i + 1]);
+        long[] r = new long[7];
+        for (int i = 0; i < 7; i++) r[i] = Long.parseLong(x[i + 1]);
         return r;
     }
 

@@ -108,9 +108,13 @@ final class ChartBenchCommand implements Callable<Integer> {
             // CPU time, unlike wall time, does not grow when other processes share the cores.
             double cpuMs = (mx.getCurrentThreadCpuTime() - cpu0) / 1e6 / one;
             int threads = Runtime.getRuntime().availableProcessors();
+            // The whole process's CPU (every thread, JIT and GC included) over all charts: what `aertrace chart` pays.
+            com.sun.management.OperatingSystemMXBean os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+            long pcpu0 = os.getProcessCpuTime();
             t = System.nanoTime();
             bytes = renderAll(eps, out, temp, threads);
             double timelineS = (System.nanoTime() - t) / 1e9;
+            double processCpuMs = (os.getProcessCpuTime() - pcpu0) / 1e6 / eps.size();
 
             t = System.nanoTime();
             phaseChart(eps, out);
@@ -126,7 +130,9 @@ final class ChartBenchCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "timeline charts:     %.2f s for %d %s files on %d threads (%.0f KiB each, %dx%d)%n",
                     timelineS, eps.size(), format.toUpperCase(Locale.ROOT), threads,
                     bytes / 1024.0 / eps.size(), ChartFiles.WIDTH, ChartFiles.HEIGHT);
-            System.out.printf(Locale.ROOT, "one chart:           %.1f ms wall, %.1f ms CPU (single thread, mean of %d)%n", singleMs, cpuMs, one);
+            System.out.printf(Locale.ROOT, "CPU per chart:       %.1f ms (process CPU over the %d charts on %d threads: drawing, encoding, writing, JIT, GC)%n",
+                    processCpuMs, eps.size(), threads);
+            System.out.printf(Locale.ROOT, "one chart:           %.1f ms wall, %.1f ms CPU (single thread, mean of the first %d, still warming up)%n", singleMs, cpuMs, one);
             System.out.printf(Locale.ROOT, "idle-machine estimate: %.1f s for %d charts on %d cores (CPU per chart x charts / cores)%n",
                     cpuMs * eps.size() / 1e3 / threads, eps.size(), threads);
             System.out.printf(Locale.ROOT, "phase chart:         %.2f s (box plots over all %d episodes)%n", phaseS, eps.size());

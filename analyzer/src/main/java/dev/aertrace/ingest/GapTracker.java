@@ -114,6 +114,7 @@ public final class GapTracker implements TraceListener {
                     "the segment was cut off (a header follows without a footer)");
         }
         jump = null;
+        historyMax = Long.MIN_VALUE;
         out.header(h); // the timeline closes the previous segment's episodes first
         ledger.segment(h.line(), false);
         lastTs = lastLine = beforeBlock1 = beforeBlock2 = lineBefore1 = lineBefore2 = new long[0];
@@ -135,6 +136,10 @@ public final class GapTracker implements TraceListener {
     }
 
     private void seen(Event e) {
+        if (historyMax != Long.MIN_VALUE) { // the dump ended: its records precede this event
+            historyJump(e.ts(), e.line(), historyMax, historyMaxLine);
+            historyMax = Long.MIN_VALUE;
+        }
         int c = slot(e.common().cpu());
         if (c >= lastTs.length) grow(c);
         long ts = e.ts();
@@ -263,9 +268,39 @@ public final class GapTracker implements TraceListener {
         out.footer(f);
     }
 
-    /** Flight-recorder history (schema v2) is older than the lines around it by design: not a CPU's stream. */
+    /**
+     * Flight-recorder history (schema v2) is older than the lines around it by design: not a CPU's stream. But a
+     * dump is written oldest first and precedes the error that caused it (EVENTS.md), so within a dump, and for
+     * the first live event after it, a step back of more than {@link #PLAUSIBLE_LATE_NS} is a damaged timestamp
+     * like any other time jump: without its dump marker (whose [since, ts] ingest checks) a record moved by
+     * seconds would otherwise move the episode's evidence unseen (fuzz long run, seed 104 mutant 3365).
+     */
     @Override
-    public void history(Event e) { out.history(e); }
+    public void history(Event e) {
+        historyMax = historyJump(e.ts(), e.line(), historyMax, historyMaxLine);
+        if (e.ts() >= historyMax) historyMaxLine = e.line();
+        historyMax = Math.max(historyMax, e.ts());
+        out.history(e);
+    }
+
+    @Override
+    public void historyDump() {
+        historyMax = Long.MIN_VALUE; // each dump (one per device) is oldest first on its own
+        out.historyDump();
+    }
+
+    /** Newest history record of the dump being read, and its line; MIN_VALUE outside a dump. */
+    private long historyMax = Long.MIN_VALUE, historyMaxLine;
+    private GapLedger.Entry historyGap;
+
+    /** Files (or widens) the gap when {@code ts} lies more than 1 s before {@code max}; returns {@code max}. */
+    private long historyJump(long ts, long line, long max, long maxLine) {
+        if (max == Long.MIN_VALUE || max - ts <= PLAUSIBLE_LATE_NS) return max;
+        if (historyGap != null && ledger.holds(historyGap) && historyGap.to() >= ts) historyGap.widen(ts, max, line);
+        else historyGap = ledger.add(TraceGap.Kind.LATE, null, ts, max, line, line, maxLine, 1,
+                "a flight-recorder record more than 1 s newer than the record or event after it: a damaged timestamp");
+        return max;
+    }
 
     @Override
     public void advance(long ts) { out.advance(ts); }

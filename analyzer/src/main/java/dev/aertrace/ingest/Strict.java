@@ -185,4 +185,29 @@ public final class Strict {
     private static final java.util.regex.Pattern TYPE_NAME = java.util.regex.Pattern.compile("[a-z][a-z0-9_]*(\\.[a-z0-9_]+)*");
 
     static boolean damagedField(String field) { return !FIELDS.contains(field) && nearMiss(field, FIELDS); }
+
+    /** The agent's names of the VFIO ioctls (agent/aertrace_agent/encode.py IOCTL_NAMES; include/uapi/linux/vfio.h). */
+    private static final java.util.Map<Long, String> IOCTL_NAMES = java.util.Map.ofEntries(
+            java.util.Map.entry(0x3b64L, "VFIO_GET_API_VERSION"), java.util.Map.entry(0x3b65L, "VFIO_CHECK_EXTENSION"),
+            java.util.Map.entry(0x3b66L, "VFIO_SET_IOMMU"), java.util.Map.entry(0x3b6bL, "VFIO_DEVICE_GET_INFO"),
+            java.util.Map.entry(0x3b6cL, "VFIO_DEVICE_GET_REGION_INFO"), java.util.Map.entry(0x3b6dL, "VFIO_DEVICE_GET_IRQ_INFO"),
+            java.util.Map.entry(0x3b6eL, "VFIO_DEVICE_SET_IRQS"), java.util.Map.entry(0x3b6fL, "VFIO_DEVICE_RESET"),
+            java.util.Map.entry(0x3b70L, "VFIO_DEVICE_GET_PCI_HOT_RESET_INFO"), java.util.Map.entry(0x3b71L, "VFIO_DEVICE_PCI_HOT_RESET"),
+            java.util.Map.entry(0x3b72L, "VFIO_DEVICE_QUERY_GFX_PLANE"), java.util.Map.entry(0x3b73L, "VFIO_DEVICE_GET_GFX_DMABUF"),
+            java.util.Map.entry(0x3b74L, "VFIO_DEVICE_IOEVENTFD"), java.util.Map.entry(0x3b75L, "VFIO_DEVICE_FEATURE"));
+
+    /**
+     * Why an ioctl line's {@code cmd_name} is not the one the agent writes for {@code cmd}, or null. The agent
+     * derives the name from the number (a known VFIO name, else "0x" and the hex), so a name missing, or not the
+     * number's, is a damaged line: the name decides whether the ioctl was a user reset. A newer agent may name
+     * more ioctls: a VFIO_ name for a number this table does not know is accepted.
+     */
+    static String ioctlName(long cmd, String name) {
+        if (name == null) return "missing \"cmd_name\"";
+        String known = IOCTL_NAMES.get(cmd);
+        if (known != null ? !known.equals(name) : !(name.equals("0x" + Long.toHexString(cmd))
+                || (name.startsWith("VFIO_") && !IOCTL_NAMES.containsValue(name))))
+            return "cmd_name \"" + name + "\" is not the name of cmd 0x" + Long.toHexString(cmd);
+        return null;
+    }
 }

@@ -13,6 +13,9 @@ public interface TraceListener {
      */
     default void history(Event event) { event(event); }
 
+    /** A flight-recorder dump marker ({@code "type":"history"}): the history records that follow are a new dump. */
+    default void historyDump() {}
+
     void footer(TraceFooter footer);
 
     /**

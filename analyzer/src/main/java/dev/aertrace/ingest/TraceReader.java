@@ -28,6 +28,8 @@ public final class TraceReader implements LineSplitter.Lines {
     private long maxTs;
     /** Newest ts of the segment's events so far (not lost lines: theirs is when the agent wrote them); MIN: none. */
     private long newestEvent = Long.MIN_VALUE;
+    /** Newest record of the flight-recorder dump being read (MIN_VALUE outside one). */
+    private long newestHistory = Long.MIN_VALUE;
     /** The segment header's mono_ns (0: none): when the agent started. */
     private long segmentStartNs;
     private long eventsInSegment;
@@ -188,7 +190,11 @@ public final class TraceReader implements LineSplitter.Lines {
         // Device-loss lines the timeline uses become events (build); the rest are counted, not placed (yet).
         if (type.equals("history") || (EventBuilder.deviceLossOrQemu(type) && !EventBuilder.deviceGone(type) && !EventBuilder.qemu(type))) {
             // schema v2 lines not placed in timelines (yet): counted like events, so the footer still adds up
-            if (type.equals("history")) events.historyDump();
+            if (type.equals("history")) {
+                events.historyDump();
+                newestHistory = Long.MIN_VALUE;
+                out.historyDump();
+            }
             eventsInSegment++;
             totalEvents++;
             byType.computeIfAbsent(type, k -> new long[1])[0]++;
@@ -208,12 +214,21 @@ public final class TraceReader implements LineSplitter.Lines {
         c[0]++;
         if (s.unknown != null) for (String f : s.unknown) diag.unknownField(type, f, lineNo);
         if (s.ts > maxTs) maxTs = s.ts;
-        if (!(e instanceof Event.Lost) && !(s.history && (s.has & F_HISTORY) != 0)) {
-            // The same test as GapTracker's, which files the gap: here it is named, with its line.
-            if (newestEvent != Long.MIN_VALUE && newestEvent - s.ts > GapTracker.PLAUSIBLE_LATE_NS)
+        boolean history = s.history && (s.has & F_HISTORY) != 0;
+        if (!(e instanceof Event.Lost)) {
+            // The same tests as GapTracker's, which files the gaps: here they are named, with their lines. History
+            // is older than live events by design, but a dump is oldest first and precedes what follows it.
+            if (newestHistory != Long.MIN_VALUE && newestHistory - s.ts > GapTracker.PLAUSIBLE_LATE_NS)
+                diag.issue(Issue.Kind.TIME_JUMP, lineNo, type + " at ts " + s.ts + " is " + (newestHistory - s.ts)
+                        + " ns older than a flight-recorder record before it in its dump");
+            else if (!history && newestEvent != Long.MIN_VALUE && newestEvent - s.ts > GapTracker.PLAUSIBLE_LATE_NS)
                 diag.issue(Issue.Kind.TIME_JUMP, lineNo, type + " at ts " + s.ts + " is " + (newestEvent - s.ts)
                         + " ns older than an event before it in the file");
-            if (s.ts > newestEvent) newestEvent = s.ts;
+            if (history) newestHistory = Math.max(newestHistory, s.ts);
+            else {
+                newestHistory = Long.MIN_VALUE;
+                if (s.ts > newestEvent) newestEvent = s.ts;
+            }
         }
         if (e instanceof Event.Lost l) {
             if (l.count() > Long.MAX_VALUE - lostInSegment)
@@ -223,7 +238,7 @@ public final class TraceReader implements LineSplitter.Lines {
             diag.issue(Issue.Kind.LOST_EVENTS, lineNo, l.count() + " events lost on "
                     + (l.anyCpu() ? "a buffer shared by all cpus" : "cpu " + l.common().cpu()));
         }
-        if (s.history && (s.has & F_HISTORY) != 0 && (e instanceof Event.RwEnter || e instanceof Event.RwExit)) {
+        if (history && (e instanceof Event.RwEnter || e instanceof Event.RwExit)) {
             out.history(e);
             return;
         }
@@ -307,6 +322,7 @@ public final class TraceReader implements LineSplitter.Lines {
         lostInSegment = 0;
         maxTs = 0;
         newestEvent = Long.MIN_VALUE;
+        newestHistory = Long.MIN_VALUE;
         segmentStartNs = h.monoNs();
         events.newSegment();
         if (firstHeader == null) firstHeader = h;
