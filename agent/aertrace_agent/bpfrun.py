@@ -12,6 +12,7 @@ from .recorder import HIER_MAX as HIER_ALL   # common.h: the hist_frozen/live_un
 U64 = struct.Struct("<Q")
 U32 = struct.Struct("<I")
 NREG = 10   # common.h: counters per slot (regions 0-8, 9 = any other)
+HIST_BANKS = 2   # common.h: history banks per slot (a trigger freezes one, recording goes on in the other)
 
 
 class RingReader(object):
@@ -259,7 +260,7 @@ class Runner(object):
         self.hist_n, self.slots = hist_n, slots
         try:
             fd = self.b["history"].map_fd
-            size = slots * hist_n * HIST.size
+            size = slots * HIST_BANKS * hist_n * HIST.size
             size = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE * mmap.PAGESIZE
             self.hist_mm = memoryview(mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ))
         except Exception:
@@ -270,7 +271,7 @@ class Runner(object):
         head = int(self.b["hist_head"][ct.c_uint32(slot)].value)
         if head <= after:
             return [], head
-        n = self.hist_n
+        n = self.hist_n * HIST_BANKS   # both banks: the seqs say which entries are new and their order
         if self.hist_mm is not None:
             base = slot * n * HIST.size
             entries = HIST.iter_unpack(self.hist_mm[base:base + n * HIST.size])
@@ -281,10 +282,19 @@ class Runner(object):
         return got, head
 
     def unfreeze(self, hier):
-        """Lets the kernel write hierarchy hier's history again (common.h hist_frozen) once it has been dumped;
-        hier None = the entry that stands for every hierarchy."""
+        """Lets the kernel write the bank of hierarchy hier's history that the oldest trigger not yet dumped froze
+        (common.h hist_frozen, hist_bank) once its history has been written; hier None = the entry that stands for
+        every hierarchy. Dumps come in trigger order: with both banks frozen the older is the one recording is not
+        pointed at (arm_live moves hist_bank only to a free bank), with one frozen it is that one."""
         t = self.b["hist_frozen"]
-        t[t.Key(HIER_ALL if hier is None else hier)] = t.Leaf(0)
+        if hier is None:
+            for b in range(HIST_BANKS):
+                t[t.Key(HIER_ALL * HIST_BANKS + b)] = t.Leaf(0)
+            return
+        cur = int(self.b["hist_bank"][ct.c_uint32(hier)].value) & 1
+        other = hier * HIST_BANKS + (cur ^ 1)
+        older = other if int(t[ct.c_uint32(other)].value) else hier * HIST_BANKS + cur
+        t[t.Key(older)] = t.Leaf(0)
 
     def counters(self, slot):
         """({region index: accesses}, command value changes, status value changes) of a slot."""

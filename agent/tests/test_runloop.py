@@ -45,6 +45,8 @@ class FakeTable(object):
             return self.owner.history.get(k, bytes(e.HIST.size))
         if self.name == "regs":
             return types.SimpleNamespace(cmd_changes=1, status_changes=0)
+        if k in self.items:
+            return types.SimpleNamespace(value=self.items[k])
         return types.SimpleNamespace(value=self.owner.counts.get((self.name, k), 0))
 
     def _open_perf_buffer(self, cpu, raw, page_cnt, lost, wakeup):
@@ -289,3 +291,45 @@ class CompileFailureTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class HistoryBanksTest(unittest.TestCase):
+    """bpfrun.Runner's side of common.h's two history banks: the dump reads both (the seqs order them), and each
+    dump releases the bank the oldest undumped trigger froze. MOCK: the maps are FakeTable dicts."""
+
+    def runner(self, n=2):
+        from aertrace_agent.bpfrun import Runner
+        r = Runner.__new__(Runner)
+        r.b = FakeBPF("", [])
+        r.hist_n, r.slots, r.hist_mm = n, 1, None
+        return r
+
+    def test_history_reads_both_banks_in_seq_order(self):
+        r = self.runner()
+        rec = lambda seq, ts: e.HIST.pack(seq, ts, ts + 5, 4, 2, 7, 7, 0x0406, 2, 7, e.F_RET | e.F_VALUE, 1, b"u")
+        # bank 0 (entries 0-1) frozen with seqs 3 and 4, bank 1 (entries 2-3) recording since: seqs 9 and 10
+        r.b.history.update({0: rec(3, 300), 1: rec(4, 400), 2: rec(9, 900), 3: rec(10, 1000)})
+        r.b.hist_head[0] = 10
+        got, head = r.history(0, 2)
+        self.assertEqual([x[0] for x in got], [3, 4, 9, 10])
+        self.assertEqual(head, 10)
+        self.assertEqual([x[0] for x in r.history(0, 4)[0]], [9, 10])
+
+    def test_each_dump_releases_the_oldest_frozen_bank(self):
+        r = self.runner()
+        fr = r.b["hist_frozen"]
+        bank = r.b["hist_bank"]
+        # trigger A froze bank 0 and moved recording to bank 1; trigger B froze bank 1 and could not move
+        fr.items.update({0: 1, 1: 1})
+        bank.items[0] = 1
+        r.unfreeze(0)                                   # A's dump
+        self.assertEqual(fr.items, {0: 0, 1: 1})
+        r.unfreeze(0)                                   # B's dump (the kernel has not written since)
+        self.assertEqual(fr.items, {0: 0, 1: 0})
+        # one trigger: bank 1 frozen, recording moved to bank 0
+        fr.items.update({2 * 3 + 1: 1})
+        bank.items[3] = 0
+        r.unfreeze(3)
+        self.assertEqual(fr.items[7], 0)
+        r.unfreeze(None)                                # the entry for every hierarchy: both of its banks
+        self.assertEqual((fr.items[16], fr.items[17]), (0, 0))

@@ -201,8 +201,12 @@ struct hist_t {
     u8 pad[4];
     char comm[16];
 };
-/* mmap-able, so the agent reads a whole slot in one copy */
-BPF_F_TABLE("array", u32, struct hist_t, history, HIST_SLOTS * HIST_N, BPF_F_MMAPABLE);
+/* Two banks of HIST_N entries per slot (entry (slot * HIST_BANKS + bank) * HIST_N + seq % HIST_N): a trigger freezes
+ * the bank that holds its baseline and recording goes on in the other, so the baseline of the next error is kept
+ * too while the agent has not written the first (measured on 7.2 with one bank: the agent seconds behind, 8 of 14
+ * errors' history lines empty). mmap-able, so the agent reads a whole slot in one copy. */
+#define HIST_BANKS 2
+BPF_F_TABLE("array", u32, struct hist_t, history, HIST_SLOTS * HIST_N * HIST_BANKS, BPF_F_MMAPABLE);
 BPF_ARRAY(hist_head, u64, HIST_SLOTS);
 
 /* Counters per slot: accesses per region (0-9, 9 = any other) and COMMAND/STATUS value changes. */
@@ -218,15 +222,19 @@ struct regs_t {
 };
 BPF_ARRAY(regs, struct regs_t, HIST_SLOTS);
 
-/* Set by the trigger that makes a recording hierarchy live, cleared by the agent once it has written that
- * hierarchy's history (bpfrun.Runner.unfreeze): until then no access overwrites the history, so the baseline
- * before the error survives however far behind the agent is (a flat-out window written by Python can keep it
- * seconds late, past the window, when the kernel would record again). Accesses not kept meanwhile still take
- * their seq: the agent counts the missing seqs as dropped. */
-BPF_ARRAY(hist_frozen, u32, HIER_MAX + 1);
+/* hist_frozen[h * HIST_BANKS + bank]: set by the trigger that makes a recording hierarchy live, for the bank its
+ * devices were recording into, cleared by the agent once it has written that trigger's history
+ * (bpfrun.Runner.unfreeze): until then no access overwrites that bank, so the baseline before the error survives
+ * however far behind the agent is (a flat-out window written by Python can keep it seconds late, past the window,
+ * when the kernel would record again). hist_bank[h]: the bank recording writes to; the trigger moves it to the
+ * other bank unless that one still waits for the agent too (then accesses are not kept until the agent catches
+ * up). Accesses not kept still take their seq: the agent counts the missing seqs as dropped. */
+BPF_ARRAY(hist_frozen, u32, (HIER_MAX + 1) * HIST_BANKS);
+BPF_ARRAY(hist_bank, u32, HIER_MAX + 1);
 
 /* live_until[HIER_MAX] stands for every hierarchy: a device the agent does not know (no name, hot-added)
- * makes all of them live (a loop over the entries would not pass older verifiers). */
+ * makes all of them live (a loop over the entries would not pass older verifiers); its freeze stops every
+ * hierarchy's history (hist_frozen[HIER_MAX * HIST_BANKS]). */
 static __always_inline void arm_live(u32 dev, u64 now)
 {
     struct devinfo_t *di = devinfo.lookup(&dev);
@@ -234,20 +242,43 @@ static __always_inline void arm_live(u32 dev, u64 now)
     u32 h = di ? di->hier : HIER_MAX, one = 1;
     u64 *cur = live_until.lookup(&h);
 
-    if (!cur || now >= *cur)   /* it was recording: what its history holds is the baseline */
-        hist_frozen.update(&h, &one);
+    if (!cur || now >= *cur) {   /* it was recording: what its current bank holds is the baseline */
+        u32 *b = hist_bank.lookup(&h);
+        u32 bank = b && h != HIER_MAX ? (*b & 1) : 0;
+        u32 k = h * HIST_BANKS + bank, ko = h * HIST_BANKS + (bank ^ 1);
+        u32 *fo = hist_frozen.lookup(&ko);
+
+        hist_frozen.update(&k, &one);
+        if (b && h != HIER_MAX && fo && !*fo)
+            *b = bank ^ 1;
+    }
     live_until.update(&h, &until);
 }
 
-static __always_inline int hist_is_frozen(u32 h)
+/* The bank hierarchy h records into, or HIST_BANKS when both wait for the agent (or everything is frozen). A bank
+ * the agent has released while the other is frozen is taken up again here. */
+static __always_inline u32 hist_bank_for(u32 h)
 {
-    u32 all = HIER_MAX;
-    u32 *f = hist_frozen.lookup(&h);
+    u32 all = HIER_MAX * HIST_BANKS;
+    u32 *b = hist_bank.lookup(&h);
+    u32 bank, k, ko, *f, *fo;
 
-    if (f && *f)
-        return 1;
     f = hist_frozen.lookup(&all);
-    return f && *f;
+    if (f && *f)
+        return HIST_BANKS;
+    if (!b || h >= HIER_MAX)
+        return HIST_BANKS;
+    bank = *b & 1;
+    k = h * HIST_BANKS + bank;
+    f = hist_frozen.lookup(&k);
+    if (!f || !*f)
+        return bank;
+    ko = h * HIST_BANKS + (bank ^ 1);
+    fo = hist_frozen.lookup(&ko);
+    if (!fo || *fo)
+        return HIST_BANKS;
+    *b = bank ^ 1;
+    return bank ^ 1;
 }
 
 /* known: the device has a devinfo entry (slot, h); unknown devices and devices without a slot always stream */

@@ -597,7 +597,7 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
     }
     if (!all_ones && !st->live && !is_live_h(st->known, st->slot, st->hier, now)) {
         /* recording: keep the access in the device's history */
-        u32 slot = st->slot, idx;
+        u32 slot = st->slot, idx, bank;
         u64 *head = hist_head.lookup(&slot), seq;
         struct hist_t *h;
 
@@ -610,13 +610,14 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
          * once may read the same value; one entry then overwrites the other and the seq left without an
          * entry is counted as dropped by the reader, never invented. */
         __sync_fetch_and_add(head, 1);
-        if (hist_is_frozen(st->hier)) {
-            /* the history waits for the agent's dump: this seq stays without an entry (counted as dropped) */
+        bank = hist_bank_for(st->hier);
+        if (bank >= HIST_BANKS) {
+            /* both banks wait for the agent's dumps: this seq stays without an entry (counted as dropped) */
             stash_drop(st, in_task, tid);
             return 0;
         }
         seq = *head - 1;
-        idx = slot * HIST_N + (u32)(seq % HIST_N);
+        idx = (slot * HIST_BANKS + bank) * HIST_N + (u32)(seq % HIST_N);
         h = history.lookup(&idx);
         if (h) {
             h->seq = 0;   /* a reader seeing 0 skips the entry being rewritten */
