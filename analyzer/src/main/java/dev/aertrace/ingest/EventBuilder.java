@@ -2,28 +2,20 @@ package dev.aertrace.ingest;
 
 import static dev.aertrace.ingest.Scratch.F_BADSTRING;
 import static dev.aertrace.ingest.Scratch.F_BADTYPE;
-import static dev.aertrace.ingest.Scratch.F_CMD;
-import static dev.aertrace.ingest.Scratch.F_COUNT;
 import static dev.aertrace.ingest.Scratch.F_CPU;
 import static dev.aertrace.ingest.Scratch.F_DLLLA;
 import static dev.aertrace.ingest.Scratch.F_ENTERED;
 import static dev.aertrace.ingest.Scratch.F_HISTORY;
-import static dev.aertrace.ingest.Scratch.F_OFFSET;
 import static dev.aertrace.ingest.Scratch.F_PID;
-import static dev.aertrace.ingest.Scratch.F_REASON_NUM;
 import static dev.aertrace.ingest.Scratch.F_RESULT;
 import static dev.aertrace.ingest.Scratch.F_RET;
-import static dev.aertrace.ingest.Scratch.F_SEVERITY;
 import static dev.aertrace.ingest.Scratch.F_SINCE;
-import static dev.aertrace.ingest.Scratch.F_SIZE;
 import static dev.aertrace.ingest.Scratch.F_STATE;
-import static dev.aertrace.ingest.Scratch.F_STATUS;
 import static dev.aertrace.ingest.Scratch.F_TID;
 import static dev.aertrace.ingest.Scratch.F_TS;
 import static dev.aertrace.ingest.Scratch.F_UNTIL;
 import static dev.aertrace.ingest.Scratch.F_VALUE;
 import static dev.aertrace.ingest.Scratch.F_WIDTH;
-import static dev.aertrace.ingest.Scratch.F_WRITE;
 
 /**
  * Turns a read line (the {@link Scratch}) into its typed {@link Event}: first what the type needs and whether the
@@ -38,32 +30,8 @@ final class EventBuilder {
         this.diag = diag;
     }
 
-    private static final int COMMON = F_TS | F_CPU | F_PID | F_TID;
-
-    /** The F_* fields {@code type} must carry, or -1 for a type this analyzer does not know. */
-    static int need(String type) {
-        return switch (type) {
-            case "aer.event" -> COMMON | F_SEVERITY | F_STATUS;
-            case "cb.enter" -> COMMON;
-            case "vfio.ioctl.enter" -> COMMON | F_CMD;
-            case "vfio.ioctl.exit" -> COMMON | F_CMD | F_RET;
-            case "vfio.rw.enter" -> COMMON | F_OFFSET | F_SIZE | F_WRITE;
-            case "vfio.rw.exit" -> COMMON | F_OFFSET | F_SIZE | F_WRITE | F_RET;
-            case "vfio.err_detected.exit" -> COMMON | F_RET;
-            case "eventfd.read" -> COMMON | F_RET;
-            case "lost" -> F_TS | F_COUNT;
-            case "vfio.err_detected.enter" -> COMMON | F_STATE; // vfio.c writes the state it was told, always
-            case "recovery.enter", "recovery.exit", "cb.exit", "reset.enter", "reset.exit",
-                    "eventfd.signal", "vfio.open", "vfio.close",
-                    "user_reset.enter", "user_reset.exit", "cfg_lock" -> COMMON;
-            case "pci.remove.enter", "vfio.request", "vfio.remove.enter", "pci.hp_event", "hotplug.event" -> COMMON;
-            case "qemu.config.enter", "qemu.config.exit", "qemu.region.enter", "qemu.region.exit" -> COMMON | F_OFFSET | F_SIZE | F_WRITE;
-            case "qemu.vm_stop", "qemu.runstate" -> COMMON | F_STATE;
-            case "qemu.system_reset" -> COMMON | F_REASON_NUM;
-            case "pcie.link_event" -> COMMON;
-            default -> -1;
-        };
-    }
+    /** The F_* fields {@code type} must carry, or -1 for a type this analyzer does not know (LineRules). */
+    static int need(String type) { return LineRules.need(type); }
 
     /** The flight recorder's last dump marker in this segment: its records lie in [since, ts] (EVENTS.md). */
     private long historySince = Long.MIN_VALUE, historyTs = Long.MIN_VALUE;
@@ -76,51 +44,17 @@ final class EventBuilder {
 
     void newSegment() { historySince = historyTs = Long.MIN_VALUE; }
 
-    /** What is missing or mistyped on a line of a known type, or null. */
-    private String missing(String type, int need) {
+    /** What is missing or mistyped on a line of a known type, or null: the generic checks, then its rules. */
+    private String missing(LineRules.Rule rule, int need) {
         if ((s.has & need) != need) return "missing or mistyped numeric/boolean field";
         if ((s.has & F_BADTYPE) != 0) return "a field has the wrong JSON type";
         if ((s.has & F_BADSTRING) != 0) return "a string with an unpaired UTF-16 surrogate (no agent writes one)";
-        if (!type.equals("lost") && !type.equals("eventfd.signal") && !qemu(type) && s.dev == null) return "missing \"dev\"";
-        if (!type.equals("lost") && s.comm == null) return "missing \"comm\"";
-        if (type.startsWith("cb.") && Event.Callback.fromWire(s.cb) == null) return "bad \"cb\": " + s.cb;
-        if (type.equals("cb.enter") && s.driver == null) return "missing \"driver\" (\"\" when none is bound)";
-        // aer.c's cb_enter: the channel state is passed for error_detected, always (1..3, never 0)
-        if (type.equals("cb.enter") && (s.has & F_STATE) == 0 && Event.Callback.fromWire(s.cb) == Event.Callback.ERROR_DETECTED)
-            return "missing \"state\" of error_detected";
-        String ret = retMissing(type);
-        if (ret != null) return ret;
-        if (type.equals("aer.event") && (s.has & Scratch.F_TLPVALID) == 0) return "missing \"tlp_valid\"";
-        if (type.startsWith("vfio.ioctl.")) {
-            String why = Strict.ioctlName(s.cmd, s.cmdName);
+        if (rule.dev() && s.dev == null) return "missing \"dev\"";
+        if (rule.comm() && s.comm == null) return "missing \"comm\"";
+        for (LineRules.Check c : rule.shape()) {
+            String why = c.why(s);
             if (why != null) return why;
         }
-        if (type.equals("vfio.rw.exit") && !s.write && "config".equals(s.region) && s.size <= 4 && s.ret > 0
-                && (s.has & Scratch.F_VALUE) == 0) return "missing \"value\" of a config read that returned data";
-        if ((s.has & Scratch.F_HISTORY) != 0 && s.history && !type.startsWith("vfio.rw."))
-            return "\"history\" on " + type + " (the flight recorder keeps accesses only)";
-        if ((type.startsWith("reset.") || type.startsWith("user_reset.")) && s.fn == null) return "missing \"fn\"";
-        if (type.startsWith("vfio.rw.") && s.region == null) return "missing \"region\"";
-        if (type.equals("cfg_lock") && s.op == null) return "missing \"op\"";
-        if ((type.equals("eventfd.signal") || type.equals("eventfd.read")) && s.ctx == null) return "missing \"ctx\"";
-        return null;
-    }
-
-    /** Reset functions whose return the probe records (probes/bpf/reset.c: with_ret). */
-    private static final java.util.Set<String> RESET_RET = java.util.Set.of("aer_root_reset", "dpc_reset_link",
-            "pci_bus_error_reset", "pci_bridge_secondary_bus_reset", "pcie_reset_flr", "pcie_flr",
-            "pci_try_reset_function", "pci_reset_function", "pci_reset_bus");
-
-    /**
-     * A {@code ret} the probe always writes, missing: reset.c records the return of the int reset functions,
-     * cfglock.c that of the trylock. A reset exit without its return read as "returned nothing" made a confident
-     * recovery-failed say another thing (fuzz long run, seed 204 mutant 32).
-     */
-    private String retMissing(String type) {
-        if ((s.has & F_RET) != 0) return null;
-        if ((type.equals("reset.exit") || type.equals("user_reset.exit")) && s.fn != null && RESET_RET.contains(s.fn))
-            return "missing \"ret\" of " + s.fn;
-        if (type.equals("cfg_lock") && "trylock".equals(s.op)) return "missing \"ret\" of the trylock";
         return null;
     }
 
@@ -129,7 +63,8 @@ final class EventBuilder {
      * stands in its place returned; null when it can (a lost line's impossible bounds or count are dropped here).
      */
     Event.Gap refuse(String type, int need, long line, long maxTs, long segmentStartNs) {
-        String missing = missing(type, need);
+        LineRules.Rule rule = LineRules.of(type);
+        String missing = missing(rule, need);
         if (missing != null) {
             diag.issue(Issue.Kind.INVALID_EVENT, line, type + ": " + missing);
             return gap((s.has & F_TS) != 0 ? s.ts : maxTs, line, type + ": " + missing);
@@ -145,7 +80,7 @@ final class EventBuilder {
                 return gap(s.ts, line, type + ": " + why);
             }
         }
-        String why = Plausible.check(type, s, s.history && (s.has & F_HISTORY) != 0 ? 0 : segmentStartNs);
+        String why = Plausible.check(type, rule, s, s.history && (s.has & F_HISTORY) != 0 ? 0 : segmentStartNs);
         if (why == null && (s.has & F_HISTORY) != 0 && s.history && historyTs != Long.MIN_VALUE && (s.ts < historySince || s.ts > historyTs))
             why = "history record at ts " + s.ts + " outside its dump's [since, ts] (" + historySince + ", " + historyTs + ")";
         if (why != null) {

@@ -1,7 +1,5 @@
 package dev.aertrace.ingest;
 
-import java.util.Set;
-
 import static dev.aertrace.ingest.Scratch.F_CMD;
 import static dev.aertrace.ingest.Scratch.F_CPU;
 import static dev.aertrace.ingest.Scratch.F_OFFSET;
@@ -34,31 +32,17 @@ final class Plausible {
     static final long MAX_PID = 4L << 20;
     /** NR_CPUS's largest setting (x86 MAXSMP). */
     static final long MAX_CPU = 8192;
-    /** include/linux/err.h: a negative return below -MAX_ERRNO is not an errno. */
-    static final long MAX_ERRNO = 4095;
     /**
      * An event more than this much before the agent's start (the header's mono_ns) is not one the agent saw
      * (its probes attach after it reads the clock; flight-recorder history is read apart from this).
      */
     static final long BEFORE_START_NS = 10_000_000_000L;
 
-    /** ioctls that return 0 or -errno only (vfio.h): a positive return is damage. */
-    private static final Set<String> ZERO_OR_ERRNO = Set.of("VFIO_DEVICE_RESET", "VFIO_DEVICE_GET_INFO",
-            "VFIO_DEVICE_GET_REGION_INFO", "VFIO_DEVICE_GET_IRQ_INFO", "VFIO_DEVICE_SET_IRQS",
-            "VFIO_DEVICE_GET_PCI_HOT_RESET_INFO", "VFIO_DEVICE_PCI_HOT_RESET");
-
     /**
-     * Types whose probe fires only in a task's own context (a syscall, a kernel thread, a workqueue, QEMU): pid
-     * and tid are at least 1. The others (aer.event via GHES, eventfd.signal and link/hotplug events from a hard
-     * IRQ handler) may fire on the idle task, pid 0.
+     * Why the parsed line {@code s} of {@code type} cannot be real, or null. {@code rule}: the type's
+     * ({@link LineRules}); {@code startNs}: header mono_ns (0: none).
      */
-    private static boolean taskContext(String type) {
-        return !(type.equals("aer.event") || type.equals("eventfd.signal") || type.equals("pcie.link_event")
-                || type.equals("pci.hp_event") || type.equals("hotplug.event") || type.equals("lost"));
-    }
-
-    /** Why the parsed line {@code s} of {@code type} cannot be real, or null. {@code startNs}: header mono_ns (0: none). */
-    static String check(String type, Scratch s, long startNs) {
+    static String check(String type, LineRules.Rule rule, Scratch s, long startNs) {
         int has = s.has;
         if ((has & F_TS) != 0) {
             if (s.ts <= 0) return "ts " + s.ts + " (CLOCK_MONOTONIC is positive)";
@@ -71,27 +55,26 @@ final class Plausible {
         if ((has & F_TID) != 0 && (s.tid < 0 || s.tid > MAX_PID)) return "tid " + s.tid + " (0.." + MAX_PID + ")";
         if ((has & (F_PID | F_TID)) == (F_PID | F_TID)) {
             if ((s.pid == 0) != (s.tid == 0)) return "pid " + s.pid + " with tid " + s.tid + " (only the idle task has 0, as both)";
-            if (s.tid == 0 && taskContext(type)) return "tid 0 on " + type + " (its probe runs in a task's context, never the idle task's)";
+            if (s.tid == 0 && !rule.idle()) return "tid 0 on " + type + " (its probe runs in a task's context, never the idle task's)";
         }
-        if (s.comm != null && s.comm.isEmpty() && taskContext(type)) return "empty comm on " + type + " (a task always has a name)";
+        if (s.comm != null && s.comm.isEmpty() && !rule.idle()) return "empty comm on " + type + " (a task always has a name)";
         if (s.dev != null && !PCI_NAME.matcher(s.dev).matches()) return "dev \"" + s.dev + "\" (not a PCI name DDDD:BB:DD.F)";
-        return values(type, s, has);
+        return values(rule, s, has);
     }
 
     /** pci_name(): "%04x:%02x:%02x.%d" (a domain may be wider than 4 digits; device 0..31, function 0..7). */
     private static final java.util.regex.Pattern PCI_NAME = java.util.regex.Pattern.compile("[0-9a-f]{4,8}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]");
 
-    private static String values(String type, Scratch s, int has) {
+    private static String values(LineRules.Rule rule, Scratch s, int has) {
         if ((has & F_SEVERITY) != 0 && (s.severity < 0 || s.severity > 2)) return "severity " + s.severity + " (0..2)";
         if ((has & F_STATUS) != 0 && !u32(s.status)) return "status " + s.status + " (a 32-bit register)";
         if (s.tlp != null) for (long x : s.tlp) if (!u32(x)) return "tlp word " + x + " (32-bit)";
         if ((has & F_STATE) != 0) {
-            boolean channel = type.equals("recovery.enter") || type.equals("cb.enter") || type.equals("vfio.err_detected.enter");
-            if (channel ? s.state < 1 || s.state > 3 : s.state < 0 || s.state > 255) return "state " + s.state;
+            if (rule.channel() ? s.state < 1 || s.state > 3 : s.state < 0 || s.state > 255) return "state " + s.state;
         }
         if ((has & F_RESULT) != 0 && (s.result < 1 || s.result > 6)) return "result " + s.result + " (pci_ers_result 1..6)";
         if ((has & F_RET) != 0) {
-            String r = ret(type, s);
+            String r = rule.ret().why(s);
             if (r != null) return r;
         }
         if ((has & F_OFFSET) != 0 && (s.offset < 0 || s.offset >= 1L << 40)) return "offset " + s.offset + " (a region is below 2^40)";
@@ -99,31 +82,6 @@ final class Plausible {
         if ((has & F_VALUE) != 0 && s.size >= 1 && s.size <= 4 && (s.value < 0 || s.value >= 1L << (8 * s.size)))
             return "value " + s.value + " of a " + s.size + "-byte access";
         if ((has & F_WIDTH) != 0 && (s.width < 0 || s.width > 32)) return "width " + s.width;
-        return null;
-    }
-
-    private static String ret(String type, Scratch s) {
-        long r = s.ret;
-        switch (type) {
-            case "recovery.exit", "vfio.err_detected.exit" -> {
-                if (r < 1 || r > 6) return "ret " + r + " (pci_ers_result 1..6)";
-            }
-            case "cfg_lock" -> {
-                if (r != 0 && r != 1) return "ret " + r + " (trylock: 0 or 1)";
-            }
-            case "vfio.rw.exit" -> {
-                if (r < -MAX_ERRNO || r > s.size) return "ret " + r + " (-errno or at most the " + s.size + " bytes asked)";
-                // vfio_pci_config_rw loops until every byte is done or fails: all of them, or -errno
-                if ("config".equals(s.region) && r >= 0 && r != s.size) return "ret " + r + " of a " + s.size + "-byte config access (all bytes or -errno)";
-            }
-            case "vfio.ioctl.exit" -> {
-                if (r < -MAX_ERRNO || r > Integer.MAX_VALUE) return "ret " + r + " (-errno or an int)";
-                if (r > 0 && s.cmdName != null && ZERO_OR_ERRNO.contains(s.cmdName)) return "ret " + r + " (" + s.cmdName + " returns 0 or -errno)";
-            }
-            default -> {
-                if (r < -MAX_ERRNO || r > Integer.MAX_VALUE) return "ret " + r + " (-errno or an int)";
-            }
-        }
         return null;
     }
 
