@@ -109,7 +109,8 @@ public final class TextTimeline {
     private static String markText(EpisodeLanes.Mark m) {
         return switch (m.kind()) {
             case AER -> "* AER " + m.args().get("severity");
-            case NOTIFY -> "* eventfd -> user";
+            // vfio's signal in the host column; QEMU's read of it in the user column (QemuLanes' mark)
+            case NOTIFY -> m.name().startsWith("QEMU read") ? "* reads error eventfd" : "* eventfd -> user";
             case ALL_ONES -> "* " + m.name();
             case GAP -> "? " + m.name();
             case VM_STATE -> "* " + m.name().replace("vm_stop(", "vm_stop ").replace("runstate ", "state ")

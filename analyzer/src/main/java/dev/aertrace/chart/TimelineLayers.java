@@ -224,7 +224,8 @@ final class TimelineLayers {
         laneAxis.setGridBandAlternatePaint(Color.WHITE);
         laneAxis.setTickLabelFont(LANE);
         laneAxis.setRange(-0.6, ls.size() - 0.4);
-        NumberAxis timeAxis = new NumberAxis("ms since the AER error (CLOCK_MONOTONIC of the traced host)");
+        NumberAxis timeAxis = new NumberAxis("ms since " + (EpisodeLanes.deviceLoss(e) ? "the first event of the device loss"
+                : "the AER error") + " (CLOCK_MONOTONIC of the traced host)");
         timeAxis.setLabelFont(LANE);
         timeAxis.setTickLabelFont(LANE);
         double axLo = axisLo - spanMs * 0.005, axHi = axisHi + spanMs * 0.01;

@@ -137,8 +137,17 @@ public record EpisodeLanes(AnalyzedEpisode analyzed, List<Lane> lanes, List<Wind
 
     /** Episode title: what failed, where, on which kernel. */
     public static String title(Episode e) {
-        return String.format(Locale.ROOT, "%s AER on %s — host %s, kernel %s",
-                cap(Pci.severity(e.severity())), e.device(), e.host() == null ? "?" : e.host(), e.kernel() == null ? "?" : e.kernel());
+        return String.format(Locale.ROOT, "%s on %s — host %s, kernel %s",
+                deviceLoss(e) ? "Device loss" : cap(Pci.severity(e.severity())) + " AER", e.device(),
+                e.host() == null ? "?" : e.host(), e.kernel() == null ? "?" : e.kernel());
+    }
+
+    /**
+     * An episode with neither an AER event nor a recovery is a device loss (all-ones reads, a removal, a slot event):
+     * there is no error to count time from, so its offsets count from its own first event.
+     */
+    public static boolean deviceLoss(Episode e) {
+        return e.errors().isEmpty() && !e.hasRecovery();
     }
 
     private static String cap(String s) { return s.isEmpty() ? s : Character.toUpperCase(s.charAt(0)) + s.substring(1); }

@@ -56,6 +56,14 @@ public final class TextReport implements ReportSink {
         return Pci.ers(r) + (r != null && r == 5 && failed ? " (but FAILED)" : "");
     }
 
+    /**
+     * What every "+x ms" of the episode counts from: a device loss (neither an AER event nor a recovery; lanes'
+     * EpisodeLanes.deviceLoss, a layer above this one) has no error, and counts from its own first event.
+     */
+    static String origin(Episode ep) {
+        return ep.errors().isEmpty() && !ep.hasRecovery() ? "the first event of the device loss" : "the error";
+    }
+
     /** The episode as lines of at most {@link #WIDTH} columns. */
     public static List<String> render(AnalyzedEpisode a, int maxTimelineLines) {
         Episode ep = a.episode();
@@ -75,7 +83,7 @@ public final class TextReport implements ReportSink {
                 + "; affected " + String.join(" ", ep.affected()), "     ");
         if (ep.startedMidRecovery()) L.add("   trace starts inside this recovery");
         if (ep.endedMidRecovery()) L.add("   trace ends inside this recovery");
-        L.add("   phases (ms since the error):");
+        L.add("   phases (ms since " + origin(ep) + "):");
         for (Phase p : ep.phases()) {
             String d = p.kind() == Phase.Kind.AER ? "" : p.end() == null ? "open" : dur(p.end() - p.start());
             StringBuilder sb = new StringBuilder("     ");
@@ -104,7 +112,7 @@ public final class TextReport implements ReportSink {
                     wrap(L, "     gap " + g.describe(), "       ");
         }
         for (String q : dev.aertrace.qemu.QemuText.summary(a)) wrap(L, "   " + q, "     ");
-        L.add("   timeline (ms since the error; ! = evidence):");
+        L.add("   timeline (ms since " + origin(ep) + "; ! = evidence):");
         fold(L, timeline(ep, evidence, a.qemu()), maxTimelineLines);
         if (ep.elidedEvents() > 0) L.add("     (" + ep.elidedEvents() + " events beyond the per-episode cap not kept)");
         return L;
@@ -206,6 +214,8 @@ public final class TextReport implements ReportSink {
             else if (e instanceof Event.EventfdSignal x) what = "eventfd signal (error irq to user)";
             else if (e instanceof Event.CfgLock x) what = "pci_cfg_access_" + x.op() + (x.ret() != null ? " ret " + x.ret() : "");
             else if (e instanceof Event.VfioErrDetectedEnter x) what = "vfio err_detected enter";
+            // a device loss's own steps (pciehp's slot event, the removal, vfio's request): the verdicts cite them
+            else if (e instanceof Event.DeviceGone x) what = lossStep(x);
             if (what != null) rows.add(new Row(e.ts(), o++, new String[]{mark(evidence, e), Durations.offsetMs(e.ts() - ep.start()), side, Text.shortDev(e.dev()), what}));
         }
         for (CallbackCall c : ep.callbacks()) {
@@ -239,6 +249,16 @@ public final class TextReport implements ReportSink {
             rows.add(new Row(q.ts(), o++, q.cols()));
         rows.sort(Comparator.comparingLong(Row::ts).thenComparingInt(Row::order));
         return rows;
+    }
+
+    /** A device-loss step as one timeline row (the verdicts give the long phrase). */
+    static String lossStep(Event.DeviceGone x) {
+        return switch (x.type()) {
+            case "pci.remove.enter" -> "removal: pci_stop_and_remove_bus_device";
+            case "vfio.remove.enter" -> "vfio_pci_remove: the host takes the device";
+            case "vfio.request" -> "vfio request: the user is asked to release it";
+            default -> x.what().replace("pciehp handled a slot event", "pciehp slot event").replace(" on the port above it", "");
+        };
     }
 
     static String describe(Access a) { return describe(a, null); }

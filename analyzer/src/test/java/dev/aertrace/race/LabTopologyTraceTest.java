@@ -49,7 +49,8 @@ class LabTopologyTraceTest {
     static final List<String> KERNELS_DEVICE_DEL = List.of("6.1", "7.2");
     static final List<String> KERNELS_TWO_DRIVERS = List.of("6.1", "7.2");
     static final List<String> KERNELS_DURING = List.of("6.1", "7.2");
-    static final List<String> KERNELS_REMOVAL = List.of("6.1", "7.2");
+    /** kmsg/6.1: the 2026-12-02 recording with its kernel log (KernelLogLabTest), agent 0.3.0. */
+    static final List<String> KERNELS_REMOVAL = List.of("6.1", "7.2", "kmsg/6.1");
     static final List<String> KERNELS_RETRY = List.of("6.1", "7.2");
     static final List<String> KERNELS_SWITCH = List.of("6.1", "7.2");
 
@@ -93,7 +94,35 @@ class LabTopologyTraceTest {
             assertFalse(ep.affected().contains("0000:00:02.0"), ep.affected().toString());
             assertFalse(ep.recoveryResets().isEmpty());
             assertEquals("0000:02:00.0", ep.recoveryResets().get(0).bridge());
+            AnalyzedEpisode a = analyzedRecovery(run(k, "switch-fatal"));
+            assertEquals(Outcome.RACE, a.outcome());
+            raceVerdictsOnTheUsersDevice(a, "0000:03:00.0", "0000:02:00.0");
         }));
+    }
+
+    /** Every bridge of the lab's topologies: a verdict naming the host reset must name the right one and no other. */
+    static final List<String> BRIDGES = List.of("0000:00:02.0", "0000:01:00.0", "0000:02:00.0", "0000:02:01.0");
+
+    /**
+     * The verdicts of a fatal recovery in which the lab's user kept reading: confident, all about the device the
+     * user holds, at least the reset race and the early notification, and every sentence that names the host's
+     * reset names {@code bridge} as the one reset and no other bridge of the topology.
+     */
+    static void raceVerdictsOnTheUsersDevice(AnalyzedEpisode a, String dev, String bridge) {
+        assertFalse(a.verdicts().isEmpty());
+        for (Verdict v : a.verdicts()) {
+            assertEquals(dev, v.dev(), v.sentence());
+            assertFalse(v.tentative(), "nothing was lost: " + v.sentence());
+            if (!v.sentence().contains("aer_root_reset")) continue;
+            Set<String> named = new TreeSet<>();
+            for (String b : BRIDGES) if (v.sentence().contains(b)) named.add(b);
+            named.remove(dev);
+            assertEquals(Set.of(bridge), named, v.kind().id + ": " + v.sentence());
+            assertTrue(v.sentence().contains("aer_root_reset on " + bridge) || v.sentence().contains("the link below " + bridge),
+                    v.sentence());
+        }
+        assertTrue(verdictKinds(a, dev).containsAll(Set.of("access-during-reset", "notified-before-reset")),
+                verdictKinds(a, dev).toString());
     }
 
     static Set<String> verdictKinds(AnalyzedEpisode a, String dev) {
@@ -133,6 +162,12 @@ class LabTopologyTraceTest {
                 Set<String> kinds = verdictKinds(a, fn);
                 assertTrue(kinds.containsAll(Set.of("access-during-reset", "access-stalled-by-reset", "notified-before-reset")),
                         fn + ": " + kinds);
+            }
+            for (Verdict v : a.verdicts()) {
+                assertFalse(v.tentative(), v.sentence());
+                if (v.sentence().contains("aer_root_reset"))
+                    assertTrue(v.sentence().contains("aer_root_reset on 0000:00:02.0") || v.sentence().contains("below 0000:00:02.0"),
+                            v.sentence());
             }
         }));
     }
@@ -184,6 +219,10 @@ class LabTopologyTraceTest {
             // the user holds only 03:00.0: every verdict is about it (or the ports), never about the e1000e
             for (AnalyzedEpisode a : rec)
                 assertTrue(a.verdicts().stream().noneMatch(v -> "0000:04:00.0".equals(v.dev())), a.verdicts().toString());
+            // both resets caught the user's reads on 03:00.0; each verdict names the bridge its recovery reset
+            raceVerdictsOnTheUsersDevice(rec.get(0), "0000:03:00.0", "0000:02:00.0");
+            raceVerdictsOnTheUsersDevice(rec.get(1), "0000:03:00.0", "0000:00:02.0");
+            for (AnalyzedEpisode a : rec) assertEquals(Outcome.RACE, a.outcome());
         }));
     }
 
@@ -214,6 +253,8 @@ class LabTopologyTraceTest {
                     + "injection: " + (reset.end() - reset.start()) + " ns");
             assertTrue(r.episodes().stream().noneMatch(a -> "0000:02:00.0".equals(a.episode().device())),
                     "no episode for an error the kernel never reported");
+            raceVerdictsOnTheUsersDevice(rec.get(0), "0000:03:00.0", "0000:02:00.0");
+            assertEquals(Outcome.RACE, rec.get(0).outcome());
 
             String lab;
             try (java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(new java.util.zip.GZIPInputStream(
@@ -247,11 +288,10 @@ class LabTopologyTraceTest {
     }
 
     @TestFactory
-    Stream<DynamicTest> removalReadsCleanlyAndItsEventsAreCounted() {
+    Stream<DynamicTest> surpriseRemovalIsADeviceLossWithItsAllOnesRun() {
         return kernels("removal-slotoff").stream().map(k -> DynamicTest.dynamicTest(k, () -> {
             Run r = run(k, "removal-slotoff");
-            // the device-loss events are read and counted (the footer adds up) but not placed in timelines yet
-            // (issue 9 item 5 makes them an episode of their own)
+            // the device-loss events are read and counted (the footer adds up) and make an episode of their own
             for (String t : List.of("hotplug.event", "hotplug.unconfigure.enter", "pci.remove.enter", "vfio.request",
                     "vfio.remove.enter", "vfio.remove.exit"))
                 assertTrue(r.report().eventsByType().containsKey(t), t + " in " + r.report().eventsByType());
@@ -259,7 +299,79 @@ class LabTopologyTraceTest {
             // the all-ones reads came before pciehp's slot event on the port: one loss, named by the lost device
             assertEquals(1, r.episodes().size(), "one device-loss episode: " + r.episodes().stream().map(a -> a.episode().device()).toList());
             assertEquals("0000:01:00.0", r.episodes().get(0).episode().device(), "the lost device, not the port above it");
+            AnalyzedEpisode loss = r.episodes().get(0);
+            Episode ep = loss.episode();
+            assertEquals("0000:00:02.0", ep.bridge(), "the slot's port");
+            assertEquals(List.of("0000:00:02.0", "0000:01:00.0"), ep.affected());
+            assertEquals(Outcome.RACE, loss.outcome(), "the user read a device that was gone");
+            assertTrue(loss.verdicts().stream().noneMatch(Verdict::tentative), "nothing lost: " + loss.verdicts());
+
+            // all-ones-read counts and bounds the run: the trace's own all-ones config reads, counted here from the JSON
+            long[] ones = allOnesReads(k, "removal-slotoff", "0000:01:00.0");
+            assertTrue(ones[0] > 50, "tens of all-ones reads: " + ones[0]);
+            List<Verdict> allOnes = loss.verdicts().stream().filter(v -> v.kind() == Verdict.Kind.ALL_ONES_READ).toList();
+            assertEquals(1, allOnes.size(), allOnes.toString());
+            Verdict v = allOnes.get(0);
+            assertEquals("0000:01:00.0", v.dev());
+            assertTrue(v.sentence().startsWith(ones[0] + " config reads of 0000:01:00.0 returned all ones"), v.sentence());
+            assertTrue(v.sentence().contains("first at " + dev.aertrace.text.Durations.rel(ep.start(), ones[1])
+                    + ", last at " + dev.aertrace.text.Durations.rel(ep.start(), ones[2]) + ", no AER recovery ran"), v.sentence());
+
+            // the removal as the kernel did it: pciehp on the port, the device's removal, vfio's request to the user
+            Set<String> removed = new TreeSet<>();
+            for (Verdict d : loss.verdicts()) if (d.kind() == Verdict.Kind.DEVICE_REMOVED) removed.add(d.dev() + " " + d.sentence());
+            assertTrue(removed.stream().anyMatch(d -> d.startsWith("0000:00:02.0 ") && d.contains("pciehp handled a slot event")), removed.toString());
+            assertTrue(removed.stream().anyMatch(d -> d.startsWith("0000:01:00.0 ") && d.contains("pci_stop_and_remove_bus_device")), removed.toString());
+            assertTrue(removed.stream().anyMatch(d -> d.startsWith("0000:01:00.0 ") && d.contains("asked the user to release the device")),
+                    removed.toString());
+            // the report's timeline shows the loss itself, not only the user's reads: the removal and the request
+            String report = String.join("\n", dev.aertrace.report.TextReport.render(loss, 100_000));
+            assertTrue(report.contains("host 00:02.0  pciehp slot event (presence_or_link_change)\n"), report);
+            assertTrue(report.contains("host 01:00.0  removal: pci_stop_and_remove_bus_device\n"), report);
+            assertTrue(report.contains("host 01:00.0  vfio request: the user is asked to release it\n"), report);
+            // vfio-pci's release of the gone device tried a bus reset the kernel refused (the stall on close is gone)
+            assertTrue(loss.verdicts().stream().anyMatch(x -> x.kind() == Verdict.Kind.USER_RESET_REFUSED
+                    && x.sentence().startsWith("vfio-pci's release of 0000:01:00.0")), loss.verdicts().toString());
         }));
+    }
+
+    /**
+     * A device loss has no error to count time from: the analyze report's headers, the mail timeline's title and the
+     * chart's axis say its offsets count from the loss's first event (they said "since the error" and "Unknown AER").
+     */
+    @TestFactory
+    Stream<DynamicTest> aDeviceLossIsNotCalledAnError() {
+        return Stream.of("6.1/removal-slotoff", "7.2/removal-slotoff", "6.1/removal-device-del", "7.2/removal-device-del")
+                .map(ks -> DynamicTest.dynamicTest(ks, () -> {
+            String[] kv = ks.split("/");
+            AnalyzedEpisode a = run(kv[0], kv[1]).episodes().get(0);
+            String report = String.join("\n", dev.aertrace.report.TextReport.render(a, 20));
+            assertTrue(report.contains("   phases (ms since the first event of the device loss):"), report);
+            assertTrue(report.contains("   timeline (ms since the first event of the device loss; ! = evidence):"), report);
+            assertFalse(report.contains("since the error"), report);
+            String mail = dev.aertrace.chart.TextTimeline.render(a, 20).get(0);
+            assertEquals("Device loss on 0000:01:00.0 - host aertrace-lab, kernel " + a.episode().kernel(), mail);
+        }));
+    }
+
+    /** {count, first exit ts, last exit ts} of the user's config reads of {@code dev} that returned all ones, from the raw JSON. */
+    static long[] allOnesReads(String kernel, String scenario, String dev) throws Exception {
+        com.fasterxml.jackson.databind.ObjectMapper m = new com.fasterxml.jackson.databind.ObjectMapper();
+        long n = 0, first = Long.MAX_VALUE, last = Long.MIN_VALUE;
+        try (java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(new java.util.zip.GZIPInputStream(
+                Files.newInputStream(LAB.resolve(kernel).resolve(scenario + ".jsonl.gz")))))) {
+            for (String line; (line = in.readLine()) != null; ) {
+                var e = m.readTree(line);
+                if (!e.path("type").asText().equals("vfio.rw.exit") || !e.path("region").asText().equals("config")
+                        || e.path("write").asBoolean() || !dev.equals(e.path("dev").asText()) || !e.has("value")) continue;
+                long all = (1L << (8 * e.path("size").asInt())) - 1;
+                if (e.path("value").asLong() != all) continue;
+                n++;
+                first = Math.min(first, e.path("ts").asLong());
+                last = Math.max(last, e.path("ts").asLong());
+            }
+        }
+        return new long[] {n, first, last};
     }
 
     /**
