@@ -191,6 +191,12 @@ public final class TraceReader implements LineSplitter.Lines {
         if (type.equals("history") || (EventBuilder.deviceLossOrQemu(type) && !EventBuilder.deviceGone(type) && !EventBuilder.qemu(type))) {
             // schema v2 lines not placed in timelines (yet): counted like events, so the footer still adds up
             if (type.equals("history")) {
+                String why = LineRules.historyMarker(s);
+                if (why != null) { // not the agent's marker: a damaged line (an event retyped) and a gap at its line
+                    diag.issue(Issue.Kind.INVALID_EVENT, lineNo, "history: " + why);
+                    out.event(events.gap((s.has & F_TS) != 0 ? s.ts : maxTs, lineNo, "history: " + why));
+                    return;
+                }
                 events.historyDump();
                 newestHistory = Long.MIN_VALUE;
                 out.historyDump();
