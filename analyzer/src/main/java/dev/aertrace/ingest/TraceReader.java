@@ -189,22 +189,7 @@ public final class TraceReader implements LineSplitter.Lines {
         }
         // Device-loss lines the timeline uses become events (build); the rest are counted, not placed (yet).
         if (type.equals("history") || (EventBuilder.deviceLossOrQemu(type) && !EventBuilder.deviceGone(type) && !EventBuilder.qemu(type))) {
-            // schema v2 lines not placed in timelines (yet): counted like events, so the footer still adds up
-            if (type.equals("history")) {
-                String why = LineRules.historyMarker(s);
-                if (why != null) { // not the agent's marker: a damaged line (an event retyped) and a gap at its line
-                    diag.issue(Issue.Kind.INVALID_EVENT, lineNo, "history: " + why);
-                    out.event(events.gap((s.has & F_TS) != 0 ? s.ts : maxTs, lineNo, "history: " + why));
-                    return;
-                }
-                events.historyDump();
-                newestHistory = Long.MIN_VALUE;
-                out.historyDump();
-            }
-            eventsInSegment++;
-            totalEvents++;
-            byType.computeIfAbsent(type, k -> new long[1])[0]++;
-            if (s.ts > maxTs) maxTs = s.ts;
+            countedOnly(type);
             return;
         }
         Event e = build(type);
@@ -249,6 +234,26 @@ public final class TraceReader implements LineSplitter.Lines {
             return;
         }
         out.event(e);
+    }
+
+    /** A line counted like an event but not placed in timelines (yet): a flight-recorder dump marker, some device-loss exits. */
+    private void countedOnly(String type) {
+        // schema v2 lines not placed in timelines (yet): counted like events, so the footer still adds up
+        if (type.equals("history")) {
+            String why = LineRules.historyMarker(s);
+            if (why != null) { // not the agent's marker: a damaged line (an event retyped) and a gap at its line
+                diag.issue(Issue.Kind.INVALID_EVENT, lineNo, "history: " + why);
+                out.event(events.gap((s.has & F_TS) != 0 ? s.ts : maxTs, lineNo, "history: " + why));
+                return;
+            }
+            events.historyDump();
+            newestHistory = Long.MIN_VALUE;
+            out.historyDump();
+        }
+        eventsInSegment++;
+        totalEvents++;
+        byType.computeIfAbsent(type, k -> new long[1])[0]++;
+        if (s.ts > maxTs) maxTs = s.ts;
     }
 
     /** Builds the typed event, or records why it cannot (and returns a Gap / null for unknown types). */
