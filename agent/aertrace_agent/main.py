@@ -521,6 +521,8 @@ class Agent(object):
             state["stop"] = "output closed"
             err("output closed (%s); stopping" % e)
         self.hist_stats = rec.hist_stats
+        if args.history:
+            err("history dumps: %d from the kernel's copies at the trigger, %d read from the map" % tuple(rec.hist_src))
 
     def drain_bound(self):
         """Seconds the stop drain may take: --drain-s, else none after SIGINT (a person who can press Ctrl-C again),
@@ -636,6 +638,7 @@ class Recording(object):
         self.dumped = {}          # slot -> last history seq written
         self.snaps = {}           # (trigger ts, cpu) -> {slot: [head, {(bank, part): entries}]}: history snapshots
         self.hist_n = args.history
+        self.hist_src = [0, 0]    # triggers whose history came from the kernel's copies, from the map (said at stop)
         self.slot_keys = dict((i, topo_mod.name_to_key(n)) for i, n in enumerate(getattr(agent, "slots", ())))
         self.hist_stats = {}      # slot -> [records dumped, records dropped]
         self.write_line = self.out.write_line
@@ -687,6 +690,8 @@ class Recording(object):
         if flags & F_SNAP and snap:
             # the kernel's decision (it went live here) is the one that counts: the slots it copied
             slots = sorted((s, self.slot_keys[s]) for s in snap if s in self.slot_keys)
+        if slots:
+            self.hist_src[0 if flags & F_SNAP and snap else 1] += 1
         for slot, key in slots:
             after = self.dumped.get(slot, 0)
             if flags & F_SNAP and snap:
