@@ -62,9 +62,10 @@ final class EventBuilder {
      * Why the line of known {@code type} cannot be an event: its issue is recorded and the {@link Event.Gap} that
      * stands in its place returned; null when it can (a lost line's impossible bounds or count are dropped here).
      */
-    Event.Gap refuse(String type, int need, long line, long maxTs, long segmentStartNs) {
-        LineRules.Rule rule = LineRules.of(type);
-        String missing = missing(rule, need);
+    Event.Gap refuse(LineType t, long line, long maxTs, long segmentStartNs) {
+        String type = t.name;
+        LineRules.Rule rule = t.rule;
+        String missing = missing(rule, t.need);
         if (missing != null) {
             diag.issue(Issue.Kind.INVALID_EVENT, line, type + ": " + missing);
             return gap((s.has & F_TS) != 0 ? s.ts : maxTs, line, type + ": " + missing);
@@ -73,7 +74,7 @@ final class EventBuilder {
             diag.issue(Issue.Kind.DAMAGED_NAME, line, "field \"" + f + "\" on " + type);
             return gap(s.ts, line, type + ": damaged field name \"" + f + "\"");
         }
-        if (type.startsWith("vfio.rw.")) {
+        if (t.rw) {
             String why = Strict.size(s.region, s.size);
             if (why != null) {
                 diag.issue(Issue.Kind.BAD_SIZE, line, type + ": " + why);
@@ -87,7 +88,7 @@ final class EventBuilder {
             diag.issue(Issue.Kind.IMPLAUSIBLE, line, type + ": " + why);
             return new Event.Gap(new Event.Common(maxTs, -1, 0, 0, s.comm, s.dev, line), Event.GapKind.INVALID_EVENT, type + ": " + why);
         }
-        if (type.equals("lost")) lost(line);
+        if (t.lost) lost(line);
         return null;
     }
 

@@ -43,6 +43,8 @@ public final class TraceReader implements LineSplitter.Lines {
     private long totalEvents;
     private long totalLost;
     private final java.util.Map<String, long[]> byType = new java.util.HashMap<>();
+    /** Lines per known type, by {@link LineType#code} (the rest in byType, by name). */
+    private final long[] typeCounts = new long[LineType.COUNT];
     private final Scratch s = new Scratch();
     private final StringCache strings = new StringCache();
     private final LineScanner scanner = new LineScanner(s, strings);
@@ -167,7 +169,8 @@ public final class TraceReader implements LineSplitter.Lines {
 
     private void dispatch(byte[] b, int off, int len) {
         String type = s.type;
-        if (type.equals("header")) {
+        LineType t = LineType.of(type);
+        if (t.header) {
             header(b, off, len);
             return;
         }
@@ -183,25 +186,25 @@ public final class TraceReader implements LineSplitter.Lines {
                     + " followed by line " + lineNo + ": the footer line may have been an event");
             footerDoubted = true;
         }
-        if (type.equals("footer")) {
+        if (t.footer) {
             footer();
             return;
         }
         // Device-loss lines the timeline uses become events (build); the rest are counted, not placed (yet).
-        if (type.equals("history") || (EventBuilder.deviceLossOrQemu(type) && !EventBuilder.deviceGone(type) && !EventBuilder.qemu(type))) {
+        if (t.countOnly) {
             // schema v2 lines not placed in timelines (yet): counted like events, so the footer still adds up
-            if (type.equals("history")) {
+            if (t.history) {
                 events.historyDump();
                 newestHistory = Long.MIN_VALUE;
                 out.historyDump();
             }
             eventsInSegment++;
             totalEvents++;
-            byType.computeIfAbsent(type, k -> new long[1])[0]++;
+            count(t);
             if (s.ts > maxTs) maxTs = s.ts;
             return;
         }
-        Event e = build(type);
+        Event e = build(t);
         if (e == null) return;
         if (e instanceof Event.Gap) {
             out.event(e);
@@ -209,9 +212,7 @@ public final class TraceReader implements LineSplitter.Lines {
         }
         eventsInSegment++;
         totalEvents++;
-        long[] c = byType.get(type);
-        if (c == null) byType.put(type, c = new long[1]);
-        c[0]++;
+        count(t);
         if (s.unknown != null) for (String f : s.unknown) diag.unknownField(type, f, lineNo);
         if (s.ts > maxTs) maxTs = s.ts;
         boolean history = s.history && (s.has & F_HISTORY) != 0;
@@ -246,9 +247,9 @@ public final class TraceReader implements LineSplitter.Lines {
     }
 
     /** Builds the typed event, or records why it cannot (and returns a Gap / null for unknown types). */
-    private Event build(String type) {
-        int need = EventBuilder.need(type);
-        if (need < 0) {
+    private Event build(LineType t) {
+        String type = t.name;
+        if (t.need < 0) {
             if (Strict.damagedType(type)) {
                 diag.issue(Issue.Kind.DAMAGED_NAME, lineNo, "type \"" + type + "\"");
                 return events.gap((s.has & F_TS) != 0 ? s.ts : maxTs, lineNo, "damaged type \"" + type + "\"");
@@ -260,7 +261,7 @@ public final class TraceReader implements LineSplitter.Lines {
             eventsInSegment++;
             return null;
         }
-        Event refused = events.refuse(type, need, lineNo, maxTs, segmentStartNs);
+        Event refused = events.refuse(t, lineNo, maxTs, segmentStartNs);
         return refused != null ? refused : events.create(type, lineNo);
     }
 
@@ -335,6 +336,11 @@ public final class TraceReader implements LineSplitter.Lines {
         }
     }
 
+    private void count(LineType t) {
+        if (t.code >= 0) typeCounts[t.code]++;
+        else byType.computeIfAbsent(t.name, k -> new long[1])[0]++;
+    }
+
     /** 1, and 2 (flight recorder: history lines, lost bounds, link events; probes/EVENTS.md). */
     public static boolean knowsSchema(int version) {
         return version == 1 || version == 2;
@@ -351,6 +357,7 @@ public final class TraceReader implements LineSplitter.Lines {
     private SourceReport report() {
         java.util.Map<String, Long> counts = new java.util.TreeMap<>();
         byType.forEach((k, v) -> counts.put(k, v[0]));
+        for (int i = 0; i < typeCounts.length; i++) if (typeCounts[i] > 0) counts.put(LineType.name(i), typeCounts[i]);
         return new SourceReport(source, firstHeader, lastFooter, lineNo, totalEvents, java.util.Map.copyOf(counts),
                 diag.unknownTypes(), diag.unknownFields(), totalLost, segments, diag.issues());
     }
