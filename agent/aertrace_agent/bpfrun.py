@@ -5,7 +5,7 @@ import os
 import select
 import struct
 
-from .encode import RECORD, RING_RECORD, RING_BUSY, RING_DISCARD, HIST
+from .encode import RECORD, RING_RECORD, RING_BUSY, RING_DISCARD, HIST, SNAP_SLOTS
 from .topology import name_to_key
 from .recorder import HIER_MAX as HIER_ALL   # common.h: the hist_frozen/live_until entry for every hierarchy
 
@@ -21,6 +21,7 @@ class RingReader(object):
     batch is unpacked with one struct.iter_unpack call (Encoder.ring_lines)."""
 
     CHUNK = 1024   # records handed to the decoder per call
+    on_other = None   # on_other(memoryview): a committed record that is not a struct event (history snapshots)
 
     def __init__(self, fd, size):
         page = mmap.PAGESIZE
@@ -64,9 +65,15 @@ class RingReader(object):
                 break
             ln = first & ~(RING_BUSY | RING_DISCARD)
             if ln != RECORD.size:
-                # not one of ours (or discarded with another length): skip it by its own length
+                # a record of another size: a history snapshot (common.h hist_snapshot) goes to on_other, read in
+                # place before the consumer position moves past it; anything else (or discarded) is skipped by its
+                # own length
+                if self.on_other is not None and not first & RING_DISCARD:
+                    base = self.page + off + 8
+                    self.on_other(self.mv[base:base + ln])
                 cons += (ln + 8 + 7) & ~7
                 self.cons_pos[0] = cons
+                max_bytes -= ln
                 continue
             # at most CHUNK records per call: the decoder's lines for a whole 4 MiB batch (40k records) kept
             # alive until the write ran at 0.4x the speed of the same work in chunks (agent/README.md)
@@ -240,6 +247,7 @@ class Runner(object):
         self.b = self.BPF(text=text, cflags=["-D%s" % d for d in cflags] + ["-w"] + list(extra))
         self.ring = None
         self.hist_mm = None
+        self.snapshots = "HIST_SNAP" in cflags   # the trigger programs write the history into the stream
         self._lost_prev = None
         self.libbpf = None   # LibbpfFentry, made on the first attachment that needs it
 
@@ -253,11 +261,23 @@ class Runner(object):
         on[on.Key(0)] = on.Leaf(1)
 
     def set_recorder(self, devinfo, hist_n, slots):
-        """devinfo: {device name: (slot or None, hierarchy id)}; maps the history array for reading."""
+        """devinfo: {device name: (slot or None, hierarchy id)}; maps the history array for reading. With HIST_SNAP
+        compiled in, tells the trigger programs which slots each hierarchy has (common.h hier_slots): a hierarchy with
+        more than SNAP_SLOTS of them (and, for unknown devices, more than SNAP_SLOTS in all) keeps the freeze."""
         t = self.b["devinfo"]
         for name, (slot, hier) in devinfo.items():
             t[t.Key(name_to_key(name))] = t.Leaf(0xffffffff if slot is None else slot, hier)
         self.hist_n, self.slots = hist_n, slots
+        if self.snapshots:
+            by_hier = {}
+            for slot, hier in sorted((s, h) for s, h in devinfo.values() if s is not None):
+                by_hier.setdefault(hier, []).append(slot)
+            by_hier[HIER_ALL] = sorted(s for s, h in devinfo.values() if s is not None)
+            hs = self.b["hier_slots"]
+            for hier, ss in by_hier.items():
+                n = len(ss) if len(ss) <= SNAP_SLOTS else 0
+                ss = (ss + [0] * SNAP_SLOTS)[:SNAP_SLOTS] if n else [0] * SNAP_SLOTS
+                hs[hs.Key(hier)] = hs.Leaf(n, (ct.c_uint32 * SNAP_SLOTS)(*ss))
         try:
             fd = self.b["history"].map_fd
             size = slots * HIST_BANKS * hist_n * HIST.size
@@ -392,15 +412,17 @@ class Runner(object):
         return key in fds or tp in fds
 
     consume = False
+    snapshots = False
     RING_BATCH = 1 << 22   # bytes of records per ring read
 
     # ---- BPF ring buffer ---------------------------------------------------------------------------
-    def open_ring(self, size):
+    def open_ring(self, size, on_other=None):
         from bcc.libbcc import lib   # the table object is not needed (bcc < 0.16 would not know the type)
         fd = lib.bpf_table_fd(self.b.module, b"events")
         if fd < 0:
             raise OSError("ring buffer map not found")
         self.ring = RingReader(fd, size)
+        self.ring.on_other = on_other
 
     def ring_lost(self):
         """Records the kernel could not put into the ring since the last call: (count, since, until, cpu)
@@ -424,9 +446,10 @@ class Runner(object):
         return sum(delta), since, until, cpu
 
     # ---- per-CPU perf buffers ------------------------------------------------------------------------
-    def open_buffer(self, on_event, on_lost, page_cnt, wakeup=64):
+    def open_buffer(self, on_event, on_lost, page_cnt, wakeup=64, on_other=None, other_size=None):
         """Per-CPU perf buffers with a lost callback that knows its CPU (bcc's public API drops it).
-        on_event(cpu, record bytes), on_lost(cpu, count)."""
+        on_event(cpu, record bytes), on_lost(cpu, count); on_other(cpu, bytes): a record of other_size bytes or more
+        (a history snapshot; a perf sample's size is the record's rounded up, so sizes are told apart by a bound)."""
         table = self.b["events"]
         try:
             from bcc.utils import get_online_cpus
@@ -438,6 +461,10 @@ class Runner(object):
 
         def make(cpu):
             def raw(cpu_, data, size):
+                if other_size is not None and size >= other_size:
+                    if on_other is not None:
+                        on_other(cpu_, string_at(data, other_size))
+                    return
                 on_event(cpu_, string_at(data, n))
 
             def lost(count):
@@ -446,8 +473,8 @@ class Runner(object):
 
         opener = getattr(table, "_open_perf_buffer", None)
         if opener is None:
-            table.open_perf_buffer(lambda c, d, s: on_event(c, string_at(d, n)), page_cnt=page_cnt,
-                                   lost_cb=lambda n: on_lost(0, n))  # CPU unknown here
+            raw0, _ = make(0)
+            table.open_perf_buffer(raw0, page_cnt=page_cnt, lost_cb=lambda n: on_lost(0, n))  # CPU unknown here
             return
         # Waking the agent for every record costs the traced program more than the probes do
         # (under TCG, halves a 2 ms read loop's rate): where bcc can read buffers without a wakeup

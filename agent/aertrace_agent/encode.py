@@ -17,6 +17,17 @@ def record_constants(path=None):
 
 
 globals().update(record_constants())
+
+
+def snapshot_constants(path=None):
+    """HIST_SNAP_MAGIC and SNAP_SLOTS, the history snapshot's (common.h hist_snapshot), from the same file."""
+    path = path or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "probes", "bpf", "common.h")
+    with open(path) as f:
+        return dict((n, int(v, 0)) for n, v in re.findall(r"^#define\s+(HIST_SNAP_MAGIC|SNAP_SLOTS)\s+(0x[0-9a-fA-F]+|\d+)\b",
+                                                            f.read(), re.M))
+
+
+globals().update(snapshot_constants())
 QEMU_TYPES = (EV_QEMU_CFG_ENTER, EV_QEMU_CFG_EXIT, EV_QEMU_REGION_ENTER, EV_QEMU_REGION_EXIT, EV_QEMU_VM_STOP,
               EV_QEMU_RUNSTATE, EV_QEMU_RESET)
 
@@ -287,6 +298,32 @@ RING_DISCARD = 1 << 30
 
 # struct hist_t (probes/bpf/common.h): one access kept by the flight recorder.
 HIST = _struct.Struct("<QQQQqIIIIBBH4x16s")
+# struct hist_snap_t's header: a chunk of a slot's history bank that the trigger's program wrote into the stream
+# just before the trigger's record (ts, head, magic, slot, cpu, bank, part, n, parts), then HIST_CHUNK entries.
+HSNAP = _struct.Struct("<QQIIHBBHH")
+
+
+def snap_chunk(hist_n):
+    """Entries per history snapshot record for --history hist_n (common.h HIST_CHUNK)."""
+    return hist_n if hist_n < 256 else 256
+
+
+def snap_size(hist_n):
+    """Bytes of one history snapshot record (sizeof(struct hist_snap_t)) for --history hist_n."""
+    return HSNAP.size + snap_chunk(hist_n) * HIST.size
+
+
+def parse_snap(buf, hist_n):
+    """One history snapshot record (bytes or memoryview, at least snap_size(hist_n) long) -> (ts, cpu, slot, head,
+    bank, part, parts, entries): entries are the chunk's HIST tuples that belong to its bank (n of them), written or
+    not (seq 0 = never written or being rewritten). Raises DecodeError if it is not one."""
+    if len(buf) < snap_size(hist_n):
+        raise DecodeError("history snapshot record of %d bytes, expected %d" % (len(buf), snap_size(hist_n)))
+    ts, head, magic, slot, cpu, bank, part, n, parts = HSNAP.unpack_from(buf)
+    if magic != HIST_SNAP_MAGIC or n > snap_chunk(hist_n):
+        raise DecodeError("not a history snapshot record (magic 0x%x, %d entries)" % (magic, n))
+    end = HSNAP.size + n * HIST.size
+    return ts, cpu, slot, head, bank, part, parts, list(HIST.iter_unpack(buf[HSNAP.size:end]))
 
 
 class Encoder(object):
@@ -360,8 +397,10 @@ class Encoder(object):
         # RING_FAST unpacks only the fields a config read's line needs (fewer objects per record); any
         # other record is unpacked again in full from the same place.
         for i, t in enumerate(RING_FAST.iter_unpack(buf[:n * size])):
-            if t[0] & (RING_BUSY | RING_DISCARD):
-                if t[0] & RING_BUSY:
+            if t[0] != size - 8:
+                # busy, discarded, or a record of another size (a history snapshot, which the reader hands over
+                # by itself): stop before it unless it is one of ours discarded
+                if t[0] & RING_BUSY or t[0] & ~(RING_BUSY | RING_DISCARD) != size - 8:
                     break
                 used += 1
                 continue
@@ -392,7 +431,7 @@ class Encoder(object):
                 append(e)
                 continue
             if t[8] & F_TRIGGER:
-                trig.append((len(out) - 1, t[1], IDENT.unpack(t[3])[3], t[9]))   # line index, ts, dev, cpu
+                trig.append((len(out) - 1, t[1], IDENT.unpack(t[3])[3], t[9], t[8]))   # line index, ts, dev, cpu, flags
         return out, used, trig
 
     def history_lines(self, entries, dev):

@@ -11,7 +11,8 @@ from . import catalog as catalog_mod
 from . import header as header_mod
 from . import topology as topo_mod
 from . import recorder as recorder_mod
-from .encode import Encoder, lost_event, region_name, RECORD, RING_RECORD, F_TRIGGER
+from .encode import Encoder, lost_event, region_name, parse_snap, snap_size, DecodeError, RECORD, RING_RECORD, \
+    F_TRIGGER, F_SNAP
 from .output import open_output
 from .source import program_text, reset_fn_names
 
@@ -20,6 +21,7 @@ DEFAULT_PROBES = os.path.normpath(os.path.join(HERE, "..", "..", "probes"))
 
 EXIT_OK = 0
 DRAIN_S = 30   # seconds the stop drain may take after SIGTERM or --duration (see drain_bound)
+SNAP_MAX_HISTORY = 4096   # --history up to this: the kernel writes the history into the stream at the trigger
 EXIT_ENV = 2
 
 
@@ -274,6 +276,10 @@ class Agent(object):
         if args.history:
             self.rec_defines = ["HIST_N=%d" % args.history, "HIST_SLOTS=%d" % max(1, len(self.slots)),
                                 "HIER_MAX=%d" % recorder_mod.HIER_MAX, "TAIL_NS=%dULL" % int(args.tail_ms * 1e6)]
+            if args.history <= SNAP_MAX_HISTORY:
+                # the trigger writes the history into the stream itself (common.h hist_snapshot): 2 banks of N
+                # entries per slot, at most 2 x 4096 x 80 bytes; longer histories keep the freeze
+                self.rec_defines.append("HIST_SNAP")
             self.recorder = {"history": args.history, "tail_ms": args.tail_ms, "devices": list(self.slots)}
         self.want_ring = args.buffer == "ring" or (args.buffer == "auto" and self.kernel.version is not None
                                                    and self.kernel.version >= (5, 8))
@@ -463,13 +469,17 @@ class Agent(object):
         args, runner, out, state = self.args, self.runner, self.out, self.state
         rec = Recording(self)
         buffer_kind = "perf"
+        snaps = args.history and "HIST_SNAP" in self.defines
         if self.want_ring:
             try:
-                runner.open_ring(self.ring_pages * mmap.PAGESIZE)
+                runner.open_ring(self.ring_pages * mmap.PAGESIZE, rec.on_snap if snaps else None)
                 buffer_kind = "ring"
             except Exception as e:
                 runner.cleanup()
                 raise EnvError("cannot map the BPF ring buffer (%s): run with --buffer perf" % e)
+        elif snaps:
+            runner.open_buffer(rec.on_event, rec.on_lost, self.perf_pages, on_other=lambda cpu, raw: rec.on_snap(raw),
+                               other_size=snap_size(args.history))
         else:
             runner.open_buffer(rec.on_event, rec.on_lost, self.perf_pages)
         out.write(header_mod.build_header(self.release, header_mod.attached_entries(self.ok), self.missing,
@@ -511,6 +521,8 @@ class Agent(object):
             state["stop"] = "output closed"
             err("output closed (%s); stopping" % e)
         self.hist_stats = rec.hist_stats
+        if args.history:
+            err("history dumps: %d from the kernel's copies at the trigger, %d read from the map" % tuple(rec.hist_src))
 
     def drain_bound(self):
         """Seconds the stop drain may take: --drain-s, else none after SIGINT (a person who can press Ctrl-C again),
@@ -624,6 +636,10 @@ class Recording(object):
         self.enc = Encoder(agent.fn_names)
         self.mirror = recorder_mod.LiveMirror(agent.devinfo, int(args.tail_ms * 1e6)) if args.history else None
         self.dumped = {}          # slot -> last history seq written
+        self.snaps = {}           # (trigger ts, cpu) -> {slot: [head, {(bank, part): entries}]}: history snapshots
+        self.hist_n = args.history
+        self.hist_src = [0, 0]    # triggers whose history came from the kernel's copies, from the map (said at stop)
+        self.slot_keys = dict((i, topo_mod.name_to_key(n)) for i, n in enumerate(getattr(agent, "slots", ())))
         self.hist_stats = {}      # slot -> [records dumped, records dropped]
         self.write_line = self.out.write_line
         self.write_lines = getattr(self.out, "write_lines", None)   # Kafka: one message per line
@@ -631,17 +647,57 @@ class Recording(object):
         self.pending_lost = {}    # cpu -> [count, since], written once per poll round (bcc calls back once per gap)
         self.ring_losses = 0      # ring buffer refusals said on stderr (bounded)
 
-    def dump_history(self, ts, dev, cpu):
+    SNAPS_KEPT = 64   # history snapshots waiting for their trigger's record (it follows them within a poll round)
+
+    def on_snap(self, raw):
+        """A chunk of a history snapshot (common.h hist_snapshot), kept until its trigger's record comes: the trigger
+        has the same ts and cpu and follows its chunks in the stream."""
+        try:
+            ts, cpu, slot, head, bank, part, parts, entries = parse_snap(raw, self.hist_n)
+        except DecodeError as e:
+            self.undecodable(e)
+            return
+        snap = self.snaps.get((ts, cpu))
+        if snap is None:
+            if len(self.snaps) >= self.SNAPS_KEPT:
+                # its trigger never came (its record lost, counted as lost): the oldest goes
+                self.snaps.pop(next(iter(self.snaps)))
+            snap = self.snaps[(ts, cpu)] = {}
+        s = snap.setdefault(slot, [0, {}])
+        s[0] = max(s[0], head)
+        s[1][(bank, part)] = entries
+
+    def snap_history(self, snap, slot, after):
+        """(entries with seq > after, oldest first; head) of a slot from its snapshot, as Runner.history reads them
+        from the map: chunks that did not arrive leave their seqs to be counted as dropped."""
+        head, chunks = snap
+        got = sorted((e for c in chunks.values() for e in c if after < e[0] <= head), key=lambda e: e[0])
+        return got, head
+
+    def dump_history(self, ts, dev, cpu, flags=0):
         """Writes the history of the trigger's hierarchy (what was not written yet) before the trigger.
 
-        Only the accesses that returned before the trigger: the agent reads the history when it reaches the trigger
-        in the stream, which behind a backlog (a flat-out window written by Python in an emulated guest) is seconds
-        later, when the kernel may already be recording again after the window. Those later accesses stay in the
-        history for the next dump (or are counted as dropped when overwritten); written here they would be dated
-        after the trigger and take the place of the baseline before it."""
-        for slot, key in self.mirror.trigger(ts, dev):
+        With F_SNAP the trigger's program wrote the history into the stream just before the trigger (the snapshot,
+        taken at the trigger however far behind the agent is); without it (an older probe set, a full ring, a
+        hierarchy with more slots than the kernel copies) the kernel froze the history and the agent reads it from
+        the map, late. Only the accesses that returned before the trigger: behind a backlog (a flat-out window written
+        by Python in an emulated guest) the agent reaches the trigger seconds later, when the kernel may already be
+        recording again after the window. Those later accesses stay in the history for the next dump (or are counted
+        as dropped when overwritten); written here they would be dated after the trigger and take the place of the
+        baseline before it."""
+        slots = self.mirror.trigger(ts, dev)
+        snap = self.snaps.pop((ts, cpu), None)
+        if flags & F_SNAP and snap:
+            # the kernel's decision (it went live here) is the one that counts: the slots it copied
+            slots = sorted((s, self.slot_keys[s]) for s in snap if s in self.slot_keys)
+        if slots:
+            self.hist_src[0 if flags & F_SNAP and snap else 1] += 1
+        for slot, key in slots:
             after = self.dumped.get(slot, 0)
-            entries, head = self.runner.history(slot, after)
+            if flags & F_SNAP and snap:
+                entries, head = self.snap_history(snap[slot], slot, after)
+            else:
+                entries, head = self.runner.history(slot, after)
             n = 0
             while n < len(entries) and entries[n][2] < ts:   # entries: seq order; [2] = return ts
                 n += 1
@@ -661,6 +717,8 @@ class Recording(object):
             for line in self.enc.history_lines(entries, key):
                 self.write_line(line)
             self.state["events"] += 1 + 2 * len(entries)
+        if flags & F_SNAP:
+            return   # nothing was frozen
         for h in self.mirror.went_live:
             try:
                 self.runner.unfreeze(h)
@@ -701,7 +759,7 @@ class Recording(object):
             return
         if self.mirror is not None and raw[64] & F_TRIGGER:
             t = RECORD.unpack_from(raw)
-            self.dump_history(t[0], t[5], cpu)
+            self.dump_history(t[0], t[5], cpu, raw[64])
         self.emit(line)
 
     def on_batch(self, view, n):
@@ -726,11 +784,11 @@ class Recording(object):
                 return used
         start = 0
         if self.mirror is not None:
-            for i, ts, dev, cpu in trig:
+            for i, ts, dev, cpu, flags in trig:
                 for x in lines[start:i]:
                     emit(x) if isinstance(x, str) else undecodable(x)
                 start = i
-                self.dump_history(ts, dev, cpu)
+                self.dump_history(ts, dev, cpu, flags)
         for x in lines[start:]:
             emit(x) if isinstance(x, str) else undecodable(x)
         return used

@@ -242,7 +242,7 @@ class EncoderTest(unittest.TestCase):
             self.assertEqual(line, want)
         done = lines[-2]
         self.assertEqual([json.loads(x)["ts"] for x in done.split("\n")], [(1 << 32) + 5, 1000])
-        self.assertEqual(trig, [(len(recs) - 2, 1000, 0x0100, (len(recs) - 2) % 3)])
+        self.assertEqual(trig, [(len(recs) - 2, 1000, 0x0100, (len(recs) - 2) % 3, e.F_RET | e.F_VALUE | e.F_TRIGGER)])
 
     def test_hotplug_disable_request_has_no_reason(self):
         # pciehp_handle_disable_request(ctrl) has one argument: the record's val is not a reason

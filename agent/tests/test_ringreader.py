@@ -60,6 +60,56 @@ class RingReaderTest(unittest.TestCase):
             os.close(fd)
 
 
+class SnapshotInRingTest(unittest.TestCase):
+    """A history snapshot record (common.h hist_snapshot: another size than struct event) between events: the reader
+    hands it to on_other in stream order, and the events around it are decoded as before."""
+
+    def test_snapshot_record_goes_to_on_other_in_order(self):
+        enc = e.Encoder(reset_fn_names(PROBES))
+        hist_n = 4
+        ent = e.HIST.pack(7, 100, 110, 4, 2, 1, 1, 0x0406, 2, 7, e.F_RET | e.F_VALUE, 0, b"u")
+        snap = e.HSNAP.pack(500, 7, e.HIST_SNAP_MAGIC, 0, 1, 0, 0, 4, 2) + ent + bytes(3 * e.HIST.size)
+        self.assertEqual(len(snap), e.snap_size(hist_n))
+        before = [ev(e.EV_RW_EXIT, ts=10 + i, fn=7, arg=4, size=2, ret=2, val=i, flags=e.F_RET | e.F_VALUE)
+                  for i in range(3)]
+        trig = ev(e.EV_AER, dev=0x10, sev=1, ts=500, flags=e.F_TRIGGER | e.F_SNAP)
+        data = bytearray()
+        for r in before:
+            data += struct.pack("<II", e.RECORD.size, 0) + bytes(r) + bytes(e.RING_RECORD.size - 8 - e.RECORD.size)
+        data += struct.pack("<II", len(snap), 0) + snap + bytes((8 - len(snap) % 8) % 8)
+        data += struct.pack("<II", e.RECORD.size, 0) + bytes(trig) + bytes(e.RING_RECORD.size - 8 - e.RECORD.size)
+        fd = os.memfd_create("ring")
+        os.ftruncate(fd, 2 * PAGE + 2 * SIZE)
+        os.pwrite(fd, struct.pack("<Q", len(data)), PAGE)
+        os.pwrite(fd, bytes(data), 2 * PAGE)
+        seen = []
+
+        def on_batch(view, n):
+            lines, used, tr = enc.ring_lines(view, n)
+            seen.extend(("line", x) for x in lines)
+            seen.extend(("trig", t[1], t[4]) for t in tr)
+            return used
+        try:
+            r = RingReader(fd, SIZE)
+            r.on_other = lambda buf: seen.append(("snap", e.parse_snap(buf, hist_n)))
+            while r.read(on_batch):
+                pass
+            self.assertEqual([x[0] for x in seen], ["line"] * 3 + ["snap", "line", "trig"])
+            ts, cpu, slot, head, bank, part, parts, entries = seen[3][1]
+            self.assertEqual((ts, cpu, slot, head, bank, part, parts), (500, 1, 0, 7, 0, 0, 2))
+            self.assertEqual([e.HIST.pack(*x) for x in entries], [ent] + [bytes(e.HIST.size)] * 3)
+            self.assertEqual(seen[-1], ("trig", 500, e.F_TRIGGER | e.F_SNAP))
+            self.assertEqual(struct.unpack("<Q", os.pread(fd, 8, 0))[0], len(data))   # all consumed
+        finally:
+            os.close(fd)
+
+    def test_parse_snap_refuses_what_is_not_one(self):
+        with self.assertRaises(e.DecodeError):
+            e.parse_snap(bytes(e.snap_size(4)), 4)                          # no magic
+        with self.assertRaises(e.DecodeError):
+            e.parse_snap(bytes(10), 4)                                      # short
+
+
 class CountingStream(object):
     def __init__(self):
         self.parts = []

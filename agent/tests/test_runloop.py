@@ -89,6 +89,12 @@ class FakeBPF(object):
         self.keep.append(buf)
         self.readers[cpu][0](cpu, ct.addressof(buf), e.RECORD.size)
 
+    def deliver_raw(self, cpu, data):
+        # a perf sample's size is the record's rounded up (u32 size + data to 8 bytes)
+        buf = ct.create_string_buffer(bytes(data), ((len(data) + 4 + 7) & ~7) - 4)
+        self.keep.append(buf)
+        self.readers[cpu][0](cpu, ct.addressof(buf), len(buf))
+
     def perf_buffer_poll(self, timeout=-1):
         self.polls += 1
         if self.polls == 1:
@@ -247,6 +253,68 @@ class RunLoopTest(unittest.TestCase):
         self.assertEqual(lines[-1]["recorder"]["0000:01:00.0"]["history_dropped"], 0)
         # each dump let the kernel write hierarchy 0's history again (common.h hist_frozen)
         self.assertEqual(Late.last.tables["hist_frozen"].items, {0: 0})
+
+    def test_history_comes_from_the_kernels_snapshot_however_late_the_agent_is(self):
+        # The 7.2 failure: the agent seconds behind, several errors queued in the stream. Each trigger's program
+        # wrote its hierarchy's history into the stream just before it (F_SNAP): every error gets its own baseline
+        # from those copies, whatever the map holds when the agent gets there (here: a later state). A trigger
+        # without F_SNAP (the kernel could not copy: ring full, too many slots) is read from the map, as before.
+        topo = [{"dev": "0000:00:02.0", "parent": None, "bridge": True, "driver": "pcieport"},
+                {"dev": "0000:01:00.0", "parent": "0000:00:02.0", "bridge": False, "driver": "vfio-pci"}]
+        S = 10 ** 9
+
+        def entry(seq, ts0, val=0x0406, ts1=None):
+            return e.HIST.pack(seq, ts0, ts1 or ts0 + 10, 4, 2, 7, 7, val, 2, 7, e.F_RET | e.F_VALUE, 0, b"u")
+
+        def chunk(ts, head, bank, entries):
+            body = b"".join(entries) + bytes(e.HIST.size * (4 - len(entries)))
+            return e.HSNAP.pack(ts, head, e.HIST_SNAP_MAGIC, 0, 0, bank, 0, 4, 2) + body
+
+        class Late(FakeBPF):
+            def perf_buffer_poll(self, timeout=-1):
+                self.polls += 1
+                if self.polls == 1:
+                    # what the map holds when the agent finally reads: only the last trigger's state
+                    self.hist_head[0] = 12
+                    self.history[0] = entry(12, 8 * S)
+                    self.history[1] = entry(11, 6 * S, ts1=6 * S + 5)
+                    # error 1 at 400: seqs 1-3 before it
+                    self.deliver_raw(0, chunk(400, 3, 0, [entry(1, 100), entry(2, 200), entry(3, 300)]))
+                    self.deliver_raw(0, chunk(400, 3, 1, []))
+                    self.deliver(0, ev(e.EV_AER, dev=0x10, sev=1, flags=e.F_TRIGGER | e.F_SNAP, ts=400))
+                    # error 2 at 3 s: seqs 5-8 kept, 4 overwritten, 9 taken but not written yet: 2 dropped
+                    self.deliver_raw(0, chunk(3 * S, 9, 0, [entry(5, 2 * S), entry(6, 2 * S + 100),
+                                                             entry(7, 2 * S + 200), entry(8, 2 * S + 300, val=0)]))
+                    self.deliver_raw(0, chunk(3 * S, 9, 1, []))
+                    self.deliver(0, ev(e.EV_CFG_LOCK, dev=0x10, fn=1, ts=3 * S, flags=e.F_TRIGGER | e.F_SNAP))
+                    # error 3 at 6 s: seq 10 before it, seq 11 returned after it (left for later)
+                    self.deliver_raw(0, chunk(6 * S, 11, 0, [entry(10, 5 * S), entry(11, 6 * S, ts1=6 * S + 5)]))
+                    self.deliver_raw(0, chunk(6 * S, 11, 1, []))
+                    self.deliver(0, ev(e.EV_AER, dev=0x10, sev=1, flags=e.F_TRIGGER | e.F_SNAP, ts=6 * S))
+                    # error 4 at 9 s: the kernel could not copy (no F_SNAP): from the map, then released
+                    self.deliver(0, ev(e.EV_AER, dev=0x10, sev=1, flags=e.F_TRIGGER, ts=9 * S))
+                elif self.polls == 2:
+                    os.kill(os.getpid(), signal.SIGTERM)
+        with mock.patch.object(main.topo_mod, "scan", lambda root: topo):
+            lines = self.run_agent(["--device", "01:00.0", "--history", "4", "--tail-ms", "1000"], bpf=Late)
+        v = validator()
+        for d in lines:
+            self.assertEqual([], [x.message for x in v.iter_errors(d)], d)
+        self.assertIn("-DHIST_SNAP", Late.last.cflags)
+        self.assertEqual(Late.last.tables["hier_slots"].items[0][0], 1)   # hierarchy 0: one slot, copied
+        hist = [(d["ts"], d["records"], d["dropped"], d["since"]) for d in lines if d["type"] == "history"]
+        self.assertEqual(hist, [(400, 3, 0, 100), (3 * S, 4, 2, 2 * S), (6 * S, 1, 0, 5 * S), (9 * S, 2, 0, 6 * S)])
+        body = [(d["type"], d["ts"]) for d in lines[1:-1] if not d.get("history")]
+        self.assertEqual([t for t, _ in body], ["history", "aer.event", "history", "cfg_lock", "history", "aer.event",
+                                                "history", "aer.event"])
+        h2 = [d for d in lines if d.get("history") and 2 * S <= d["ts"] < 3 * S]
+        self.assertEqual([d["value"] for d in h2 if d["type"] == "vfio.rw.exit"], [0x0406, 0x0406, 0x0406, 0])
+        self.assertEqual(lines[-1]["recorder"]["0000:01:00.0"]["history_written"], 10)
+        self.assertEqual(lines[-1]["recorder"]["0000:01:00.0"]["history_dropped"], 2)
+        # only the trigger read from the map released a frozen bank; the copied ones froze nothing
+        self.assertEqual(Late.last.tables["hist_frozen"].items, {0: 0})
+        self.assertNotIn("undecodable", lines[-1])
+        self.assertIn("history dumps: 3 from the kernel's copies at the trigger, 1 read from the map", self.stderr)
 
     def test_stop_during_compile_still_ends_with_footer(self):
         class SignalledDuringCompile(FakeBPF):

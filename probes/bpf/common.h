@@ -61,6 +61,8 @@
 #define F_STATE  0x10
 #define F_RESULT 0x20
 #define F_TRIGGER 0x40   /* this event (re)armed its hierarchy's live window */
+#define F_SNAP    0x80   /* it made its hierarchy live, and the kernel wrote the hierarchy's history into the stream
+                          * just before it (struct hist_snap_t records with its ts and cpu) */
 
 #define NODEV 0xffffffff
 
@@ -117,17 +119,26 @@ static __always_inline void submit_flags(void *ctx, struct event *e, u64 flags)
     l->count++;
 }
 /* Hot-path records (region reads/writes) do not wake the agent; it reads the buffer every poll round. */
-#define SUBMIT(ctx, e) submit_flags(ctx, e, 0)
-#define SUBMIT_QUIET(ctx, e) submit_flags(ctx, e, BPF_RB_NO_WAKEUP)
+#define RB_QUIET BPF_RB_NO_WAKEUP
+#define submit_raw submit_flags
+/* A record that is not a struct event (the flight recorder's history snapshot): 0 = written. Not counted in
+ * rb_lost: the caller falls back to keeping the history in the map, so nothing is lost. */
+static __always_inline int output_raw(void *ctx, void *p, u32 size)
+{
+    return events.ringbuf_output(p, size, 0);
+}
 #else
 BPF_PERF_OUTPUT(events);
+#define RB_QUIET 0
 /* a function, not a macro: bcc rewrites map calls only outside macro expansions */
-static __always_inline void submit_perf(void *ctx, struct event *e)
+static __always_inline void submit_raw(void *ctx, struct event *e, u64 flags)
 {
     events.perf_submit(ctx, e, sizeof(*e));
 }
-#define SUBMIT(ctx, e) submit_perf(ctx, e)
-#define SUBMIT_QUIET(ctx, e) submit_perf(ctx, e)
+static __always_inline int output_raw(void *ctx, void *p, u32 size)
+{
+    return events.perf_submit(ctx, p, size);
+}
 #endif
 
 /* In-kernel device filter: filter_on[0] != 0 means only devices in allowed pass. Filled by the agent. */
@@ -206,7 +217,16 @@ struct hist_t {
  * too while the agent has not written the first (measured on 7.2 with one bank: the agent seconds behind, 8 of 14
  * errors' history lines empty). mmap-able, so the agent reads a whole slot in one copy. */
 #define HIST_BANKS 2
-BPF_F_TABLE("array", u32, struct hist_t, history, HIST_SLOTS * HIST_N * HIST_BANKS, BPF_F_MMAPABLE);
+#ifdef HIST_SNAP
+/* The snapshot copies whole chunks of HIST_CHUNK entries: the last chunk of the last bank reads into this padding
+ * (HIST_CHUNK entries more, never written) when HIST_N is not a multiple of it. */
+#define HIST_CHUNK (HIST_N < 256 ? HIST_N : 256)
+#define HIST_PARTS ((HIST_N + HIST_CHUNK - 1) / HIST_CHUNK)
+#define HIST_PAD HIST_CHUNK
+#else
+#define HIST_PAD 0
+#endif
+BPF_F_TABLE("array", u32, struct hist_t, history, HIST_SLOTS * HIST_N * HIST_BANKS + HIST_PAD, BPF_F_MMAPABLE);
 BPF_ARRAY(hist_head, u64, HIST_SLOTS);
 
 /* Counters per slot: accesses per region (0-9, 9 = any other) and COMMAND/STATUS value changes. */
@@ -235,24 +255,124 @@ BPF_ARRAY(hist_bank, u32, HIER_MAX + 1);
 /* live_until[HIER_MAX] stands for every hierarchy: a device the agent does not know (no name, hot-added)
  * makes all of them live (a loop over the entries would not pass older verifiers); its freeze stops every
  * hierarchy's history (hist_frozen[HIER_MAX * HIST_BANKS]). */
-static __always_inline void arm_live(u32 dev, u64 now)
+/* 1 if the event at `now` made the device's hierarchy live (it was recording): the record that carries the event
+ * then gets F_SNAP, and its SUBMIT writes the history into the stream or freezes it (hist_trigger). */
+static __always_inline u32 arm_live(u32 dev, u64 now)
 {
     struct devinfo_t *di = devinfo.lookup(&dev);
     u64 until = now + TAIL_NS;
-    u32 h = di ? di->hier : HIER_MAX, one = 1;
+    u32 h = di ? di->hier : HIER_MAX, went;
     u64 *cur = live_until.lookup(&h);
 
-    if (!cur || now >= *cur) {   /* it was recording: what its current bank holds is the baseline */
-        u32 *b = hist_bank.lookup(&h);
-        u32 bank = b && h != HIER_MAX ? (*b & 1) : 0;
-        u32 k = h * HIST_BANKS + bank, ko = h * HIST_BANKS + (bank ^ 1);
-        u32 *fo = hist_frozen.lookup(&ko);
-
-        hist_frozen.update(&k, &one);
-        if (b && h != HIER_MAX && fo && !*fo)
-            *b = bank ^ 1;
-    }
+    went = !cur || now >= *cur;
     live_until.update(&h, &until);
+    return went;
+}
+
+/* Where the history cannot go into the stream at the trigger: keep the bank that holds the baseline until the
+ * agent has read it from the map (bpfrun.Runner.unfreeze), and record on in the other bank if that one is free. */
+static __always_inline void hist_freeze(u32 h)
+{
+    u32 *b = hist_bank.lookup(&h);
+    u32 bank = b && h != HIER_MAX ? (*b & 1) : 0;
+    u32 k = h * HIST_BANKS + bank, ko = h * HIST_BANKS + (bank ^ 1), one = 1;
+    u32 *fo = hist_frozen.lookup(&ko);
+
+    hist_frozen.update(&k, &one);
+    if (b && h != HIER_MAX && fo && !*fo)
+        *b = bank ^ 1;
+}
+
+#ifdef HIST_SNAP
+/* ---- the history into the stream at the trigger -------------------------------------------------------------
+ * An agent seconds behind the stream (Python writing a flat-out live window in an emulated guest) reached each
+ * trigger long after it; with the history kept in the map until then, both banks were frozen by older triggers
+ * and the next errors' baselines were never kept (7.2: 4 of 10 history lines empty with two banks). So the
+ * trigger's own program copies both banks of every slot of its hierarchy into the ring (or perf buffer) just
+ * before the trigger's record, in chunks of HIST_CHUNK entries (a perf record must stay under 64 KiB, a per-CPU
+ * map value under 32 KiB), and the agent writes the history from those copies whenever it gets there. Both banks:
+ * the agent picks the entries it has not written by their seqs, as it does from the map. */
+#define SNAP_SLOTS 4   /* slots per hierarchy the trigger copies; a hierarchy with more keeps the freeze */
+#define HIST_SNAP_MAGIC 0x50414e53
+struct hist_snap_t {
+    u64 ts;        /* the trigger's ts: its record has the same ts and cpu */
+    u64 head;      /* the slot's hist_head when this chunk was copied: seqs up to it were taken */
+    u32 magic;     /* HIST_SNAP_MAGIC */
+    u32 slot;
+    u16 cpu;
+    u8 bank;
+    u8 part;       /* chunk of the bank */
+    u16 n;         /* entries of the bank in this chunk (the last chunk of a bank may hold fewer) */
+    u16 parts;     /* chunks per slot in this snapshot: HIST_BANKS * HIST_PARTS */
+    struct hist_t e[HIST_CHUNK];
+};
+struct hier_slots_t {
+    u32 n;         /* slots of the hierarchy; 0 = more than SNAP_SLOTS (or none): freeze instead */
+    u32 slot[SNAP_SLOTS];
+};
+BPF_ARRAY(hier_slots, struct hier_slots_t, HIER_MAX + 1);   /* [HIER_MAX]: every slot, for unknown devices */
+BPF_PERCPU_ARRAY(snap_buf, struct hist_snap_t, 1);
+
+/* 1 if every chunk of every slot of hierarchy h went into the stream. The loop is not unrolled: it is inlined
+ * into every trigger program (bounded loops: kernel 5.3+). */
+static __always_inline int hist_snapshot(void *ctx, struct event *e, u32 h)
+{
+    u32 zero = 0, k;
+    struct hier_slots_t *hs = hier_slots.lookup(&h);
+    struct hist_snap_t *s = snap_buf.lookup(&zero);
+
+    if (!hs || !s || hs->n == 0 || hs->n > SNAP_SLOTS)
+        return 0;
+    s->ts = e->ts;
+    s->magic = HIST_SNAP_MAGIC;
+    s->cpu = e->cpu;
+    s->parts = HIST_BANKS * HIST_PARTS;
+#pragma clang loop unroll(disable)
+    for (k = 0; k < SNAP_SLOTS * HIST_BANKS * HIST_PARTS; k++) {
+        u32 i = k / (HIST_BANKS * HIST_PARTS), r = k % (HIST_BANKS * HIST_PARTS);
+        u32 bank = r / HIST_PARTS, part = r % HIST_PARTS, slot, idx;
+        struct hist_t *src;
+        u64 *head;
+
+        if (i >= hs->n)
+            break;
+        /* constant offsets only: clang may drop a mask it can prove redundant, the verifier cannot prove it */
+        slot = i == 0 ? hs->slot[0] : i == 1 ? hs->slot[1] : i == 2 ? hs->slot[2] : hs->slot[3];
+        idx = (slot * HIST_BANKS + bank) * HIST_N + part * HIST_CHUNK;
+        src = history.lookup(&idx);
+        head = hist_head.lookup(&slot);
+        if (!src || !head)
+            return 0;
+        s->head = *head;
+        s->slot = slot;
+        s->bank = bank;
+        s->part = part;
+        s->n = part == HIST_PARTS - 1 ? HIST_N - part * HIST_CHUNK : HIST_CHUNK;
+        /* the array's values are contiguous (it is mmap-able): a chunk is one copy from its first entry */
+        if (bpf_probe_read_kernel(s->e, sizeof(s->e), src))
+            return 0;
+        if (output_raw(ctx, s, sizeof(*s)))
+            return 0;
+    }
+    return 1;
+}
+#endif
+
+/* At the SUBMIT of a record that made its hierarchy live (F_SNAP): the history into the stream, or, where that is
+ * not possible (the ring full, more slots than SNAP_SLOTS, HIST_SNAP not compiled), F_SNAP cleared and the baseline
+ * frozen for the agent to read from the map. */
+static __always_inline void hist_trigger(void *ctx, struct event *e)
+{
+    u32 dev = e->dev;
+    struct devinfo_t *di = devinfo.lookup(&dev);
+    u32 h = di ? di->hier : HIER_MAX;
+
+#ifdef HIST_SNAP
+    if (hist_snapshot(ctx, e, h))
+        return;
+#endif
+    e->flags &= ~F_SNAP;
+    hist_freeze(h);
 }
 
 /* The bank hierarchy h records into, or HIST_BANKS when both wait for the agent (or everything is frozen). A bank
@@ -314,11 +434,24 @@ static __always_inline void ev_init(struct event *e, u16 type, u32 dev)
     if (type != EV_RW_ENTER && type != EV_RW_EXIT && type != EV_RW_DONE && type != EV_IOCTL_ENTER &&
         type != EV_IOCTL_EXIT && type != EV_OPEN && type != EV_CLOSE &&
         (type < EV_QEMU_CFG_ENTER || type > EV_QEMU_REGION_EXIT)) {   /* the guest's accesses through QEMU */
-        arm_live(dev, e->ts);
+        if (arm_live(dev, e->ts))
+            e->flags |= F_SNAP;
         e->flags |= F_TRIGGER;
     }
 #endif
 }
+
+/* Every record goes out through here: one that made its hierarchy live takes the history with it (hist_trigger). */
+static __always_inline void submit_ev(void *ctx, struct event *e, u64 flags)
+{
+#ifdef HIST_N
+    if (e->flags & F_SNAP)
+        hist_trigger(ctx, e);
+#endif
+    submit_raw(ctx, e, flags);
+}
+#define SUBMIT(ctx, e) submit_ev(ctx, e, 0)
+#define SUBMIT_QUIET(ctx, e) submit_ev(ctx, e, RB_QUIET)
 
 /* Tracepoints carry a device's name, not its pci_dev. */
 static __always_inline u32 hexdigit(char c)

@@ -545,7 +545,7 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
     u8 region;
     u64 off, now;
 #ifdef HIST_N
-    u32 all_ones = 0;
+    u32 all_ones = 0, went_live = 0;
 #endif
 
 #ifdef BENCH_RW_EMPTY
@@ -593,7 +593,7 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
     if ((flags & (F_WRITE | F_VALUE)) == F_VALUE &&
         ((ret == 1 && val == 0xff) || (ret == 2 && val == 0xffff) || (ret == 4 && val == 0xffffffff))) {
         all_ones = 1;
-        arm_live(st->dev, now);
+        went_live = arm_live(st->dev, now);
     }
     if (!all_ones && !st->live && !is_live_h(st->known, st->slot, st->hier, now)) {
         /* recording: keep the access in the device's history */
@@ -655,6 +655,8 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
         done = !st->live;
         if (all_ones)
             e.flags |= F_TRIGGER;
+        if (went_live)
+            e.flags |= F_SNAP;   /* its SUBMIT takes the history with it */
 #endif
         if (done) {
             /* entered while recording, leaves live: both halves in one record */

@@ -46,5 +46,11 @@ public final class Palette {
                 (int) Math.round(255 - (255 - c.getBlue()) * alpha));
     }
 
+    /** The opaque colour black at {@code alpha} (0..1) makes over {@code c}; a translucent colour's alpha is kept. */
+    public static Color darker(Color c, double alpha) {
+        double k = 1 - alpha;
+        return new Color((int) Math.round(c.getRed() * k), (int) Math.round(c.getGreen() * k), (int) Math.round(c.getBlue() * k), c.getAlpha());
+    }
+
     public static String hex(Color c) { return String.format("#%02X%02X%02X", c.getRed(), c.getGreen(), c.getBlue()); }
 }

@@ -83,32 +83,39 @@ final class PngEncoder {
 
     /**
      * The Up-filtered palette image, or null past 256 colours. A pixel equal to the one above filters to zero and the
-     * row starts zeroed, so only row 0 and the pixels that differ from the row above are looked up (every colour of a
-     * repeated pixel is in the palette already): a chart's bands repeat whole rows, skipped by one comparison.
+     * row starts zeroed, so only the pixels that differ from the row above are looked up, once each: the row above's
+     * indices are kept in {@code above}. {@code Arrays.mismatch} skips the runs of pixels equal to the row above (a
+     * chart's bands repeat whole rows) and each run of differing pixels is walked to its end without another call:
+     * under the launcher's C1 a call per differing pixel cost 2.2 ms a chart, this 1.35 (issue 13).
      */
     private static byte[] upIndexed(int[] px, int w, int h, ColourIndex pal) {
         int stride = 1 + w;
         byte[] raw = new byte[stride * h];
+        byte[] above = new byte[w];
         for (int y = 0; y < h; y++) {
-            int o = y * stride, i = y * w;
-            raw[o++] = FILTER_UP;
+            int o = y * stride + 1, i = y * w;
+            raw[o - 1] = FILTER_UP;
             if (y == 0) {
                 for (int x = 0; x < w; x++) {
                     int a = pal.index(px[x]);
                     if (a < 0) return null;
                     raw[o + x] = (byte) a;
+                    above[x] = (byte) a;
                 }
                 continue;
             }
-            // Arrays.mismatch compares several pixels a step: the runs equal to the row above are skipped at that speed.
-            for (int x = 0; x < w; x++) {
+            int x = 0;
+            while (x < w) {
                 int m = Arrays.mismatch(px, i + x, i + w, px, i - w + x, i);
                 if (m < 0) break;
                 x += m;
-                int p = px[i + x], q = px[i - w + x];
-                int a = pal.index(p);
-                if (a < 0) return null;
-                raw[o + x] = (byte) (a - pal.index(q));
+                do {
+                    int a = pal.index(px[i + x]);
+                    if (a < 0) return null;
+                    raw[o + x] = (byte) (a - above[x]);
+                    above[x] = (byte) a;
+                    x++;
+                } while (x < w && px[i + x] != px[i - w + x]);
             }
         }
         return raw;

@@ -125,7 +125,13 @@ public sealed interface Event {
         public String type() { return "gap"; }
     }
 
-    enum GapKind { CORRUPT_LINE, TRUNCATED_LINE, INVALID_EVENT, OUT_OF_ORDER, LOST_EVENTS }
+    /**
+     * UNKNOWN_TYPE: a line of a type this analyzer does not know, at its own ts; the timeline makes it a gap only
+     * inside an open episode or call (elsewhere EVENTS.md's "counted and ignored" holds). THREAD_MISMATCH: a tid
+     * seen with two pids within a second ({@link TidPids}); its ts is the other sighting's, which the gap reaches
+     * back to (either line may be the damaged one).
+     */
+    enum GapKind { CORRUPT_LINE, TRUNCATED_LINE, INVALID_EVENT, OUT_OF_ORDER, LOST_EVENTS, UNKNOWN_TYPE, THREAD_MISMATCH }
 
     enum Callback {
         ERROR_DETECTED("error_detected"), MMIO_ENABLED("mmio_enabled"), SLOT_RESET("slot_reset"), RESUME("resume");

@@ -243,6 +243,7 @@ public final class GapTracker implements TraceListener {
             return;
         }
         if (g.kind() == Event.GapKind.OUT_OF_ORDER) return; // the reorder stage records lateness itself
+        if (g.kind() == Event.GapKind.UNKNOWN_TYPE) return; // placed by the timeline: a gap only inside an episode or call
         // An unreadable line could have been any CPU's next event: from the oldest CPU position to the next event
         // of every CPU.
         long from = Long.MIN_VALUE, fromLine = 0;
@@ -254,6 +255,10 @@ public final class GapTracker implements TraceListener {
                 from = lastTs[i];
                 fromLine = lastLine[i];
             }
+        }
+        if (g.kind() == Event.GapKind.THREAD_MISMATCH && (from == Long.MIN_VALUE || g.ts() < from)) {
+            from = g.ts(); // the thread's other sighting may be the damaged line
+            fromLine = 0;
         }
         GapLedger.Entry e = ledger.add(TraceGap.Kind.INPUT, null, from, Long.MAX_VALUE, g.line(), fromLine, 0, 0, g.detail());
         if (!all.isEmpty()) await(e, all);

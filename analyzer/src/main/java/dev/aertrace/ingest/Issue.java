@@ -17,7 +17,7 @@ public record Issue(Kind kind, long count, List<Long> lines, String detail) {
         CORRUPT_LINE("line is not valid JSON"),
         TRUNCATED_LINE("line is cut off (no closing brace / no newline at end of input)"),
         INVALID_EVENT("known event type with missing or mistyped required fields"),
-        UNKNOWN_TYPE("unknown event type (newer agent?); counted and ignored"),
+        UNKNOWN_TYPE("unknown event type (newer agent?); counted and ignored, except inside an open episode or call, where it is a gap at its ts (it may be a damaged known event)"),
         UNKNOWN_FIELD("unknown field on a known type; ignored"),
         OUT_OF_ORDER("timestamp older than the reorder window allows"),
         UNMATCHED_EXIT("exit without a matching enter (duplicate or missing enter)"),

@@ -105,7 +105,7 @@ public final class ReorderBuffer implements TraceListener {
     public void event(Event e) {
         long ts = e.ts();
         if (ts < released) {
-            if (e instanceof Event.Gap g) {
+            if (e instanceof Event.Gap g && g.kind() != Event.GapKind.UNKNOWN_TYPE) { // an unknown type has its own ts: late like an event
                 // A hole has no timestamp of its own: it sits where the stream is now.
                 e = new Event.Gap(new Event.Common(released, g.common().cpu(), 0, 0, "", g.dev(), g.line()), g.kind(), g.detail());
                 ts = released;

@@ -29,7 +29,12 @@ public record TraceGap(Kind kind, Integer cpu, long from, long to, long line, lo
         /** An episode held more events than its cap; the rest were not kept. */
         CAP,
         /** An unreadable, truncated or invalid line, or losses the footer counted but no lost line placed. */
-        INPUT;
+        INPUT,
+        /**
+         * A line of an unknown type inside an open episode or call, at its ts: a newer agent's event or a known one
+         * whose type was damaged (probes/EVENTS.md). Hides nothing of other threads: it has a ts and a tid of its own.
+         */
+        UNKNOWN_TYPE;
 
         public String id() { return name().toLowerCase(Locale.ROOT).replace('_', '-'); }
     }

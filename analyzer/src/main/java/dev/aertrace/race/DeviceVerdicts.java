@@ -50,7 +50,10 @@ final class DeviceVerdicts extends VerdictRules {
             long first = f.end() != null ? f.end() : f.start(), last = l.end() != null ? l.end() : l.start();
             boolean during = ep.recoveryEnd() == null || f.start() <= ep.recoveryEnd();
             String when = ep.hasRecovery() ? (during ? "during" : "after") + " the recovery" : "no AER recovery ran";
-            out.add(Evidence.judge(ep, Verdict.Kind.ALL_ONES_READ, dev, f.start(), last, ev,
+            // The count, the first and the last are of every such read in the episode: a gap anywhere in it (the
+            // trace cut after the last one seen) could change them, not only one between the first and the last
+            // (fuzz long run, seed 501 mutant 1889: a cut trace said "16 reads ... last at" confidently).
+            out.add(Evidence.judge(ep, Verdict.Kind.ALL_ONES_READ, dev, Math.min(ep.start(), f.start()), Math.max(ep.end(), last), ev,
                     plural(hit.size(), "config read") + " of " + dev + " returned all ones (first: " + f.phrase() + " = "
                             + value(f) + "; per register: " + regs + "; first at "
                             + t(ep, first) + ", last at " + t(ep, last) + ", " + when + "): the device did not answer"
