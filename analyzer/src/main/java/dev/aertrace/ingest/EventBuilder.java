@@ -94,9 +94,10 @@ final class EventBuilder {
      * Why the line of known {@code type} cannot be an event: its issue is recorded and the {@link Event.Gap} that
      * stands in its place returned; null when it can (a lost line's impossible bounds or count are dropped here).
      */
-    Event.Gap refuse(String type, int need, long line, long maxTs, long segmentStartNs) {
-        LineRules.Rule rule = LineRules.of(type);
-        String missing = missing(type, rule, need);
+    Event.Gap refuse(LineType t, long line, long maxTs, long segmentStartNs) {
+        String type = t.name;
+        LineRules.Rule rule = t.rule;
+        String missing = missing(type, rule, t.need);
         if (missing != null) {
             diag.issue(Issue.Kind.INVALID_EVENT, line, type + ": " + missing);
             return gap((s.has & F_TS) != 0 ? s.ts : maxTs, line, type + ": " + missing);
@@ -105,7 +106,7 @@ final class EventBuilder {
             diag.issue(Issue.Kind.DAMAGED_NAME, line, "field \"" + f + "\" on " + type);
             return gap(s.ts, line, type + ": damaged field name \"" + f + "\"");
         }
-        if (type.startsWith("vfio.rw.")) {
+        if (t.rw) {
             String why = Strict.size(s.region, s.size);
             if (why != null) {
                 diag.issue(Issue.Kind.BAD_SIZE, line, type + ": " + why);
@@ -119,7 +120,7 @@ final class EventBuilder {
             diag.issue(Issue.Kind.IMPLAUSIBLE, line, type + ": " + why);
             return new Event.Gap(new Event.Common(maxTs, -1, 0, 0, s.comm, s.dev, line), Event.GapKind.INVALID_EVENT, type + ": " + why);
         }
-        if ((s.has & (F_TS | F_PID | F_TID)) == (F_TS | F_PID | F_TID) && !type.equals("lost")
+        if ((s.has & (F_TS | F_PID | F_TID)) == (F_TS | F_PID | F_TID) && !t.lost
                 && threads.conflicts((int) s.pid, (int) s.tid, s.ts, line)) {
             why = "tid " + s.tid + " with pid " + s.pid + ", " + Math.abs(s.ts - threads.otherTs()) / 1000 + " us from its line "
                     + threads.otherLine() + " with pid " + threads.otherPid() + " (a thread's process never changes): one of the two lines is damaged";
@@ -127,7 +128,7 @@ final class EventBuilder {
             return new Event.Gap(new Event.Common(Math.min(threads.otherTs(), s.ts), -1, 0, 0, s.comm, s.dev, line),
                     Event.GapKind.THREAD_MISMATCH, type + ": " + why);
         }
-        if (type.equals("lost")) lost(line);
+        if (t.lost) lost(line);
         return null;
     }
 

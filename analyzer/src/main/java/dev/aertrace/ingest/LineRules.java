@@ -55,6 +55,9 @@ final class LineRules {
     /** The rule of {@code type}, or null for a type this analyzer does not know. */
     static Rule of(String type) { return TABLE.get(type); }
 
+    /** Every type with a rule. */
+    static java.util.Set<String> types() { return java.util.Collections.unmodifiableSet(TABLE.keySet()); }
+
     /** The F_* fields {@code type} must carry, or -1 for a type this analyzer does not know. */
     static int need(String type) {
         Rule r = TABLE.get(type);

@@ -66,7 +66,7 @@ final class LineSplitter {
         else if (len > 0) out.line(line, 0, len, false);
     }
 
-    private static final java.lang.invoke.VarHandle LONGS =
+    static final java.lang.invoke.VarHandle LONGS =
             java.lang.invoke.MethodHandles.byteArrayViewVarHandle(long[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
     private static final long NL = 0x0a0a0a0a0a0a0a0aL, LO = 0x0101010101010101L, HI = 0x8080808080808080L;
 

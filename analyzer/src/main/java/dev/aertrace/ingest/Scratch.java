@@ -17,6 +17,8 @@ final class Scratch {
     long[] tlp;
     int has; // bit set of F_* below
     List<String> unknown;
+    /** The last dev that passed the PCI-name check (Plausible): kept across lines, compared by identity. */
+    String pciName;
 
     static final int F_TS = 1, F_CPU = 2, F_PID = 4, F_TID = 8, F_SEVERITY = 16, F_STATUS = 32, F_STATE = 64,
             F_RET = 128, F_RESULT = 256, F_CMD = 512, F_OFFSET = 1024, F_SIZE = 2048, F_VALUE = 4096, F_COUNT = 8192,

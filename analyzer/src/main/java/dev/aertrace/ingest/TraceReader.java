@@ -43,6 +43,8 @@ public final class TraceReader implements LineSplitter.Lines {
     private long totalEvents;
     private long totalLost;
     private final java.util.Map<String, long[]> byType = new java.util.HashMap<>();
+    /** Lines per known type, by {@link LineType#code} (the rest in byType, by name). */
+    private final long[] typeCounts = new long[LineType.COUNT];
     private final Scratch s = new Scratch();
     private final StringCache strings = new StringCache();
     private final LineScanner scanner = new LineScanner(s, strings);
@@ -167,7 +169,8 @@ public final class TraceReader implements LineSplitter.Lines {
 
     private void dispatch(byte[] b, int off, int len) {
         String type = s.type;
-        if (type.equals("header")) {
+        LineType t = LineType.of(type);
+        if (t.header) {
             header(b, off, len);
             return;
         }
@@ -183,16 +186,16 @@ public final class TraceReader implements LineSplitter.Lines {
                     + " followed by line " + lineNo + ": the footer line may have been an event");
             footerDoubted = true;
         }
-        if (type.equals("footer")) {
+        if (t.footer) {
             footer();
             return;
         }
         // Device-loss lines the timeline uses become events (build); the rest are counted, not placed (yet).
-        if (type.equals("history") || (EventBuilder.deviceLossOrQemu(type) && !EventBuilder.deviceGone(type) && !EventBuilder.qemu(type))) {
-            countedOnly(type);
+        if (t.countOnly) {
+            countedOnly(t);
             return;
         }
-        Event e = build(type);
+        Event e = build(t);
         if (e == null) return;
         if (e instanceof Event.Gap) {
             out.event(e);
@@ -200,9 +203,7 @@ public final class TraceReader implements LineSplitter.Lines {
         }
         eventsInSegment++;
         totalEvents++;
-        long[] c = byType.get(type);
-        if (c == null) byType.put(type, c = new long[1]);
-        c[0]++;
+        count(t);
         if (s.unknown != null) for (String f : s.unknown) diag.unknownField(type, f, lineNo);
         if (s.ts > maxTs) maxTs = s.ts;
         boolean history = s.history && (s.has & F_HISTORY) != 0;
@@ -237,9 +238,9 @@ public final class TraceReader implements LineSplitter.Lines {
     }
 
     /** A line counted like an event but not placed in timelines (yet): a flight-recorder dump marker, some device-loss exits. */
-    private void countedOnly(String type) {
+    private void countedOnly(LineType t) {
         // schema v2 lines not placed in timelines (yet): counted like events, so the footer still adds up
-        if (type.equals("history")) {
+        if (t.history) {
             String why = LineRules.historyMarker(s);
             if (why != null) { // not the agent's marker: a damaged line (an event retyped) and a gap at its line
                 diag.issue(Issue.Kind.INVALID_EVENT, lineNo, "history: " + why);
@@ -252,14 +253,14 @@ public final class TraceReader implements LineSplitter.Lines {
         }
         eventsInSegment++;
         totalEvents++;
-        byType.computeIfAbsent(type, k -> new long[1])[0]++;
+        count(t);
         if (s.ts > maxTs) maxTs = s.ts;
     }
 
     /** Builds the typed event, or records why it cannot (and returns a Gap / null for unknown types). */
-    private Event build(String type) {
-        int need = EventBuilder.need(type);
-        if (need < 0) {
+    private Event build(LineType t) {
+        String type = t.name;
+        if (t.need < 0) {
             if (Strict.damagedType(type)) {
                 diag.issue(Issue.Kind.DAMAGED_NAME, lineNo, "type \"" + type + "\"");
                 return events.gap((s.has & F_TS) != 0 ? s.ts : maxTs, lineNo, "damaged type \"" + type + "\"");
@@ -271,7 +272,7 @@ public final class TraceReader implements LineSplitter.Lines {
             eventsInSegment++;
             return unknown(type);
         }
-        Event refused = events.refuse(type, need, lineNo, maxTs, segmentStartNs);
+        Event refused = events.refuse(t, lineNo, maxTs, segmentStartNs);
         return refused != null ? refused : events.create(type, lineNo);
     }
 
@@ -363,6 +364,11 @@ public final class TraceReader implements LineSplitter.Lines {
         }
     }
 
+    private void count(LineType t) {
+        if (t.code >= 0) typeCounts[t.code]++;
+        else byType.computeIfAbsent(t.name, k -> new long[1])[0]++;
+    }
+
     /** 1, and 2 (flight recorder: history lines, lost bounds, link events; probes/EVENTS.md). */
     public static boolean knowsSchema(int version) {
         return version == 1 || version == 2;
@@ -379,6 +385,7 @@ public final class TraceReader implements LineSplitter.Lines {
     private SourceReport report() {
         java.util.Map<String, Long> counts = new java.util.TreeMap<>();
         byType.forEach((k, v) -> counts.put(k, v[0]));
+        for (int i = 0; i < typeCounts.length; i++) if (typeCounts[i] > 0) counts.put(LineType.name(i), typeCounts[i]);
         return new SourceReport(source, firstHeader, lastFooter, lineNo, totalEvents, java.util.Map.copyOf(counts),
                 diag.unknownTypes(), diag.unknownFields(), totalLost, segments, diag.issues());
     }

@@ -12,7 +12,7 @@ public final class Phrases {
     /** "COMMAND" for the standard header's registers, the offset elsewhere (capabilities, extended space). */
     public static String register(long off) {
         String n = Pci.configRegister(off);
-        return n.equals("ext") || n.equals("cap") ? String.format("0x%03x", off) : n;
+        return n.equals("ext") || n.equals("cap") ? Pci.hex(off, 3) : n;
     }
 
     /** "cfg read COMMAND/2". */

@@ -75,7 +75,7 @@ final class Pairing {
         // operations at once: the older enter lost its exit.
         for (Iterator<Event> it = s.iterator(); it.hasNext(); ) {
             Event o = it.next();
-            if ((o.type().equals(e.type()) && Calls.keyOf(o).equals(Calls.keyOf(e))) || (Calls.userOp(o) && Calls.userOp(e))) {
+            if ((o.type().equals(e.type()) && Calls.sameKey(o, e)) || (Calls.userOp(o) && Calls.userOp(e))) {
                 it.remove();
                 untrack(o);
                 missingExit(o, e.ts(), e.line());
@@ -100,14 +100,13 @@ final class Pairing {
      */
     Event pop(Event exit, String enterType) {
         ArrayDeque<Event> s = stacks.get(exit.tid());
-        String key = Calls.keyOf(exit);
         boolean user = exit instanceof Event.RwExit || exit instanceof Event.IoctlExit;
         if (s != null) {
             for (Event o : s) {
-                if (user && Calls.userOp(o) && !(o.type().equals(enterType) && Calls.keyOf(o).equals(key))) {
+                if (user && Calls.userOp(o) && !(o.type().equals(enterType) && Calls.sameKey(o, exit))) {
                     break; // the open user operation is another one: it lost its exit, this exit lost its enter
                 }
-                if (!o.type().equals(enterType) || !Calls.keyOf(o).equals(key)) continue;
+                if (!o.type().equals(enterType) || !Calls.sameKey(o, exit)) continue;
                 while (s.peek() != o) {
                     Event lost = s.pop();
                     untrack(lost);

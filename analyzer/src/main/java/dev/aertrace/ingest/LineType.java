@@ -1,0 +1,57 @@
+package dev.aertrace.ingest;
+
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * What the reader decides from a line's {@code type} string, worked out once per known type instead of on every
+ * line: the reader compared each line's type with a dozen strings (header, footer, history, the device-loss and
+ * QEMU prefixes, its rule twice, the access and loss types, its counter), a tenth of ingest's CPU. An unknown type
+ * is classified the same way, on its line, and not kept (a hostile input cannot grow the table).
+ */
+final class LineType {
+    final String name;
+    /** Index of the reader's counter for this type; -1 for a type outside the table (counted by name). */
+    final int code;
+    final boolean header, footer, history;
+    /** Schema-v2 lines counted like events but not placed in timelines (yet): dump markers, device-loss and QEMU lines the timeline does not use. */
+    final boolean countOnly;
+    /** A vfio.rw access (its size is checked) / a lost line (its bounds and count are checked). */
+    final boolean rw, lost;
+    /** {@link LineRules#need}: -1 for a type this analyzer does not know. */
+    final int need;
+    final LineRules.Rule rule;
+
+    private LineType(String type, int code) {
+        this.name = type;
+        this.code = code;
+        header = type.equals("header");
+        footer = type.equals("footer");
+        history = type.equals("history");
+        countOnly = history || (EventBuilder.deviceLossOrQemu(type) && !EventBuilder.deviceGone(type) && !EventBuilder.qemu(type));
+        rw = type.startsWith("vfio.rw.");
+        lost = type.equals("lost");
+        need = LineRules.need(type);
+        rule = LineRules.of(type);
+    }
+
+    private static final Map<String, LineType> KNOWN = new HashMap<>();
+    private static final String[] NAMES;
+
+    static {
+        java.util.TreeSet<String> all = new java.util.TreeSet<>(Strict.TYPES);
+        all.addAll(LineRules.types());
+        NAMES = all.toArray(new String[0]);
+        for (int i = 0; i < NAMES.length; i++) KNOWN.put(NAMES[i], new LineType(NAMES[i], i));
+    }
+
+    /** Number of counters a reader keeps (one per known type). */
+    static final int COUNT = NAMES.length;
+
+    static String name(int code) { return NAMES[code]; }
+
+    static LineType of(String type) {
+        LineType t = KNOWN.get(type);
+        return t != null ? t : new LineType(type, -1);
+    }
+}
