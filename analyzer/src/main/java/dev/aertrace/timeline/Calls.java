@@ -56,7 +56,6 @@ final class Calls {
         String da = String.valueOf(a.dev()), db = String.valueOf(b.dev());
         if (da.indexOf('/') >= 0 || db.indexOf('/') >= 0) return keyOf(a).equals(keyOf(b));
         if (!da.equals(db)) return false;
-        Object first;
         boolean rwB = b instanceof Event.RwEnter || b instanceof Event.RwExit;
         if (a instanceof Event.RwEnter r && rwB) return sameRw(r.region(), r.offset(), r.size(), r.write(), b);
         else if (a instanceof Event.RwExit r && rwB) return sameRw(r.region(), r.offset(), r.size(), r.write(), b);
@@ -64,22 +63,23 @@ final class Calls {
         else if (a instanceof Event.IoctlEnter i && b instanceof Event.IoctlExit j) return i.cmd() == j.cmd();
         else if (a instanceof Event.IoctlExit i && b instanceof Event.IoctlEnter j) return i.cmd() == j.cmd();
         else if (a instanceof Event.IoctlExit i && b instanceof Event.IoctlExit j) return i.cmd() == j.cmd();
-        else if (a instanceof Event.ResetEnter r) first = r.fn();
-        else if (a instanceof Event.ResetExit r) first = r.fn();
-        else if (a instanceof Event.UserResetEnter u) first = u.fn();
-        else if (a instanceof Event.UserResetExit u) first = u.fn();
-        else if (a instanceof Event.CallbackEnter c) first = c.cb().wire;
-        else if (a instanceof Event.CallbackExit c) first = c.cb().wire;
-        else return keyOf(a).equals(keyOf(b));
-        Object other;
-        if (b instanceof Event.ResetEnter r) other = r.fn();
-        else if (b instanceof Event.ResetExit r) other = r.fn();
-        else if (b instanceof Event.UserResetEnter u) other = u.fn();
-        else if (b instanceof Event.UserResetExit u) other = u.fn();
-        else if (b instanceof Event.CallbackEnter c) other = c.cb().wire;
-        else if (b instanceof Event.CallbackExit c) other = c.cb().wire;
-        else return keyOf(a).equals(keyOf(b));
+        Object first = callName(a), other;
+        if (first == UNNAMED || (other = callName(b)) == UNNAMED) return keyOf(a).equals(keyOf(b));
         return String.valueOf(first).equals(String.valueOf(other));
+    }
+
+    /** Not a named call (a reset's or user reset's function, a callback's name): paired by its whole key. */
+    private static final Object UNNAMED = new Object();
+
+    /** The name a reset, user reset or callback is paired by; {@link #UNNAMED} for every other event. */
+    private static Object callName(Event e) {
+        if (e instanceof Event.ResetEnter r) return r.fn();
+        if (e instanceof Event.ResetExit r) return r.fn();
+        if (e instanceof Event.UserResetEnter u) return u.fn();
+        if (e instanceof Event.UserResetExit u) return u.fn();
+        if (e instanceof Event.CallbackEnter c) return c.cb().wire;
+        if (e instanceof Event.CallbackExit c) return c.cb().wire;
+        return UNNAMED;
     }
 
     private static boolean keyed(Event e) {
