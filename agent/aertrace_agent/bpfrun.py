@@ -244,7 +244,6 @@ class Runner(object):
 
     def __init__(self, bpf_mod, text, cflags, extra=()):
         self.BPF = bpf_mod.BPF
-        self.bpf_mod = bpf_mod
         self.b = self.BPF(text=text, cflags=["-D%s" % d for d in cflags] + ["-w"] + list(extra))
         self.ring = None
         self.hist_mm = None
@@ -413,7 +412,6 @@ class Runner(object):
         return key in fds or tp in fds
 
     consume = False
-    read_all = None   # bcc < 0.20: reads every CPU's perf buffer, woken or not (open_buffer)
     snapshots = False
     RING_BATCH = 1 << 22   # bytes of records per ring read
 
@@ -490,25 +488,6 @@ class Runner(object):
                 self.consume = can_consume
             except TypeError:
                 opener(cpu, raw, page_cnt, lost)                                   # bcc 0.18 (bullseye)
-        if not self.consume:
-            self.read_all = self._perf_read_all()
-
-    def _perf_read_all(self):
-        """Without perf_buffer_consume, bcc reads only the buffers whose fd polled readable, and a CPU's wakeup
-        can fail to come: on 5.10 (bcc 0.18, one wakeup per record) the lab saw one vCPU's records written 1.2 s
-        after the other's, past the analyzer's reorder window, so the episode was judged on a late gap. Read
-        every CPU's buffer each round instead (bcc's perf_reader_event_read: what is there, or nothing)."""
-        lib = getattr(getattr(self.bpf_mod, "libbcc", None), "lib", None)
-        read = getattr(lib, "perf_reader_event_read", None)
-        readers = getattr(self.b, "perf_buffers", None)
-        if read is None or readers is None:
-            return None
-        read.argtypes, read.restype = [ct.c_void_p], None
-
-        def read_all():
-            for r in list(readers.values()):
-                read(r)
-        return read_all
 
     def poll(self, timeout_ms, on_batch=None):
         if self.ring is not None:
@@ -524,8 +503,6 @@ class Runner(object):
         self.b.perf_buffer_poll(timeout=timeout_ms)
         if self.consume:
             self.b.perf_buffer_consume()
-        elif self.read_all is not None:
-            self.read_all()
 
     def drain(self, on_batch=None):
         """Reads what is buffered without waiting; returns whether there may be more (ring buffer: records
