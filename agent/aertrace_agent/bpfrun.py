@@ -412,6 +412,7 @@ class Runner(object):
         return key in fds or tp in fds
 
     consume = False
+    perf_pending = ()   # perf buffers: records copied in this read round, not yet handed on (open_buffer)
     snapshots = False
     RING_BATCH = 1 << 22   # bytes of records per ring read
 
@@ -458,17 +459,33 @@ class Runner(object):
             cpus = list(range(os.cpu_count() or 1))
         n = RECORD.size
         string_at = ct.string_at
+        # bcc reads one CPU's buffer until it finds it empty: while the agent formats each record in its callback,
+        # a producer as fast as the agent (a live window under TCG) keeps it on that CPU, and the other CPUs'
+        # records wait (5.10 in the lab: one vCPU's records written 1.2 s after the other's, past the analyzer's
+        # reorder window). So the callbacks only copy; each round's records are handed on in time order after the
+        # read (deliver_pending), at the latest every PERF_DEFER records (memory stays bounded when a producer
+        # outruns even the copy). A loss keeps its place after the last record its CPU had before it (on_lost
+        # takes that record's ts as the loss's lower bound).
+        pending = self.perf_pending = []
+        self.perf_on = (on_event, on_other, on_lost)
+        last_ts = {}
+        unpack = U64.unpack_from
 
         def make(cpu):
             def raw(cpu_, data, size):
                 if other_size is not None and size >= other_size:
-                    if on_other is not None:
-                        on_other(cpu_, string_at(data, other_size))
-                    return
-                on_event(cpu_, string_at(data, n))
+                    if on_other is None:
+                        return
+                    b, kind = string_at(data, other_size), 1
+                else:
+                    b, kind = string_at(data, n), 0
+                ts = last_ts[cpu_] = unpack(b)[0]
+                pending.append((ts, cpu_, b, kind))
+                if len(pending) >= self.PERF_DEFER:
+                    self.deliver_pending()
 
             def lost(count):
-                on_lost(cpu, count)
+                pending.append((last_ts.get(cpu, 0), cpu, count, 2))
             return raw, lost
 
         opener = getattr(table, "_open_perf_buffer", None)
@@ -489,6 +506,26 @@ class Runner(object):
             except TypeError:
                 opener(cpu, raw, page_cnt, lost)                                   # bcc 0.18 (bullseye)
 
+    PERF_DEFER = 1 << 16   # records copied in one perf read round before they are handed on regardless
+
+    def deliver_pending(self):
+        """Hands the perf records (and losses) read since the last call on, oldest first: every record starts with
+        its u64 ts; a history chunk has its trigger's ts and stays before it, as a loss stays after the record
+        before it (the sort is stable)."""
+        pending = self.perf_pending
+        if not pending:
+            return
+        batch = sorted(pending, key=lambda r: r[0])
+        del pending[:]
+        on_event, on_other, on_lost = self.perf_on
+        for _, cpu, x, kind in batch:
+            if kind == 0:
+                on_event(cpu, x)
+            elif kind == 1:
+                on_other(cpu, x)
+            else:
+                on_lost(cpu, x)
+
     def poll(self, timeout_ms, on_batch=None):
         if self.ring is not None:
             # Read what is there (bounded, so the caller flushes and counts losses between batches), then
@@ -503,6 +540,7 @@ class Runner(object):
         self.b.perf_buffer_poll(timeout=timeout_ms)
         if self.consume:
             self.b.perf_buffer_consume()
+        self.deliver_pending()
 
     def drain(self, on_batch=None):
         """Reads what is buffered without waiting; returns whether there may be more (ring buffer: records
