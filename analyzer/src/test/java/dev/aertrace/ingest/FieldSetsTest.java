@@ -45,20 +45,24 @@ class FieldSetsTest {
         assertEquals(bySchema, byReader);
     }
 
-    private static List<String> lines(Tr t) {
+    /** The access-during-reset scenario with its first user read's line rewritten from {@code from} to {@code to}. */
+    private static Tr.Result readRewritten(String from, String to, int[] at) {
+        Tr t = Scenarios.accessDuringReset();
         t.text();
-        return new ArrayList<>(t.lines);
+        List<String> lines = new ArrayList<>(t.lines);
+        int i = 0;
+        while (!lines.get(i).contains("\"type\":\"vfio.rw.enter\"")) i++;
+        lines.set(i, lines.get(i).replace(from, to));
+        at[0] = i + 1;
+        return Tr.analyze((String.join("\n", lines) + "\n").getBytes(StandardCharsets.UTF_8));
     }
 
     @Test
     void aUserReadRetypedToARemovalIsADamagedLineNotARemoval() {
-        List<String> lines = lines(Scenarios.accessDuringReset());
-        int i = 0;
-        while (!lines.get(i).contains("\"type\":\"vfio.rw.enter\"")) i++;
-        lines.set(i, lines.get(i).replace("\"type\":\"vfio.rw.enter\"", "\"type\":\"vfio.remove.enter\""));
-        Tr.Result r = Tr.analyze((String.join("\n", lines) + "\n").getBytes(StandardCharsets.UTF_8));
+        int[] at = new int[1];
+        Tr.Result r = readRewritten("\"type\":\"vfio.rw.enter\"", "\"type\":\"vfio.remove.enter\"", at);
         Issue issue = BadInputTest.issue(r.report(), Issue.Kind.INVALID_EVENT);
-        assertEquals(List.of((long) i + 1), issue.lines(), issue.toString());
+        assertEquals(List.of((long) at[0]), issue.lines(), issue.toString());
         assertTrue(issue.detail().contains("which a vfio.remove.enter line never carries"), issue.detail());
         for (var ep : r.episodes())
             for (Verdict v : ep.verdicts())
@@ -67,11 +71,7 @@ class FieldSetsTest {
 
     @Test
     void aFieldOutsideTheSchemaIsANewerAgentsAndIgnored() {
-        List<String> lines = lines(Scenarios.accessDuringReset());
-        int i = 0;
-        while (!lines.get(i).contains("\"type\":\"vfio.rw.enter\"")) i++;
-        lines.set(i, lines.get(i).replace("\"type\":\"vfio.rw.enter\",", "\"type\":\"vfio.rw.enter\",\"numa_node\":0,"));
-        Tr.Result r = Tr.analyze((String.join("\n", lines) + "\n").getBytes(StandardCharsets.UTF_8));
+        Tr.Result r = readRewritten("\"type\":\"vfio.rw.enter\",", "\"type\":\"vfio.rw.enter\",\"numa_node\":0,", new int[1]);
         assertFalse(r.report().hasIssue(Issue.Kind.INVALID_EVENT), r.report().issues().toString());
         Verdict v = r.only().verdicts().stream().filter(x -> x.kind() == Verdict.Kind.ACCESS_DURING_RESET).findFirst().orElseThrow();
         assertFalse(v.tentative(), v.sentence());
