@@ -4,6 +4,6 @@ Everything except bpfrun.py is pure Python (no bcc, no root) so it can be unit-t
 Must stay compatible with Python 3.9 (Debian bullseye's /usr/bin/python3).
 """
 
-VERSION = "0.5.0"
+VERSION = "0.5.1"
 AGENT = "aertrace-agent " + VERSION
 SCHEMA_VERSION = 2

@@ -15,6 +15,8 @@ U=${VFIO_USER:-/out/.lab/vfio-user}
 . "$(dirname "$0")/common.sh"
 # shellcheck disable=SC2086
 start_agent "$NAME" ${AGENT_ARGS:-}
+# what the verifier walked in each of the agent's programs (kernel 5.16+), by name: the load cost on this kernel
+/usr/bin/python3 "$(dirname "$0")/prog_insns.py" $a >"$OUT/$NAME-progs.txt" 2>&1 || true
 "$U" --dev "$DEV" --interval-us "$INTERVAL" --log "$OUT/$NAME-user.log" 2>/dev/null &
 p=$!
 sleep 3

@@ -30,7 +30,7 @@ static __always_inline int q_enter(struct pt_regs *ctx, u16 type, int region, u6
         e.flags |= F_WRITE | F_VALUE;
         e.val = val;
     }
-    SUBMIT(ctx, &e);
+    SUBMIT_ACCESS(ctx, &e);
     return 0;
 }
 
@@ -52,7 +52,7 @@ static __always_inline int q_exit(struct pt_regs *ctx, u16 type, int region)
         e.flags |= F_VALUE;
     }
     qemu_stash.delete(&key);
-    SUBMIT(ctx, &e);
+    SUBMIT_ACCESS(ctx, &e);
     return 0;
 }
 #endif

@@ -265,7 +265,7 @@ int vfio_ioctl_enter(struct pt_regs *ctx)
         return 0;
     ev_init(&e, EV_IOCTL_ENTER, dev);
     e.val = (u32)PT_REGS_PARM2(ctx);
-    SUBMIT(ctx, &e);
+    SUBMIT_ACCESS(ctx, &e);
     st.dev = dev;
     st.cmd = e.val;
     ioctl_stash.update(&tid, &st);
@@ -285,7 +285,7 @@ int vfio_ioctl_exit(struct pt_regs *ctx)
     e.ret = (long)PT_REGS_RC(ctx);
     e.flags |= F_RET;
     ioctl_stash.delete(&tid);
-    SUBMIT(ctx, &e);
+    SUBMIT_ACCESS(ctx, &e);
     return 0;
 }
 #endif
@@ -356,7 +356,7 @@ static __always_inline void rw_enter_live(void *ctx, u32 dev, u32 write, u64 buf
             *wflags = F_VALUE;
         }
     }
-    SUBMIT_QUIET(ctx, &e);
+    SUBMIT_ACCESS_QUIET(ctx, &e);
 }
 
 #if defined(TASK_STASH) && defined(VCACHE) && defined(HIST_N)
@@ -734,7 +734,7 @@ static __always_inline int open_close(struct pt_regs *ctx, u16 type)
     if (!dev_allowed(dev))
         return 0;
     ev_init(&e, type, dev);
-    SUBMIT(ctx, &e);
+    SUBMIT_ACCESS(ctx, &e);
     return 0;
 }
 

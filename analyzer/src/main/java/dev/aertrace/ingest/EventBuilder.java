@@ -98,6 +98,10 @@ final class EventBuilder {
         String type = t.name;
         LineRules.Rule rule = t.rule;
         String missing = missing(type, rule, t.need);
+        if (missing == null) {
+            String f = FieldSets.foreign(type, t.fields, s.fields, s.unknown);
+            if (f != null) missing = "field \"" + f + "\", which a " + type + " line never carries (a retyped or damaged line)";
+        }
         if (missing != null) {
             diag.issue(Issue.Kind.INVALID_EVENT, line, type + ": " + missing);
             return gap((s.has & F_TS) != 0 ? s.ts : maxTs, line, type + ": " + missing);
@@ -121,9 +125,11 @@ final class EventBuilder {
             return new Event.Gap(new Event.Common(maxTs, -1, 0, 0, s.comm, s.dev, line), Event.GapKind.INVALID_EVENT, type + ": " + why);
         }
         if ((s.has & (F_TS | F_PID | F_TID)) == (F_TS | F_PID | F_TID) && !t.lost
-                && threads.conflicts((int) s.pid, (int) s.tid, s.ts, line)) {
-            why = "tid " + s.tid + " with pid " + s.pid + ", " + Math.abs(s.ts - threads.otherTs()) / 1000 + " us from its line "
-                    + threads.otherLine() + " with pid " + threads.otherPid() + " (a thread's process never changes): one of the two lines is damaged";
+                && threads.conflicts((int) s.pid, (int) s.tid, s.comm, s.ts, line)) {
+            String was = threads.otherPid() != s.pid ? "pid " + threads.otherPid() : "comm \"" + threads.otherComm() + "\"";
+            why = "tid " + s.tid + " with pid " + s.pid + " comm \"" + s.comm + "\", " + Math.abs(s.ts - threads.otherTs()) / 1000
+                    + " us from its line " + threads.otherLine() + " with " + was
+                    + " (a thread's process never changes, nor its name inside a second): one of the two lines is damaged";
             diag.issue(Issue.Kind.IMPLAUSIBLE, line, type + ": " + why);
             return new Event.Gap(new Event.Common(Math.min(threads.otherTs(), s.ts), -1, 0, 0, s.comm, s.dev, line),
                     Event.GapKind.THREAD_MISMATCH, type + ": " + why);

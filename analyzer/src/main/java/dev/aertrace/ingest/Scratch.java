@@ -16,6 +16,8 @@ final class Scratch {
     long width;
     long[] tlp;
     int has; // bit set of F_* below
+    /** The ids (bit i: {@link #NAMES}[i]) of the fields the line gave, whatever their values: {@link FieldSets}. */
+    long fields;
     List<String> unknown;
     /** The last dev that passed the PCI-name check (Plausible): kept across lines, compared by identity. */
     String pciName;
@@ -61,6 +63,7 @@ final class Scratch {
         type = comm = dev = cb = driver = fn = ctx = cmdName = region = op = reason = event = slot = handler = stateName = reasonName = null;
         tlp = null;
         has = 0;
+        fields = 0;
         if (unknown != null) unknown.clear();
     }
 
@@ -75,6 +78,7 @@ final class Scratch {
      * leaves the field unset (an integer 0, a boolean false).
      */
     void value(int id, int tok, long n, String str) {
+        fields |= 1L << id;
         switch (KIND[id]) {
             case K_STR -> str(id, tok == STRING ? str : null, tok);
             case K_NUM -> {
