@@ -48,7 +48,7 @@ public record Issue(Kind kind, long count, List<Long> lines, String detail) {
             return switch (this) {
                 case CORRUPT_LINE, TRUNCATED_LINE, INVALID_EVENT, OUT_OF_ORDER, UNMATCHED_EXIT, MISSING_EXIT,
                         LOST_EVENTS, NO_FOOTER, FOOTER_MISMATCH, SCHEMA_VERSION, MISSING_HEADER, BAD_HEADER, BAD_SIZE,
-                        BAD_COUNT, DAMAGED_NAME, BOUND, IMPLAUSIBLE, TIME_JUMP, UNRECORDED_ACCESSES -> true;
+                        BAD_COUNT, DAMAGED_NAME, BOUND, IMPLAUSIBLE, TIME_JUMP, UNRECORDED_ACCESSES, UNLISTED_DEVICE -> true;
                 default -> false;
             };
         }

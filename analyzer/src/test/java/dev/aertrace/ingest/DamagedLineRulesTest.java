@@ -104,6 +104,25 @@ class DamagedLineRulesTest {
         assertFalse(verdict(r, Verdict.Kind.ACCESS_DURING_RESET).tentative());
     }
 
+    /** Long run seed 601 mutant 16604: a bit flip in a user read's dev moved it to a device the header does not list. */
+    @Test
+    void aDeviceTheHeaderDoesNotListIsAGapAndItsEpisodeNotClean() {
+        List<String> lines = lines(Scenarios.accessDuringReset());
+        assertTrue(lines.get(0).contains("\"topology\":[{"), "the scenario's header lists its devices: " + lines.get(0));
+        int enter = find(lines, "vfio.rw.enter");
+        lines.set(enter, lines.get(enter).replace("\"dev\":\"" + EP + "\"", "\"dev\":\"0000:01:00.1\""));
+        assertTrue(lines.get(enter).contains("0000:01:00.1"), lines.get(enter));
+        Tr.Result r = analyze(lines);
+        Issue i = BadInputTest.issue(r.report(), Issue.Kind.UNLISTED_DEVICE);
+        assertEquals(List.of((long) enter + 1), i.lines(), i.toString());
+        assertTrue(Issue.Kind.UNLISTED_DEVICE.gap());
+        for (var ep : r.episodes())
+            for (Verdict v : ep.verdicts())
+                assertTrue(v.tentative() || v.kind().category == Verdict.Category.INCONCLUSIVE
+                        || v.evidence().stream().noneMatch(e -> e.line() == enter + 1), v.sentence());
+        assertTrue(verdict(r, Verdict.Kind.ACCESS_DURING_RESET).tentative());
+    }
+
     @Test
     void aRecoveryExitWithoutRetIsDamagedOnlyWhereTheKernelReturnsOne() {
         for (String kernel : new String[] {"6.1.0-test", "5.4.0-test"}) {
