@@ -8,7 +8,7 @@ import org.jfree.chart.block.BlockBorder;
 import org.jfree.chart.plot.CategoryPlot;
 import org.jfree.chart.renderer.category.BoxAndWhiskerRenderer;
 import org.jfree.chart.title.LegendTitle;
-import org.jfree.chart.title.TextTitle;
+import org.jfree.chart.ui.HorizontalAlignment;
 import org.jfree.chart.ui.RectangleEdge;
 import org.jfree.data.statistics.DefaultBoxAndWhiskerCategoryDataset;
 
@@ -61,19 +61,17 @@ public final class PhaseChart {
         plot.setRangeGridlinePaint(new Color(0xDDDDDD));
         plot.setOutlinePaint(new Color(0x888888));
 
-        JFreeChart chart = new JFreeChart(title, new Font(TimelineChart.FONT, Font.BOLD, 18), plot, false);
+        JFreeChart chart = new JFreeChart(null, null, plot, false);
         chart.setBackgroundPaint(Color.WHITE);
-        if (note != null && !note.isBlank()) chart.addSubtitle(new TextTitle(note, new Font(TimelineChart.FONT, Font.PLAIN, 13)));
+        if (title != null) chart.addSubtitle(new PlainTitle(title, new Font(TimelineChart.FONT, Font.BOLD, 18))); // drawn first, as JFreeChart's own
+        if (note != null && !note.isBlank()) chart.addSubtitle(new PlainTitle(note, new Font(TimelineChart.FONT, Font.PLAIN, 13)));
         LegendTitle legend = new LegendTitle(plot);
         legend.setPosition(RectangleEdge.BOTTOM);
         legend.setItemFont(FONT);
         legend.setFrame(BlockBorder.NONE);
         chart.addSubtitle(legend);
-        TextTitle how = new TextTitle("box: quartiles, line: median, whiskers: 1.5 IQR, circles/triangles: outliers",
-                new Font(TimelineChart.FONT, Font.ITALIC, 10));
-        how.setPosition(RectangleEdge.BOTTOM);
-        how.setPaint(new Color(0x555555));
-        chart.addSubtitle(how);
+        chart.addSubtitle(new PlainTitle("box: quartiles, line: median, whiskers: 1.5 IQR, circles/triangles: outliers",
+                new Font(TimelineChart.FONT, Font.ITALIC, 10)).at(RectangleEdge.BOTTOM, HorizontalAlignment.CENTER).paint(new Color(0x555555)));
         return chart;
     }
 

@@ -15,7 +15,8 @@ import java.util.zip.Deflater;
  * Deflate's cost is per byte it is given, so the lever is fewer bytes: a chart drawn without antialiasing has a few
  * dozen colours and is written as a palette image (one byte a pixel instead of three); any image with more than
  * 256 colours falls back to truecolour. Rows are "Up"-filtered (each minus the row above), which turns the lanes'
- * repeated rows into zeros, and deflated at the fastest level. Only the specification's minimum is written (IHDR,
+ * repeated rows into zeros; a palette image's rows go to {@link RunDeflater}, which codes those zeros as runs
+ * (zlib, even at its fastest level, walked every one of them), a truecolour image's to zlib's fastest level. Only the specification's minimum is written (IHDR,
  * PLTE, IDAT, IEND; 8 bits, no interlace): any reader decodes exactly the pixels drawn, which a test checks.
  */
 final class PngEncoder {
@@ -31,13 +32,18 @@ final class PngEncoder {
         int w = img.getWidth(), h = img.getHeight();
         int[] px = ((DataBufferInt) img.getRaster().getDataBuffer()).getData();
         ColourIndex pal = new ColourIndex();
-        byte[] raw = upIndexed(px, w, h, pal);
+        RunDeflater z = new RunDeflater();
+        boolean indexed = upIndexed(px, w, h, pal, z);
         ByteArrayOutputStream out = new ByteArrayOutputStream(64 * 1024);
         out.writeBytes(SIGNATURE);
         chunk(out, "IHDR", ByteBuffer.allocate(13).putInt(w).putInt(h)
-                .put((byte) 8).put((byte) (raw != null ? 3 : 2)).put((byte) 0).put((byte) 0).put((byte) 0).array());
-        if (raw != null) chunk(out, "PLTE", pal.plte());
-        idat(out, raw != null ? raw : upRgb(px, w, h));
+                .put((byte) 8).put((byte) (indexed ? 3 : 2)).put((byte) 0).put((byte) 0).put((byte) 0).array());
+        if (indexed) {
+            chunk(out, "PLTE", pal.plte());
+            chunk(out, "IDAT", z.finish());
+        } else {
+            idat(out, upRgb(px, w, h));
+        }
         chunk(out, "IEND", new byte[0]);
         return out.toByteArray();
     }
@@ -82,25 +88,24 @@ final class PngEncoder {
     }
 
     /**
-     * The Up-filtered palette image, or null past 256 colours. A pixel equal to the one above filters to zero and the
-     * row starts zeroed, so only the pixels that differ from the row above are looked up, once each: the row above's
-     * indices are kept in {@code above}. {@code Arrays.mismatch} skips the runs of pixels equal to the row above (a
-     * chart's bands repeat whole rows) and each run of differing pixels is walked to its end without another call:
-     * under the launcher's C1 a call per differing pixel cost 2.2 ms a chart, this 1.35 (issue 13).
+     * The Up-filtered palette image, told to {@code z} as runs of bytes; false past 256 colours. A
+     * pixel equal to the one above filters to zero, so only the pixels that differ from the row above are looked up,
+     * once each: the row above's indices are kept in {@code above}. {@code Arrays.mismatch} finds the runs of pixels
+     * equal to the row above (a chart's bands repeat whole rows), which go to {@code z} as one count, and each run of
+     * differing pixels is walked to its end without another call: under the launcher's C1 a call per differing
+     * pixel cost 2.2 ms a chart, this 1.35 (issue 13).
      */
-    private static byte[] upIndexed(int[] px, int w, int h, ColourIndex pal) {
-        int stride = 1 + w;
-        byte[] raw = new byte[stride * h];
+    private static boolean upIndexed(int[] px, int w, int h, ColourIndex pal, RunDeflater z) {
         byte[] above = new byte[w];
         for (int y = 0; y < h; y++) {
-            int o = y * stride + 1, i = y * w;
-            raw[o - 1] = FILTER_UP;
-            if (y == 0) {
+            int i = y * w;
+            z.bytes(FILTER_UP, 1);
+            if (y == 0) { // the row above the first is zeros: its filtered bytes are its indices
                 for (int x = 0; x < w; x++) {
                     int a = pal.index(px[x]);
-                    if (a < 0) return null;
-                    raw[o + x] = (byte) a;
+                    if (a < 0) return false;
                     above[x] = (byte) a;
+                    z.bytes(a, 1);
                 }
                 continue;
             }
@@ -108,17 +113,19 @@ final class PngEncoder {
             while (x < w) {
                 int m = Arrays.mismatch(px, i + x, i + w, px, i - w + x, i);
                 if (m < 0) break;
+                z.bytes(0, m);
                 x += m;
                 do {
                     int a = pal.index(px[i + x]);
-                    if (a < 0) return null;
-                    raw[o + x] = (byte) (a - above[x]);
+                    if (a < 0) return false;
+                    z.bytes(a - above[x], 1);
                     above[x] = (byte) a;
                     x++;
                 } while (x < w && px[i + x] != px[i - w + x]);
             }
+            z.bytes(0, w - x);
         }
-        return raw;
+        return true;
     }
 
     private static byte[] upRgb(int[] px, int w, int h) {

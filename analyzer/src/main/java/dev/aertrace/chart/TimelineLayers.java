@@ -21,7 +21,6 @@ import org.jfree.chart.renderer.xy.StandardXYBarPainter;
 import org.jfree.chart.renderer.xy.XYBarRenderer;
 import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
 import org.jfree.chart.title.LegendTitle;
-import org.jfree.chart.title.TextTitle;
 import org.jfree.chart.ui.HorizontalAlignment;
 import org.jfree.chart.ui.Layer;
 import org.jfree.chart.ui.RectangleAnchor;
@@ -336,9 +335,12 @@ final class TimelineLayers {
     }
 
     private JFreeChart titles(XYPlot plot) {
-        JFreeChart chart = new JFreeChart(EpisodeLanes.title(e), TITLE, plot, false);
+        // The title as the first subtitle: JFreeChart draws its own title first, then the subtitles in order, so the
+        // layout is the same; JFreeChart's TextTitle breaks lines with a BreakIterator per word (PlainTitle).
+        JFreeChart chart = new JFreeChart(null, null, plot, false);
         chart.setBackgroundPaint(Color.WHITE);
-        chart.addSubtitle(new TextTitle(summary(a), SUB));
+        chart.addSubtitle(new PlainTitle(EpisodeLanes.title(e), TITLE));
+        chart.addSubtitle(new PlainTitle(summary(a), SUB));
         // Race sentences under the plot, most central kind first: what a reader needs without the tool.
         List<Verdict> rv = new ArrayList<>();
         TreeSet<String> seen = new TreeSet<>();
@@ -355,13 +357,8 @@ final class TimelineLayers {
             raceLines.add("… and " + more + " more kind" + (more == 1 ? "" : "s") + " of race verdict (aertrace analyze lists all)");
         }
         if (!raceLines.isEmpty()) {
-            TextTitle t = new TextTitle(String.join("\n", raceLines), new Font(FONT, Font.BOLD, 12));
-            t.setPaint(Palette.RACE);
-            t.setPosition(RectangleEdge.BOTTOM);
-            t.setHorizontalAlignment(HorizontalAlignment.LEFT);
-            t.setTextAlignment(HorizontalAlignment.LEFT);
-            t.setMaximumLinesToDisplay(6);
-            chart.addSubtitle(t);
+            chart.addSubtitle(new PlainTitle(String.join("\n", raceLines), new Font(FONT, Font.BOLD, 12)).paint(Palette.RACE)
+                    .at(RectangleEdge.BOTTOM, HorizontalAlignment.LEFT).textAlign(HorizontalAlignment.LEFT).maxLines(6));
         }
         boolean anyWindow = !lanes.windows().isEmpty();
         LegendTitle legend = new LegendTitle(() -> legendItems(used, marks, anyWindow));
@@ -373,12 +370,8 @@ final class TimelineLayers {
         if (widened) notes.add("bars shorter than " + Durations.dur((long) (minMs * 1e6)) + " drawn that wide; labels give true durations");
         if (hiddenUser > 0) notes.add(hiddenUser + " user accesses outside this window not drawn (aertrace export shows all)");
         if (!notes.isEmpty()) {
-            TextTitle t = new TextTitle(String.join("; ", notes),
-                    new Font(FONT, Font.ITALIC, 10));
-            t.setPosition(RectangleEdge.BOTTOM);
-            t.setHorizontalAlignment(HorizontalAlignment.RIGHT);
-            t.setPaint(new Color(0x555555));
-            chart.addSubtitle(t);
+            chart.addSubtitle(new PlainTitle(String.join("; ", notes), new Font(FONT, Font.ITALIC, 10))
+                    .at(RectangleEdge.BOTTOM, HorizontalAlignment.RIGHT).paint(new Color(0x555555)));
         }
         return chart;
     }

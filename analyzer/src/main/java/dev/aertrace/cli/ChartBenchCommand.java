@@ -1,6 +1,7 @@
 package dev.aertrace.cli;
 
 import dev.aertrace.chart.ChartFiles;
+import dev.aertrace.chart.ChartFloor;
 import dev.aertrace.chart.PhaseChart;
 import dev.aertrace.chart.TimelineChart;
 import dev.aertrace.compare.EpisodeMetrics;
@@ -25,7 +26,7 @@ import java.util.concurrent.Callable;
 
 @Command(name = "chart-bench", mixinStandardHelpOptions = true,
         header = "Measure chart and export rendering time for N episodes.",
-        description = {"Measure chart and export rendering: generates a trace of N fatal-race episodes (timings jittered), analyzes it, then renders every episode's timeline (PNG or SVG), one phase chart over all episodes, and the Chrome trace export, printing the time of each step."},
+        description = {"Measure chart and export rendering: generates a trace of N fatal-race episodes (timings jittered), analyzes it, then renders every episode's timeline (PNG or SVG), then, for comparison in the same run, its floor (the same bars, labels and sentences in plain Java2D, PNG only), one phase chart over all episodes, and the Chrome trace export, printing the time of each step."},
         footer = {"", "Example:", "  aertrace chart-bench --episodes 1000 --format png"})
 final class ChartBenchCommand implements Callable<Integer> {
     @Option(names = "--episodes", defaultValue = "1000", description = "Episodes to render (default: ${DEFAULT-VALUE}).")
@@ -58,6 +59,30 @@ final class ChartBenchCommand implements Callable<Integer> {
             pool.shutdown();
         }
         return total.get();
+    }
+
+    /**
+     * The floor over the same episodes on the same threads, written and deleted as the charts are, after the charts
+     * (the JIT has warmed both alike): {process CPU ms per PNG, wall s}.
+     */
+    private static double[] floor(List<AnalyzedEpisode> eps, Path out, boolean temp, int threads,
+                                  com.sun.management.OperatingSystemMXBean os) throws Exception {
+        java.util.concurrent.ForkJoinPool pool = new java.util.concurrent.ForkJoinPool(threads);
+        long cpu0 = os.getProcessCpuTime(), t = System.nanoTime();
+        try {
+            pool.submit(() -> eps.parallelStream().forEach(a -> {
+                Path p = out.resolve("ep" + a.episode().id() + "-floor.png");
+                try {
+                    Files.write(p, ChartFloor.png(a));
+                    if (temp) Files.delete(p);
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            })).get();
+        } finally {
+            pool.shutdown();
+        }
+        return new double[] {(os.getProcessCpuTime() - cpu0) / 1e6 / eps.size(), (System.nanoTime() - t) / 1e9};
     }
 
     private void phaseChart(List<AnalyzedEpisode> eps, Path out) throws java.io.IOException {
@@ -115,6 +140,7 @@ final class ChartBenchCommand implements Callable<Integer> {
             bytes = renderAll(eps, out, temp, threads);
             double timelineS = (System.nanoTime() - t) / 1e9;
             double processCpuMs = (os.getProcessCpuTime() - pcpu0) / 1e6 / eps.size();
+            double[] floor = format.equals("png") ? floor(eps, out, temp, threads, os) : null;
 
             t = System.nanoTime();
             phaseChart(eps, out);
@@ -132,6 +158,10 @@ final class ChartBenchCommand implements Callable<Integer> {
                     bytes / 1024.0 / eps.size(), ChartFiles.WIDTH, ChartFiles.HEIGHT);
             System.out.printf(Locale.ROOT, "CPU per chart:       %.1f ms (process CPU over the %d charts on %d threads: drawing, encoding, writing, JIT, GC)%n",
                     processCpuMs, eps.size(), threads);
+            if (floor != null) {
+                System.out.printf(Locale.ROOT, "floor per PNG:       %.1f ms CPU, %.2f s wall (same run and threads: the lanes' bars, labels and sentences in plain Java2D, encoded and written: chart.ChartFloor); charts / floor: %.2fx CPU%n",
+                        floor[0], floor[1], processCpuMs / floor[0]);
+            }
             System.out.printf(Locale.ROOT, "one chart:           %.1f ms wall, %.1f ms CPU (single thread, mean of the first %d, still warming up)%n", singleMs, cpuMs, one);
             System.out.printf(Locale.ROOT, "idle-machine estimate: %.1f s for %d charts on %d cores (CPU per chart x charts / cores)%n",
                     cpuMs * eps.size() / 1e3 / threads, eps.size(), threads);

@@ -45,6 +45,8 @@ public final class GapTracker implements TraceListener {
         final GapLedger.Entry entry;
         final BitSet cpus;
         long hi = Long.MIN_VALUE, hiLine;
+        /** An unreadable line's gap: the first event after it also bounds it, 1 s on (see {@link #hole}). */
+        boolean lateBound;
 
         Pending(GapLedger.Entry entry, BitSet cpus) {
             this.entry = entry;
@@ -168,6 +170,14 @@ public final class GapTracker implements TraceListener {
         if (!pending.isEmpty()) {
             for (int i = pending.size() - 1; i >= 0; i--) {
                 Pending p = pending.get(i);
+                if (p.lateBound) {
+                    p.lateBound = false;
+                    long late = ts > Long.MAX_VALUE - PLAUSIBLE_LATE_NS ? Long.MAX_VALUE : ts + PLAUSIBLE_LATE_NS;
+                    if (late > p.hi) {
+                        p.hi = late;
+                        p.hiLine = e.line();
+                    }
+                }
                 if (!p.cpus.get(c)) continue;
                 p.cpus.clear(c);
                 if (ts > p.hi) {
@@ -245,8 +255,12 @@ public final class GapTracker implements TraceListener {
         if (g.kind() == Event.GapKind.OUT_OF_ORDER) return; // the reorder stage records lateness itself
         if (g.kind() == Event.GapKind.UNKNOWN_TYPE) return; // placed by the timeline: a gap only inside an episode or call
         // An unreadable line could have been any CPU's next event: from the oldest CPU position to the next event
-        // of every CPU.
-        long from = Long.MIN_VALUE, fromLine = 0;
+        // of every CPU. Or the record of a CPU not seen before (or after) it, which may lag the others by up to
+        // PLAUSIBLE_LATE_NS without a time jump: so also from 1 s before the newest event, and to 1 s after the
+        // first event that follows. A user read cut by invalid UTF-8 as CPU 0's only line was bounded by CPU 1's
+        // next event, 9 ms before the read, and a confident access-during-reset counted one access of two (long
+        // run, seed 601 mutant 31235).
+        long from = maxTs == Long.MIN_VALUE ? Long.MIN_VALUE : maxTs - PLAUSIBLE_LATE_NS, fromLine = maxTs == Long.MIN_VALUE ? 0 : maxLine;
         BitSet all = new BitSet();
         for (int i = 0; i < lastTs.length; i++) {
             if (lastTs[i] == Long.MIN_VALUE) continue;
@@ -261,7 +275,10 @@ public final class GapTracker implements TraceListener {
             fromLine = 0;
         }
         GapLedger.Entry e = ledger.add(TraceGap.Kind.INPUT, null, from, Long.MAX_VALUE, g.line(), fromLine, 0, 0, g.detail());
-        if (!all.isEmpty()) await(e, all);
+        if (!all.isEmpty()) {
+            await(e, all);
+            pending.get(pending.size() - 1).lateBound = true;
+        }
     }
 
     @Override

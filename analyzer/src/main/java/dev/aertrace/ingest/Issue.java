@@ -33,6 +33,7 @@ public record Issue(Kind kind, long count, List<Long> lines, String detail) {
         IMPLAUSIBLE("a value no kernel or agent writes: ts not positive, past 2^62 or long before the agent started; pid/tid/cpu beyond the kernel's limits or 0 where only a task runs; a status, state, result or return value outside its type; the line is a gap"),
         TIME_JUMP("an event more than 1 s older than one before it in the file: a buffer read late, or a damaged timestamp (no reader can tell which); the span between is a gap"),
         UNRECORDED_ACCESSES("the agent recorded user accesses (vfio.rw) only near error/reset activity (header rw_window_ms, agent 0.1 --rw-window): accesses outside those windows are not in the trace, so a device lost or a value changed there is not seen"),
+        UNLISTED_DEVICE("a device the header's topology does not list: hot-added after the agent started, or a damaged name (no reader can tell which); the line is a gap"),
         BOUND("a per-input bound was reached (open episodes, open accesses per thread, threads, gaps or accesses per episode); what it dropped is a gap");
 
         public final String meaning;
@@ -47,7 +48,7 @@ public record Issue(Kind kind, long count, List<Long> lines, String detail) {
             return switch (this) {
                 case CORRUPT_LINE, TRUNCATED_LINE, INVALID_EVENT, OUT_OF_ORDER, UNMATCHED_EXIT, MISSING_EXIT,
                         LOST_EVENTS, NO_FOOTER, FOOTER_MISMATCH, SCHEMA_VERSION, MISSING_HEADER, BAD_HEADER, BAD_SIZE,
-                        BAD_COUNT, DAMAGED_NAME, BOUND, IMPLAUSIBLE, TIME_JUMP, UNRECORDED_ACCESSES -> true;
+                        BAD_COUNT, DAMAGED_NAME, BOUND, IMPLAUSIBLE, TIME_JUMP, UNRECORDED_ACCESSES, UNLISTED_DEVICE -> true;
                 default -> false;
             };
         }

@@ -47,6 +47,7 @@ final class JacksonLine {
             return;
         }
         if (Scratch.KIND[id] == Scratch.K_TLP && v == JsonToken.START_ARRAY) {
+            s.fields |= 1L << id;
             s.tlp = longs(p);
             return;
         }

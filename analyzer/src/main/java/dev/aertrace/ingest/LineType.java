@@ -21,6 +21,8 @@ final class LineType {
     /** {@link LineRules#need}: -1 for a type this analyzer does not know. */
     final int need;
     final LineRules.Rule rule;
+    /** {@link FieldSets#mask}: the fields a line of this type may carry. */
+    final long fields;
 
     private LineType(String type, int code) {
         this.name = type;
@@ -33,6 +35,7 @@ final class LineType {
         lost = type.equals("lost");
         need = LineRules.need(type);
         rule = LineRules.of(type);
+        fields = FieldSets.mask(type);
     }
 
     private static final Map<String, LineType> KNOWN = new HashMap<>();

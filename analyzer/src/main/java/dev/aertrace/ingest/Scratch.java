@@ -16,6 +16,8 @@ final class Scratch {
     long width;
     long[] tlp;
     int has; // bit set of F_* below
+    /** The ids (bit i: {@link #NAMES}[i]) of the fields the line gave, whatever their values: {@link FieldSets}. */
+    long fields;
     List<String> unknown;
     /** The last dev that passed the PCI-name check (Plausible): kept across lines, compared by identity. */
     String pciName;
@@ -61,6 +63,7 @@ final class Scratch {
         type = comm = dev = cb = driver = fn = ctx = cmdName = region = op = reason = event = slot = handler = stateName = reasonName = null;
         tlp = null;
         has = 0;
+        fields = 0;
         if (unknown != null) unknown.clear();
     }
 
@@ -71,20 +74,23 @@ final class Scratch {
 
     /**
      * Field {@code id} was given a value of kind {@code tok}: {@code n} for an INT, {@code str} for a STRING (for an
-     * INT, the number as written, which "reason" keeps). A value of the wrong kind marks the line F_BADTYPE; null
-     * leaves the field unset (an integer 0, a boolean false).
+     * INT, the number as written, which "reason" keeps). A value of the wrong kind marks the line F_BADTYPE, and so
+     * does null: events.schema.json allows null only inside the header's topology, which this does not read, and
+     * the agent writes none on an event line. A null "history" had turned a flight-recorder record into a live
+     * read and moved the trace's start before it (long run, seed 601 mutant 44812).
      */
     void value(int id, int tok, long n, String str) {
+        fields |= 1L << id;
         switch (KIND[id]) {
             case K_STR -> str(id, tok == STRING ? str : null, tok);
             case K_NUM -> {
                 if (tok == INT) has |= FLAG[id];
-                else if (tok != NULL) has |= F_BADTYPE;
+                else has |= F_BADTYPE;
                 num(id, tok == INT ? n : 0);
             }
             case K_BOOL -> {
                 if (tok == TRUE || tok == FALSE) has |= FLAG[id];
-                else if (tok != NULL) has |= F_BADTYPE;
+                else has |= F_BADTYPE;
                 bool(id, tok == TRUE);
             }
             case K_REASON -> {
@@ -97,15 +103,15 @@ final class Scratch {
                     reason = str;
                 } else str(id, tok == STRING ? str : null, tok);
             }
-            default -> { // K_TLP: a list is read by the parser itself (JacksonLine); anything else is wrong or null
-                if (tok != NULL) has |= F_BADTYPE;
+            default -> { // K_TLP: a list is read by the parser itself (JacksonLine); anything else is wrong
+                has |= F_BADTYPE;
                 tlp = null;
             }
         }
     }
 
     private void str(int id, String v, int tok) {
-        if (tok != STRING && tok != NULL) has |= F_BADTYPE;
+        if (tok != STRING) has |= F_BADTYPE;
         switch (id) {
             case 0 -> type = v;
             case 5 -> comm = v;

@@ -250,6 +250,12 @@ public final class TraceReader implements LineSplitter.Lines {
             events.historyDump();
             newestHistory = Long.MIN_VALUE;
             out.historyDump();
+        } else {
+            Event.Gap refused = events.refuse(t, lineNo, maxTs, segmentStartNs);
+            if (refused != null) {
+                out.event(refused);
+                return;
+            }
         }
         eventsInSegment++;
         totalEvents++;
@@ -353,7 +359,7 @@ public final class TraceReader implements LineSplitter.Lines {
         newestEvent = Long.MIN_VALUE;
         newestHistory = Long.MIN_VALUE;
         segmentStartNs = h.monoNs();
-        events.newSegment(h.kernel());
+        events.newSegment(h.kernel(), h.topology());
         if (firstHeader == null) firstHeader = h;
         out.header(h);
         if (!bad.isEmpty()) {

@@ -60,6 +60,15 @@ class ChartRenderTest {
     }
 
     @Test
+    void chartBenchsFloorDrawsTheSameEpisode() throws Exception {
+        BufferedImage img = ImageIO.read(new ByteArrayInputStream(ChartFloor.png(Scenarios.stalled().analyze().only())));
+        assertEquals(1200, img.getWidth());
+        assertEquals(600, img.getHeight());
+        assertTrue(racePixels(img) > 2_000, "the raced access bar and the race sentences in vermillion");
+        assertEquals(0, racePixels(ImageIO.read(new ByteArrayInputStream(ChartFloor.png(Scenarios.fatalQuiet().analyze().only())))));
+    }
+
+    @Test
     void everyScenarioRenders() throws Exception {
         for (Map.Entry<String, Tr> s : Scenarios.all().entrySet()) {
             for (AnalyzedEpisode a : s.getValue().analyze().episodes()) {

@@ -75,7 +75,12 @@ final class FuzzDomain {
 
     private static long size(String line) {
         String s = group(SIZE, line);
-        return s == null ? -1 : Long.parseLong(s);
+        if (s == null) return -1;
+        try {
+            return Long.parseLong(s);
+        } catch (NumberFormatException beyond64Bits) { // the mutator's extreme numbers: no size a field allows
+            return -1;
+        }
     }
 
     private static String group(Pattern p, String line) {
