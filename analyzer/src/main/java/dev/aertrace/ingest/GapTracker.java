@@ -98,6 +98,9 @@ public final class GapTracker implements TraceListener {
      */
     public static final long PLAUSIBLE_LATE_NS = 1_000_000_000L;
 
+    /** The segment's trace-start gap, narrowed to the oldest early event. */
+    private GapLedger.Entry start;
+
     /** The jump gap being widened while events keep arriving that far back; null after an in-order stretch. */
     private GapLedger.Entry jump;
 
@@ -124,6 +127,7 @@ public final class GapTracker implements TraceListener {
         lastCpu = -2;
         lastWasLost = false;
         sawEvent = false;
+        start = null;
         maxTs = Long.MIN_VALUE;
         footer = false;
         pending.clear();
@@ -147,8 +151,14 @@ public final class GapTracker implements TraceListener {
         long ts = e.ts();
         if (!sawEvent) {
             sawEvent = true;
-            ledger.add(TraceGap.Kind.TRACE_START, null, Long.MIN_VALUE, ts - 1, e.line(), 0, e.line(), 0,
+            start = ledger.add(TraceGap.Kind.TRACE_START, null, Long.MIN_VALUE, ts - 1, e.line(), 0, e.line(), 0,
                     "before the first event");
+        } else if (start != null && ts <= start.to && ledger.holds(start) && start.to - ts < PLAUSIBLE_LATE_NS) {
+            // The agent was recording at every event's time: the start is before the oldest early event, not the
+            // first line (another CPU's records may come first). Two early lines swapped made one slice's episode
+            // confident and the other's tentative (long run, seed 602 mutant 36965).
+            start.to = ts - 1;
+            start.toLine = e.line();
         }
         if (c != lastCpu) { // a new block of this CPU's records starts
             beforeBlock2[c] = beforeBlock1[c];

@@ -82,6 +82,30 @@ final class LineRules {
     private static final Check CTX = s -> s.ctx == null ? "missing \"ctx\"" : null;
     private static final Check TLP_VALID = s -> (s.has & F_TLPVALID) == 0 ? "missing \"tlp_valid\"" : null;
     private static final Check IOCTL_NAME = s -> Strict.ioctlName(s.cmd, s.cmdName);
+
+    /**
+     * QEMU's RunState and ShutdownCause names, in enum order, as the agent maps them (agent encode.py
+     * QEMU_RUNSTATES, QEMU_SHUTDOWN_CAUSES): a name is written only for a number inside the list, and is that
+     * entry. One bit flipped in "internal-error" was printed by a confident vm-stopped (long run, seed 602
+     * mutant 24338).
+     */
+    static final List<String> QEMU_RUNSTATES = List.of("debug", "inmigrate", "internal-error", "io-error", "paused",
+            "postmigrate", "prelaunch", "finish-migrate", "restore-vm", "running", "save-vm", "shutdown", "suspended",
+            "watchdog", "guest-panicked", "colo");
+    static final List<String> QEMU_SHUTDOWN_CAUSES = List.of("none", "host-error", "host-qmp-quit",
+            "host-qmp-system-reset", "host-signal", "host-ui", "guest-shutdown", "guest-reset", "guest-panic",
+            "subsystem-reset", "snapshot-load");
+
+    private static String enumName(String what, List<String> names, long n, String name) {
+        if (n >= 0 && n < names.size()) {
+            if (name == null) return "missing \"" + what + "\" of " + n + " (" + names.get((int) n) + ")";
+            return name.equals(names.get((int) n)) ? null : what + " \"" + name + "\" is not " + n + "'s (" + names.get((int) n) + ")";
+        }
+        return name == null ? null : what + " \"" + name + "\" for " + n + ", which has no name";
+    }
+
+    private static final Check STATE_NAME = s -> enumName("state_name", QEMU_RUNSTATES, s.state, s.stateName);
+    private static final Check REASON_NAME = s -> enumName("reason_name", QEMU_SHUTDOWN_CAUSES, s.reasonNum, s.reasonName);
     private static final Check READ_VALUE = s -> !s.write && "config".equals(s.region) && s.size <= 4 && s.ret > 0
             && (s.has & F_VALUE) == 0 ? "missing \"value\" of a config read that returned data" : null;
 
@@ -180,7 +204,7 @@ final class LineRules {
         for (String t : List.of("qemu.config.enter", "qemu.config.exit", "qemu.region.enter", "qemu.region.exit"))
             TABLE.put(t, new Rule(COMMON | F_OFFSET | F_SIZE | F_WRITE, false, true, false, false, List.of(notHistory(t)), ERRNO_OR_INT));
         for (String t : List.of("qemu.vm_stop", "qemu.runstate"))
-            TABLE.put(t, new Rule(COMMON | F_STATE, false, true, false, false, List.of(notHistory(t)), ERRNO_OR_INT));
-        TABLE.put("qemu.system_reset", new Rule(COMMON | F_REASON_NUM, false, true, false, false, List.of(notHistory("qemu.system_reset")), ERRNO_OR_INT));
+            TABLE.put(t, new Rule(COMMON | F_STATE, false, true, false, false, List.of(notHistory(t), STATE_NAME), ERRNO_OR_INT));
+        TABLE.put("qemu.system_reset", new Rule(COMMON | F_REASON_NUM, false, true, false, false, List.of(notHistory("qemu.system_reset"), REASON_NAME), ERRNO_OR_INT));
     }
 }

@@ -45,6 +45,20 @@ class FieldSetsTest {
         assertEquals(bySchema, byReader);
     }
 
+    /** The QEMU enum names the reader checks are the agent's own lists (agent/aertrace_agent/encode.py). */
+    @Test
+    void theQemuNamesAreTheAgents() throws Exception {
+        String py = java.nio.file.Files.readString(java.nio.file.Path.of("../agent/aertrace_agent/encode.py"));
+        for (var e : Map.of("QEMU_RUNSTATES", LineRules.QEMU_RUNSTATES, "QEMU_SHUTDOWN_CAUSES", LineRules.QEMU_SHUTDOWN_CAUSES).entrySet()) {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile(e.getKey() + " = \\[([^\\]]*)\\]").matcher(py);
+            assertTrue(m.find(), e.getKey() + " in encode.py");
+            List<String> names = new ArrayList<>();
+            java.util.regex.Matcher q = java.util.regex.Pattern.compile("\"([^\"]*)\"").matcher(m.group(1));
+            while (q.find()) names.add(q.group(1));
+            assertEquals(names, e.getValue(), e.getKey());
+        }
+    }
+
     /** The access-during-reset scenario with its first user read's line rewritten from {@code from} to {@code to}. */
     private static Tr.Result readRewritten(String from, String to, int[] at) {
         Tr t = Scenarios.accessDuringReset();
