@@ -34,6 +34,9 @@ public final class JsonReport implements ReportSink {
     public static final int MAX_WINDOW_ACCESSES = 1000;
 
     private final JsonGenerator g;
+    /** Where {@link #g} writes; rendered episodes are copied here after the generator wrote their separator. */
+    private final OutputStream out;
+    private final boolean pretty;
     /** Every access of every episode (the version-2 report), or only the evidence and the race window's. */
     private final boolean allAccesses;
 
@@ -50,6 +53,8 @@ public final class JsonReport implements ReportSink {
      */
     public JsonReport(OutputStream out, boolean pretty, boolean allAccesses) {
         this.allAccesses = allAccesses;
+        this.out = out;
+        this.pretty = pretty;
         try {
             g = new JsonFactory().createGenerator(out, JsonEncoding.UTF8);
             g.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
@@ -68,6 +73,48 @@ public final class JsonReport implements ReportSink {
         try {
             writeEpisode(a);
             g.flush();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** An episode writer over another generator: no document around it. */
+    private JsonReport(JsonGenerator g, boolean allAccesses) {
+        this.g = g;
+        this.out = null;
+        this.pretty = false;
+        this.allAccesses = allAccesses;
+    }
+
+    /** Only compact: a pretty episode's indentation depends on where in the document it is written. */
+    @Override
+    public boolean renders() { return !pretty; }
+
+    /** The episode as {@link #episode} writes it in a compact document: an object at the root of a generator of its own. */
+    @Override
+    public Rendered render(AnalyzedEpisode a) {
+        if (pretty) return null;
+        java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream(8192);
+        try (JsonGenerator sub = new JsonFactory().createGenerator(buf, JsonEncoding.UTF8)) {
+            new JsonReport(sub, allAccesses).writeEpisode(a);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return new Rendered.Bytes(buf.toByteArray());
+    }
+
+    /**
+     * An empty raw value makes the generator write the array's separator (a comma after the first episode) and
+     * count a value, as {@link #writeEpisode} would; the episode's own bytes then go straight to the stream.
+     */
+    @Override
+    public void write(Rendered r) {
+        if (pretty || !(r instanceof Rendered.Bytes b)) throw new IllegalArgumentException("not a compact JSON episode: " + r);
+        try {
+            g.writeRawValue("");
+            g.flush();
+            out.write(b.bytes());
+            out.flush();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
