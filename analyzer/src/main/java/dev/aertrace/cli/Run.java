@@ -3,6 +3,7 @@ package dev.aertrace.cli;
 import dev.aertrace.ingest.SourceReport;
 import dev.aertrace.kernellog.KernelLogs;
 import dev.aertrace.kernellog.PostMortem;
+import dev.aertrace.kernellog.PostMortem;
 import dev.aertrace.pipeline.Analyzer;
 import dev.aertrace.report.ReportSink;
 import dev.aertrace.report.Totals;
@@ -67,6 +68,8 @@ final class Run {
     }
 
     private final java.util.Set<String> prescanned = new java.util.HashSet<>();
+    /** Set by {@link #files}: whether other threads hand on rendered episodes (else whole ones). */
+    private boolean renderAhead;
 
     /**
      * QEMU/libvirt logs among the files are read first, whatever their place on the command line, so every
@@ -121,6 +124,9 @@ final class Run {
     void files(java.util.List<String> traces, int jobs) throws java.io.IOException {
         java.util.List<java.util.concurrent.Future<Buffered>> ahead = new java.util.ArrayList<>();
         for (int i = 0; i < traces.size(); i++) ahead.add(null);
+        // A QEMU log read in order (stdin, a FIFO) may decorate the episodes after it: only when every QEMU log was
+        // prescanned can other threads decorate and write episodes ahead.
+        renderAhead = sink.renders() && traces.stream().allMatch(t -> !t.equals("-") && java.nio.file.Files.isRegularFile(java.nio.file.Path.of(t)));
         java.util.concurrent.ExecutorService pool = jobs > 1 && traces.size() > 1
                 ? java.util.concurrent.Executors.newFixedThreadPool(Math.min(jobs, traces.size()), r -> {
                     Thread t = new Thread(r, "aertrace-input");
@@ -159,8 +165,12 @@ final class Run {
         }
     }
 
-    /** A trace file's analysis, done on another thread: its episodes and report, and its realtime offset. */
-    private record Buffered(java.util.List<dev.aertrace.race.AnalyzedEpisode> episodes, SourceReport report, Long offset) {}
+    /**
+     * A trace file's analysis, done on another thread: its episodes (whole, or rendered ahead), its report and its
+     * realtime offset.
+     */
+    private record Buffered(java.util.List<dev.aertrace.race.AnalyzedEpisode> episodes, java.util.List<Done> done,
+                            SourceReport report, Long offset) {}
 
     /** A future for a regular trace file not yet read; null for anything read on this thread. */
     private java.util.concurrent.Future<Buffered> submit(java.util.concurrent.ExecutorService pool, String t) throws java.io.IOException {
@@ -173,12 +183,26 @@ final class Run {
             if (KernelLogs.sniff(b) != KernelLogs.Kind.TRACE) return null;
             offset = KernelLogs.traceRealtimeOffset(b);
         }
+        if (renderAhead) return pool.submit(() -> {
+            java.util.List<Done> done = new java.util.ArrayList<>();
+            SourceReport r = analyzer.analyze(t, () -> java.nio.file.Files.newInputStream(path), ep -> {
+                dev.aertrace.race.AnalyzedEpisode d = logs.decorate(ep, offset, false);
+                // No file has more written episodes than a whole run does: past that, counts are all that is needed.
+                done.add(new Done(PostMortem.Traced.of(d), d.outcome(), d.verdicts(),
+                        done.size() < Totals.MAX_REPORTED ? sink.render(d) : null));
+            });
+            return new Buffered(java.util.List.of(), done, r, offset);
+        });
         return pool.submit(() -> {
             java.util.List<dev.aertrace.race.AnalyzedEpisode> eps = new java.util.ArrayList<>();
             SourceReport r = analyzer.analyze(t, () -> java.nio.file.Files.newInputStream(path), eps::add);
-            return new Buffered(eps, r, offset);
+            return new Buffered(eps, java.util.List.of(), r, offset);
         });
     }
+
+    /** A trace file's episode, analysed, decorated and written ahead on another thread: what is left to do in order. */
+    private record Done(PostMortem.Traced key, dev.aertrace.race.Outcome outcome, java.util.List<dev.aertrace.race.Verdict> verdicts,
+                        ReportSink.Rendered out) {}
 
     private static Buffered await(java.util.concurrent.Future<Buffered> f) throws java.io.IOException {
         try {
@@ -200,6 +224,12 @@ final class Run {
         for (dev.aertrace.race.AnalyzedEpisode ep : b.episodes()) {
             logs.traced(ep);
             episode(logs.decorate(ep, b.offset(), false));
+        }
+        for (Done d : b.done()) {
+            logs.traced(d.key());
+            if (!totals.report(d.outcome(), d.verdicts())) continue;
+            if (d.out() == null) throw new IllegalStateException("episode " + d.key().id() + " of " + d.key().source() + " was not rendered");
+            sink.write(d.out());
         }
         logs.tracedSource(b.report());
         totals.add(b.report());

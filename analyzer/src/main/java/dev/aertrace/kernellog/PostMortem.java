@@ -75,6 +75,7 @@ public final class PostMortem {
     /**
      * Adds a {@code vm-stopped} verdict when a QEMU log has the vfio error notification for a device of the episode
      * inside it: both placed on the host's wall clock ({@code realtimeOffset}: wall minus the episode's clock).
+     * Safe on several threads once every QEMU log is read (they only read the notifications then).
      */
     public AnalyzedEpisode decorate(AnalyzedEpisode a, Long realtimeOffset, boolean fromLog) {
         if (notifications.isEmpty()) return a;
@@ -131,13 +132,25 @@ public final class PostMortem {
         return a;
     }
 
-    private final java.util.Set<String> unplaced = new java.util.TreeSet<>();
+    /** Sorted, so the order threads add to it in does not show; {@link #decorate} runs on several threads. */
+    private final java.util.Set<String> unplaced = new java.util.concurrent.ConcurrentSkipListSet<>();
 
     /** A traced episode, to join log episodes against. */
     public void traced(AnalyzedEpisode a) {
-        Episode ep = a.episode();
+        traced(Traced.of(a));
+    }
+
+    /** What {@link #traced} keeps of an episode; made on the thread that analysed it, passed on in order. */
+    public record Traced(String source, String device, Integer severity, long start, String kernel, String host, int id) {
+        public static Traced of(AnalyzedEpisode a) {
+            Episode ep = a.episode();
+            return new Traced(ep.source(), ep.device(), ep.severity(), ep.start(), ep.kernel(), ep.host(), ep.id());
+        }
+    }
+
+    public void traced(Traced t) {
         if (traced.size() < MAX_HELD)
-            traced.add(new TraceEp(ep.source(), ep.device(), ep.severity(), ep.start(), ep.kernel(), ep.host(), pending, ep.id()));
+            traced.add(new TraceEp(t.source(), t.device(), t.severity(), t.start(), t.kernel(), t.host(), pending, t.id()));
     }
 
     /** The trace whose episodes were just passed to {@link #traced} is done; its header gives the clock offset. */

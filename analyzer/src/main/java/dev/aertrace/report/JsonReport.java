@@ -4,7 +4,6 @@ import com.fasterxml.jackson.core.JsonEncoding;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import dev.aertrace.ingest.Event;
-import dev.aertrace.ingest.Issue;
 import dev.aertrace.ingest.SourceReport;
 import dev.aertrace.ingest.TraceGap;
 import dev.aertrace.race.AnalyzedEpisode;
@@ -20,7 +19,6 @@ import dev.aertrace.timeline.Phase;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
-import java.util.Map;
 
 /**
  * The machine-readable report, written as a stream (episodes first, as they close) so memory stays bounded.
@@ -34,6 +32,9 @@ public final class JsonReport implements ReportSink {
     public static final int MAX_WINDOW_ACCESSES = 1000;
 
     private final JsonGenerator g;
+    /** Where {@link #g} writes; rendered episodes are copied here after the generator wrote their separator. */
+    private final OutputStream out;
+    private final boolean pretty;
     /** Every access of every episode (the version-2 report), or only the evidence and the race window's. */
     private final boolean allAccesses;
 
@@ -50,6 +51,8 @@ public final class JsonReport implements ReportSink {
      */
     public JsonReport(OutputStream out, boolean pretty, boolean allAccesses) {
         this.allAccesses = allAccesses;
+        this.out = out;
+        this.pretty = pretty;
         try {
             g = new JsonFactory().createGenerator(out, JsonEncoding.UTF8);
             g.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
@@ -68,6 +71,48 @@ public final class JsonReport implements ReportSink {
         try {
             writeEpisode(a);
             g.flush();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** An episode writer over another generator: no document around it. */
+    private JsonReport(JsonGenerator g, boolean allAccesses) {
+        this.g = g;
+        this.out = null;
+        this.pretty = false;
+        this.allAccesses = allAccesses;
+    }
+
+    /** Only compact: a pretty episode's indentation depends on where in the document it is written. */
+    @Override
+    public boolean renders() { return !pretty; }
+
+    /** The episode as {@link #episode} writes it in a compact document: an object at the root of a generator of its own. */
+    @Override
+    public Rendered render(AnalyzedEpisode a) {
+        if (pretty) return null;
+        java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream(8192);
+        try (JsonGenerator sub = new JsonFactory().createGenerator(buf, JsonEncoding.UTF8)) {
+            new JsonReport(sub, allAccesses).writeEpisode(a);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return new Rendered.Bytes(buf.toByteArray());
+    }
+
+    /**
+     * An empty raw value makes the generator write the array's separator (a comma after the first episode) and
+     * count a value, as {@link #writeEpisode} would; the episode's own bytes then go straight to the stream.
+     */
+    @Override
+    public void write(Rendered r) {
+        if (pretty || !(r instanceof Rendered.Bytes b)) throw new IllegalArgumentException("not a compact JSON episode: " + r);
+        try {
+            g.writeRawValue("");
+            g.flush();
+            out.write(b.bytes());
+            out.flush();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -281,73 +326,20 @@ public final class JsonReport implements ReportSink {
         sources.add(r);
     }
 
-    private void writeSource(SourceReport r) {
-        try {
-            g.writeStartObject();
-            g.writeStringField("source", r.source());
-            g.writeNumberField("lines", r.lines());
-            g.writeNumberField("events", r.events());
-            g.writeNumberField("lost_events", r.lostEvents());
-            g.writeNumberField("segments", r.segments());
-            if (r.header() != null) {
-                g.writeObjectFieldStart("header");
-                g.writeNumberField("schema_version", r.header().schemaVersion());
-                g.writeStringField("agent", r.header().agent());
-                g.writeStringField("host", r.header().host());
-                g.writeStringField("kernel", r.header().kernel());
-                g.writeStringField("boot_id", r.header().bootId());
-                g.writeEndObject();
-            } else g.writeNullField("header");
-            if (r.footer() != null) {
-                g.writeObjectFieldStart("footer");
-                g.writeNumberField("events", r.footer().events());
-                g.writeNumberField("lost", r.footer().lost());
-                g.writeStringField("reason", r.footer().reason());
-                g.writeNumberField("line", r.footer().line());
-                g.writeEndObject();
-            } else g.writeNullField("footer");
-            counts("events_by_type", r.eventsByType());
-            counts("unknown_types", r.unknownTypes());
-            counts("unknown_fields", r.unknownFields());
-            g.writeArrayFieldStart("issues");
-            for (Issue i : r.issues()) {
-                g.writeStartObject();
-                g.writeStringField("kind", i.kind().id());
-                g.writeNumberField("count", i.count());
-                g.writeArrayFieldStart("lines");
-                for (Long l : i.lines()) g.writeNumber(l);
-                g.writeEndArray();
-                g.writeStringField("meaning", i.kind().meaning);
-                g.writeStringField("detail", i.detail());
-                g.writeEndObject();
-            }
-            g.writeEndArray();
-            g.writeEndObject();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
-    private void counts(String name, Map<String, Long> m) throws IOException {
-        g.writeObjectFieldStart(name);
-        for (Map.Entry<String, Long> e : new java.util.TreeMap<>(m).entrySet()) g.writeNumberField(e.getKey(), e.getValue());
-        g.writeEndObject();
-    }
-
     @Override
     public void finish(Totals t) {
         try {
             g.writeEndArray();
             g.writeArrayFieldStart("sources");
-            for (SourceReport r : sources) writeSource(r);
+            for (SourceReport r : sources) JsonSummary.source(g, r);
             g.writeEndArray();
             g.writeObjectFieldStart("summary");
             g.writeNumberField("episodes", t.episodes);
             g.writeNumberField("events", t.events);
             g.writeBooleanField("input_gaps", t.inputGaps);
             if (t.unreported > 0) g.writeNumberField("unreported_episodes", t.unreported); // past Totals.MAX_REPORTED
-            counts("outcomes", outcomeCounts(t));
-            counts("verdicts", t.verdicts);
+            JsonSummary.counts(g, "outcomes", JsonSummary.outcomeCounts(t));
+            JsonSummary.counts(g, "verdicts", t.verdicts);
             g.writeEndObject();
             g.writeNumberField("exit_code", t.exitCode());
             g.writeEndObject();
@@ -356,11 +348,5 @@ public final class JsonReport implements ReportSink {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-    }
-
-    private static Map<String, Long> outcomeCounts(Totals t) {
-        Map<String, Long> m = new java.util.TreeMap<>();
-        t.outcomes.forEach((k, v) -> m.put(k.id(), v));
-        return m;
     }
 }

@@ -49,6 +49,28 @@ public final class TextReport implements ReportSink {
         out.flush();
     }
 
+    @Override
+    public boolean renders() { return true; }
+
+    /**
+     * What {@link #episode} prints, as characters: println is print plus the line separator, so printing this
+     * gives the same bytes in whatever charset the stream has.
+     */
+    @Override
+    public Rendered render(AnalyzedEpisode a) {
+        String nl = System.lineSeparator();
+        StringBuilder sb = new StringBuilder(4096);
+        for (String l : render(a, maxTimelineLines)) sb.append(l).append(nl);
+        return new Rendered.Text(sb.append(nl).toString());
+    }
+
+    @Override
+    public void write(Rendered r) {
+        if (!(r instanceof Rendered.Text t)) throw new IllegalArgumentException("not a text episode: " + r);
+        out.print(t.text());
+        out.flush();
+    }
+
     /** The kernel's return value, flagged when the evidence says the recovery failed anyway. */
     private static String returned(AnalyzedEpisode a) {
         Integer r = a.episode().result();

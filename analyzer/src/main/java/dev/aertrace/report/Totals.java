@@ -38,16 +38,25 @@ public final class Totals {
 
     /** Counts {@code ep}; true when a report should write it in full. */
     public boolean report(AnalyzedEpisode ep) {
-        add(ep);
+        return report(ep.outcome(), ep.verdicts());
+    }
+
+    /** The same, for an episode of which only its outcome and verdicts were kept. */
+    public boolean report(Outcome outcome, java.util.List<Verdict> vs) {
+        add(outcome, vs);
         if (episodes <= MAX_REPORTED) return true;
         unreported++;
         return false;
     }
 
     public void add(AnalyzedEpisode ep) {
+        add(ep.outcome(), ep.verdicts());
+    }
+
+    private void add(Outcome outcome, java.util.List<Verdict> vs) {
         episodes++;
-        outcomes.merge(ep.outcome(), 1L, Long::sum);
-        for (Verdict v : ep.verdicts()) verdicts.merge(v.kind().id, 1L, Long::sum);
+        outcomes.merge(outcome, 1L, Long::sum);
+        for (Verdict v : vs) verdicts.merge(v.kind().id, 1L, Long::sum);
     }
 
     public void add(SourceReport r) {

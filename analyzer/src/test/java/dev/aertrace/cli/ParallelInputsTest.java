@@ -24,9 +24,36 @@ class ParallelInputsTest {
         }
         traces.add(1, traces.get(0)); // the same file twice
         assertTrue(traces.size() >= 8, traces.toString());
-        for (List<String> format : List.<List<String>>of(List.of(), List.of("--format", "json"))) {
+        for (List<String> format : FORMATS) {
             String one = run(format, "1", traces), four = run(format, "4", traces);
             assertEquals(one, four, "analyze " + format + " -j 4 differs from -j 1");
+        }
+    }
+
+    /** Text and compact JSON are written ahead by the threads, pretty JSON is not: all three must agree with -j 1. */
+    static final List<List<String>> FORMATS = List.of(List.of(), List.of("--format", "json"), List.of("--format", "json", "--pretty"));
+
+    /**
+     * A QEMU log given after the traces decorates a traced episode (vm-stopped, its unplaced notes): the threads
+     * that write episodes ahead decorate them too, and must do it as the one thread does.
+     */
+    @Test
+    void aQemuLogDecoratesEpisodesWrittenAhead(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        long[] t = dev.aertrace.kernellog.QemuLogTest.traceErrorAndOffset();
+        Path placed = tmp.resolve("vm1.log"), unplaced = tmp.resolve("vm2.log");
+        Files.writeString(placed, dev.aertrace.kernellog.QemuLogTest.qemuLog(t[0] + t[1] + 1_000_000L, "0000:01:00.0"));
+        // QEMU without -msg timestamp=on: a notification that cannot be placed, named in a sorted note whichever
+        // thread found it
+        Files.writeString(unplaced, dev.aertrace.kernellog.QemuLogTest.qemuLog(t[0] + t[1], "0000:01:00.0")
+                .replaceAll("(?m)^\\d{4}-\\d\\d-\\d\\dT\\S*Z ", ""));
+        List<String> traces = new ArrayList<>(List.of("../testdata/lab/kmsg/6.1/fatal-race.jsonl.gz",
+                "../testdata/lab/6.1/fatal-race.jsonl.gz", "../testdata/lab/kmsg/6.1/fatal-race.jsonl.gz",
+                "../testdata/lab/6.1/nonfatal.jsonl.gz", placed.toString(), unplaced.toString()));
+        for (List<String> format : FORMATS) {
+            String one = run(format, "1", traces), three = run(format, "3", traces);
+            assertTrue(one.contains("vfio_err_notifier_handler(0000:01:00.0) at"), format + ": the QEMU log joined nothing\n" + one);
+            assertTrue(one.contains(unplaced + " line 4"), format + ": no unplaced note\n" + one);
+            assertEquals(one, three, "analyze " + format + " -j 3 differs from -j 1");
         }
     }
 

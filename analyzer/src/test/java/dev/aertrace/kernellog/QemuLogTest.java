@@ -21,11 +21,11 @@ import static org.junit.jupiter.api.Assertions.*;
  * "-msg timestamp=on" ISO 8601 UTC stamp libvirt enables, and libvirt's "starting up" line; the episodes they are
  * joined to are real (testdata/lab/kmsg/6.1/fatal-race: the trace and the kernel log of the same boot).
  */
-class QemuLogTest {
+public class QemuLogTest {
     static final Path FR = KernelLogLabTest.LAB.resolve("kmsg/6.1/fatal-race.jsonl.gz");
     @TempDir Path tmp;
 
-    static String qemuLog(long realtimeNs, String dev) {
+    public static String qemuLog(long realtimeNs, String dev) {
         // QEMU's real_time_iso8601(): 2026-12-01T22:44:31.123456Z
         String iso = java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'")
                 .withZone(java.time.ZoneOffset.UTC).format(Instant.ofEpochSecond(0, realtimeNs));
@@ -39,7 +39,7 @@ class QemuLogTest {
     }
 
     /** The real trace's first error, its header's wall-minus-monotonic offset. */
-    static long[] traceErrorAndOffset() throws Exception {
+    public static long[] traceErrorAndOffset() throws Exception {
         List<AnalyzedEpisode> eps = KernelLogLabTest.trace(FR);
         try (InputStream in = Files.newInputStream(FR); var b = KernelLogs.open(in)) {
             return new long[] {eps.get(0).episode().start(), KernelLogs.traceRealtimeOffset(b)};
