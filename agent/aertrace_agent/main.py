@@ -576,8 +576,8 @@ class Agent(object):
     def next_bench_mode(self):
         """Benches only (BENCH_MODES compiled in, agent/bench/cost.sh): the mode for the phase about to start, read
         from the file AERTRACE_BENCH_MODE_FILE names (bit 0 = vfio.rw's entry program returns at once, bit 1 = its
-        exit program does; 0 if the file is missing) and written to the programs' bench_mode map; None without
-        BENCH_MODES."""
+        exit program does, bit 2 = neither reads the clock; 0 if the file is missing) and written to the programs'
+        bench_mode map; None without BENCH_MODES."""
         if "BENCH_MODES" not in self.defines:
             return None
         try:

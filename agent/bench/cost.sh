@@ -133,7 +133,8 @@ for i in $INTERVALS; do
         kill -USR1 $a; pauses=$((pauses + 1)); wait_err "vfio.rw detached" $pauses
         sleep 1; abmark; sleep "$AB_SECS"; abmark; rn=$rate; mn=$marks
         # AB_MODES (flat out only; needs AERTRACE_BENCH_DEFINES=BENCH_MODES): round k's "with" phase runs the k-th
-        # mode of the list, cyclically (cost_report.py: 0 full programs, 1 entry empty, 2 exit empty, 3 both empty)
+        # mode of the list, cyclically (cost_report.py: 0 full programs, 1 entry empty, 2 exit empty, 3 both empty,
+        # 4 no clock readings: each access keeps its task's last entry time)
         if [ "$i" = 0 ] && [ -n "${AB_MODES:-}" ]; then
             set -- $AB_MODES; shift $(( (k - 1) % $# )); echo "$1" >"$OUT/.bench-mode"
         else
@@ -152,7 +153,8 @@ for i in $INTERVALS; do
     wait $p
     sleep 3
 done
-for i in $INTERVALS; do
+# AGENT_PHASES=0: no whole phases with the agent (their open-time live window leaves a backlog to write at stop)
+for i in $([ "${AGENT_PHASES:-1}" = 1 ] && echo $INTERVALS); do
     t0=$(mono)
     c0=$(cpu_ticks $a)
     r=$(user_rate "$i" "$OUT/cost-agent-$i.log" agent)

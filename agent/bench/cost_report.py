@@ -14,7 +14,7 @@ import sys
 
 SETTLE = 2 * 10**9
 # cost.sh's bench modes (AERTRACE_BENCH_MODES): which of vfio.rw's programs returned at once in a "with" phase
-MODES = {0: "full programs", 1: "entry empty", 2: "exit empty", 3: "both empty"}
+MODES = {0: "full programs", 1: "entry empty", 2: "exit empty", 3: "both empty", 4: "no clock readings"}
 
 
 def median(xs):

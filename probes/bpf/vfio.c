@@ -359,6 +359,21 @@ static __always_inline void rw_enter_live(void *ctx, u32 dev, u32 write, u64 buf
     SUBMIT_ACCESS_QUIET(ctx, &e);
 }
 
+#ifdef BENCH_MODES
+/* agent/bench/cost.sh's A/B with AERTRACE_BENCH_MODES: the agent sets this at each re-attach, so one boot (one
+ * compile) measures the parts of the per-access cost: bit 0 = the entry program returns at once, bit 1 = the
+ * exit program does; bit 2 = both take no clock reading (each access keeps the task's last entry
+ * time: what the two bpf_ktime_get_ns cost). Never compiled into a recording agent. */
+BPF_ARRAY(bench_mode, u32, 1);
+static __always_inline int bench_skip(u32 bit)
+{
+    u32 zero = 0;
+    u32 *m = bench_mode.lookup(&zero);
+
+    return m && (*m & bit);
+}
+#endif
+
 #if defined(TASK_STASH) && defined(VCACHE) && defined(HIST_N)
 /* The task's pid/tid/comm are cached with its device (rw_exit takes them from here instead of two helper calls
  * per access, agent/README.md "where the per-access cost goes"): refreshed at every vfio open/close and every
@@ -403,6 +418,9 @@ static __always_inline int rw_enter_task(void *ctx, struct vstash_t *t, u32 writ
         return 0;
     }
     bpf_probe_read_kernel(&pos, sizeof(pos), ppos);
+#ifdef BENCH_MODES
+    if (!bench_skip(4) || !t->ts)
+#endif
     t->ts = bpf_ktime_get_ns();
     t->buf = buf;
     t->pos = pos;
@@ -426,19 +444,6 @@ static __always_inline int rw_enter_task(void *ctx, struct vstash_t *t, u32 writ
 }
 #endif
 
-#ifdef BENCH_MODES
-/* agent/bench/cost.sh's A/B with AERTRACE_BENCH_MODES: the agent sets this at each re-attach, so one boot (one
- * compile) measures the parts of the per-access cost: bit 0 = the entry program returns at once, bit 1 = the
- * exit program does. Never compiled into a recording agent. */
-BPF_ARRAY(bench_mode, u32, 1);
-static __always_inline int bench_skip(u32 bit)
-{
-    u32 zero = 0;
-    u32 *m = bench_mode.lookup(&zero);
-
-    return m && (*m & bit);
-}
-#endif
 
 /* Shared by the kprobe and the fentry variants: ctx is only passed on to SUBMIT. */
 static __always_inline int rw_enter(void *ctx, u32 write, void *vdev, u64 buf, u64 count, void *ppos)
@@ -575,6 +580,11 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
         st = rw_stash.lookup(&tid);
     if (!st)
         return 0;
+#ifdef BENCH_MODES
+    if (bench_skip(4) && st->ts)
+        now = st->ts;
+    else
+#endif
     now = bpf_ktime_get_ns();
     region = (u8)(st->pos >> VFIO_PCI_OFFSET_SHIFT);
     off = st->pos & ((1ULL << VFIO_PCI_OFFSET_SHIFT) - 1);
