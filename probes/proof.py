@@ -93,6 +93,23 @@ def evidence(event_name, attached_symbols):
 VARIANTS = {"ring buffer": lambda h: h.get("buffer") == "ring",
             "perf buffer": lambda h: h.get("buffer") == "perf" or "buffer" not in h,
             "fentry/fexit": lambda h: any(a.get("kind") in ("kfunc", "kretfunc") for a in h["probes"]["attached"])}
+# Rows about the agent itself (its buffers, its attach type, its history dump): these cite the newest
+# agent's trace and name its version, not the first file in alphabetical order (often an agent-0.1 trace).
+BY_AGENT = set(VARIANTS) | {"flight recorder history"}
+
+
+def agent_of(header):
+    """'agent 0.5.1' from the header's 'aertrace-agent 0.5.1'."""
+    return "agent " + (header.get("agent") or "?").split()[-1]
+
+
+def agent_version(header):
+    try:
+        return tuple(int(x) for x in (header.get("agent") or "").split()[-1].split("."))
+    except (ValueError, IndexError):
+        return ()
+
+
 VARIANT_WHY = {"ring buffer": "no committed trace recorded with the ring buffer",
                "perf buffer": "no committed trace recorded with perf buffers",
                "fentry/fexit": "not used: this suite's bcc cannot put fentry on a module function (< 0.31), kprobes instead"}
@@ -136,9 +153,17 @@ def table(repo=REPO):
             attached = [a["symbol"] for _, h, _ in parsed for a in h["probes"]["attached"] if a["event"] == n]
             missing = [m for _, h, _ in parsed for m in h["probes"]["missing"] if m["event"] == n]
             pred = evidence(n, attached)
-            proof = [p for p, h, lines in parsed if (n not in VARIANTS or VARIANTS[n](h)) and any(pred(d) for d in lines)]
-            if proof:
-                cells[n][k] = "proven: [%s](../%s)" % (os.path.basename(proof[0]).split(".")[0], proof[0])
+            proof = [(p, h) for p, h, lines in parsed
+                     if (n not in VARIANTS or VARIANTS[n](h)) and any(pred(d) for d in lines)]
+            if proof and n in BY_AGENT:
+                # how the agent runs: the newest agent's trace is the evidence that it still works; on a tie
+                # the default buffer's (ring) before another's
+                p, h = min(proof, key=lambda ph: (tuple(-x for x in agent_version(ph[1])),
+                                                  ph[1].get("buffer") != "ring", ph[0]))
+                cells[n][k] = "proven: [%s](../%s), %s" % (os.path.basename(p).split(".")[0], p, agent_of(h))
+            elif proof:
+                p = proof[0][0]
+                cells[n][k] = "proven: [%s](../%s)" % (os.path.basename(p).split(".")[0], p)
             elif missing and not attached:
                 cells[n][k] = "unavailable: " + missing[0]["reason"]
             elif n == "lost":
@@ -191,7 +216,8 @@ def unbacked_claims(table_text, repo=REPO):
         for k, cell in zip(KERNELS, cells[1:]):
             if not cell.startswith("proven:"):
                 continue
-            path = cell.split("](../", 1)[1].rstrip(")") if "](../" in cell else ""
+            path = cell.split("](../", 1)[1].split(")", 1)[0] if "](../" in cell else ""
+            claimed = cell.rsplit("), ", 1)[1] if "), agent " in cell else None
             full = os.path.join(repo, path)
             if not path or not os.path.exists(full):
                 bad.append("%s on %s: linked trace %r does not exist" % (name, k, path))
@@ -202,6 +228,8 @@ def unbacked_claims(table_text, repo=REPO):
             attached = [a["symbol"] for a in h["probes"]["attached"] if a["event"] == name]
             if (name in VARIANTS and not VARIANTS[name](h)) or not any(evidence(name, attached)(d) for d in lines):
                 bad.append("%s on %s: %s does not show it" % (name, k, path))
+            elif claimed is not None and claimed != agent_of(h):
+                bad.append("%s on %s: %s was recorded by %s, not %s" % (name, k, path, agent_of(h), claimed))
     return bad
 
 

@@ -85,6 +85,37 @@ class LabTracesTest(unittest.TestCase):
         # a fatal-race trace has no sysfs reset: claiming it proves pci_reset_function must fail
         wrong = head + "| `user_reset.pci_reset_function` | - | proven: [fatal-race](../%s) | - |" % fr
         self.assertEqual(len(proof.unbacked_claims(wrong)), 1)
+        # the agent version a variant cell names must be the linked trace's (fatal-race is agent 0.1.0)
+        ok = head + "| `perf buffer` | - | proven: [fatal-race](../%s), agent 0.1.0 | - |" % fr
+        self.assertEqual(proof.unbacked_claims(ok), [])
+        wrong = head + "| `perf buffer` | - | proven: [fatal-race](../%s), agent 0.5.1 | - |" % fr
+        self.assertEqual(len(proof.unbacked_claims(wrong)), 1)
+
+    def test_agent_rows_cite_the_newest_agents_trace(self):
+        """The buffer/attach/history rows are about the agent: an agent-0.1 trace that sorts first must not
+        stand for them when a newer agent's trace shows the same."""
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("proof", os.path.join(PROBES, "proof.py"))
+        proof = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(proof)
+        newest = {}
+        for path in TRACES:
+            with gzip.open(path, "rt") as f:
+                h = json.loads(f.readline())
+            k = os.path.basename(os.path.dirname(path))
+            newest[k] = max(newest.get(k, ()), proof.agent_version(h))
+        table = proof.table()
+        kernels = None
+        for line in table.splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if cells[0] == "logical event" and kernels is None:
+                kernels = [c.split()[0] for c in cells[1:]]
+            if cells[0] not in ("`ring buffer`", "`fentry/fexit`", "`flight recorder history`"):
+                continue
+            for k, cell in zip(kernels, cells[1:]):
+                if cell.startswith("proven:"):
+                    v = tuple(int(x) for x in cell.rsplit("agent ", 1)[1].split("."))
+                    self.assertEqual(v, newest[k], "%s on %s: %s" % (cells[0], k, cell))
 
     def test_readme_proof_table_matches_traces(self):
         r = subprocess.run([sys.executable, os.path.join(PROBES, "proof.py"), "--check",

@@ -91,7 +91,24 @@ final class LineScanner {
         if (id < 0) return -1;
         byte[] k = NAME_BYTES[id];
         int q = ks + k.length;
-        return q + 1 < end && b[q] == '"' && b[q + 1] == ':' && same(k, b, ks, k.length) ? id : -1;
+        if (q + 1 >= end) return -1;
+        // Most names with their closing quote and colon fit one little-endian word: one load and compare (the
+        // bytes past them in the buffer are masked off); the rest byte by byte.
+        if (k.length <= 6 && ks + 8 <= b.length)
+            return ((long) LineSplitter.LONGS.get(b, ks) & NAME_MASK[id]) == NAME_WORD[id] ? id : -1;
+        return b[q] == '"' && b[q + 1] == ':' && same(k, b, ks, k.length) ? id : -1;
+    }
+
+    /** For names of up to 6 bytes: the name, '"' and ':' as a little-endian word, and the mask of their bytes. */
+    private static final long[] NAME_WORD = new long[Scratch.NAMES.length], NAME_MASK = new long[Scratch.NAMES.length];
+
+    static {
+        for (int id = 0; id < NAME_BYTES.length; id++) {
+            byte[] k = (Scratch.NAMES[id] + "\":").getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            if (k.length > 8) continue;
+            for (int j = 0; j < k.length; j++) NAME_WORD[id] |= (k[j] & 0xffL) << (8 * j);
+            NAME_MASK[id] = k.length == 8 ? -1L : (1L << (8 * k.length)) - 1;
+        }
     }
 
     private static int key(byte[] b, int off, int len) {
@@ -119,13 +136,27 @@ final class LineScanner {
         if (i >= end) return -1;
         byte c = b[i];
         if (c == '"') {
-            int j = i + 1;
+            int v = i + 1;
+            byte[] k = lastBytes[id];
+            if (k != null) {
+                // The field's last value again (comm, dev, type... repeat line after line): its bytes passed the loop
+                // below when first read, so the loop would stop at the same quote; no byte loop and no hashing.
+                int q = v + k.length;
+                if (q < end && b[q] == '"' && same(k, b, v, k.length)) {
+                    s.value(id, Scratch.STRING, 0, lastString[id]);
+                    return q + 1;
+                }
+            }
+            int j = v;
             while (j < end && b[j] != '"') {
                 if (b[j] == '\\' || b[j] < 0x20) return -1; // escapes, control and non-ASCII bytes (negative)
                 j++;
             }
             if (j >= end) return -1;
-            s.value(id, Scratch.STRING, 0, strings.ascii(b, i + 1, j - i - 1));
+            String str = strings.ascii(b, v, j - v);
+            lastBytes[id] = strings.lastKey; // the cache's own copy (never changed, only replaced): no allocation
+            lastString[id] = str;
+            s.value(id, Scratch.STRING, 0, str);
             return j + 1;
         }
         if (c == '-' || (c >= '0' && c <= '9')) return number(b, i, end, id);
@@ -137,6 +168,10 @@ final class LineScanner {
         s.value(id, tok, 0, null);
         return next;
     }
+
+    /** Per field id: the bytes (null: none kept) and String of its last string value. */
+    private final byte[][] lastBytes = new byte[Scratch.NAMES.length][];
+    private final String[] lastString = new String[Scratch.NAMES.length];
 
     private static final byte[] TRUE = {'t', 'r', 'u', 'e'}, FALSE = {'f', 'a', 'l', 's', 'e'}, NULL = {'n', 'u', 'l', 'l'};
 

@@ -53,6 +53,25 @@ final class LineType {
 
     static String name(int code) { return NAMES[code]; }
 
+    /**
+     * A reader's recent types by identity (the scanner hands back one String per repeated value): the table's
+     * hashing and compare once per type instead of once per line. Fixed size; an unknown type's entry is as good
+     * as a new one (the same string gives the same decisions).
+     */
+    static final class Recent {
+        private final String[] keys = new String[16];
+        private final LineType[] values = new LineType[16];
+
+        LineType of(String type) {
+            int h = type.hashCode() & 15;
+            if (keys[h] == type) return values[h];
+            LineType t = LineType.of(type);
+            keys[h] = type;
+            values[h] = t;
+            return t;
+        }
+    }
+
     static LineType of(String type) {
         LineType t = KNOWN.get(type);
         return t != null ? t : new LineType(type, -1);

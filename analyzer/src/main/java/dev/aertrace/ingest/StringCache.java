@@ -30,16 +30,30 @@ final class StringCache {
 
     /** The same for ASCII bytes (the caller has checked every byte is below 0x80). */
     String ascii(byte[] buf, int off, int len) {
-        if (len > MAX_LEN) return new String(buf, off, len, java.nio.charset.StandardCharsets.ISO_8859_1);
-        if (len == 0) return "";
+        if (len > MAX_LEN) {
+            lastKey = null;
+            return new String(buf, off, len, java.nio.charset.StandardCharsets.ISO_8859_1);
+        }
+        if (len == 0) {
+            lastKey = EMPTY;
+            return "";
+        }
         int h = len * 31 + buf[off] * 7 + buf[off + len - 1] * 131 + buf[off + (len >> 1)] * 1031
                 + buf[off + (len >> 2)] * 8191 + buf[off + len - 1 - (len >> 2)] * 65599;
         int idx = (h ^ (h >>> 16)) & (SIZE - 1);
         byte[] k = byteKeys[idx];
-        if (k != null && LineScanner.same(k, buf, off, len)) return byteSlots[idx];
+        if (k != null && LineScanner.same(k, buf, off, len)) {
+            lastKey = k;
+            return byteSlots[idx];
+        }
         String s = new String(buf, off, len, java.nio.charset.StandardCharsets.ISO_8859_1);
         byteSlots[idx] = s;
-        byteKeys[idx] = java.util.Arrays.copyOfRange(buf, off, off + len);
+        byteKeys[idx] = lastKey = java.util.Arrays.copyOfRange(buf, off, off + len);
         return s;
     }
+
+    private static final byte[] EMPTY = {};
+
+    /** The bytes of the string {@link #ascii} returned last (its slot's key, not to be changed), or null if not cached. */
+    byte[] lastKey;
 }

@@ -50,6 +50,7 @@ public final class TraceReader implements LineSplitter.Lines {
     private final LineScanner scanner = new LineScanner(s, strings);
     private final JacksonLine jackson = new JacksonLine(s, strings);
     private final EventBuilder events;
+    private final LineType.Recent types = new LineType.Recent();
 
     public TraceReader(String source, Diagnostics diag, TraceListener out) {
         this.source = source;
@@ -169,7 +170,7 @@ public final class TraceReader implements LineSplitter.Lines {
 
     private void dispatch(byte[] b, int off, int len) {
         String type = s.type;
-        LineType t = LineType.of(type);
+        LineType t = types.of(type);
         if (t.header) {
             header(b, off, len);
             return;

@@ -26,9 +26,12 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /**
  * A real fatal race on 6.1 recorded by the agent's flight recorder (schema v2, the default) while the user read
- * config space flat out (testdata/lab/6.1/fatal-race-flat.jsonl.gz, re-created with
- * {@code lab/run fatal-race --kernel 6.1 --user-args '--interval-us 0'}): the accesses before the error come as
- * dumped history, everything from the error on streamed live.
+ * config space flat out (testdata/lab/6.1/fatal-race-flat.jsonl.gz: agent 0.5.1, the history copied into the ring
+ * by the trigger's program; recorded with {@code lab/run shell --kernel 6.1 -- sh -c 'INTERVAL=0
+ * NAME=fatal-race-flat AGENT_ARGS="--history 64 --tail-ms 200" sh agent/bench/fatal.sh'}): the accesses before the
+ * error come as dumped history, everything from the error on streamed live. Whether the user's last COMMAND read
+ * before the host's reset falls before the error (a history read) or after it (live) is the run's timing; this
+ * recording is one where it falls before, so the verdict's baseline must come from the history.
  */
 class RealFlightRecorderTest {
     static final Path FLAT = RealTraceTest.LAB.resolve("6.1/fatal-race-flat.jsonl.gz");
