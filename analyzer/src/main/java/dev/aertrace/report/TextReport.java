@@ -295,7 +295,8 @@ public final class TextReport implements ReportSink {
                     gap = true;
                     break;
                 }
-        String held = a.enter() == null ? " (enter not in trace)" : a.end() == null ? " (no exit)"
+        String held = a.unpaired() ? (a.enter() == null ? " (enter unpaired: gap)" : " (exit unpaired: gap)")
+                : a.enter() == null ? " (enter not in trace)" : a.end() == null ? " (no exit)"
                 : gap ? " (gap inside)" : a.end() - a.start() >= 10_000_000 ? " held " + dur(a.end() - a.start()) : "";
         boolean showRet = a.ret() != null && switch (a.kind()) {
             case IOCTL, USER_RESET -> true;

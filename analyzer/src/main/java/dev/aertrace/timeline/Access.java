@@ -11,15 +11,23 @@ import dev.aertrace.text.Phrases;
  * of the thread showed it, or a gap between enter and exit kept them from being paired): where it returned, and
  * what, is unknown — unlike an access still open when the trace ended. {@code endBy}: for such an access, the
  * latest it can have returned (the thread's next event: user operations do not nest on a thread); null when
- * nothing bounds it.
+ * nothing bounds it. {@code unpaired}: the missing enter or exit is in the trace, but a gap between the two (a loss,
+ * a late or unreadable stretch, a footer that does not add up) could hide other calls of the thread, so they
+ * were not made one access.
  */
 public record Access(Kind kind, String dev, int pid, int tid, String comm, long start, Long end,
                      String region, long offset, int size, Long value, Long ret, String name,
-                     Event enter, Event exit, boolean exitLost, Long endBy) {
+                     Event enter, Event exit, boolean exitLost, Long endBy, boolean unpaired) {
 
     public Access(Kind kind, String dev, int pid, int tid, String comm, long start, Long end, String region,
                   long offset, int size, Long value, Long ret, String name, Event enter, Event exit) {
-        this(kind, dev, pid, tid, comm, start, end, region, offset, size, value, ret, name, enter, exit, false, null);
+        this(kind, dev, pid, tid, comm, start, end, region, offset, size, value, ret, name, enter, exit, false, null, false);
+    }
+
+    /** This access, one half of an enter and exit kept apart by a gap between them. */
+    public Access asUnpaired() {
+        return new Access(kind, dev, pid, tid, comm, start, end, region, offset, size, value, ret, name, enter, exit, exitLost,
+                endBy, true);
     }
 
     /**
@@ -29,7 +37,7 @@ public record Access(Kind kind, String dev, int pid, int tid, String comm, long 
      */
     public Access lost(long by) {
         return new Access(kind, dev, pid, tid, comm, start, end, region, offset, size, value, ret, name, enter, exit, true,
-                Math.max(start, by));
+                Math.max(start, by), unpaired);
     }
 
     public enum Kind { CONFIG_READ, CONFIG_WRITE, BAR_READ, BAR_WRITE, IOCTL, USER_RESET, OPEN, CLOSE }

@@ -114,16 +114,30 @@ final class Pairing {
                 }
                 untrack(s.pop());
                 if (s.isEmpty()) stacks.remove(exit.tid());
-                if (!sameTask(o, exit) || (user || exit instanceof Event.UserResetExit) && acrossGap(o, exit)) {
+                if (!sameTask(o, exit)) {
                     missingExit(o, exit.ts(), exit.line());
                     break;
+                }
+                if ((user || exit instanceof Event.UserResetExit) && acrossGap(o, exit)) {
+                    missingExit(o, exit.ts(), exit.line(), o.type() + " on tid " + o.tid() + " not paired with its exit at line "
+                            + exit.line() + ": a gap between them could hide other calls of the thread", true);
+                    unmatchedExit(exit, exit.type() + " on tid " + exit.tid() + " not paired with its enter at line " + o.line()
+                            + ": a gap between them could hide other calls of the thread", " unpaired: a gap after its enter");
+                    refused = exit;
+                    return null;
                 }
                 return o;
             }
         }
-        unmatchedExit(exit, enterType);
+        unmatchedExit(exit, exit.type() + " on tid " + exit.tid() + " without " + enterType);
         return null;
     }
+
+    /** The last exit {@link #pop} kept apart from its enter because of a gap between them. */
+    private Event refused;
+
+    /** {@link #pop} found {@code exit}'s enter but kept them apart: a gap between them could hide other calls. */
+    boolean refused(Event exit) { return refused == exit; }
 
     /**
      * An enter and its exit are one task inside one call: the same process and the same name (a rename by exec or
@@ -143,16 +157,19 @@ final class Pairing {
         return st.ledger.holeBetween(enter.ts(), exit.ts());
     }
 
-    private void unmatchedExit(Event exit, String enterType) {
-        st.diag.issue(Issue.Kind.UNMATCHED_EXIT, exit.line(), exit.type() + " on tid " + exit.tid() + " without "
-                + enterType);
+    private void unmatchedExit(Event exit, String detail) {
+        unmatchedExit(exit, detail, " without its enter");
+    }
+
+    private void unmatchedExit(Event exit, String detail, String gapText) {
+        st.diag.issue(Issue.Kind.UNMATCHED_EXIT, exit.line(), detail);
         long[] last = st.lastByTid.get(exit.tid());
         long from = last != null && last[0] <= exit.ts() ? last[0] : Long.MIN_VALUE;
         // Inside a loss (or late/unreadable stretch) the loss already is the gap: one entry, not one per exit.
         // (Covering, not meeting: a late enter at ts -1 met the span, and the exit alone made a confident race.)
         if (!st.ledger.holeCovering(from, exit.ts())) st.ledger.add(TraceGap.Kind.UNMATCHED_EXIT, exit.common().cpu(), from, exit.ts(), exit.line(),
-                last != null ? last[1] : 0, exit.line(), 0, exit.type() + " on tid " + exit.tid() + " without its enter");
-        st.gapToEpisodes(new Event.Gap(exit.common(), Event.GapKind.INVALID_EVENT, exit.type() + " without its enter"), exit.tid(), exit.dev());
+                last != null ? last[1] : 0, exit.line(), 0, exit.type() + " on tid " + exit.tid() + gapText);
+        st.gapToEpisodes(new Event.Gap(exit.common(), Event.GapKind.INVALID_EVENT, exit.type() + gapText), exit.tid(), exit.dev());
     }
 
     private void evicted(Event enter, Event by) {
@@ -171,12 +188,17 @@ final class Pairing {
 
     /** An enter whose exit is not in the trace; {@code seenTs}/{@code seenLine}: the event that showed it. */
     private void missingExit(Event enter, long seenTs, long seenLine) {
-        st.diag.issue(Issue.Kind.MISSING_EXIT, enter.line(), enter.type() + " on tid " + enter.tid() + " never exited");
+        missingExit(enter, seenTs, seenLine, enter.type() + " on tid " + enter.tid() + " never exited", false);
+    }
+
+    private void missingExit(Event enter, long seenTs, long seenLine, String detail, boolean unpaired) {
+        st.diag.issue(Issue.Kind.MISSING_EXIT, enter.line(), detail);
+        String gapText = unpaired ? " unpaired: a gap before its exit" : " without its exit";
         if (!st.ledger.holeCovering(enter.ts(), Math.max(enter.ts(), seenTs))) st.ledger.add(TraceGap.Kind.MISSING_EXIT, enter.common().cpu(), enter.ts(), Math.max(enter.ts(), seenTs),
-                enter.line(), enter.line(), seenLine, 0, enter.type() + " on tid " + enter.tid() + " without its exit");
-        st.gapToEpisodes(new Event.Gap(enter.common(), Event.GapKind.INVALID_EVENT, enter.type() + " without its exit"), enter.tid(), enter.dev());
+                enter.line(), enter.line(), seenLine, 0, enter.type() + " on tid " + enter.tid() + gapText);
+        st.gapToEpisodes(new Event.Gap(enter.common(), Event.GapKind.INVALID_EVENT, enter.type() + gapText), enter.tid(), enter.dev());
         if (enter instanceof Event.RwEnter || enter instanceof Event.IoctlEnter || enter instanceof Event.UserResetEnter)
-            attribute.accept(Calls.access(enter, null).lost(seenTs));
+            attribute.accept(unpaired ? Calls.access(enter, null).lost(seenTs).asUnpaired() : Calls.access(enter, null).lost(seenTs));
     }
 
     private void track(Event e) {

@@ -172,7 +172,7 @@ public final class TimelineBuilder implements TraceListener {
 
     private void userExit(Event x) {
         Event enter = pairing.pop(x, Calls.pairType(x));
-        attribute(Calls.access(enter, x));
+        attribute(enter == null && pairing.refused(x) ? Calls.access(null, x).asUnpaired() : Calls.access(enter, x));
     }
 
     private void openClose(Event e, Access.Kind kind) {

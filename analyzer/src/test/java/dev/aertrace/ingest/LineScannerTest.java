@@ -69,6 +69,26 @@ class LineScannerTest {
         assertTrue(mutants >= 100_000 && declined > 1000, mutants + " mutants, " + declined + " declined");
     }
 
+    /** Integers of 1 to 18 digits read as Long.parseLong reads them; 19 digits and more, and a non-digit inside, are declined. */
+    @Test
+    void integersOfEveryLength() {
+        Random r = new Random(8);
+        Scratch s = new Scratch();
+        LineScanner scanner = new LineScanner(s, new StringCache());
+        for (int n = 0; n < 400_000; n++) {
+            int len = 1 + r.nextInt(20);
+            StringBuilder d = new StringBuilder(r.nextInt(4) == 0 ? "-" : "");
+            for (int i = 0; i < len; i++) d.append((char) ('0' + (i == 0 && len > 1 ? 1 + r.nextInt(9) : r.nextInt(10))));
+            if (n % 7 == 0) d.setCharAt(d.length() - 1 - r.nextInt(len), (char) ('/' + r.nextInt(2) * 11)); // '/' or ':'
+            byte[] line = ("{\"ts\":" + d + ",\"cpu\":1}").getBytes(StandardCharsets.ISO_8859_1);
+            s.reset();
+            boolean ok = scanner.scan(line, 0, line.length);
+            boolean valid = d.toString().matches("-?[0-9]{1,18}");
+            assertEquals(valid, ok, d.toString());
+            if (valid) assertEquals(Long.parseLong(d.toString()), s.ts, d.toString());
+        }
+    }
+
     private static final byte[] TAIL = "\":,}0123456789\"\":".getBytes(StandardCharsets.ISO_8859_1);
     private static final byte[] NOISE = "\"\\:,{}[]0123456789abcdefxyz-_. \u0001\u007f\u00ff".getBytes(StandardCharsets.ISO_8859_1);
 
