@@ -363,7 +363,9 @@ static __always_inline void rw_enter_live(void *ctx, u32 dev, u32 write, u64 buf
 /* agent/bench/cost.sh's A/B with AERTRACE_BENCH_MODES: the agent sets this at each re-attach, so one boot (one
  * compile) measures the parts of the per-access cost: bit 0 = the entry program returns at once, bit 1 = the
  * exit program does; bit 2 = both take no clock reading (each access keeps the task's last entry
- * time: what the two bpf_ktime_get_ns cost). Never compiled into a recording agent. */
+ * time: what the two bpf_ktime_get_ns cost). Bit 2 stops the clock for the live-window test too: a window armed
+ * during such a phase (a reader's open-time FLR) never ends for that task, and every access streams; cost.sh's A/B
+ * phases arm none. Never compiled into a recording agent. */
 BPF_ARRAY(bench_mode, u32, 1);
 static __always_inline int bench_skip(u32 bit)
 {
