@@ -3,7 +3,6 @@ package dev.aertrace.cli;
 import dev.aertrace.ingest.SourceReport;
 import dev.aertrace.kernellog.KernelLogs;
 import dev.aertrace.kernellog.PostMortem;
-import dev.aertrace.kernellog.PostMortem;
 import dev.aertrace.pipeline.Analyzer;
 import dev.aertrace.report.ReportSink;
 import dev.aertrace.report.Totals;

@@ -31,6 +31,9 @@ public final class JsonReport implements ReportSink {
     /** Accesses of the race window listed per episode by default (the evidence always is); the rest are counted. */
     public static final int MAX_WINDOW_ACCESSES = 1000;
 
+    /** Thread-safe once configured; one for the document and every episode rendered ahead on other threads. */
+    private static final JsonFactory FACTORY = new JsonFactory();
+
     private final JsonGenerator g;
     /** Where {@link #g} writes; rendered episodes are copied here after the generator wrote their separator. */
     private final OutputStream out;
@@ -54,7 +57,7 @@ public final class JsonReport implements ReportSink {
         this.out = out;
         this.pretty = pretty;
         try {
-            g = new JsonFactory().createGenerator(out, JsonEncoding.UTF8);
+            g = FACTORY.createGenerator(out, JsonEncoding.UTF8);
             g.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
             if (pretty) g.useDefaultPrettyPrinter();
             g.writeStartObject();
@@ -93,7 +96,7 @@ public final class JsonReport implements ReportSink {
     public Rendered render(AnalyzedEpisode a) {
         if (pretty) return null;
         java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream(8192);
-        try (JsonGenerator sub = new JsonFactory().createGenerator(buf, JsonEncoding.UTF8)) {
+        try (JsonGenerator sub = FACTORY.createGenerator(buf, JsonEncoding.UTF8)) {
             new JsonReport(sub, allAccesses).writeEpisode(a);
         } catch (IOException e) {
             throw new UncheckedIOException(e);

@@ -120,9 +120,9 @@ final class Pairing {
                 }
                 if ((user || exit instanceof Event.UserResetExit) && acrossGap(o, exit)) {
                     missingExit(o, exit.ts(), exit.line(), o.type() + " on tid " + o.tid() + " not paired with its exit at line "
-                            + exit.line() + ": a gap between them could hide other calls of the thread", true);
+                            + exit.line() + KEPT_APART, true);
                     unmatchedExit(exit, exit.type() + " on tid " + exit.tid() + " not paired with its enter at line " + o.line()
-                            + ": a gap between them could hide other calls of the thread", " unpaired: a gap after its enter");
+                            + KEPT_APART, " unpaired: a gap after its enter");
                     refused = exit;
                     return null;
                 }
@@ -132,6 +132,8 @@ final class Pairing {
         unmatchedExit(exit, exit.type() + " on tid " + exit.tid() + " without " + enterType);
         return null;
     }
+
+    private static final String KEPT_APART = ": a gap between them could hide other calls of the thread";
 
     /** The last exit {@link #pop} kept apart from its enter because of a gap between them. */
     private Event refused;
