@@ -162,6 +162,8 @@ public final class Analyzer {
 
         @Override public void history(Event e) { next.history(e); }
 
+        @Override public void wholeEnter(Event e) { next.wholeEnter(e); }
+
         @Override public void historyDump() { next.historyDump(); }
 
         @Override public void footer(TraceFooter f) { next.footer(f); }
