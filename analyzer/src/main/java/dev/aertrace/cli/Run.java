@@ -92,8 +92,8 @@ final class Run {
     }
 
     /**
-     * A regular file: a trace is read twice (docs/evidence.md: the first pass bounds every gap and measures
-     * lateness); anything else (kernel or QEMU log) goes the one-pass way.
+     * A regular file: a trace is analysed in two passes (docs/evidence.md: the first bounds every gap and measures
+     * lateness; the second replays the first one's reading); anything else (kernel or QEMU log) goes the one-pass way.
      */
     void file(String name, java.nio.file.Path path) throws java.io.IOException {
         if (prescanned.contains(name)) return;
