@@ -163,6 +163,8 @@ final class SpillBytes {
         try {
             Files.delete(path); // unlinked now: the open channel keeps it, and nothing is left if the JVM dies
             path = null;
+        } catch (java.nio.file.NoSuchFileException e) {
+            path = null; // the JDK's DELETE_ON_CLOSE unlinked it at open (Linux): never delete that name again
         } catch (IOException e) {
             // a system that cannot unlink an open file: DELETE_ON_CLOSE removes it at close()
         }
