@@ -17,6 +17,13 @@ static __always_inline int cfg_emit(struct pt_regs *ctx, u32 dev, u8 op, int wit
         e.ret = PT_REGS_RC(ctx) & 0xff;   /* bool */
         e.flags |= F_RET;
     }
+#ifdef HIST_N
+    /* held from a lock (or a trylock that got it) to its unlock: accesses entering meanwhile keep their entry record */
+    if (op == CFG_UNLOCK)
+        busy_add(dev, -1);
+    else if (op == CFG_LOCK || e.ret == 1)
+        busy_add(dev, 1);
+#endif
     SUBMIT(ctx, &e);
     return 0;
 }
