@@ -474,6 +474,13 @@ static __always_inline void ev_init(struct event *e, u16 type, u32 dev)
     u64 id = bpf_get_current_pid_tgid();
 
     __builtin_memset(e, 0, sizeof(*e));
+#ifdef HIST_N
+    /* type is a constant where this is inlined: only these programs keep the count (cfg_lock's op: cfglock.c). A
+     * begin counts before its ts is taken, so no access entering after that ts is written as one line (measured on
+     * 7.2 with the count after the ts: one read entered 16.8 us after a reset.enter's ts and was not split). */
+    if (type == EV_REC_ENTER || type == EV_RESET_ENTER || type == EV_URESET_ENTER)
+        busy_add(dev, 1);
+#endif
     e->ts = bpf_ktime_get_ns();
     e->pid = id >> 32;
     e->tid = (u32)id;
@@ -488,10 +495,7 @@ static __always_inline void ev_init(struct event *e, u16 type, u32 dev)
             e->flags |= F_SNAP;
         e->flags |= F_TRIGGER;
     }
-    /* type is a constant where this is inlined: only these programs keep the count (cfg_lock's op: cfglock.c) */
-    if (type == EV_REC_ENTER || type == EV_RESET_ENTER || type == EV_URESET_ENTER)
-        busy_add(dev, 1);
-    else if (type == EV_REC_EXIT || type == EV_RESET_EXIT || type == EV_URESET_EXIT)
+    if (type == EV_REC_EXIT || type == EV_RESET_EXIT || type == EV_URESET_EXIT)
         busy_add(dev, -1);
 #endif
 }
