@@ -122,6 +122,16 @@ public final class Tr {
         return ev("vfio.ioctl.exit", endUs, tid, dev, f + ",\"ret\":" + ret);
     }
 
+    /** A schema-v3 one-line access (vfio.rw), written as the agent does: at its return, in the file order of {@code endUs}. */
+    public Tr whole(double us, double endUs, int tid, String dev, int off, int size, long value) {
+        events++;
+        String comm = tid >= USER ? "vfio-user" : "kworker";
+        int pid = tid >= USER ? USER : tid;
+        return event(ns(endUs), "{\"type\":\"vfio.rw\",\"ts\":" + ns(us) + ",\"cpu\":1,\"pid\":" + pid + ",\"tid\":" + tid
+                + ",\"comm\":\"" + comm + "\",\"dev\":\"" + dev + "\",\"region\":\"config\",\"offset\":" + off + ",\"size\":" + size
+                + ",\"write\":false,\"value\":" + value + ",\"ret\":" + size + ",\"exit_ts\":" + ns(endUs) + "}");
+    }
+
     public Tr lost(double us, int cpu, long count) {
         events++;
         lost += count;

@@ -49,6 +49,7 @@ final class FieldSets {
         common("vfio.ioctl.enter", "cmd", "cmd_name");
         common("vfio.ioctl.exit", "cmd", "cmd_name", "ret");
         common("vfio.request", "count");
+        common("vfio.rw", "exit_ts", "history", "offset", "region", "ret", "size", "value", "write");
         common("vfio.rw.enter", "history", "offset", "region", "size", "value", "write");
         common("vfio.rw.exit", "history", "offset", "region", "ret", "size", "value", "write");
         for (String t : List.of("hotplug.unconfigure.exit", "pci.remove.enter", "pci.remove.exit", "vfio.close", "vfio.open",

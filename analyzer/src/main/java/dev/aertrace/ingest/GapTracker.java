@@ -141,6 +141,31 @@ public final class GapTracker implements TraceListener {
         out.event(e);
     }
 
+    /**
+     * A one-line access's enter: its line sits at its exit, which {@link #event} sees next, so it is no CPU's
+     * position and never late. But the agent was recording when the access entered (the exit program finds the
+     * enter's record), so the trace's start lies before it.
+     */
+    @Override
+    public void wholeEnter(Event e) {
+        started(e.ts(), e.line());
+        out.event(e);
+    }
+
+    private void started(long ts, long line) {
+        if (!sawEvent) {
+            sawEvent = true;
+            start = ledger.add(TraceGap.Kind.TRACE_START, null, Long.MIN_VALUE, ts - 1, line, 0, line, 0,
+                    "before the first event");
+        } else if (start != null && ts <= start.to && ledger.holds(start) && start.to - ts < PLAUSIBLE_LATE_NS) {
+            // The agent was recording at every event's time: the start is before the oldest early event, not the
+            // first line (another CPU's records may come first). Two early lines swapped made one slice's episode
+            // confident and the other's tentative (long run, seed 602 mutant 36965).
+            start.to = ts - 1;
+            start.toLine = line;
+        }
+    }
+
     private void seen(Event e) {
         if (historyMax != Long.MIN_VALUE) { // the dump ended: its records precede this event
             historyJump(e.ts(), e.line(), historyMax, historyMaxLine);
@@ -149,17 +174,7 @@ public final class GapTracker implements TraceListener {
         int c = slot(e.common().cpu());
         if (c >= lastTs.length) grow(c);
         long ts = e.ts();
-        if (!sawEvent) {
-            sawEvent = true;
-            start = ledger.add(TraceGap.Kind.TRACE_START, null, Long.MIN_VALUE, ts - 1, e.line(), 0, e.line(), 0,
-                    "before the first event");
-        } else if (start != null && ts <= start.to && ledger.holds(start) && start.to - ts < PLAUSIBLE_LATE_NS) {
-            // The agent was recording at every event's time: the start is before the oldest early event, not the
-            // first line (another CPU's records may come first). Two early lines swapped made one slice's episode
-            // confident and the other's tentative (long run, seed 602 mutant 36965).
-            start.to = ts - 1;
-            start.toLine = e.line();
-        }
+        started(ts, e.line());
         if (c != lastCpu) { // a new block of this CPU's records starts
             beforeBlock2[c] = beforeBlock1[c];
             lineBefore2[c] = lineBefore1[c];

@@ -188,6 +188,8 @@ final class LineRules {
         task("vfio.ioctl.exit", COMMON | F_CMD | F_RET, IOCTL_RET, IOCTL_NAME, notHistory("vfio.ioctl.exit"));
         task("vfio.rw.enter", COMMON | F_OFFSET | F_SIZE | F_WRITE, ERRNO_OR_INT, REGION);
         task("vfio.rw.exit", COMMON | F_OFFSET | F_SIZE | F_WRITE | F_RET, RW_RET, READ_VALUE, REGION);
+        // schema v3: one line for an access the agent saw whole (enter and exit); exit_ts checked with the values
+        task("vfio.rw", COMMON | F_OFFSET | F_SIZE | F_WRITE | F_RET | Scratch.F_EXIT_TS, RW_RET, READ_VALUE, REGION);
         task("vfio.open", COMMON, ERRNO_OR_INT, notHistory("vfio.open"));
         task("vfio.close", COMMON, ERRNO_OR_INT, notHistory("vfio.close"));
         task("cfg_lock", COMMON, TRYLOCK, TRYLOCK_RET, notHistory("cfg_lock"), OP);

@@ -18,6 +18,8 @@ final class LineType {
     final boolean countOnly;
     /** A vfio.rw access (its size is checked) / a lost line (its bounds and count are checked). */
     final boolean rw, lost;
+    /** A one-line access (schema v3 {@code vfio.rw}): an enter at its ts and an exit at its exit_ts. */
+    final boolean whole;
     /** {@link LineRules#need}: -1 for a type this analyzer does not know. */
     final int need;
     final LineRules.Rule rule;
@@ -31,7 +33,8 @@ final class LineType {
         footer = type.equals("footer");
         history = type.equals("history");
         countOnly = history || (EventBuilder.deviceLossOrQemu(type) && !EventBuilder.deviceGone(type) && !EventBuilder.qemu(type));
-        rw = type.startsWith("vfio.rw.");
+        whole = type.equals("vfio.rw");
+        rw = whole || type.startsWith("vfio.rw.");
         lost = type.equals("lost");
         need = LineRules.need(type);
         rule = LineRules.of(type);

@@ -98,6 +98,9 @@ final class Plausible {
         if ((has & F_VALUE) != 0 && s.size >= 1 && s.size <= 4 && (s.value < 0 || s.value >= 1L << (8 * s.size)))
             return "value " + s.value + " of a " + s.size + "-byte access";
         if ((has & F_WIDTH) != 0 && (s.width < 0 || s.width > 32)) return "width " + s.width;
+        // a one-line access returns after it entered; a damaged exit_ts would move its end, so stretch or cut its hold
+        if ((has & Scratch.F_EXIT_TS) != 0 && (s.exitTs < s.ts || s.exitTs > MAX_TS))
+            return "exit_ts " + s.exitTs + " (an access returns after its ts " + s.ts + ")";
         return null;
     }
 

@@ -11,7 +11,7 @@ import java.util.List;
 final class Scratch {
     String type, comm, dev, cb, driver, fn, ctx, cmdName, region, op, reason, event, slot, handler, stateName, reasonName;
     long ts, cpu, pid, tid, severity, status, state, ret, result, cmd, offset, size, value, count, events, lost, since, until, reasonNum, entered,
-            records, dropped;
+            records, dropped, exitTs;
     boolean tlpValid, write, history, dllla;
     long width;
     long[] tlp;
@@ -26,7 +26,8 @@ final class Scratch {
             F_RET = 128, F_RESULT = 256, F_CMD = 512, F_OFFSET = 1024, F_SIZE = 2048, F_VALUE = 4096, F_COUNT = 8192,
             F_WRITE = 16384, F_TLPVALID = 32768, F_EVENTS = 65536, F_LOST = 131072, F_HISTORY = 1 << 18,
             F_SINCE = 1 << 21, F_UNTIL = 1 << 22, F_BADTYPE = 1 << 20, F_DLLLA = 1 << 23, F_WIDTH = 1 << 24,
-            F_BADSTRING = 1 << 25, F_REASON_NUM = 1 << 26, F_ENTERED = 1 << 27, F_RECORDS = 1 << 28, F_DROPPED = 1 << 29;
+            F_BADSTRING = 1 << 25, F_REASON_NUM = 1 << 26, F_ENTERED = 1 << 27, F_RECORDS = 1 << 28, F_DROPPED = 1 << 29,
+            F_EXIT_TS = 1 << 30;
 
     /** The JSON value kinds a field can be given; OTHER: a float, list or object (wrong for every scalar field). */
     static final int STRING = 0, INT = 1, TRUE = 2, FALSE = 3, NULL = 4, OTHER = 5;
@@ -34,19 +35,19 @@ final class Scratch {
     /** What a field holds: a string, an integer, a boolean, the two-typed "reason", the "tlp" list. */
     static final int K_STR = 0, K_NUM = 1, K_BOOL = 2, K_REASON = 3, K_TLP = 4;
 
-    /** Every field a schema-v1/v2 event line may carry, by id; the ids index {@link #KIND} and {@link #FLAG}. */
+    /** Every field a schema-v1/v2/v3 event line may carry, by id; the ids index {@link #KIND} and {@link #FLAG}. */
     static final String[] NAMES = {"type", "ts", "cpu", "pid", "tid", "comm", "dev", "severity", "status", "tlp_valid",
             "tlp", "state", "ret", "result", "cb", "driver", "fn", "ctx", "cmd", "cmd_name", "region", "offset", "size",
             "write", "value", "op", "count", "events", "lost", "reason", "handler", "dllla", "width", "state_name",
-            "reason_name", "since", "event", "slot", "until", "entered", "history", "records", "dropped"};
+            "reason_name", "since", "event", "slot", "until", "entered", "history", "records", "dropped", "exit_ts"};
     static final int[] KIND = {K_STR, K_NUM, K_NUM, K_NUM, K_NUM, K_STR, K_STR, K_NUM, K_NUM, K_BOOL,
             K_TLP, K_NUM, K_NUM, K_NUM, K_STR, K_STR, K_STR, K_STR, K_NUM, K_STR, K_STR, K_NUM, K_NUM,
             K_BOOL, K_NUM, K_STR, K_NUM, K_NUM, K_NUM, K_REASON, K_STR, K_BOOL, K_NUM, K_STR,
-            K_STR, K_NUM, K_STR, K_STR, K_NUM, K_NUM, K_BOOL, K_NUM, K_NUM};
+            K_STR, K_NUM, K_STR, K_STR, K_NUM, K_NUM, K_BOOL, K_NUM, K_NUM, K_NUM};
     static final int[] FLAG = {0, F_TS, F_CPU, F_PID, F_TID, 0, 0, F_SEVERITY, F_STATUS, F_TLPVALID,
             0, F_STATE, F_RET, F_RESULT, 0, 0, 0, 0, F_CMD, 0, 0, F_OFFSET, F_SIZE,
             F_WRITE, F_VALUE, 0, F_COUNT, F_EVENTS, F_LOST, F_REASON_NUM, 0, F_DLLLA, F_WIDTH, 0,
-            0, F_SINCE, 0, 0, F_UNTIL, F_ENTERED, F_HISTORY, F_RECORDS, F_DROPPED};
+            0, F_SINCE, 0, 0, F_UNTIL, F_ENTERED, F_HISTORY, F_RECORDS, F_DROPPED, F_EXIT_TS};
 
     private static final java.util.Map<String, Integer> IDS = new java.util.HashMap<>();
     static {
@@ -157,6 +158,7 @@ final class Scratch {
             case 39 -> entered = v;
             case 41 -> records = v;
             case 42 -> dropped = v;
+            case 43 -> exitTs = v;
             default -> throw new IllegalArgumentException(NAMES[id]);
         }
     }

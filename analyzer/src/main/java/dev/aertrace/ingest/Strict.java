@@ -163,12 +163,12 @@ public final class Strict {
             "pci.hp_event", "pci.remove.enter", "pci.remove.exit", "pcie.link_event", "recovery.enter", "recovery.exit",
             "reset.enter", "reset.exit", "user_reset.enter", "user_reset.exit", "vfio.close", "vfio.err_detected.enter",
             "vfio.err_detected.exit", "vfio.ioctl.enter", "vfio.ioctl.exit", "vfio.open", "vfio.remove.enter",
-            "vfio.remove.exit", "vfio.request", "vfio.rw.enter", "vfio.rw.exit");
+            "vfio.remove.exit", "vfio.request", "vfio.rw", "vfio.rw.enter", "vfio.rw.exit");
 
     /** Every field name events.schema.json uses. */
     static final Set<String> FIELDS = Set.of("accesses", "aer", "aer_cap", "agent", "attached", "boot_id", "bridge",
             "buffer", "candidates", "cb", "class", "cmd", "cmd_name", "comm", "command_changes", "count", "cpu", "ctx",
-            "dev", "device", "devices", "dllla", "driver", "dropped", "entered", "event", "events", "filter", "flit_mode", "fn",
+            "dev", "device", "devices", "dllla", "driver", "dropped", "entered", "event", "events", "exit_ts", "filter", "flit_mode", "fn",
             "handler", "history", "history_dropped", "history_written", "host", "iommu_group", "kernel", "kind",
             "link_status", "lost", "max_speed", "missing", "mono_ns", "offset", "op", "parent", "pid", "port_type",
             "presence", "probes", "realtime_ns", "reason", "reason_name", "recorder", "records", "region", "result",

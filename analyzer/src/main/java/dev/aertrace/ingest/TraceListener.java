@@ -13,6 +13,13 @@ public interface TraceListener {
      */
     default void history(Event event) { event(event); }
 
+    /**
+     * The enter half of a one-line access (schema v3 {@code vfio.rw}), followed at once by its exit half through
+     * {@link #event}. The line was written when the access returned, so this enter is as old as the access took: in
+     * the file's order by design, not a late record (a read held by a reset for seconds is the case that matters).
+     */
+    default void wholeEnter(Event enter) { event(enter); }
+
     /** A flight-recorder dump marker ({@code "type":"history"}): the history records that follow are a new dump. */
     default void historyDump() {}
 

@@ -14,7 +14,7 @@ import static dev.aertrace.ingest.Scratch.F_LOST;
 import static dev.aertrace.ingest.Scratch.F_TS;
 
 /**
- * Streams one schema-v1/v2 trace (plain or gzip, detected by magic bytes) line by line. Lines are split by hand
+ * Streams one schema-v1/v2/v3 trace (plain or gzip, detected by magic bytes) line by line. Lines are split by hand
  * ({@link LineSplitter}) so a broken line costs only itself: its number is recorded and a {@link Event.Gap} stands
  * in its place. A line in the agent's own flat shape is read from its bytes ({@link LineScanner}), any other by
  * Jackson ({@link JacksonLine}); then typed ({@link EventBuilder}) and handed on. Nothing is kept per event.
@@ -206,21 +206,24 @@ public final class TraceReader implements LineSplitter.Lines {
         totalEvents++;
         count(t);
         if (s.unknown != null) for (String f : s.unknown) diag.unknownField(type, f, lineNo);
-        if (s.ts > maxTs) maxTs = s.ts;
+        // A one-line access was written when it returned: its place in the file is its exit_ts, its ts is as old
+        // as the access took (a read held by a reset: seconds), by design.
+        long at = t.whole ? s.exitTs : s.ts;
+        if (at > maxTs) maxTs = at;
         boolean history = s.history && (s.has & F_HISTORY) != 0;
         if (!(e instanceof Event.Lost)) {
             // The same tests as GapTracker's, which files the gaps: here they are named, with their lines. History
             // is older than live events by design, but a dump is oldest first and precedes what follows it.
-            if (newestHistory != Long.MIN_VALUE && newestHistory - s.ts > GapTracker.PLAUSIBLE_LATE_NS)
-                diag.issue(Issue.Kind.TIME_JUMP, lineNo, type + " at ts " + s.ts + " is " + (newestHistory - s.ts)
+            if (newestHistory != Long.MIN_VALUE && newestHistory - at > GapTracker.PLAUSIBLE_LATE_NS)
+                diag.issue(Issue.Kind.TIME_JUMP, lineNo, type + " at ts " + at + " is " + (newestHistory - at)
                         + " ns older than a flight-recorder record before it in its dump");
-            else if (!history && newestEvent != Long.MIN_VALUE && newestEvent - s.ts > GapTracker.PLAUSIBLE_LATE_NS)
-                diag.issue(Issue.Kind.TIME_JUMP, lineNo, type + " at ts " + s.ts + " is " + (newestEvent - s.ts)
+            else if (!history && newestEvent != Long.MIN_VALUE && newestEvent - at > GapTracker.PLAUSIBLE_LATE_NS)
+                diag.issue(Issue.Kind.TIME_JUMP, lineNo, type + " at ts " + at + " is " + (newestEvent - at)
                         + " ns older than an event before it in the file");
-            if (history) newestHistory = Math.max(newestHistory, s.ts);
+            if (history) newestHistory = Math.max(newestHistory, at);
             else {
                 newestHistory = Long.MIN_VALUE;
-                if (s.ts > newestEvent) newestEvent = s.ts;
+                if (at > newestEvent) newestEvent = at;
             }
         }
         if (e instanceof Event.Lost l) {
@@ -233,6 +236,12 @@ public final class TraceReader implements LineSplitter.Lines {
         }
         if (history && (e instanceof Event.RwEnter || e instanceof Event.RwExit)) {
             out.history(e);
+            if (t.whole) out.history(events.wholeExit((Event.RwEnter) e));
+            return;
+        }
+        if (t.whole) {
+            out.wholeEnter(e);
+            out.event(events.wholeExit((Event.RwEnter) e));
             return;
         }
         out.event(e);
@@ -277,27 +286,10 @@ public final class TraceReader implements LineSplitter.Lines {
             // EVENTS.md: the footer's events count every event line the agent wrote, a newer agent's types
             // too; counting them here keeps a newer agent's clean trace adding up.
             eventsInSegment++;
-            return unknown(type);
+            return events.unknown(type, lineNo, maxTs);
         }
         Event refused = events.refuse(t, lineNo, maxTs, segmentStartNs);
         return refused != null ? refused : events.create(type, lineNo);
-    }
-
-    /**
-     * An unknown type is a newer agent's event or a known one whose type was damaged: the footer adds up either way
-     * (fuzz long run, seed 304 mutant 4138: a vfio.rw.enter retyped, an access gone unseen under a confident
-     * verdict). So it goes on at its own ts for the timeline to judge: inside an open episode or call it is a gap,
-     * elsewhere ignored. Without a usable ts it cannot be placed, and no agent writes an event line without one:
-     * a damaged line, a gap like any other.
-     */
-    private Event unknown(String type) {
-        if ((s.has & F_TS) == 0 || s.ts <= 0 || s.ts > Plausible.MAX_TS)
-            return events.gap(maxTs, lineNo, "unknown type \"" + type + "\" without a usable ts: a damaged line");
-        int cpu = (s.has & Scratch.F_CPU) != 0 && s.cpu >= 0 && s.cpu < Plausible.MAX_CPU ? (int) s.cpu : -1;
-        int pid = (s.has & Scratch.F_PID) != 0 && s.pid >= 0 && s.pid <= Plausible.MAX_PID ? (int) s.pid : 0;
-        int tid = (s.has & Scratch.F_TID) != 0 && s.tid >= 0 && s.tid <= Plausible.MAX_PID ? (int) s.tid : 0;
-        return new Event.Gap(new Event.Common(s.ts, cpu, pid, tid, s.comm, s.dev, lineNo), Event.GapKind.UNKNOWN_TYPE,
-                "unknown type \"" + type + "\" at line " + lineNo + ": a newer agent's event or a damaged one, not known which");
     }
 
     private void footer() {
@@ -345,7 +337,7 @@ public final class TraceReader implements LineSplitter.Lines {
             diag.issue(Issue.Kind.UNRECORDED_ACCESSES, lineNo, "rw_window_ms " + window.asText()
                     + ": user accesses were recorded only within " + window.asText() + " ms of error/reset activity");
         if (!knowsSchema(h.schemaVersion()))
-            diag.issue(Issue.Kind.SCHEMA_VERSION, lineNo, "schema_version " + h.schemaVersion() + ", this analyzer reads 1 and 2");
+            diag.issue(Issue.Kind.SCHEMA_VERSION, lineNo, "schema_version " + h.schemaVersion() + ", this analyzer reads 1 to 3");
         if (lineNo != 1 || segments > 0) {
             diag.issue(Issue.Kind.EXTRA_HEADER, lineNo, "header at line " + lineNo);
             if (!afterFooter && segments > 0) diag.issue(Issue.Kind.NO_FOOTER, lineNo, "segment before line " + lineNo + " has no footer");
@@ -376,9 +368,9 @@ public final class TraceReader implements LineSplitter.Lines {
         else byType.computeIfAbsent(t.name, k -> new long[1])[0]++;
     }
 
-    /** 1, and 2 (flight recorder: history lines, lost bounds, link events; probes/EVENTS.md). */
+    /** 1, 2 (flight recorder: history lines, lost bounds, link events) and 3 (one-line accesses; probes/EVENTS.md). */
     public static boolean knowsSchema(int version) {
-        return version == 1 || version == 2;
+        return version >= 1 && version <= 3;
     }
 
     private void finish() {

@@ -5,6 +5,7 @@ import dev.aertrace.race.AnalyzedEpisode;
 import dev.aertrace.race.RaceDetector;
 
 import dev.aertrace.ingest.Diagnostics;
+import dev.aertrace.ingest.EventSpill;
 import dev.aertrace.ingest.Event;
 import dev.aertrace.ingest.GapLedger;
 import dev.aertrace.ingest.GapTracker;
@@ -70,21 +71,35 @@ public final class Analyzer {
      * A file (or anything that can be read twice): a first pass bounds every gap (a lost line's upper bound is
      * the next event of its CPU, which may come long after) and measures how late events arrive in file order;
      * the second pass orders the events with a window that covers that lateness, so nothing is dropped or
-     * reported late, and judges every verdict against the complete list of gaps.
+     * reported late, and judges every verdict against the complete list of gaps. The second pass replays what the
+     * first one read ({@link EventSpill}, bounded: memory, then a temp file) instead of reading every line again;
+     * only when the spill was given up is the input read a second time.
      */
     public SourceReport analyze(String source, Callable<InputStream> reopen, Consumer<AnalyzedEpisode> sink) throws IOException {
         GapLedger ledger = new GapLedger();
         Lateness late = new Lateness();
-        try (InputStream in = call(reopen)) {
-            new TraceReader(source, new Diagnostics(), new GapTracker(ledger, late)).read(in);
-        }
-        // Events beyond the cap leave the buffer anyway (bounded memory) and then count as late gaps.
-        long window = Math.max(opt.reorderWindowNs(), Math.min(MAX_WINDOW_NS, late.max + late.max / 10 + 1_000_000));
-        Diagnostics diag = new Diagnostics();
-        HeaderTap tap = new HeaderTap();
-        tap.next = pipeline(source, diag, ledger, window, tap, sink);
-        try (InputStream in = call(reopen)) {
-            return new TraceReader(source, diag, tap).read(in);
+        Diagnostics first = new Diagnostics();
+        try (EventSpill spill = new EventSpill(new GapTracker(ledger, late), first)) {
+            SourceReport read;
+            try (InputStream in = call(reopen)) {
+                read = new TraceReader(source, first, spill).read(in);
+            }
+            // Events beyond the cap leave the buffer anyway (bounded memory) and then count as late gaps.
+            long window = Math.max(opt.reorderWindowNs(), Math.min(MAX_WINDOW_NS, late.max + late.max / 10 + 1_000_000));
+            Diagnostics diag = new Diagnostics();
+            HeaderTap tap = new HeaderTap();
+            tap.next = pipeline(source, diag, ledger, window, tap, sink);
+            if (spill.complete()) {
+                spill.replay(tap, diag);
+                // the reader's counts are the first pass's; its issues, replayed in order among the pipeline's, are here
+                return new SourceReport(read.source(), read.header(), read.footer(), read.lines(), read.events(),
+                        read.eventsByType(), diag.unknownTypes(), diag.unknownFields(), read.lostEvents(),
+                        read.segments(), diag.issues());
+            }
+            spill.close();
+            try (InputStream in = call(reopen)) {
+                return new TraceReader(source, diag, tap).read(in);
+            }
         }
     }
 
@@ -146,6 +161,8 @@ public final class Analyzer {
         @Override public void event(Event e) { next.event(e); }
 
         @Override public void history(Event e) { next.history(e); }
+
+        @Override public void wholeEnter(Event e) { next.wholeEnter(e); }
 
         @Override public void historyDump() { next.historyDump(); }
 

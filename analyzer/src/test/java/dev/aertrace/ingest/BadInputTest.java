@@ -158,11 +158,11 @@ class BadInputTest {
         Tr t = Scenarios.accessDuringReset();
         t.text();
         List<String> lines = new java.util.ArrayList<>(t.lines);
-        lines.set(0, lines.get(0).replace("\"schema_version\":1", "\"schema_version\":3"));
+        lines.set(0, lines.get(0).replace("\"schema_version\":1", "\"schema_version\":4"));
         Tr.Result r = Tr.analyze((String.join("\n", lines) + "\n").getBytes(StandardCharsets.UTF_8));
         assertEquals(List.of(1L), issue(r.report(), Issue.Kind.SCHEMA_VERSION).lines());
         assertEquals(Outcome.INCONCLUSIVE, r.only().outcome());
-        assertTrue(r.only().verdicts().get(0).sentence().contains("schema_version 3"));
+        assertTrue(r.only().verdicts().get(0).sentence().contains("schema_version 4"));
     }
 
     @Test

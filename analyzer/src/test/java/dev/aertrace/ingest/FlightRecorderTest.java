@@ -68,8 +68,8 @@ public class FlightRecorderTest {
     }
 
     @Test
-    void schemaThreeIsStillUnknown() {
-        Tr.Result r = Tr.analyze(trace(true).replace("\"schema_version\":2", "\"schema_version\":3").getBytes());
+    void schemaFourIsStillUnknown() {
+        Tr.Result r = Tr.analyze(trace(true).replace("\"schema_version\":2", "\"schema_version\":4").getBytes());
         assertTrue(r.report().issues().stream().anyMatch(i -> i.kind() == Issue.Kind.SCHEMA_VERSION));
     }
 }
