@@ -2,12 +2,12 @@ package dev.aertrace.ingest;
 
 /**
  * Typed events to {@link SpillBytes} and back, every field of each record: a tag byte ({@link #FIRST_TAG} + the
- * kind, {@link #HISTORY} set for a flight-recorder record), the common fields (ts and line as differences from the
+ * kind; {@link #HISTORY} set for a flight-recorder record, {@link #WHOLE} for a one-line access's enter), the common fields (ts and line as differences from the
  * previous event's: a few bytes instead of eight), then the type's own.
  */
 final class EventCodec {
     /** Tags below this are {@link EventSpill}'s own records. */
-    static final int FIRST_TAG = 16, HISTORY = 0x80;
+    static final int FIRST_TAG = 16, HISTORY = 0x80, WHOLE = 0x40;
     private static final int RW_ENTER = 0, RW_EXIT = 1, AER = 2, RECOVERY_ENTER = 3, RECOVERY_EXIT = 4, CB_ENTER = 5,
             CB_EXIT = 6, RESET_ENTER = 7, RESET_EXIT = 8, ERR_DETECTED_ENTER = 9, ERR_DETECTED_EXIT = 10,
             EVENTFD_SIGNAL = 11, EVENTFD_READ = 12, IOCTL_ENTER = 13, IOCTL_EXIT = 14, OPEN = 15, CLOSE = 16,
@@ -25,7 +25,7 @@ final class EventCodec {
     /** From the start of the stream (before reading it back). */
     void rewind() { prevTs = prevLine = 0; }
 
-    /** False for a type this code does not know (nothing written). */
+    /** False for a type this code does not know (nothing written). {@code history}: the tag's flag bits. */
     boolean put(Event e, int history) {
         // the common types first: vfio.rw is ~98% of a busy trace
         if (e instanceof Event.RwEnter r) {
@@ -180,9 +180,9 @@ final class EventCodec {
         b.putString(c.dev());
     }
 
-    /** The event after its tag (whose kind is {@code tag & ~HISTORY} - FIRST_TAG). */
+    /** The event after its tag (whose kind is {@code tag & ~(HISTORY | WHOLE)} - FIRST_TAG). */
     Event get(int tag) {
-        int kind = (tag & ~HISTORY) - FIRST_TAG;
+        int kind = (tag & ~(HISTORY | WHOLE)) - FIRST_TAG;
         long ts = prevTs + b.getLong();
         prevTs = ts;
         long line = prevLine + b.getLong();

@@ -87,6 +87,11 @@ public final class EventSpill implements TraceListener, Diagnostics.Recorder, Cl
         if (!off() && !codec.put(e, EventCodec.HISTORY)) giveUp();
     }
 
+    @Override public void wholeEnter(Event e) {
+        next.wholeEnter(e);
+        if (!off() && !codec.put(e, EventCodec.WHOLE)) giveUp();
+    }
+
     @Override public void historyDump() {
         next.historyDump();
         b.putByte(T_DUMP);
@@ -147,6 +152,7 @@ public final class EventSpill implements TraceListener, Diagnostics.Recorder, Cl
             if (t >= EventCodec.FIRST_TAG) {
                 Event e = codec.get(t);
                 if ((t & EventCodec.HISTORY) != 0) out.history(e);
+                else if ((t & EventCodec.WHOLE) != 0) out.wholeEnter(e);
                 else out.event(e);
                 continue;
             }

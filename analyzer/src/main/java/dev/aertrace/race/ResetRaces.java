@@ -61,31 +61,37 @@ final class ResetRaces extends VerdictRules {
         for (HostReset r : resets) {
             long end = endOf(ep, r);
             for (Access a : user) {
-                // Its start must be in the trace, and its exit too unless it was still open when the trace ended.
-                if (!resetCovers(ep, r, a.dev()) || a.enter() == null || a.exitLost()) continue;
+                // Its start must be in the trace, and its exit too unless it was still open when the trace ended, or
+                // kept apart from it by a gap (unpaired): then it returned at the latest at that exit, and whether the
+                // reset held it is not known — a tentative verdict, where it had vanished (a footer that did not add
+                // up refused every pair, and the stall with them).
+                if (!resetCovers(ep, r, a.dev()) || a.enter() == null || (a.exitLost() && !a.unpaired())) continue;
                 if (a.start() < r.start() || a.start() > end) continue;
                 Event lock = lockDuring(ep, r, "lock");
                 Event unlock = lockDuring(ep, r, "unlock");
                 // Held = released only when the host let go: at the config-access unlock, else the reset's end.
                 long release = unlock != null && unlock.ts() >= a.start() ? unlock.ts() : r.end() != null ? r.end() : Long.MAX_VALUE;
-                boolean held = a.end() == null || a.end() >= release;
+                Long last = a.end() != null ? a.end() : a.endBy();
+                boolean held = last == null || last >= release;
                 if (!held) continue;
                 List<Event> ev = evidence(r.enter(), r.exit(), lock, unlock);
                 addAccess(ev, a);
                 String what = a.phrase() + " of " + a.dev() + " by " + who(a);
                 String how = lock != null ? " (config space locked by pci_cfg_access_lock)" : "";
-                String sentence = a.end() == null
+                String apart = what + " entered during " + r.fn() + " on " + r.bridge() + "; its exit is kept apart from it by"
+                        + " a gap, so whether and how long the reset held it is not known.";
+                String sentence = a.unpaired() ? apart : a.end() == null
                         ? what + " entered " + dur(a.start() - r.start()) + " into " + r.fn() + " on " + r.bridge()
                           + " and was still blocked when the trace ended" + how + "."
                         : what + " entered " + dur(a.start() - r.start()) + " into " + r.fn() + " on " + r.bridge()
                           + " and was held " + dur(a.end() - a.start()) + " until the reset ended" + how
                           + ", then returned " + value(a) + (a.ret() != null ? " (ret " + a.ret() + ")" : "") + ".";
-                String hedged = a.end() == null
+                String hedged = a.unpaired() ? apart : a.end() == null
                         ? what + " entered during " + r.fn() + " on " + r.bridge() + "; its exit is not in the trace,"
                           + " so whether and how long the reset held it is not known."
                         : what + " entered during " + r.fn() + " on " + r.bridge() + " and returned only after the host"
                           + " let go" + how + "; how long it was held is not known.";
-                out.add(Evidence.judge(ep, Verdict.Kind.ACCESS_STALLED_BY_RESET, a.dev(), a.start(), endOrOpen(a), ev,
+                out.add(Evidence.judge(ep, Verdict.Kind.ACCESS_STALLED_BY_RESET, a.dev(), a.start(), last != null ? last : Long.MAX_VALUE, ev,
                         sentence, hedged));
             }
         }
@@ -113,7 +119,9 @@ final class ResetRaces extends VerdictRules {
                 // A value is dated by when the read returned: that is when the device (or vfio) answered.
                 Access before = null, after = null;
                 for (Access a : user) {
-                    if (!a.dev().equals(dev) || a.end() == null || a.enter() == null) continue;
+                    // A read's value is dated by its exit alone: one kept apart from its enter by a gap still
+                    // returned that value then (an exit without any enter may be a damaged line: not used).
+                    if (!a.dev().equals(dev) || a.end() == null || (a.enter() == null && !a.unpaired())) continue;
                     Long v = commandValue(a);
                     if (v == null) continue;
                     if (a.end() <= r.start()) { if (before == null || a.end() > before.end()) before = a; }

@@ -55,6 +55,29 @@ class EventSpillTest {
         assertTrue(files > 50 && mutated > 50, files + " traces, " + mutated + " mutants");
     }
 
+    /** Schema v3's one-line accesses (the reader's wholeEnter calls): the lab traces WholeAccessTest folds. */
+    @Test
+    void oneLineAccessesReplayAsRead() throws Exception {
+        int traces = 0;
+        for (String t : WholeAccessTest.TRACES) {
+            Path in = WholeAccessTest.LAB.resolve(t);
+            if (!Files.exists(in)) continue;
+            WholeAccessTest.Rewrite r = WholeAccessTest.fold(WholeAccessTest.read(in));
+            byte[] raw = (String.join("\n", r.lines()) + "\n").getBytes(StandardCharsets.UTF_8);
+            same(t + " folded", raw, EventSpill.MEMORY, 0);
+            traces++;
+        }
+        assertTrue(traces >= 8, "committed traces found: " + traces);
+    }
+
+    /** A listener call the spill does not record would reach the second pass as another call (or not at all). */
+    @Test
+    void everyListenerCallIsRecorded() throws NoSuchMethodException {
+        for (java.lang.reflect.Method m : TraceListener.class.getMethods())
+            assertEquals(EventSpill.class, EventSpill.class.getMethod(m.getName(), m.getParameterTypes()).getDeclaringClass(),
+                    "EventSpill does not record TraceListener." + m.getName());
+    }
+
     @Test
     void manyHeadersGiveItUp() throws IOException {
         StringBuilder b = new StringBuilder();
@@ -129,6 +152,8 @@ class EventSpillTest {
         @Override public void event(Event e) { calls.add("event " + text(e)); }
 
         @Override public void history(Event e) { calls.add("history " + text(e)); }
+
+        @Override public void wholeEnter(Event e) { calls.add("wholeEnter " + text(e)); }
 
         @Override public void historyDump() { calls.add("dump"); }
 

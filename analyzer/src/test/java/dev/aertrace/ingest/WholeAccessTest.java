@@ -33,9 +33,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * case: enters up to a reset's length old) — and {@code analyze} must judge the rewrite as it judges the original:
  * the same episodes, verdicts, tentative flags, times and evidence, only the cited line numbers differ.
  */
-class WholeAccessTest {
-    static final ObjectMapper M = new ObjectMapper();
-    static final Path LAB = Path.of(System.getProperty("aertrace.testdata", "../testdata")).resolve("lab");
+public class WholeAccessTest {
+    public static final ObjectMapper M = new ObjectMapper();
+    public static final Path LAB = Path.of(System.getProperty("aertrace.testdata", "../testdata")).resolve("lab");
 
     /** Traces with held reads, history dumps (pairs and loss), two functions, a switch, flat-out readers. */
     static final List<String> TRACES = List.of("6.1/fatal-race.jsonl.gz", "6.1/fatal-race-flat.jsonl.gz",
@@ -139,7 +139,7 @@ class WholeAccessTest {
         }
     }
 
-    static List<String> read(Path p) throws Exception {
+    public static List<String> read(Path p) throws Exception {
         List<String> out = new ArrayList<>();
         try (BufferedReader r = new BufferedReader(new InputStreamReader(new GZIPInputStream(Files.newInputStream(p)), StandardCharsets.UTF_8))) {
             for (String l; (l = r.readLine()) != null; ) out.add(l);
@@ -208,7 +208,7 @@ class WholeAccessTest {
         return en.path("history").asBoolean() == ex.path("history").asBoolean() && en.get("ts").asLong() <= ex.get("ts").asLong();
     }
 
-    static JsonNode report(Path trace) throws Exception {
+    public static JsonNode report(Path trace) throws Exception {
         ByteArrayOutputStream o = new ByteArrayOutputStream();
         PrintStream old = System.out;
         System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
