@@ -23,7 +23,11 @@ final class EventCodec {
     EventCodec(SpillBytes b) { this.b = b; }
 
     /** From the start of the stream (before reading it back). */
-    void rewind() { prevTs = prevLine = 0; }
+    void rewind() {
+        prevTs = prevLine = 0;
+        prevCpu = prevPid = prevTid = 0;
+        prevComm = prevDev = null;
+    }
 
     /** False for a type this code does not know (nothing written). {@code history}: the tag's flag bits. */
     boolean put(Event e, int history) {
@@ -167,17 +171,26 @@ final class EventCodec {
         b.putLong(value);
     }
 
+    // the previous event's cpu, pid, tid, comm and dev: a thread's accesses repeat them, so a flag byte says which
+    private int prevCpu, prevPid, prevTid;
+    private String prevComm, prevDev;
+    private static final int SAME_CPU = 1, SAME_PID = 2, SAME_TID = 4, SAME_COMM = 8, SAME_DEV = 16;
+
     private void common(int kind, int history, Event.Common c) {
         b.putByte((FIRST_TAG + kind) | history);
         b.putLong(c.ts() - prevTs);
         prevTs = c.ts();
         b.putLong(c.line() - prevLine);
         prevLine = c.line();
-        b.putLong(c.cpu());
-        b.putLong(c.pid());
-        b.putLong(c.tid());
-        b.putString(c.comm());
-        b.putString(c.dev());
+        // strings compared by identity: equal values the reader did not share are written again, never confused
+        int same = (c.cpu() == prevCpu ? SAME_CPU : 0) | (c.pid() == prevPid ? SAME_PID : 0) | (c.tid() == prevTid ? SAME_TID : 0)
+                | (c.comm() == prevComm ? SAME_COMM : 0) | (c.dev() == prevDev ? SAME_DEV : 0);
+        b.putByte(same);
+        if ((same & SAME_CPU) == 0) b.putLong(prevCpu = c.cpu());
+        if ((same & SAME_PID) == 0) b.putLong(prevPid = c.pid());
+        if ((same & SAME_TID) == 0) b.putLong(prevTid = c.tid());
+        if ((same & SAME_COMM) == 0) b.putString(prevComm = c.comm());
+        if ((same & SAME_DEV) == 0) b.putString(prevDev = c.dev());
     }
 
     /** The event after its tag (whose kind is {@code tag & ~(HISTORY | WHOLE)} - FIRST_TAG). */
@@ -187,7 +200,13 @@ final class EventCodec {
         prevTs = ts;
         long line = prevLine + b.getLong();
         prevLine = line;
-        Event.Common c = new Event.Common(ts, (int) b.getLong(), (int) b.getLong(), (int) b.getLong(), b.getString(), b.getString(), line);
+        int same = b.getByte();
+        if ((same & SAME_CPU) == 0) prevCpu = (int) b.getLong();
+        if ((same & SAME_PID) == 0) prevPid = (int) b.getLong();
+        if ((same & SAME_TID) == 0) prevTid = (int) b.getLong();
+        if ((same & SAME_COMM) == 0) prevComm = b.getString();
+        if ((same & SAME_DEV) == 0) prevDev = b.getString();
+        Event.Common c = new Event.Common(ts, prevCpu, prevPid, prevTid, prevComm, prevDev, line);
         return switch (kind) {
             case RW_ENTER -> new Event.RwEnter(c, b.getString(), b.getLong(), (int) b.getLong(), b.getBool(), b.getBoxed());
             case RW_EXIT -> new Event.RwExit(c, b.getString(), b.getLong(), (int) b.getLong(), b.getBool(), b.getBoxed(), b.getBoxed());
