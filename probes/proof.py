@@ -65,7 +65,8 @@ def evidence(event_name, attached_symbols):
     if event_name == "vfio.open":
         return lambda d: d["type"] in ("vfio.open", "vfio.close")
     if event_name in ("vfio.ioctl", "vfio.rw"):
-        return lambda d: d["type"].startswith(event_name + ".")
+        # schema 3: a whole access is one vfio.rw line
+        return lambda d: d["type"] == event_name or d["type"].startswith(event_name + ".")
     if event_name in ("eventfd.signal", "eventfd.read"):
         return lambda d: d["type"] == event_name
     if event_name == "lost":

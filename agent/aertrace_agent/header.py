@@ -1,8 +1,8 @@
-"""Header and footer lines (schema v2)."""
+"""Header and footer lines (schema v3; v2 with --history 0)."""
 import socket
 import time
 
-from . import AGENT, SCHEMA_VERSION
+from . import AGENT, SCHEMA_VERSION, SCHEMA_VERSION_NO_RECORDER
 
 
 def clock_pair():
@@ -31,7 +31,8 @@ def build_header(kernel_release, attached, missing, topology, filter_devices,
     mono, real = clocks if clocks else clock_pair()
     h = {
         "type": "header",
-        "schema_version": SCHEMA_VERSION,
+        # vfio.rw lines (schema 3) come only from the flight recorder
+        "schema_version": SCHEMA_VERSION if recorder is not None else SCHEMA_VERSION_NO_RECORDER,
         "agent": AGENT,
         "host": host if host is not None else socket.gethostname(),
         "kernel": kernel_release,

@@ -716,7 +716,7 @@ class Recording(object):
                             "dropped": dropped, "since": int(entries[0][1]) if entries else int(ts)})
             for line in self.enc.history_lines(entries, key):
                 self.write_line(line)
-            self.state["events"] += 1 + 2 * len(entries)
+            self.state["events"] += 1 + len(entries)
         if flags & F_SNAP:
             return   # nothing was frozen
         for h in self.mirror.went_live:
@@ -730,11 +730,6 @@ class Recording(object):
     def emit(self, line):
         state = self.state
         try:
-            if "\n" in line:   # a whole access: enter and exit (one message each on Kafka)
-                for part in line.split("\n"):
-                    self.write_line(part)
-                    state["events"] += 1
-                return
             self.write_line(line)
         except (BrokenPipeError, ConnectionError, OSError) as e:
             if state["stop"] is None:
@@ -766,13 +761,13 @@ class Recording(object):
         lines, used, trig = self.enc.ring_lines(view, n)
         emit, undecodable = self.emit, self.undecodable
         if self.write_lines is not None and not trig and lines:
-            # the bulk of a live stream: one write for the chunk (a whole access, EV_RW_DONE, is two lines)
+            # the bulk of a live stream: one write for the chunk
             try:
                 text = "\n".join(lines)
             except TypeError:
                 text = None   # an undecodable record among them: line by line below
             if text is not None:
-                k = text.count("\n") + 1
+                k = len(lines)
                 try:
                     self.write_lines(text, k)
                 except (BrokenPipeError, ConnectionError, OSError) as e:

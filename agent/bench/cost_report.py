@@ -155,7 +155,7 @@ def main(phases_path, trace_path):
         b = base.get(iv, 0)
         lost, _ = lost_in(t0, t1)
         print("| %s us | %.0f | %.0f | %.2f | %d | %d | %.0f%% |" % (
-            iv, b, w, w / b if b else 0, count(t0, t1, lambda d: d["type"] == "vfio.rw.exit"), lost, 100 * cpu))
+            iv, b, w, w / b if b else 0, count(t0, t1, lambda d: d["type"] in ("vfio.rw.exit", "vfio.rw")), lost, 100 * cpu))
     if steady:
         print()
         print("Steady state (from 4 s into each phase to its end: after the live window vfio's FLR on open arms):")
@@ -175,7 +175,7 @@ def main(phases_path, trace_path):
             ws = [w for w in windows if t0 <= w[0] < t1]
             lost, inside = lost_in(t0, t1)
             worst = max(worst, inside)
-            inw = count(t0, t1 + 5 * 10**9, lambda d: d["type"] == "vfio.rw.exit" and not d.get("history")
+            inw = count(t0, t1 + 5 * 10**9, lambda d: d["type"] in ("vfio.rw.exit", "vfio.rw") and not d.get("history")
                         and any(w0 <= d["ts"] <= w1 for w0, w1, _ in ws))
             hist = count(0, 1 << 62, lambda d: d.get("history") and t0 <= d["ts"] < t1)
             # each repeat injected a fatal error: a repeat whose recovery is not in the trace was not recorded,

@@ -126,8 +126,10 @@ class CliTest(unittest.TestCase):
         r = run(["--dry-run", "--history", "256", "--tail-ms", "3000"])
         h = json.loads(r.stdout)
         self.assertEqual((h["recorder"]["history"], h["recorder"]["tail_ms"]), (256, 3000))
-        self.assertEqual(h["schema_version"], 2)
-        self.assertNotIn("recorder", json.loads(run(["--dry-run", "--history", "0"]).stdout))
+        self.assertEqual(h["schema_version"], 3)   # the flight recorder writes vfio.rw lines
+        h0 = json.loads(run(["--dry-run", "--history", "0"]).stdout)
+        self.assertNotIn("recorder", h0)
+        self.assertEqual(h0["schema_version"], 2)  # everything streamed as enter/exit pairs, as before
 
     def test_output_and_connect_exclusive(self):
         r = run(["-o", "x", "--connect", "h:1", "--dry-run"])

@@ -225,6 +225,11 @@ class EncoderTest(unittest.TestCase):
             [ev(e.EV_RW_EXIT, fn=7, arg=4, size=2, ret=2, val=v, flags=e.F_RET | e.F_VALUE) for v in (0x0406, 0x0406, 0)] + \
             [ev(e.EV_RW_ENTER, fn=7, arg=4, size=2), ev(e.EV_RW_EXIT, fn=7, arg=4, size=2, val=3),
              ev(e.EV_RW_ENTER, fn=7, arg=4, size=2, val=3, flags=e.F_WRITE | e.F_VALUE)]
+        # whole config reads (the fast path, before and after their head is cached) and a whole write (general path)
+        recs += [ev(e.EV_RW_DONE, fn=7, arg=4, size=2, ret=2, val=v, tlp=[7, 0, 0, 0], flags=e.F_RET | e.F_VALUE)
+                 for v in (0x0406, 0x0407)]
+        recs.append(ev(e.EV_RW_DONE, fn=7, arg=4, size=2, ret=2, val=3, tlp=[7, 0, 0, 0],
+                       flags=e.F_RET | e.F_VALUE | e.F_WRITE))
         recs.append(ev(e.EV_RW_DONE, fn=7, arg=4, size=2, ret=2, val=0xffff, tlp=[5, 1, 0, 0],
                        flags=e.F_RET | e.F_VALUE | e.F_TRIGGER))
         recs.append(ev(99))
@@ -240,8 +245,9 @@ class EncoderTest(unittest.TestCase):
         for r, line in zip(recs[:-1], lines):
             want = enc.line(bytes(r))
             self.assertEqual(line, want)
-        done = lines[-2]
-        self.assertEqual([json.loads(x)["ts"] for x in done.split("\n")], [(1 << 32) + 5, 1000])
+        done = json.loads(lines[-2])   # a whole access, one line: ts = its entry, exit_ts = its return
+        self.assertEqual((done["type"], done["ts"], done["exit_ts"], done["value"], done["ret"]),
+                         ("vfio.rw", (1 << 32) + 5, 1000, 0xffff, 2))
         self.assertEqual(trig, [(len(recs) - 2, 1000, 0x0100, (len(recs) - 2) % 3, e.F_RET | e.F_VALUE | e.F_TRIGGER)])
 
     def test_hotplug_disable_request_has_no_reason(self):

@@ -203,14 +203,15 @@ class RunLoopTest(unittest.TestCase):
         self.assertEqual(Recording.last.tables["devinfo"].items, {0x0100: (0, 0), 0x0010: (0xffffffff, 0)})
         body = [(d["type"], d["ts"], d.get("history", False)) for d in lines[1:-1]]
         self.assertEqual(body, [("history", 400, False),
-                                ("vfio.rw.enter", 200, True), ("vfio.rw.exit", 210, True),
-                                ("vfio.rw.enter", 300, True), ("vfio.rw.exit", 310, True),
+                                ("vfio.rw", 200, True),   # one line per access (schema 3)
+                                ("vfio.rw", 300, True),
                                 ("aer.event", 400, False),
-                                ("vfio.rw.enter", 450, False), ("vfio.rw.exit", 500, False),   # whole access
+                                ("vfio.rw", 450, False),  # a whole access, at its return
                                 ("cfg_lock", 600, False)])                                    # already live
         hist = lines[1]
         self.assertEqual((hist["dev"], hist["records"], hist["dropped"], hist["since"]), ("0000:01:00.0", 2, 1, 200))
-        self.assertEqual(lines[3]["value"], 0x0406)
+        self.assertEqual((lines[2]["value"], lines[2]["exit_ts"], lines[5]["exit_ts"]), (0x0406, 210, 500))
+        self.assertEqual(lines[0]["schema_version"], 3)
         footer = lines[-1]
         self.assertEqual(footer["events"], len(lines) - 2)
         self.assertEqual(footer["recorder"]["0000:01:00.0"], {"accesses": {"config": 12}, "command_changes": 1,
@@ -240,12 +241,10 @@ class RunLoopTest(unittest.TestCase):
             lines = self.run_agent(["--device", "01:00.0", "--history", "4", "--tail-ms", "1000"], bpf=Late)
         body = [(d["type"], d["ts"], d.get("history", False)) for d in lines[1:-1]]
         self.assertEqual(body, [("history", 400, False),
-                                ("vfio.rw.enter", 100, True), ("vfio.rw.exit", 110, True),
-                                ("vfio.rw.enter", 200, True), ("vfio.rw.exit", 210, True),
-                                ("vfio.rw.enter", 300, True), ("vfio.rw.exit", 310, True),
+                                ("vfio.rw", 100, True), ("vfio.rw", 200, True), ("vfio.rw", 300, True),
                                 ("aer.event", 400, False),
                                 ("history", 3 * 10**9, False),
-                                ("vfio.rw.enter", 2 * 10**9, True), ("vfio.rw.exit", 2 * 10**9 + 10, True),
+                                ("vfio.rw", 2 * 10**9, True),
                                 ("cfg_lock", 3 * 10**9, False)])
         self.assertEqual([(d["records"], d["dropped"], d["since"]) for d in lines if d["type"] == "history"],
                          [(3, 0, 100), (1, 0, 2 * 10**9)])
@@ -308,7 +307,7 @@ class RunLoopTest(unittest.TestCase):
         self.assertEqual([t for t, _ in body], ["history", "aer.event", "history", "cfg_lock", "history", "aer.event",
                                                 "history", "aer.event"])
         h2 = [d for d in lines if d.get("history") and 2 * S <= d["ts"] < 3 * S]
-        self.assertEqual([d["value"] for d in h2 if d["type"] == "vfio.rw.exit"], [0x0406, 0x0406, 0x0406, 0])
+        self.assertEqual([d["value"] for d in h2 if d["type"] == "vfio.rw"], [0x0406, 0x0406, 0x0406, 0])
         self.assertEqual(lines[-1]["recorder"]["0000:01:00.0"]["history_written"], 10)
         self.assertEqual(lines[-1]["recorder"]["0000:01:00.0"]["history_dropped"], 2)
         # only the trigger read from the map released a frozen bank; the copied ones froze nothing

@@ -56,6 +56,10 @@ def all_event_records():
         ev(e.EV_RW_ENTER, fn=7, arg=4, size=2, val=0x406, flags=e.F_WRITE | e.F_VALUE),
         ev(e.EV_RW_EXIT, fn=7, arg=0x104, size=4, ret=4, val=0xffffffff, flags=e.F_RET | e.F_VALUE),
         ev(e.EV_RW_EXIT, fn=0, arg=0, size=4, ret=-5, flags=e.F_RET),
+        ev(e.EV_RW_DONE, fn=7, arg=4, size=2, ret=2, val=0x0407, tlp=[900, 0, 0, 0], flags=e.F_RET | e.F_VALUE),
+        ev(e.EV_RW_DONE, fn=7, arg=4, size=2, ret=2, val=0x0406, tlp=[900, 0, 0, 0],
+           flags=e.F_RET | e.F_VALUE | e.F_WRITE),
+        ev(e.EV_RW_DONE, fn=0, arg=0x10, size=4, ret=-5, tlp=[5, 1, 0, 0], flags=e.F_RET),
         ev(e.EV_OPEN),
         ev(e.EV_CLOSE),
         ev(e.EV_URESET_ENTER, fn=18),
@@ -131,8 +135,7 @@ class SchemaTest(unittest.TestCase):
             d = e.decode(rec, 1, FN)
             self.assertValid(d)
             seen.add(d["type"])
-        # a whole access (EV_RW_DONE) is written as a vfio.rw.enter + vfio.rw.exit pair by the encoder
-        self.assertEqual(seen, set(e.TYPE_NAMES.values()) - {"vfio.rw"})
+        self.assertEqual(seen, set(e.TYPE_NAMES.values()))
 
     def test_lost_and_footer(self):
         self.assertValid(e.lost_event(123, 1, 17, 100, 100, "aertrace-agent"))
@@ -144,7 +147,7 @@ class SchemaTest(unittest.TestCase):
         hd = h.build_header("6.1.0", [], [], [], [], recorder={"history": 512, "tail_ms": 2500,
                                                              "devices": ["0000:01:00.0"]}, buffer="ring")
         self.assertValid(hd)
-        self.assertEqual(hd["schema_version"], 2)
+        self.assertEqual(hd["schema_version"], 3)   # the flight recorder writes vfio.rw lines
         self.assertNotIn("recorder", h.build_header("6.1.0", [], [], [], []))
         self.assertValid(e.lost_event(123, 1, 17, 100, 100, "aertrace-agent", 100, 120))
         self.assertNotIn("since", e.lost_event(123, 1, 17, 100, 100, "aertrace-agent"))
@@ -155,12 +158,16 @@ class SchemaTest(unittest.TestCase):
                           "dev": "0000:01:00.0", "records": 2, "dropped": 0, "since": 1})
         enc = e.Encoder(FN)
         rec = (1, 100, 200, 4, 2, 7, 8, 0x0407, 2, 7, e.F_RET | e.F_VALUE, 1, b"qemu")
-        lines = [json.loads(x) for x in enc.history_lines([rec], 0x0100)]
-        self.assertEqual([d["type"] for d in lines], ["vfio.rw.enter", "vfio.rw.exit"])
+        wr = (2, 300, 310, 4, 2, 7, 8, 0x0406, 2, 7, e.F_RET | e.F_VALUE | e.F_WRITE, 0, b"qemu")
+        bar = (3, 400, 420, 0x10, -5, 7, 8, 0, 4, 0, e.F_RET, 1, b"qemu")
+        lines = [json.loads(x) for x in enc.history_lines([rec, wr, bar], 0x0100)]
+        self.assertEqual([d["type"] for d in lines], ["vfio.rw"] * 3)   # one line per access (schema 3)
         for d in lines:
             self.assertValid(d)
             self.assertTrue(d["history"])
-        self.assertEqual((lines[0]["ts"], lines[1]["ts"], lines[1]["value"]), (100, 200, 0x0407))
+        self.assertEqual([(d["ts"], d["exit_ts"], d.get("value"), d["ret"], d["write"]) for d in lines],
+                         [(100, 200, 0x0407, 2, False), (300, 310, 0x0406, 2, True), (400, 420, None, -5, False)])
+        self.assertEqual((lines[0]["region"], lines[2]["region"], lines[0]["cpu"], lines[1]["cpu"]), ("config", "bar0", 1, 0))
         self.assertValid(h.footer(10, 0, "SIGINT", {"recorder": {"0000:01:00.0": {
             "accesses": {"config": 5}, "command_changes": 1, "status_changes": 0,
             "history_written": 2, "history_dropped": 0}}}))

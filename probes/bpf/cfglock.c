@@ -11,12 +11,22 @@ static __always_inline int cfg_emit(struct pt_regs *ctx, u32 dev, u8 op, int wit
 {
     struct event e;
 
+#ifdef HIST_N
+    /* held from a lock (or a trylock that got it) to its unlock: accesses entering meanwhile keep their entry record;
+     * a begin counts before the record's ts is taken (common.h ev_init) */
+    if (op == CFG_LOCK || (with_ret && (PT_REGS_RC(ctx) & 0xff) == 1))
+        busy_add(dev, 1);
+#endif
     ev_init(&e, EV_CFG_LOCK, dev);
     e.fn = op;
     if (with_ret) {
         e.ret = PT_REGS_RC(ctx) & 0xff;   /* bool */
         e.flags |= F_RET;
     }
+#ifdef HIST_N
+    if (op == CFG_UNLOCK)
+        busy_add(dev, -1);
+#endif
     SUBMIT(ctx, &e);
     return 0;
 }

@@ -39,7 +39,7 @@ struct vstash_t {
     u32 write;
     u32 wval;     /* config write value read at entry (wflags = F_VALUE) */
     u32 wflags;
-    u32 live;     /* the entry was streamed */
+    u32 live;     /* LIVE_ONE: entered while live (written whole at its return); LIVE_SPLIT: its entry was streamed */
     u32 known;    /* the recorder knows the device (slot, hier valid) */
     u32 slot;
     u32 hier;
@@ -64,6 +64,12 @@ struct vstash_t {
 #endif
 
 #ifdef PROBE_VFIO_RW
+/* vstash_t.live: how an access that entered while its hierarchy was live is written. LIVE_ONE: one record at its
+ * return (EV_RW_DONE). LIVE_SPLIT: a reset, config lock or recovery was in progress (common.h hier_busy), so its entry
+ * was streamed at once (it may be held there) and its return is a second record. */
+#define LIVE_ONE 1
+#define LIVE_SPLIT 2
+
 /* What rw_enter needs to know about a vfio_device: its key (five pointer reads from the vfio_device to the
  * bus's domain), whether the filter lets it through, and its history slot and hierarchy. */
 struct vinfo_t {
@@ -434,12 +440,12 @@ static __always_inline int rw_enter_task(void *ctx, struct vstash_t *t, u32 writ
     t->hier = t->chier;
     t->wflags = 0;
     t->live = is_live_h(t->cknown, t->cslot, t->chier, t->ts);
-    if (!t->live) {
-        if (write && (u8)(pos >> VFIO_PCI_OFFSET_SHIFT) == VFIO_PCI_CONFIG_REGION_INDEX &&
-            read_user_val(buf, t->size, &t->wval))
-            t->wflags = F_VALUE;
-    } else {
+    if (t->live && is_busy_h(t->cknown ? t->chier : HIER_MAX)) {
+        t->live = LIVE_SPLIT;
         rw_enter_live(ctx, t->cdev, write, buf, t->size, pos, &t->wval, &t->wflags);
+    } else if (write && (u8)(pos >> VFIO_PCI_OFFSET_SHIFT) == VFIO_PCI_CONFIG_REGION_INDEX &&
+               read_user_val(buf, t->size, &t->wval)) {
+        t->wflags = F_VALUE;
     }
     t->valid = 1;
     return 0;
@@ -485,15 +491,17 @@ static __always_inline int rw_enter(void *ctx, u32 write, void *vdev, u64 buf, u
     st.hier = v.hier;
     st.ts = bpf_ktime_get_ns();
 #ifdef HIST_N
-    /* recording: nothing streamed at entry; the exit keeps or streams the whole access */
+    /* nothing streamed at entry (the exit keeps or streams the whole access) unless a reset, config lock or recovery
+     * is in progress on a live hierarchy */
     st.live = is_live_h(v.known, v.slot, v.hier, st.ts);
-    if (!st.live) {
+    if (!st.live || !is_busy_h(v.known ? v.hier : HIER_MAX)) {
         if (write && (u8)(pos >> VFIO_PCI_OFFSET_SHIFT) == VFIO_PCI_CONFIG_REGION_INDEX &&
             read_user_val(st.buf, st.size, &st.wval))
             st.wflags = F_VALUE;
         stash_put(&st);
         return 0;
     }
+    st.live = LIVE_SPLIT;
 #endif
     rw_enter_live(ctx, dev, write, st.buf, st.size, pos, &st.wval, &st.wflags);
     stash_put(&st);
@@ -664,14 +672,14 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
     {
         u32 done = 0;
 #ifdef HIST_N
-        done = !st->live;
+        done = st->live != LIVE_SPLIT;
         if (all_ones)
             e.flags |= F_TRIGGER;
         if (went_live)
             e.flags |= F_SNAP;   /* its SUBMIT takes the history with it */
 #endif
         if (done) {
-            /* entered while recording, leaves live: both halves in one record */
+            /* entered while recording or live without a reset/lock/recovery in progress: both halves in one record */
             e.type = EV_RW_DONE;
             e.tlp[0] = (u32)st->ts;
             e.tlp[1] = (u32)(st->ts >> 32);
