@@ -421,6 +421,9 @@ class Encoder(object):
         tadd = tmpl.append
         args = []
         ext = args.extend
+        # a polling reader's records share one key: compared field by field with the last one's (no tuple to build
+        # and hash per record: its bytes are new objects each time)
+        l_ident = l_comm = l_fn = l_rsize = head = None
         for ln, ts, ret, ident, val, rsize, ent, typ, fn, fl, cpu, comm in RING_FAST.iter_unpack(buf[:n * size]):
             if ln != want:
                 return None
@@ -433,12 +436,14 @@ class Encoder(object):
                 t = t_enter
             else:
                 return None
-            key = (ident, comm, fn, rsize)
-            head = heads.get(key)
-            if head is None:
-                head = self._head(key)
+            if ident != l_ident or comm != l_comm or fn != l_fn or rsize != l_rsize:
+                key = (ident, comm, fn, rsize)
+                head = heads.get(key)
                 if head is None:
-                    return None
+                    head = self._head(key)
+                    if head is None:
+                        return None
+                l_ident, l_comm, l_fn, l_rsize = key
             tadd(t)
             if t is t_done:
                 ext((ent, ts, cpu, head, val, ret))
