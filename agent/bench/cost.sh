@@ -109,6 +109,21 @@ quiet_trace() {  # until the agent's trace has not grown for 3 s (at most 600 s)
     done
     echo "trace quiet after ${n} s"
 }
+# PAUSE_READER=1 (the default): the A/B reader is stopped (SIGSTOP, which takes effect on its way back to user
+# space, so never inside vfio_pci_core_read) while the agent detaches or re-attaches vfio.rw's programs. Re-patching
+# the entry of a function that another vCPU is executing is the TCG hazard that hung 6.1's reader in soft lockups
+# (session 9) and panicked 7.2 with an int3 in a BPF trampoline (session 10). The phases are timed between marks
+# sent after the reader runs again, so the stop is in neither phase.
+reader_stop() {
+    [ "${PAUSE_READER:-1}" = 1 ] || return 0
+    kill -STOP $p
+    n=0
+    # every thread stopped (the reader has a notifier thread besides the one that reads)
+    while sed 's/.*) \([A-Za-z]\).*/\1/' /proc/$p/task/*/stat 2>/dev/null | grep -qv T && [ $n -lt 100 ]; do
+        sleep 0.05; n=$((n + 1))
+    done
+}
+reader_cont() { [ "${PAUSE_READER:-1}" = 1 ] || return 0; kill -CONT $p; }
 abmark() {  # close a phase of the A/B reader; sets $rate to its rate (no subshell: $marks must count)
     marks=$((marks + 1))
     # for agent/bench/vcpu_time.py on the host: the vCPUs' CPU time at this mark (it polls every 10 ms)
@@ -137,7 +152,7 @@ for i in $INTERVALS; do
     quiet_trace
     k=1
     while [ $k -le "$AB_ROUNDS" ]; do
-        kill -USR1 $a; pauses=$((pauses + 1)); wait_err "vfio.rw detached" $pauses
+        reader_stop; kill -USR1 $a; pauses=$((pauses + 1)); wait_err "vfio.rw detached" $pauses; reader_cont
         sleep 1; abmark; sleep "$AB_SECS"; abmark; rn=$rate; mn=$marks
         # AB_MODES (flat out only; needs AERTRACE_BENCH_DEFINES=BENCH_MODES): round k's "with" phase runs the k-th
         # mode of the list, cyclically (cost_report.py: 0 full programs, 1 entry empty, 2 exit empty, 3 both empty,
@@ -147,7 +162,7 @@ for i in $INTERVALS; do
         else
             echo 0 >"$OUT/.bench-mode"
         fi
-        kill -USR2 $a; wait_err "vfio.rw attached again" $pauses
+        reader_stop; kill -USR2 $a; wait_err "vfio.rw attached again" $pauses; reader_cont
         # AERTRACE_BENCH_MODES (with AERTRACE_BENCH_DEFINES=BENCH_MODES): which parts of vfio.rw ran in this phase
         mode=$(grep "vfio.rw attached again" "$TRACE_DIR/cost-agent.err" | tail -1 | sed -n 's/.*bench mode \([0-9]*\).*/\1/p')
         sleep 1; abmark; sleep "$AB_SECS"; abmark; ra=$rate
