@@ -168,7 +168,8 @@ for i in $INTERVALS; do
         sleep 1; abmark; sleep "$AB_SECS"; abmark; ra=$rate
         # the reader's mark numbers of the two phases: cost_report.py pairs them with vcpu-marks.txt
         echo "ab $i $k $rn $ra $mn $marks ${mode:-0}" >>"$OUT/cost-phases.txt"
-        echo "A/B interval $i us, round $k: without probes $rn reads/s, with $ra reads/s${mode:+ (bench mode $mode)}"
+        # kernel.bpf_stats_enabled adds two clock reads per program run: it must be 0 here (progstats turns it on at the end)
+        echo "A/B interval $i us, round $k: without probes $rn reads/s, with $ra reads/s${mode:+ (bench mode $mode)}, bpf_stats_enabled=$(cat /proc/sys/kernel/bpf_stats_enabled 2>/dev/null)"
         k=$((k + 1))
     done
     kill -INT $p
