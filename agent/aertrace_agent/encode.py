@@ -387,6 +387,72 @@ class Encoder(object):
                    sev, cpu, comm, driver)
         return _json.dumps(decode(ev, cpu, self.fn_names), separators=(",", ":"))
 
+    def _head(self, key):
+        """The part of a config read's line that repeats for a polling reader (pid to write), cached per key
+        (ident, comm, fn, size); None for a record without a device (the general path says why)."""
+        ident, comm, fn, rsize = key
+        arg, pid, tid, dev = IDENT.unpack(ident)
+        if dev == NODEV:
+            return None
+        head = ',"pid":%d,"tid":%d,"comm":%s,"dev":"%s","region":"%s","offset":%d,"size":%d,"write":false' % (
+            pid, tid, self._comm_json(comm), self._dev_name(dev), self._region[fn], arg, rsize)
+        if len(self._heads) < 65536:
+            self._heads[key] = head
+        return head
+
+    # ring_text's line templates: the same texts ring_lines formats one by one
+    _T_DONE = '{"type":"vfio.rw","ts":%d,"exit_ts":%d,"cpu":%d%s,"value":%d,"ret":%d}'
+    _T_EXIT = '{"type":"vfio.rw.exit","ts":%d,"cpu":%d%s,"value":%d,"ret":%d}'
+    _T_ENTER = '{"type":"vfio.rw.enter","ts":%d,"cpu":%d%s}'
+
+    def ring_text(self, buf, n):
+        """The bulk of a live stream in one piece: when all n records in buf are config reads of the hot kinds (a
+        whole read, a read's entry or its return; no trigger, nothing uncommitted or of another size), returns their
+        lines joined by newlines (no final one), exactly ring_lines' lines; otherwise None (nothing consumed: the
+        caller decodes the chunk with ring_lines). One % over the chunk's joined templates instead of one per
+        record: measured in the lab's TCG guests, formatting was ~60% of the decode (6-10 us of ~10 us per
+        record), most of it the per-call cost of %, not the number conversions."""
+        heads = self._heads
+        size = RING_RECORD.size
+        want = size - 8
+        mask, hot = F_WRITE | F_VALUE | F_RET | F_TRIGGER, F_VALUE | F_RET
+        t_done, t_exit, t_enter = self._T_DONE, self._T_EXIT, self._T_ENTER
+        tmpl = []
+        tadd = tmpl.append
+        args = []
+        ext = args.extend
+        # a polling reader's records share one key: compared field by field with the last one's (no tuple to build
+        # and hash per record: its bytes are new objects each time)
+        l_ident = l_comm = l_fn = l_rsize = head = None
+        for ln, ts, ret, ident, val, rsize, ent, typ, fn, fl, cpu, comm in RING_FAST.iter_unpack(buf[:n * size]):
+            if ln != want:
+                return None
+            f = fl & mask
+            if f == hot and typ == EV_RW_DONE:
+                t = t_done
+            elif f == hot and typ == EV_RW_EXIT:
+                t = t_exit
+            elif f == 0 and typ == EV_RW_ENTER:
+                t = t_enter
+            else:
+                return None
+            if ident != l_ident or comm != l_comm or fn != l_fn or rsize != l_rsize:
+                key = (ident, comm, fn, rsize)
+                head = heads.get(key)
+                if head is None:
+                    head = self._head(key)
+                    if head is None:
+                        return None
+                l_ident, l_comm, l_fn, l_rsize = key
+            tadd(t)
+            if t is t_done:
+                ext((ent, ts, cpu, head, val, ret))
+            elif t is t_exit:
+                ext((ts, cpu, head, val, ret))
+            else:
+                ext((ts, cpu, head))
+        return "\n".join(tmpl) % tuple(args)
+
     def ring_lines(self, buf, n):
         """Decodes n ring-buffer records laid out back to back in buf (a memoryview): returns (lines, records
         used, trigger records) and stops before a record the kernel has not committed yet (BUSY). Lines are
@@ -422,12 +488,7 @@ class Encoder(object):
                 key = (ident, comm, fn, rsize)
                 head = heads.get(key)
                 if head is None:
-                    arg, pid, tid, dev = IDENT.unpack(ident)
-                    if dev != NODEV:
-                        head = ',"pid":%d,"tid":%d,"comm":%s,"dev":"%s","region":"%s","offset":%d,"size":%d,"write":false' % (
-                            pid, tid, self._comm_json(comm), self._dev_name(dev), self._region[fn], arg, rsize)
-                        if len(heads) < 65536:
-                            heads[key] = head
+                    head = self._head(key)
                 if head is not None:
                     if typ == EV_RW_DONE:
                         append(one % (ent, ts, cpu, head, val, ret))

@@ -758,6 +758,20 @@ class Recording(object):
         self.emit(line)
 
     def on_batch(self, view, n):
+        if self.write_lines is not None:
+            # the bulk of a live stream (config reads only, as a flat-out reader makes them): one format and one
+            # write for the chunk (Encoder.ring_text); any other chunk is decoded line by line below
+            text = self.enc.ring_text(view, n)
+            if text is not None:
+                try:
+                    self.write_lines(text, n)
+                except (BrokenPipeError, ConnectionError, OSError) as e:
+                    if self.state["stop"] is None:
+                        self.state["stop"] = "output closed"
+                        err("output closed (%s); stopping" % e)
+                    return n
+                self.state["events"] += n
+                return n
         lines, used, trig = self.enc.ring_lines(view, n)
         emit, undecodable = self.emit, self.undecodable
         if self.write_lines is not None and not trig and lines:

@@ -250,6 +250,43 @@ class EncoderTest(unittest.TestCase):
                          ("vfio.rw", (1 << 32) + 5, 1000, 0xffff, 2))
         self.assertEqual(trig, [(len(recs) - 2, 1000, 0x0100, (len(recs) - 2) % 3, e.F_RET | e.F_VALUE | e.F_TRIGGER)])
 
+    def test_ring_text_is_ring_lines_joined_or_none(self):
+        def ring(recs):
+            b = bytearray()
+            for i, r in enumerate(recs):
+                r.cpu = i % 2
+                b += e.RING_RECORD.pack(e.RECORD.size, 0, *e.RECORD.unpack(bytes(r)))
+            return b
+        hot = F = e.F_RET | e.F_VALUE
+        recs = []
+        for i in range(6):   # two readers (keys), whole reads and enter/exit pairs, heads new and cached
+            recs.append(ev(e.EV_RW_DONE, ts=2000 + i, fn=7, arg=4, size=2, ret=2, val=0x100 + i, tlp=[1990 + i, 1, 0, 0],
+                           flags=hot))
+            recs.append(ev(e.EV_RW_ENTER, ts=3000 + i, fn=7, arg=6, size=2, pid=50, tid=51))
+            recs.append(ev(e.EV_RW_EXIT, ts=3001 + i, fn=7, arg=6, size=2, ret=2, val=i, flags=F, pid=50, tid=51))
+        buf = ring(recs)
+        want = e.Encoder(FN).ring_lines(memoryview(bytes(buf)), len(recs))[0]
+        enc = e.Encoder(FN)
+        self.assertEqual(enc.ring_text(memoryview(bytes(buf)), len(recs)), "\n".join(want))
+        self.assertEqual(enc.ring_text(memoryview(bytes(buf)), len(recs)), "\n".join(want))   # heads cached now
+        self.assertEqual(enc.ring_text(memoryview(bytes(buf)), 1), want[0])
+        # anything but the hot kinds: None, and the caller decodes the chunk line by line
+        others = [ev(e.EV_RW_DONE, fn=7, arg=4, size=2, ret=2, val=3, flags=hot | e.F_WRITE),
+                  ev(e.EV_RW_DONE, fn=7, arg=4, size=2, ret=2, val=0xffff, flags=hot | e.F_TRIGGER),
+                  ev(e.EV_RW_EXIT, fn=7, arg=4, size=2, val=3),
+                  ev(e.EV_RW_ENTER, fn=7, arg=4, size=2, val=3, flags=e.F_WRITE | e.F_VALUE),
+                  ev(e.EV_RW_DONE, fn=7, arg=4, size=2, ret=2, val=3, flags=hot, dev=e.NODEV),
+                  ev(e.EV_RESET_ENTER, fn=1), ev(99)]
+        for x in others:
+            b = ring(recs[:3] + [x] + recs[3:6])
+            self.assertIsNone(enc.ring_text(memoryview(bytes(b)), 7), x.type)
+        busy = bytearray(buf)
+        busy[3 * e.RING_RECORD.size + 3] |= 0x80   # the 4th record not committed yet
+        self.assertIsNone(enc.ring_text(memoryview(bytes(busy)), len(recs)))
+        other = bytearray(buf)
+        other[3 * e.RING_RECORD.size] += 8          # the 4th record of another size (a history snapshot)
+        self.assertIsNone(enc.ring_text(memoryview(bytes(other)), len(recs)))
+
     def test_hotplug_disable_request_has_no_reason(self):
         # pciehp_handle_disable_request(ctrl) has one argument: the record's val is not a reason
         d = e.decode(ev(e.EV_HP_EVENT, fn=3, val=0x1234, dev=0x10), 0, FN)
