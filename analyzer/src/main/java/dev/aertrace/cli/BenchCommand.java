@@ -55,12 +55,11 @@ final class BenchCommand implements Callable<Integer> {
             return 2;
         }
         Path d = dir != null ? dir : Path.of(System.getProperty("user.home"), ".cache", "aertrace", "bench");
-        List<String> jvm = BenchRuns.launcherOptions();
-        System.out.println("JVM options: analyze (the launcher's) " + String.join(" ", jvm) + "; floor " + String.join(" ", BenchRuns.FLOOR) + "; " + Runtime.getRuntime().availableProcessors()
-                + " CPUs; " + BenchRuns.load("load average at start"));
-        for (long n : events) size(d, n, jvm);
-        if (inputs > 0) inputs(d, jvm);
-        if (ttfrRuns > 0) BenchRuns.timeToFirstResult(ttfrRuns, jvm);
+        System.out.println("JVM options: analyze gets the launcher's for its input (below, per size); floor " + String.join(" ", BenchRuns.FLOOR)
+                + "; " + Runtime.getRuntime().availableProcessors() + " CPUs; " + BenchRuns.load("load average at start"));
+        for (long n : events) size(d, n);
+        if (inputs > 0) inputs(d);
+        if (ttfrRuns > 0) BenchRuns.timeToFirstResult(ttfrRuns, BenchRuns.launcherOptions(List.of("analyze")));
         System.out.println(BenchRuns.load("load average at end"));
         return 0;
     }
@@ -81,12 +80,16 @@ final class BenchCommand implements Callable<Integer> {
      * {@code -j 1} and with {@code -j <CPUs>}, alternating which goes first; wall ratio per round, and the reports'
      * CRC must be equal. Only an otherwise idle machine can show the ratio a second core gives: the load is printed.
      */
-    private void inputs(Path d, List<String> jvm) throws Exception {
+    private void inputs(Path d) throws Exception {
         Path f = scaled(d, inputEvents);
         Path[] files = new Path[inputs];
         Arrays.fill(files, f);
         int cpus = Runtime.getRuntime().availableProcessors();
-        System.out.printf(Locale.ROOT, "%n%d inputs of %d events each (%s), analyze -j 1 against -j %d:%n", inputs, BenchRuns.lines(f) - 2, f, cpus);
+        List<String> args = new java.util.ArrayList<>(List.of("analyze", "-j", "1"));
+        for (Path p : files) args.add(p.toString());
+        List<String> jvm = BenchRuns.launcherOptions(args);
+        System.out.printf(Locale.ROOT, "%n%d inputs of %d events each (%s), analyze -j 1 against -j %d; JVM options (the launcher's for these inputs): %s%n",
+                inputs, BenchRuns.lines(f) - 2, f, cpus, String.join(" ", jvm));
         double[] ratio = new double[runs];
         boolean same = true;
         for (int i = 0; i < runs; i++) {
@@ -104,13 +107,15 @@ final class BenchCommand implements Callable<Integer> {
                 inputs, cpus, med <= 0.6 ? "met" : "NOT met", med, same ? "yes" : "NO");
     }
 
-    private void size(Path d, long n, List<String> jvm) throws Exception {
+    private void size(Path d, long n) throws Exception {
         Path f = scaled(d, n);
         long inputBytes;
         inputBytes = Files.size(f);
         long lines = BenchRuns.lines(f);
-        System.out.printf(Locale.ROOT, "%ntrace: %s (%d events, %.0f MiB: the embedded 6.1 fatal-race recording repeated, time-shifted)%n",
-                f, lines - 2, inputBytes / 1048576.0);
+        // the worker runs `analyze FILE` (text) and `analyze --format json FILE`: the launcher sizes both the same
+        List<String> jvm = BenchRuns.launcherOptions(List.of("analyze", f.toString()));
+        System.out.printf(Locale.ROOT, "%ntrace: %s (%d events, %.0f MiB: the embedded 6.1 fatal-race recording repeated, time-shifted)%n"
+                + "JVM options for analyze (the launcher's for this input): %s%n", f, lines - 2, inputBytes / 1048576.0, String.join(" ", jvm));
         // rounds interleave the modes, so a change of load hits all three alike; ratios are taken within a round
         long[][][] r = new long[runs][MODES.length][];
         for (int i = 0; i < runs; i++) {

@@ -16,21 +16,60 @@ import java.util.Locale;
 final class BenchRuns {
     private BenchRuns() {}
 
+    /** Inputs from this many bytes on get the JVM's tiered C2 instead of C1 alone (the launcher's AERTRACE_C2_BYTES). */
+    static final long C2_BYTES = 1_000_000_000L;
+
+    /** A .gz input counts this many times its size (the committed traces: 30x overall). */
+    static final int GZ_WEIGHT = 30;
+
     /**
-     * The JVM options the {@code aertrace} launcher uses (keep in step with it): AERTRACE_JAVA_OPTS, -Xmx256m unless
-     * it sets a heap, the serial collector and C1 alone unless it chooses, the class-data archive beside the jar.
+     * The JVM options the {@code aertrace} launcher gives the command {@code args}, for {@link BenchWorker}'s runs
+     * (which run exactly that command): {@link #jvmChoice} and the class-data archive beside the jar.
      */
-    static List<String> launcherOptions() {
-        String env = System.getenv().getOrDefault("AERTRACE_JAVA_OPTS", "").trim();
+    static List<String> launcherOptions(List<String> args) {
+        List<String> o = jvmChoice(System.getenv().getOrDefault("AERTRACE_JAVA_OPTS", ""),
+                System.getenv().get("AERTRACE_C2_BYTES"), args);
+        Path jsa = Path.of(System.getProperty("java.class.path").split(java.io.File.pathSeparator)[0]).toAbsolutePath()
+                .resolveSibling("aertrace.jsa");
+        if (Files.isReadable(jsa)) o.addAll(List.of("-XX:SharedArchiveFile=" + jsa, "-Xlog:disable", "-Xlog:all=warning:stderr"));
+        return o;
+    }
+
+    /**
+     * The launcher's choice, step for step (keep in step with it; {@code LauncherOptionsTest} runs both): the
+     * AERTRACE_JAVA_OPTS {@code env}, -Xmx256m unless it sets a heap, the serial collector unless it chooses one, and
+     * unless it chooses the JIT: C1 alone for inputs below {@code c2Bytes} (default {@link #C2_BYTES}), else tiered
+     * C2 with shallow inlining (unless {@code env} sets any inlining flag) and a 48 MiB young generation (unless it
+     * sizes it). Inputs: the regular files among {@code args},
+     * not the one after -o/--output, a .gz counted {@link #GZ_WEIGHT} times.
+     */
+    static List<String> jvmChoice(String env, String c2Bytes, List<String> args) {
+        env = env.trim();
         String all = " " + env + " ";
         List<String> o = new ArrayList<>();
         if (!all.contains(" -Xmx") && !all.contains(" -XX:MaxRAM")) o.add("-Xmx256m");
         if (!env.isEmpty()) o.addAll(Arrays.asList(env.split("\\s+")));
         if (!all.matches(".* -XX:\\+Use\\w*GC .*")) o.add("-XX:+UseSerialGC");
-        if (!all.contains("TieredStopAtLevel") && !all.contains("TieredCompilation")) o.add("-XX:TieredStopAtLevel=1");
-        Path jsa = Path.of(System.getProperty("java.class.path").split(java.io.File.pathSeparator)[0]).toAbsolutePath()
-                .resolveSibling("aertrace.jsa");
-        if (Files.isReadable(jsa)) o.addAll(List.of("-XX:SharedArchiveFile=" + jsa, "-Xlog:disable", "-Xlog:all=warning:stderr"));
+        if (!all.contains("TieredStopAtLevel") && !all.contains("TieredCompilation")) {
+            long in = 0;
+            boolean skip = false;
+            for (String a : args) {
+                if (skip) { skip = false; continue; }
+                if (a.equals("-o") || a.equals("--output")) { skip = true; continue; }
+                Path p = Path.of(a);
+                if (!Files.isRegularFile(p)) continue;
+                try {
+                    in += Files.size(p) * (a.endsWith(".gz") ? GZ_WEIGHT : 1);
+                } catch (IOException e) {
+                    // as the launcher's stat: a file it cannot size does not count
+                }
+            }
+            if (in < (c2Bytes == null || c2Bytes.isEmpty() ? C2_BYTES : Long.parseLong(c2Bytes.trim()))) o.add("-XX:TieredStopAtLevel=1");
+            else {
+                if (!all.contains("Inline")) o.addAll(List.of("-XX:MaxInlineLevel=3", "-XX:FreqInlineSize=40"));
+                if (!all.contains(" -Xmn") && !all.contains("NewSize") && !all.contains("NewRatio")) o.add("-Xmn48m");
+            }
+        }
         return o;
     }
 
