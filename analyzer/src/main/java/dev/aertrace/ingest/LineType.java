@@ -23,6 +23,8 @@ final class LineType {
     /** {@link LineRules#need}: -1 for a type this analyzer does not know. */
     final int need;
     final LineRules.Rule rule;
+    /** The rule's shape checks as an array: walking the list took an iterator per line under C1. */
+    final LineRules.Check[] shape;
     /** {@link FieldSets#mask}: the fields a line of this type may carry. */
     final long fields;
 
@@ -38,6 +40,7 @@ final class LineType {
         lost = type.equals("lost");
         need = LineRules.need(type);
         rule = LineRules.of(type);
+        shape = rule == null ? new LineRules.Check[0] : rule.shape().toArray(new LineRules.Check[0]);
         fields = FieldSets.mask(type);
     }
 

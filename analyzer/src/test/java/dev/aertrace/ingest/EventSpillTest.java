@@ -113,9 +113,11 @@ class EventSpillTest {
             d3.record(replayed);
             spill.replay(replayed, d3);
             assertEquals(direct.calls.size(), replayed.calls.size(), what);
-            for (int i = 0; i < direct.calls.size(); i++) assertEquals(direct.calls.get(i), replayed.calls.get(i), what + " call " + i);
+            int i = 0;
+            while (i < direct.calls.size() && direct.calls.get(i).equals(replayed.calls.get(i))) i++;
+            if (i < direct.calls.size()) assertEquals(direct.calls.get(i), replayed.calls.get(i), what + " call " + i);
             // forwarded unchanged: the listener's calls of the direct reading (diagnostics calls went to d2, untapped)
-            assertEquals(direct.calls.stream().filter(c -> !c.startsWith("issue ") && !c.startsWith("unknown")).toList(),
+            assertEquals(direct.calls.stream().filter(c -> !(c instanceof String t && (t.startsWith("issue ") || t.startsWith("unknown")))).toList(),
                     forwarded.calls, what);
             assertEquals(d1.issues(), d3.issues(), what);
             assertEquals(d1.unknownTypes(), d3.unknownTypes(), what);
@@ -143,23 +145,27 @@ class EventSpillTest {
         return out;
     }
 
-    /** Every call as text (records print every field; a header's topology by its devices). */
+    /**
+     * Every call: an event call as the event itself (records compare every field; an AER event's tlp by its
+     * contents), the others as text. Printed only when two differ: building a string per call took most of this
+     * test's time.
+     */
     private static final class Log implements TraceListener, Diagnostics.Recorder {
-        final List<String> calls = new ArrayList<>();
+        final List<Object> calls = new ArrayList<>();
 
         @Override public void header(TraceHeader h) { calls.add("header " + EventSpillTest.text(h)); }
 
-        @Override public void event(Event e) { calls.add("event " + text(e)); }
+        @Override public void event(Event e) { calls.add(new Call("event", e)); }
 
-        @Override public void history(Event e) { calls.add("history " + text(e)); }
+        @Override public void history(Event e) { calls.add(new Call("history", e)); }
 
-        @Override public void wholeEnter(Event e) { calls.add("wholeEnter " + text(e)); }
+        @Override public void wholeEnter(Event e) { calls.add(new Call("wholeEnter", e)); }
 
         @Override public void historyDump() { calls.add("dump"); }
 
         @Override public void footer(TraceFooter f) { calls.add("footer " + f); }
 
-        @Override public void advance(long ts) { calls.add("advance " + ts); }
+        @Override public void advance(long ts) { calls.add(new Call("advance", ts)); }
 
         @Override public void end() { calls.add("end"); }
 
@@ -168,6 +174,21 @@ class EventSpillTest {
         @Override public void unknownType(String type, long line) { calls.add("unknownType " + type + " " + line); }
 
         @Override public void unknownField(String type, String field, long line) { calls.add("unknownField " + type + " " + field + " " + line); }
+
+        /** A listener call with one argument: an event or a ts. */
+        private record Call(String name, Object arg) {
+            @Override public boolean equals(Object o) {
+                if (!(o instanceof Call c) || !name.equals(c.name)) return false;
+                if (arg instanceof Event.AerError a && c.arg instanceof Event.AerError b) // an array's equals is identity
+                    return a.common().equals(b.common()) && a.severity() == b.severity() && a.status() == b.status()
+                            && a.tlpValid() == b.tlpValid() && Arrays.equals(a.tlp(), b.tlp());
+                return arg.getClass() == c.arg.getClass() && arg.equals(c.arg);
+            }
+
+            @Override public int hashCode() { return name.hashCode(); }
+
+            @Override public String toString() { return name + " " + (arg instanceof Event e ? text(e) : arg); }
+        }
 
         private static String text(Event e) {
             if (e instanceof Event.AerError a) // an array prints as its identity
