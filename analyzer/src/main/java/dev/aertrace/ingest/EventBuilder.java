@@ -118,7 +118,7 @@ final class EventBuilder {
             diag.issue(Issue.Kind.INVALID_EVENT, line, type + ": " + missing);
             return gap((s.has & F_TS) != 0 ? s.ts : maxTs, line, type + ": " + missing);
         }
-        if (s.unknown != null) for (String f : s.unknown) if (Strict.damagedField(f)) {
+        if (s.unknown != null && !s.unknown.isEmpty()) for (String f : s.unknown) if (Strict.damagedField(f)) {
             diag.issue(Issue.Kind.DAMAGED_NAME, line, "field \"" + f + "\" on " + type);
             return gap(s.ts, line, type + ": damaged field name \"" + f + "\"");
         }

@@ -85,7 +85,7 @@ final class FieldSets {
         long extra = present & ~allowed;
         if (extra != 0) return Scratch.NAMES[Long.numberOfTrailingZeros(extra)];
         Set<String> f = FIELDS.get(type);
-        if (unknown != null && f != null)
+        if (unknown != null && !unknown.isEmpty() && f != null) // the scanner keeps its list once made: usually empty
             for (String n : unknown) if (Strict.FIELDS.contains(n) && !f.contains(n)) return n;
         return null;
     }

@@ -60,6 +60,8 @@ final class ResetRaces extends VerdictRules {
     void stalled(Episode ep, List<HostReset> resets, List<Access> user, List<Verdict> out) {
         for (HostReset r : resets) {
             long end = endOf(ep, r);
+            Event lock = null, unlock = null;
+            boolean looked = false; // the reset's lock calls: looked up once (a scan of the episode), when an access needs them
             for (Access a : user) {
                 // Its start must be in the trace, and its exit too unless it was still open when the trace ended, or
                 // kept apart from it by a gap (unpaired): then it returned at the latest at that exit, and whether the
@@ -67,8 +69,11 @@ final class ResetRaces extends VerdictRules {
                 // up refused every pair, and the stall with them).
                 if (!resetCovers(ep, r, a.dev()) || a.enter() == null || (a.exitLost() && !a.unpaired())) continue;
                 if (a.start() < r.start() || a.start() > end) continue;
-                Event lock = lockDuring(ep, r, "lock");
-                Event unlock = lockDuring(ep, r, "unlock");
+                if (!looked) {
+                    lock = lockDuring(ep, r, "lock");
+                    unlock = lockDuring(ep, r, "unlock");
+                    looked = true;
+                }
                 // Held = released only when the host let go: at the config-access unlock, else the reset's end.
                 long release = unlock != null && unlock.ts() >= a.start() ? unlock.ts() : r.end() != null ? r.end() : Long.MAX_VALUE;
                 Long last = a.end() != null ? a.end() : a.endBy();
