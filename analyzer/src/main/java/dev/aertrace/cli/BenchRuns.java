@@ -17,7 +17,7 @@ final class BenchRuns {
     private BenchRuns() {}
 
     /** Inputs from this many bytes on get the JVM's tiered C2 instead of C1 alone (the launcher's AERTRACE_C2_BYTES). */
-    static final long C2_BYTES = 1_000_000_000L;
+    static final long C2_BYTES = 500_000_000L;
 
     /** A .gz input counts this many times its size (the committed traces: 30x overall). */
     static final int GZ_WEIGHT = 30;
