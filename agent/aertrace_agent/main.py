@@ -727,16 +727,27 @@ class Recording(object):
                     self.state["unfreeze_err"] = True
                     err("could not let the kernel record history again (%s): accesses are counted as dropped" % e)
 
+    def output_closed(self, e):
+        if self.state["stop"] is None:
+            self.state["stop"] = "output closed"
+            err("output closed (%s); stopping" % e)
+
     def emit(self, line):
-        state = self.state
         try:
             self.write_line(line)
         except (BrokenPipeError, ConnectionError, OSError) as e:
-            if state["stop"] is None:
-                state["stop"] = "output closed"
-                err("output closed (%s); stopping" % e)
+            self.output_closed(e)
             return
-        state["events"] += 1
+        self.state["events"] += 1
+
+    def write_chunk(self, text, k):
+        """k lines joined by newlines, in one write (the bulk of a live stream)."""
+        try:
+            self.write_lines(text, k)
+        except (BrokenPipeError, ConnectionError, OSError) as e:
+            self.output_closed(e)
+            return
+        self.state["events"] += k
 
     def undecodable(self, e):
         self.state["undecodable"] += 1
@@ -763,14 +774,7 @@ class Recording(object):
             # write for the chunk (Encoder.ring_text); any other chunk is decoded line by line below
             text = self.enc.ring_text(view, n)
             if text is not None:
-                try:
-                    self.write_lines(text, n)
-                except (BrokenPipeError, ConnectionError, OSError) as e:
-                    if self.state["stop"] is None:
-                        self.state["stop"] = "output closed"
-                        err("output closed (%s); stopping" % e)
-                    return n
-                self.state["events"] += n
+                self.write_chunk(text, n)
                 return n
         lines, used, trig = self.enc.ring_lines(view, n)
         emit, undecodable = self.emit, self.undecodable
@@ -781,15 +785,7 @@ class Recording(object):
             except TypeError:
                 text = None   # an undecodable record among them: line by line below
             if text is not None:
-                k = len(lines)
-                try:
-                    self.write_lines(text, k)
-                except (BrokenPipeError, ConnectionError, OSError) as e:
-                    if self.state["stop"] is None:
-                        self.state["stop"] = "output closed"
-                        err("output closed (%s); stopping" % e)
-                    return used
-                self.state["events"] += k
+                self.write_chunk(text, len(lines))
                 return used
         start = 0
         if self.mirror is not None:
