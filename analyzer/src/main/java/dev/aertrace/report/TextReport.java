@@ -144,15 +144,15 @@ public final class TextReport implements ReportSink {
     private static void fold(List<String> L, List<Row> rows, int maxTimelineLines) {
         // A polling user repeats the same reads; after the first occurrence, runs of identical user lines that
         // are not evidence fold into one "… N repeats" line so the mail shows what changed.
-        java.util.ArrayDeque<String> recent = new java.util.ArrayDeque<>();
+        String[][] recent = new String[RECENT][]; // the last RECENT shown rows' columns, a ring
+        int recentN = 0, recentAt = 0;
         int shown = 0, folded = 0, left = rows.size();
         Row lastFolded = null;
         boolean guestFolded = false;
         for (Row row : rows) {
             String[] r = row.cols;
             left--;
-            String key = r[2] + r[3] + r[4];
-            if (r[0].equals(" ") && (r[2].equals("user") || r[2].equals("qemu")) && recent.contains(key)) {
+            if (r[0].equals(" ") && (r[2].equals("user") || r[2].equals("qemu")) && seen(recent, recentN, r)) {
                 folded++;
                 lastFolded = row;
                 guestFolded |= r[2].equals("qemu");
@@ -170,10 +170,43 @@ public final class TextReport implements ReportSink {
             }
             L.add(row(row));
             shown++;
-            recent.addLast(key);
-            if (recent.size() > 6) recent.removeFirst();
+            recent[recentAt] = r;
+            recentAt = (recentAt + 1) % RECENT;
+            if (recentN < RECENT) recentN++;
         }
         if (folded > 0) L.add(fold(folded, lastFolded, guestFolded));
+    }
+
+    /** How many shown rows a repeat is looked for in. */
+    private static final int RECENT = 6;
+
+    private static boolean seen(String[][] recent, int n, String[] r) {
+        for (int i = 0; i < n; i++) if (sameKey(recent[i], r)) return true;
+        return false;
+    }
+
+    /**
+     * A row's key is its side, device and text as one string (cols 2, 3 and 4 joined): two rows repeat each other
+     * when those strings are equal. Compared part by part without joining them: a polling user makes thousands of
+     * rows per episode, and the joined strings were a large part of the report's cost.
+     */
+    static boolean sameKey(String[] a, String[] b) {
+        String a2 = a[2], a3 = a[3], a4 = a[4], b2 = b[2], b3 = b[3], b4 = b[4];
+        // Parts of equal length at the same place: the joined strings are equal only if those parts are.
+        if (a2.length() == b2.length()) {
+            if (!a2.equals(b2)) return false;
+            if (a3.length() == b3.length()) return a3.equals(b3) && a4.equals(b4);
+        }
+        int n = a2.length() + a3.length() + a4.length();
+        if (n != b2.length() + b3.length() + b4.length()) return false;
+        for (int i = 0; i < n; i++) if (charAt(a2, a3, a4, i) != charAt(b2, b3, b4, i)) return false;
+        return true;
+    }
+
+    private static char charAt(String x, String y, String z, int i) {
+        if (i < x.length()) return x.charAt(i);
+        i -= x.length();
+        return i < y.length() ? y.charAt(i) : z.charAt(i - y.length());
     }
 
     /** A timeline line: mark, offset (formatted only now: most rows are folded or past the cap), side, device, what. */
@@ -225,9 +258,12 @@ public final class TextReport implements ReportSink {
     }
 
     private static List<Row> timeline(Episode ep, Set<Event> evidence, List<dev.aertrace.timeline.QemuLane> qemu) {
-        List<Row> rows = new ArrayList<>();
+        List<Row> rows = new ArrayList<>(ep.accesses().size() + 64);
+        Marks marks = new Marks(evidence);
         int o = 0;
         for (Event e : ep.events()) {
+            // the accesses' own enters and exits (most of the list) are rows below, one per access
+            if (e instanceof Event.RwEnter || e instanceof Event.RwExit) continue;
             String what = null;
             String side = "host";
             if (e instanceof Event.AerError x) what = "AER " + Pci.severity(x.severity()) + " " + Pci.aerStatus(x.severity(), x.status());
@@ -238,20 +274,25 @@ public final class TextReport implements ReportSink {
             else if (e instanceof Event.VfioErrDetectedEnter x) what = "vfio err_detected enter";
             // a device loss's own steps (pciehp's slot event, the removal, vfio's request): the verdicts cite them
             else if (e instanceof Event.DeviceGone x) what = lossStep(x);
-            if (what != null) rows.add(new Row(e.ts(), o++, new String[]{mark(evidence, e), Durations.offsetMs(e.ts() - ep.start()), side, Text.shortDev(e.dev()), what}));
+            if (what != null) rows.add(new Row(e.ts(), o++, new String[]{marks.of(e), Durations.offsetMs(e.ts() - ep.start()), side, Text.shortDev(e.dev()), what}));
         }
         for (CallbackCall c : ep.callbacks()) {
             String what = c.cb().wire + " " + (c.driver() == null || c.driver().isEmpty() ? "(no driver)" : c.driver())
                     + (c.result() != null ? " → " + Pci.ers(c.result()) : "") + (c.end() != null ? " " + dur(c.end() - c.start()) : " (no exit)");
-            rows.add(new Row(c.start(), o++, new String[]{mark(evidence, c.enter(), c.exit()), Durations.offsetMs(c.start() - ep.start()), "host", Text.shortDev(c.dev()), what}));
+            rows.add(new Row(c.start(), o++, new String[]{marks.of(c.enter(), c.exit()), Durations.offsetMs(c.start() - ep.start()), "host", Text.shortDev(c.dev()), what}));
         }
         for (HostReset r : ep.resets()) {
             String what = "  ".repeat(Math.min(r.depth(), 3)) + r.fn() + (r.byRecovery() ? "" : " (not recovery)")
                     + (r.end() != null ? " " + dur(r.end() - r.start()) : " (no exit)") + (r.ret() != null ? " ret " + r.ret() : "");
-            rows.add(new Row(r.start(), o++, new String[]{mark(evidence, r.enter(), r.exit()), Durations.offsetMs(r.start() - ep.start()), "host", Text.shortDev(r.bridge()), what}));
+            rows.add(new Row(r.start(), o++, new String[]{marks.of(r.enter(), r.exit()), Durations.offsetMs(r.start() - ep.start()), "host", Text.shortDev(r.bridge()), what}));
         }
+        String lastDev = null, shortDev = null; // one device for most of an episode's accesses: its short name once
         for (Access a : ep.accesses()) {
-            rows.add(new Row(a.start(), o++, new String[]{mark(evidence, a.enter(), a.exit()), null, "user", Text.shortDev(a.dev()),
+            if (a.dev() == null || !a.dev().equals(lastDev)) {
+                lastDev = a.dev();
+                shortDev = Text.shortDev(lastDev);
+            }
+            rows.add(new Row(a.start(), o++, new String[]{marks.of(a.enter(), a.exit()), null, "user", shortDev,
                     describe(a, ep)}, a.start() - ep.start()));
         }
         for (Event g : ep.gaps()) {
@@ -307,9 +348,30 @@ public final class TextReport implements ReportSink {
         return a.phraseWithValue() + (showRet ? " ret " + a.ret() : "") + held + " " + who;
     }
 
-    private static String mark(Set<Event> evidence, Event... es) {
-        for (Event e : es) if (e != null && evidence.contains(e)) return "!";
-        return " ";
+    /**
+     * The '!' of a row whose event is evidence. Equal events have the same line, so the evidence's sorted line
+     * numbers rule out nearly every row without hashing its event (a record's hash walks all its fields).
+     */
+    private static final class Marks {
+        private final Set<Event> evidence;
+        private final long[] lines;
+
+        Marks(Set<Event> evidence) {
+            this.evidence = evidence;
+            long[] l = new long[evidence.size()];
+            int i = 0;
+            for (Event e : evidence) l[i++] = e.line();
+            java.util.Arrays.sort(l);
+            lines = l;
+        }
+
+        String of(Event e) { return is(e) ? "!" : " "; }
+
+        String of(Event a, Event b) { return is(a) || is(b) ? "!" : " "; }
+
+        private boolean is(Event e) {
+            return e != null && java.util.Arrays.binarySearch(lines, e.line()) >= 0 && evidence.contains(e);
+        }
     }
 
     static String cut(String s) {
