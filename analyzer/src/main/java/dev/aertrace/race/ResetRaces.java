@@ -111,7 +111,7 @@ final class ResetRaces extends VerdictRules {
     }
 
     private static Event lockDuring(Episode ep, HostReset r, String op) {
-        for (Event e : ep.events())
+        for (Event e : ep.steps())
             if (e instanceof Event.CfgLock c && op.equals(c.op()) && c.ts() >= r.start()
                     && (r.end() == null || c.ts() <= r.end()) && c.tid() == r.enter().tid()) return e;
         return null;

@@ -9,25 +9,25 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The fold's repeat test must be exactly "side + device + text joined are equal", as before it stopped joining. */
-class TextReportFoldTest {
+class FoldedTimelineTest {
 
     private static String[] row(String side, String dev, String what) { return new String[]{" ", null, side, dev, what}; }
 
     @Test
     void equalPartsRepeat() {
-        assertTrue(TextReport.sameKey(row("user", "01:00.0", "cfg read COMMAND/2 = 0x0000 vfio-user"),
+        assertTrue(FoldedTimeline.sameKey(row("user", "01:00.0", "cfg read COMMAND/2 = 0x0000 vfio-user"),
                 row("user", "01:00.0", "cfg read COMMAND/2 = 0x0000 vfio-user")));
-        assertFalse(TextReport.sameKey(row("user", "01:00.0", "cfg read COMMAND/2 = 0x0000 vfio-user"),
+        assertFalse(FoldedTimeline.sameKey(row("user", "01:00.0", "cfg read COMMAND/2 = 0x0000 vfio-user"),
                 row("user", "01:00.0", "cfg read COMMAND/2 = 0x0400 vfio-user")));
-        assertFalse(TextReport.sameKey(row("user", "01:00.0", "x"), row("qemu", "01:00.0", "x")));
+        assertFalse(FoldedTimeline.sameKey(row("user", "01:00.0", "x"), row("qemu", "01:00.0", "x")));
     }
 
     @Test
     void joinedAcrossOtherBoundariesRepeatsToo() {
-        assertTrue(TextReport.sameKey(row("user", "ab", "c"), row("user", "a", "bc")));
-        assertTrue(TextReport.sameKey(row("gap", "line 1", "x"), row("gapl", "ine 1", "x")));
-        assertFalse(TextReport.sameKey(row("gap", "line 1", "x"), row("gapl", "ine 1", "y")));
-        assertFalse(TextReport.sameKey(row("user", "ab", "c"), row("user", "a", "bcd")));
+        assertTrue(FoldedTimeline.sameKey(row("user", "ab", "c"), row("user", "a", "bc")));
+        assertTrue(FoldedTimeline.sameKey(row("gap", "line 1", "x"), row("gapl", "ine 1", "x")));
+        assertFalse(FoldedTimeline.sameKey(row("gap", "line 1", "x"), row("gapl", "ine 1", "y")));
+        assertFalse(FoldedTimeline.sameKey(row("user", "ab", "c"), row("user", "a", "bcd")));
     }
 
     @Test
@@ -36,7 +36,7 @@ class TextReportFoldTest {
         for (int i = 0; i < 200_000; i++) {
             String[] a = row(rnd(r), rnd(r), rnd(r));
             String[] b = r.nextInt(3) == 0 ? row(a[2], a[3], a[4]) : row(rnd(r), rnd(r), rnd(r));
-            assertEquals((a[2] + a[3] + a[4]).equals(b[2] + b[3] + b[4]), TextReport.sameKey(a, b),
+            assertEquals((a[2] + a[3] + a[4]).equals(b[2] + b[3] + b[4]), FoldedTimeline.sameKey(a, b),
                     () -> String.join("|", a[2], a[3], a[4]) + " vs " + String.join("|", b[2], b[3], b[4]));
         }
     }
