@@ -216,29 +216,14 @@ final class FoldedTimeline {
         return a.phraseWithValue() + (showRet ? " ret " + a.ret() : "") + held + " " + who;
     }
 
-    /**
-     * The '!' of a row whose event is evidence. Equal events have the same line, so the evidence's sorted line
-     * numbers rule out nearly every row without hashing its event (a record's hash walks all its fields).
-     */
+    /** The '!' of a row whose event is evidence. */
     private static final class Marks {
-        private final Set<Event> evidence;
-        private final long[] lines;
+        private final EvidenceSet evidence;
 
-        Marks(Set<Event> evidence) {
-            this.evidence = evidence;
-            long[] l = new long[evidence.size()];
-            int i = 0;
-            for (Event e : evidence) l[i++] = e.line();
-            java.util.Arrays.sort(l);
-            lines = l;
-        }
+        Marks(Set<Event> evidence) { this.evidence = new EvidenceSet(evidence); }
 
-        String of(Event e) { return is(e) ? "!" : " "; }
+        String of(Event e) { return evidence.contains(e) ? "!" : " "; }
 
-        String of(Event a, Event b) { return is(a) || is(b) ? "!" : " "; }
-
-        private boolean is(Event e) {
-            return e != null && java.util.Arrays.binarySearch(lines, e.line()) >= 0 && evidence.contains(e);
-        }
+        String of(Event a, Event b) { return evidence.contains(a) || evidence.contains(b) ? "!" : " "; }
     }
 }
