@@ -124,5 +124,48 @@ class AccessSubmitTest(unittest.TestCase):
                       access_submit_problems(bad))
 
 
+def hash_count_problems(vfio):
+    """vfio.c's tid hash (rw_stash) where the task's storage is the stash (TASK_STASH): every entry put there or
+    taken out must move rw_hashed, which the exit reads to skip the hash while it holds none. An uncounted put would
+    make that exit miss the access: a recorded access lost without a trace. Returns 'line N: why' for each put or
+    delete that is not `if (rw_stash.OP(...) == 0)` followed by `hashed_add(+1 or -1);`, and the count of checked
+    ones."""
+    problems, checked, stack = [], 0, []
+    lines = vfio.splitlines()
+    for i, line in enumerate(lines):
+        d = line.strip()
+        if d.startswith(("#ifdef", "#ifndef", "#if ")):
+            stack.append([d, True])
+        elif d.startswith("#else") and stack:
+            stack[-1][1] = not stack[-1][1]
+        elif d.startswith("#endif") and stack:
+            stack.pop()
+        in_task = any("TASK_STASH" in c and not c.startswith("#ifndef") and on for c, on in stack)
+        for op, delta in (("update", "1"), ("delete", "-1")):
+            if "rw_stash.%s(" % op not in d or not in_task:
+                continue
+            checked += 1
+            nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            if not re.match(r"if \(rw_stash\.%s\(.*\) == 0\)$" % op, d) or nxt != "hashed_add(%s);" % delta:
+                problems.append("line %d: rw_stash.%s not counted in rw_hashed" % (i + 1, op))
+    return problems, checked
+
+
+class HashCountTest(unittest.TestCase):
+    def test_every_access_in_the_tid_hash_is_counted(self):
+        vfio = sources()["vfio.c"]
+        problems, checked = hash_count_problems(vfio)
+        self.assertEqual(problems, [])
+        self.assertEqual(checked, 2)   # stash_put's put and stash_drop's delete
+
+    def test_it_finds_an_uncounted_put(self):
+        vfio = sources()["vfio.c"]
+        bad = vfio.replace("    if (rw_stash.update(&tid, st) == 0)\n        hashed_add(1);\n",
+                           "    rw_stash.update(&tid, st);\n", 1)
+        self.assertNotEqual(bad, vfio)
+        self.assertEqual(hash_count_problems(bad)[0], ["line %d: rw_stash.update not counted in rw_hashed" % (
+            bad.splitlines().index("    rw_stash.update(&tid, st);") + 1)])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -306,6 +306,28 @@ BPF_HASH(rw_stash, u32, struct vstash_t);
  * pci_cfg_access_lock during a reset) and wake on another CPU, so a per-CPU slot would not do. If the
  * storage cannot be had (allocation, recursion guard), the hash above takes the access. */
 BPF_TASK_STORAGE(rw_tstash, struct vstash_t);
+/* How many accesses the hash above holds (entries put there when the task's storage could not be had; an entry
+ * replacing a stale one of the same tid counts twice, so this can only overcount). While it is 0 an exit whose task
+ * holds no access in its storage returns at once instead of hashing its tid: every read of a device the filter
+ * leaves out (another VM's) took a pid/tid helper call and a hash lookup for nothing. */
+BPF_ARRAY(rw_hashed, s64, 1);
+
+static __always_inline int hash_in_use(void)
+{
+    u32 zero = 0;
+    s64 *n = rw_hashed.lookup(&zero);
+
+    return !n || *n > 0;
+}
+
+static __always_inline void hashed_add(s64 d)
+{
+    u32 zero = 0;
+    s64 *n = rw_hashed.lookup(&zero);
+
+    if (n)
+        __sync_fetch_and_add(n, d);
+}
 #endif
 
 /* Config accesses are 1, 2 or 4 bytes; the value is read from the user's buffer. */
@@ -338,9 +360,13 @@ static __always_inline void stash_put(struct vstash_t *st)
         t->valid = 1;
         return;
     }
-#endif
+    tid = cur_tid();
+    if (rw_stash.update(&tid, st) == 0)
+        hashed_add(1);
+#else
     tid = cur_tid();
     rw_stash.update(&tid, st);
+#endif
 }
 
 /* The entry streamed while the hierarchy is live (a reset may hold the access: its entry must be in the
@@ -371,7 +397,12 @@ static __always_inline void rw_enter_live(void *ctx, u32 dev, u32 write, u64 buf
  * exit program does; bit 2 = both take no clock reading (each access keeps the task's last entry
  * time: what the two bpf_ktime_get_ns cost). Bit 2 stops the clock for the live-window test too: a window armed
  * during such a phase (a reader's open-time FLR) never ends for that task, and every access streams; cost.sh's A/B
- * phases arm none. Never compiled into a recording agent. */
+ * phases arm none. Never compiled into a recording agent. The higher bits split the rest (agent/bench/prog_split.sh,
+ * timed by the kernel): bit 3 = the exit reads no value from the user's buffer, bit 4 = it keeps no counters, bit 5 =
+ * it writes no history entry, bit 6 = it reads no CPU id, bit 7 = the entry reads no file position, bit 8 = the
+ * entry returns once it has its task's storage, bit 9 = the exit returns once it has the stash (and drops it), bit 10 =
+ * an exit without an access in its task's storage looks in the hash even when the hash holds none (as before
+ * rw_hashed: bits 0 and 10 together time the exit of an access the entry did not keep, a filtered-out device's). */
 BPF_ARRAY(bench_mode, u32, 1);
 static __always_inline int bench_skip(u32 bit)
 {
@@ -425,6 +456,9 @@ static __always_inline int rw_enter_task(void *ctx, struct vstash_t *t, u32 writ
         t->valid = 0;
         return 0;
     }
+#ifdef BENCH_MODES
+    if (!bench_skip(128))
+#endif
     bpf_probe_read_kernel(&pos, sizeof(pos), ppos);
 #ifdef BENCH_MODES
     if (!bench_skip(4) || !t->ts)
@@ -472,6 +506,10 @@ static __always_inline int rw_enter(void *ctx, u32 write, void *vdev, u64 buf, u
         struct vstash_t *t = rw_tstash.task_storage_get(bpf_get_current_task_btf(), 0,
                                                         BPF_LOCAL_STORAGE_GET_F_CREATE);
 
+#ifdef BENCH_MODES
+        if (t && bench_skip(256))
+            return 0;
+#endif
         if (t)
             return rw_enter_task(ctx, t, write, vdev, buf, count, ppos);
     }
@@ -544,10 +582,16 @@ static __always_inline void rw_count_regs(u32 slot, u8 region, u64 off, u32 size
 
 static __always_inline void stash_drop(struct vstash_t *st, u32 in_task, u32 tid)
 {
-    if (in_task)
+    if (in_task) {
         st->valid = 0;
-    else
-        rw_stash.delete(&tid);
+        return;
+    }
+#ifdef TASK_STASH
+    if (rw_stash.delete(&tid) == 0)
+        hashed_add(-1);
+#else
+    rw_stash.delete(&tid);
+#endif
 }
 
 static __always_inline int rw_exit(void *ctx, s64 ret)
@@ -572,10 +616,17 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
 #endif
 #ifdef TASK_STASH
     st = rw_tstash.task_storage_get(bpf_get_current_task_btf(), 0, 0);
-    if (st && st->valid)
+    if (st && st->valid) {
         in_task = 1;
-    else
+    } else {
         st = NULL;
+        if (!hash_in_use()
+#ifdef BENCH_MODES
+            && !bench_skip(1024)
+#endif
+            )
+            return 0;
+    }
 #endif
     if (st && st->cident) {
         /* the fast path's cache (rw_enter_task): the same thread, two helper calls fewer per access */
@@ -591,6 +642,12 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
     if (!st)
         return 0;
 #ifdef BENCH_MODES
+    if (bench_skip(512)) {
+        stash_drop(st, in_task, tid);
+        return 0;
+    }
+#endif
+#ifdef BENCH_MODES
     if (bench_skip(4) && st->ts)
         now = st->ts;
     else
@@ -601,12 +658,19 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
     if (st->write) {
         flags |= F_WRITE | st->wflags;
         val = st->wval;
-    } else if (region == VFIO_PCI_CONFIG_REGION_INDEX && ret > 0 && ret <= 4) {
+    } else if (region == VFIO_PCI_CONFIG_REGION_INDEX && ret > 0 && ret <= 4
+#ifdef BENCH_MODES
+               && !bench_skip(8)
+#endif
+               ) {
         /* The value the user got, read back from its buffer now that the copy is done. */
         if (read_user_val(st->buf, (u32)ret, &val))
             flags |= F_VALUE;
     }
 #ifdef HIST_N
+#ifdef BENCH_MODES
+    if (!bench_skip(16))
+#endif
     if (st->known && st->slot < HIST_SLOTS)
         rw_count_regs(st->slot, region, off, st->size, ret, flags, val);
     /* a config read of all ones: nobody answered, the device is gone or resetting */
@@ -621,7 +685,11 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
         u64 *head = hist_head.lookup(&slot), seq;
         struct hist_t *h;
 
-        if (!head) {
+        if (!head
+#ifdef BENCH_MODES
+            || bench_skip(32)
+#endif
+            ) {
             stash_drop(st, in_task, tid);
             return 0;
         }
@@ -651,6 +719,9 @@ static __always_inline int rw_exit(void *ctx, s64 ret)
             h->size = st->size;
             h->region = region;
             h->flags = (u8)flags;
+#ifdef BENCH_MODES
+            if (!bench_skip(64))
+#endif
             h->cpu = (u16)bpf_get_smp_processor_id();
             if (in_task && st->cident)
                 __builtin_memcpy(h->comm, st->ccomm, sizeof(h->comm));
