@@ -253,47 +253,7 @@ final class LineScanner {
      */
     static final int SETS = 16, WAYS = 4, MAX_NUMBERS = 32;
 
-    private static final class Shape {
-        /** The line's bytes without its numbers (for a literal at the very end of a buffer, compared byte by byte). */
-        final byte[] lit;
-        /** The end in lit of the literal before number k; cut[n]: the end of the last literal. */
-        final int[] cut;
-        /** Each literal's length, its bytes as little-endian words (a last partial word zero-filled) and that word's mask. */
-        final int[] lens;
-        final long[] words, masks;
-        /** Number k's field, and whether it is a numeric field whose flags the scratch already has (a plain store). */
-        final int[] ids;
-        final boolean[] plain;
-        final int n;
-        /** The scratch the shape's line left (its numbers aside). */
-        final Scratch state = new Scratch();
-
-        Shape(byte[] lit, int[] cut, int[] ids, boolean[] plain, int n) {
-            this.lit = lit;
-            this.cut = cut;
-            this.ids = ids;
-            this.plain = plain;
-            this.n = n;
-            lens = new int[n + 1];
-            masks = new long[n + 1];
-            int count = 0;
-            for (int k = 0; k <= n; k++) {
-                lens[k] = cut[k] - (k == 0 ? 0 : cut[k - 1]);
-                count += (lens[k] + 7) >>> 3;
-                int rest = lens[k] & 7;
-                masks[k] = rest == 0 ? -1L : (1L << (8 * rest)) - 1;
-            }
-            words = new long[count];
-            int w = 0;
-            for (int k = 0; k <= n; k++) {
-                int at = k == 0 ? 0 : cut[k - 1];
-                for (int j = 0; j < lens[k]; j += 8, w++)
-                    for (int x = 0; x < 8 && j + x < lens[k]; x++) words[w] |= (lit[at + j + x] & 0xffL) << (8 * x);
-            }
-        }
-    }
-
-    private final Shape[] shapes = new Shape[SETS * WAYS];
+    private final LineShape[] shapes = new LineShape[SETS * WAYS];
     /**
      * Per set: the way that matched last (tried first), the next way to replace, and the budget: a line of the set
      * earns one credit (up to CREDITS), a shape made costs SHAPE_COST. Lines that never repeat make at most one shape
@@ -312,7 +272,7 @@ final class LineScanner {
         int base = set * WAYS, first = lastWay[set];
         for (int w = 0; w < WAYS; w++) {
             int way = (first + w) & (WAYS - 1);
-            Shape sh = shapes[base + way];
+            LineShape sh = shapes[base + way];
             if (sh != null && match(sh, b, from, end)) {
                 lastWay[set] = way;
                 shapeHits++;
@@ -327,7 +287,7 @@ final class LineScanner {
      * One loop: a literal compared a word a step against the shape's words, then the number after it read as
      * {@link #integer} reads it (inline: a call per literal and per number was a fifth of the reading under C2).
      */
-    private boolean match(Shape sh, byte[] b, int from, int end) {
+    private boolean match(LineShape sh, byte[] b, int from, int end) {
         long[] words = sh.words, masks = sh.masks, values = this.values;
         int[] lens = sh.lens, starts = this.starts, ends = this.ends;
         int n = sh.n;
@@ -412,7 +372,7 @@ final class LineScanner {
         System.arraycopy(b, i, lit, l, end - i);
         l += end - i;
         cut[n] = l;
-        Shape sh = new Shape(java.util.Arrays.copyOf(lit, l + 8), cut, ids, plain, n);
+        LineShape sh = new LineShape(java.util.Arrays.copyOf(lit, l + 8), cut, ids, plain, n);
         sh.state.shape(s);
         int way = victim[set];
         victim[set] = (way + 1) & (WAYS - 1);
