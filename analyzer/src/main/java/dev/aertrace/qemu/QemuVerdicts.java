@@ -78,7 +78,7 @@ final class QemuVerdicts {
         if (read != null) ev.add(read);
         ev.add(stop);
         if (state != null) ev.add(state);
-        for (Event e : ep.events()) if (e instanceof Event.RecoveryExit) ev.add(e);
+        for (Event e : ep.steps()) if (e instanceof Event.RecoveryExit) ev.add(e);
         if (reset != null) ev.add(reset);
         if (running != null) ev.add(running);
         if (lane.joinedBy() != null) ev.add(lane.joinedBy());

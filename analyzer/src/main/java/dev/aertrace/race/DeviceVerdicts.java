@@ -166,7 +166,7 @@ final class DeviceVerdicts extends VerdictRules {
             addAccess(ev, a);
             for (HostReset r : inner) ev.add(r.enter()); 
             for (HostReset r : inner) if (r.exit() != null) ev.add(r.exit());
-            ep.events().stream().filter(e -> e instanceof Event.RecoveryEnter || e instanceof Event.RecoveryExit).forEach(ev::add);
+            ep.steps().stream().filter(e -> e instanceof Event.RecoveryEnter || e instanceof Event.RecoveryExit).forEach(ev::add);
             HostReset how = inner.isEmpty() ? null : inner.get(0);
             String fn = how != null ? how.fn() : a.name();
             String cost = how != null && how.end() != null ? " (" + fn + " took " + dur(how.end() - how.start()) + ")" : "";
@@ -217,7 +217,7 @@ final class DeviceVerdicts extends VerdictRules {
 
     /** The device went away (removal, hotplug link down, vfio's request to release it), when the agent saw it. */
     void removed(Episode ep, List<Verdict> out) {
-        for (Event e : ep.events()) {
+        for (Event e : ep.steps()) {
             if (!(e instanceof Event.DeviceGone g)) continue;
             out.add(Evidence.judge(ep, Verdict.Kind.DEVICE_REMOVED, g.dev(), g.ts(), g.ts(), List.of(g),
                     g.dev() + ": " + g.what() + " at " + t(ep, g.ts()) + ".",
@@ -231,7 +231,7 @@ final class DeviceVerdicts extends VerdictRules {
         // reset), so a failed reset or a perm_failure notification also marks the recovery failed.
         if (ep.recoveryEnd() == null || ep.result() == null) return;
         List<Event> ev = new ArrayList<>();
-        for (Event e : ep.events()) if (e instanceof Event.RecoveryEnter || e instanceof Event.RecoveryExit) ev.add(e);
+        for (Event e : ep.steps()) if (e instanceof Event.RecoveryEnter || e instanceof Event.RecoveryExit) ev.add(e);
         List<String> votes = new ArrayList<>();
         for (HostReset r : ep.resets()) {
             if (!r.byRecovery() || r.ret() == null || r.exit() == null) continue;
@@ -286,7 +286,7 @@ final class DeviceVerdicts extends VerdictRules {
         if (notReset.isEmpty()) return;
         List<Event> ev = new ArrayList<>();
         ep.errors().stream().limit(1).forEach(ev::add);
-        ep.events().stream().filter(e -> e instanceof Event.RecoveryEnter || e instanceof Event.RecoveryExit).forEach(ev::add);
+        ep.steps().stream().filter(e -> e instanceof Event.RecoveryEnter || e instanceof Event.RecoveryExit).forEach(ev::add);
         all.forEach(r -> { if (r.enter() != null) ev.add(r.enter()); });
         String s = "After the fatal error on " + ep.device() + ", " + (all.isEmpty() ? "no host reset ran" :
                 "the host reset (" + all.get(0).fn() + " on " + all.get(0).bridge() + ") did not cover")

@@ -110,7 +110,7 @@ public final class RaceDetector {
         holes.addAll(extra);
         return new Episode(ep.source(), ep.id(), ep.device(), ep.severity(), ep.status(), ep.errors(), ep.recoveryDev(),
                 ep.bridge(), ep.affected(), ep.start(), ep.end(), ep.recoveryStart(), ep.recoveryEnd(), ep.result(),
-                ep.phases(), ep.callbacks(), ep.resets(), ep.accesses(), ep.notifications(), ep.events(),
+                ep.phases(), ep.callbacks(), ep.resets(), ep.accesses(), ep.notifications(), ep.events(), ep.steps(),
                 ep.elidedEvents(), ep.gaps(), List.copyOf(holes), ep.startedMidRecovery(), ep.endedMidRecovery(),
                 ep.kernel(), ep.host());
     }

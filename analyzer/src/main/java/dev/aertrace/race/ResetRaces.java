@@ -79,31 +79,39 @@ final class ResetRaces extends VerdictRules {
                 Long last = a.end() != null ? a.end() : a.endBy();
                 boolean held = last == null || last >= release;
                 if (!held) continue;
-                List<Event> ev = evidence(r.enter(), r.exit(), lock, unlock);
-                addAccess(ev, a);
-                String what = a.phrase() + " of " + a.dev() + " by " + who(a);
-                String how = lock != null ? " (config space locked by pci_cfg_access_lock)" : "";
-                String apart = what + " entered during " + r.fn() + " on " + r.bridge() + "; its exit is kept apart from it by"
-                        + " a gap, so whether and how long the reset held it is not known.";
-                String sentence = a.unpaired() ? apart : a.end() == null
-                        ? what + " entered " + dur(a.start() - r.start()) + " into " + r.fn() + " on " + r.bridge()
-                          + " and was still blocked when the trace ended" + how + "."
-                        : what + " entered " + dur(a.start() - r.start()) + " into " + r.fn() + " on " + r.bridge()
-                          + " and was held " + dur(a.end() - a.start()) + " until the reset ended" + how
-                          + ", then returned " + value(a) + (a.ret() != null ? " (ret " + a.ret() + ")" : "") + ".";
-                String hedged = a.unpaired() ? apart : a.end() == null
-                        ? what + " entered during " + r.fn() + " on " + r.bridge() + "; its exit is not in the trace,"
-                          + " so whether and how long the reset held it is not known."
-                        : what + " entered during " + r.fn() + " on " + r.bridge() + " and returned only after the host"
-                          + " let go" + how + "; how long it was held is not known.";
-                out.add(Evidence.judge(ep, Verdict.Kind.ACCESS_STALLED_BY_RESET, a.dev(), a.start(), last != null ? last : Long.MAX_VALUE, ev,
-                        sentence, hedged));
+                out.add(stalledVerdict(ep, r, a, lock, unlock, last));
             }
         }
     }
 
+    /**
+     * The verdict's words, apart from the per-access loop above: the JIT compiles that loop often (every episode,
+     * every access) and its size, sentence building inlined, made the largest compilations of the run.
+     */
+    private Verdict stalledVerdict(Episode ep, HostReset r, Access a, Event lock, Event unlock, Long last) {
+        List<Event> ev = evidence(r.enter(), r.exit(), lock, unlock);
+        addAccess(ev, a);
+        String what = a.phrase() + " of " + a.dev() + " by " + who(a);
+        String how = lock != null ? " (config space locked by pci_cfg_access_lock)" : "";
+        String apart = what + " entered during " + r.fn() + " on " + r.bridge() + "; its exit is kept apart from it by"
+                + " a gap, so whether and how long the reset held it is not known.";
+        String sentence = a.unpaired() ? apart : a.end() == null
+                ? what + " entered " + dur(a.start() - r.start()) + " into " + r.fn() + " on " + r.bridge()
+                  + " and was still blocked when the trace ended" + how + "."
+                : what + " entered " + dur(a.start() - r.start()) + " into " + r.fn() + " on " + r.bridge()
+                  + " and was held " + dur(a.end() - a.start()) + " until the reset ended" + how
+                  + ", then returned " + value(a) + (a.ret() != null ? " (ret " + a.ret() + ")" : "") + ".";
+        String hedged = a.unpaired() ? apart : a.end() == null
+                ? what + " entered during " + r.fn() + " on " + r.bridge() + "; its exit is not in the trace,"
+                  + " so whether and how long the reset held it is not known."
+                : what + " entered during " + r.fn() + " on " + r.bridge() + " and returned only after the host"
+                  + " let go" + how + "; how long it was held is not known.";
+        return Evidence.judge(ep, Verdict.Kind.ACCESS_STALLED_BY_RESET, a.dev(), a.start(), last != null ? last : Long.MAX_VALUE, ev,
+                sentence, hedged);
+    }
+
     private static Event lockDuring(Episode ep, HostReset r, String op) {
-        for (Event e : ep.events())
+        for (Event e : ep.steps())
             if (e instanceof Event.CfgLock c && op.equals(c.op()) && c.ts() >= r.start()
                     && (r.end() == null || c.ts() <= r.end()) && c.tid() == r.enter().tid()) return e;
         return null;
@@ -137,25 +145,40 @@ final class ResetRaces extends VerdictRules {
                 if (va == 0xffff) continue; // nobody answered: that is the all-ones verdict, not a state change
                 long cleared = vb & ~va & COMMAND_STATE_BITS;
                 if (cleared == 0) continue;
-                final Access b0 = before, a0 = after;
-                boolean userWrote = user.stream().anyMatch(a -> a.dev().equals(dev) && a.kind() == Access.Kind.CONFIG_WRITE
-                        && a.offset() <= 4 && a.offset() + a.size() > 4 && a.start() >= b0.start() && a.start() <= a0.end());
-                if (userWrote) continue;
-                boolean told = ep.notifications().stream().anyMatch(n -> n.ts() >= end && (n.dev() == null || n.dev().equals(dev)));
-                if (told) continue;
-                List<Event> ev = evidence(before.enter(), before.exit(), r.enter(), r.exit(), after.enter(), after.exit());
-                String bits = Pci.command(cleared).replace("+", "");
-                out.add(Evidence.judge(ep, Verdict.Kind.STATE_CHANGED_UNDER_USER, dev, before.end(), after.end(), ev,
-                        "COMMAND of " + dev + " read " + String.format("0x%04x", vb) + " (" + Pci.command(vb)
-                                + "), returned at " + t(ep, before.end()) + ", and " + String.format("0x%04x", va) + " ("
-                                + Pci.command(va) + "), returned at " + t(ep, after.end()) + ": the host's " + r.fn()
-                                + " on " + r.bridge() + " cleared " + bits + " under the user, and no notification"
-                                + " followed the reset.",
-                        "COMMAND of " + dev + " had " + bits + " set in a read that returned before the host's " + r.fn()
-                                + " on " + r.bridge() + " and clear in one that returned after it, with no notification"
-                                + " seen after the reset; reads or a notification in between may be missing."));
+                if (userWroteCommand(user, dev, before, after)) continue;
+                if (notifiedAfter(ep, dev, end)) continue;
+                out.add(stateChangedVerdict(ep, r, dev, before, after, vb, va, cleared));
             }
         }
+    }
+
+    /** The user itself wrote COMMAND between the two reads: its own write, not the reset, may have cleared the bits. */
+    private static boolean userWroteCommand(List<Access> user, String dev, Access before, Access after) {
+        for (Access a : user)
+            if (a.dev().equals(dev) && a.kind() == Access.Kind.CONFIG_WRITE && a.offset() <= 4 && a.offset() + a.size() > 4
+                    && a.start() >= before.start() && a.start() <= after.end()) return true;
+        return false;
+    }
+
+    private static boolean notifiedAfter(Episode ep, String dev, long end) {
+        for (Notification n : ep.notifications()) if (n.ts() >= end && (n.dev() == null || n.dev().equals(dev))) return true;
+        return false;
+    }
+
+    /** The words, apart from the scan (see {@link #stalledVerdict}). */
+    private Verdict stateChangedVerdict(Episode ep, HostReset r, String dev, Access before, Access after, long vb, long va,
+                                        long cleared) {
+        List<Event> ev = evidence(before.enter(), before.exit(), r.enter(), r.exit(), after.enter(), after.exit());
+        String bits = Pci.command(cleared).replace("+", "");
+        return Evidence.judge(ep, Verdict.Kind.STATE_CHANGED_UNDER_USER, dev, before.end(), after.end(), ev,
+                "COMMAND of " + dev + " read " + String.format("0x%04x", vb) + " (" + Pci.command(vb)
+                        + "), returned at " + t(ep, before.end()) + ", and " + String.format("0x%04x", va) + " ("
+                        + Pci.command(va) + "), returned at " + t(ep, after.end()) + ": the host's " + r.fn()
+                        + " on " + r.bridge() + " cleared " + bits + " under the user, and no notification"
+                        + " followed the reset.",
+                "COMMAND of " + dev + " had " + bits + " set in a read that returned before the host's " + r.fn()
+                        + " on " + r.bridge() + " and clear in one that returned after it, with no notification"
+                        + " seen after the reset; reads or a notification in between may be missing.");
     }
 
     void recoveryWindow(Episode ep, List<HostReset> resets, List<Access> user, List<Verdict> out) {

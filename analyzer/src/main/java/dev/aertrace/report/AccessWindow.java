@@ -17,6 +17,7 @@ import java.util.Set;
 final class AccessWindow {
     private final Set<Event> evidence = new HashSet<>();
     private final long[] from, to;
+    private final EvidenceSet lookup;
 
     AccessWindow(AnalyzedEpisode a) {
         int n = a.verdicts().size() + a.episode().resets().size(), i = 0;
@@ -31,10 +32,11 @@ final class AccessWindow {
             from[i] = r.start();
             to[i++] = r.end() != null ? r.end() : a.episode().end();
         }
+        lookup = new EvidenceSet(evidence);
     }
 
     boolean evidence(Access x) {
-        return (x.enter() != null && evidence.contains(x.enter())) || (x.exit() != null && evidence.contains(x.exit()));
+        return lookup.contains(x.enter()) || lookup.contains(x.exit());
     }
 
     /** The access overlaps a verdict's span or a host reset (an access without an exit runs to its episode's end). */

@@ -7,15 +7,11 @@ import dev.aertrace.ingest.TraceGap;
 import dev.aertrace.race.AnalyzedEpisode;
 import dev.aertrace.pci.Pci;
 import dev.aertrace.race.Verdict;
-import dev.aertrace.timeline.Access;
-import dev.aertrace.timeline.CallbackCall;
 import dev.aertrace.timeline.Episode;
-import dev.aertrace.timeline.HostReset;
 import dev.aertrace.timeline.Phase;
 
 import java.io.PrintStream;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
@@ -135,77 +131,24 @@ public final class TextReport implements ReportSink {
         }
         for (String q : dev.aertrace.qemu.QemuText.summary(a)) wrap(L, "   " + q, "     ");
         L.add("   timeline (ms since " + origin(ep) + "; ! = evidence):");
-        fold(L, timeline(ep, evidence, a.qemu()), maxTimelineLines);
+        FoldedTimeline.append(L, ep, evidence, a.qemu(), maxTimelineLines);
         if (ep.elidedEvents() > 0) L.add("     (" + ep.elidedEvents() + " events beyond the per-episode cap not kept)");
         return L;
     }
 
-    /** The timeline's rows, at most {@code maxTimelineLines}, repeated user lines folded. */
-    private static void fold(List<String> L, List<Row> rows, int maxTimelineLines) {
-        // A polling user repeats the same reads; after the first occurrence, runs of identical user lines that
-        // are not evidence fold into one "… N repeats" line so the mail shows what changed.
-        java.util.ArrayDeque<String> recent = new java.util.ArrayDeque<>();
-        int shown = 0, folded = 0, left = rows.size();
-        Row lastFolded = null;
-        boolean guestFolded = false;
-        for (Row row : rows) {
-            String[] r = row.cols;
-            left--;
-            String key = r[2] + r[3] + r[4];
-            if (r[0].equals(" ") && (r[2].equals("user") || r[2].equals("qemu")) && recent.contains(key)) {
-                folded++;
-                lastFolded = row;
-                guestFolded |= r[2].equals("qemu");
-                continue;
-            }
-            if (folded > 0) {
-                L.add(fold(folded, lastFolded, guestFolded));
-                shown++;
-                folded = 0;
-                guestFolded = false;
-            }
-            if (shown >= maxTimelineLines) {
-                L.add("     … " + (left + 1) + " more lines (--timeline-lines N, or --format json)");
-                break;
-            }
-            L.add(row(row));
-            shown++;
-            recent.addLast(key);
-            if (recent.size() > 6) recent.removeFirst();
-        }
-        if (folded > 0) L.add(fold(folded, lastFolded, guestFolded));
-    }
-
-    /** A timeline line: mark, offset (formatted only now: most rows are folded or past the cap), side, device, what. */
-    private static String row(Row row) {
-        String[] r = row.cols;
-        StringBuilder sb = new StringBuilder(96).append(r[0]);
-        left(sb, row.offset(), 10).append(' ');
-        right(sb, r[2], 4).append(' ');
-        right(sb, r[3], 8).append(' ').append(r[4]);
-        return cut(sb.toString());
-    }
-
     /** {@code s} right-aligned in {@code w} columns ("%10s"). */
-    private static StringBuilder left(StringBuilder sb, String s, int w) {
+    static StringBuilder left(StringBuilder sb, String s, int w) {
         String v = String.valueOf(s);
         for (int i = v.length(); i < w; i++) sb.append(' ');
         return sb.append(v);
     }
 
     /** {@code s} left-aligned in {@code w} columns ("%-4s"). */
-    private static StringBuilder right(StringBuilder sb, String s, int w) {
+    static StringBuilder right(StringBuilder sb, String s, int w) {
         String v = String.valueOf(s);
         sb.append(v);
         for (int i = v.length(); i < w; i++) sb.append(' ');
         return sb;
-    }
-
-    /** One folded run: a single repeat is shown as itself, longer runs as a count up to the last one's time. */
-    private static String fold(int n, Row last, boolean guest) {
-        if (n == 1) return row(last);
-        return cut(" ".repeat(17) + "… " + n + " repeats of the " + (guest ? "user and guest" : "user") + " lines above, to "
-                + last.offset().strip());
     }
 
     private static String nz(String s) { return s == null ? "?" : s; }
@@ -214,104 +157,6 @@ public final class TextReport implements ReportSink {
         int i = s.lastIndexOf('/');
         return i >= 0 ? s.substring(i + 1) : s;
     }
-    /** A timeline row; its offset column (cols[1]) is null until printed, then {@code ns} formatted. */
-    private record Row(long ts, int order, String[] cols, long ns) {
-        Row(long ts, int order, String[] cols) { this(ts, order, cols, 0); }
-
-        String offset() {
-            if (cols[1] == null) cols[1] = Durations.offsetMs(ns);
-            return cols[1];
-        }
-    }
-
-    private static List<Row> timeline(Episode ep, Set<Event> evidence, List<dev.aertrace.timeline.QemuLane> qemu) {
-        List<Row> rows = new ArrayList<>();
-        int o = 0;
-        for (Event e : ep.events()) {
-            String what = null;
-            String side = "host";
-            if (e instanceof Event.AerError x) what = "AER " + Pci.severity(x.severity()) + " " + Pci.aerStatus(x.severity(), x.status());
-            else if (e instanceof Event.RecoveryEnter x) what = "pcie_do_recovery enter" + (x.state() != null ? " state=" + Pci.channel(x.state()) : "");
-            else if (e instanceof Event.RecoveryExit x) what = "pcie_do_recovery exit → " + Pci.ers(x.ret());
-            else if (e instanceof Event.EventfdSignal x) what = "eventfd signal (error irq to user)";
-            else if (e instanceof Event.CfgLock x) what = "pci_cfg_access_" + x.op() + (x.ret() != null ? " ret " + x.ret() : "");
-            else if (e instanceof Event.VfioErrDetectedEnter x) what = "vfio err_detected enter";
-            // a device loss's own steps (pciehp's slot event, the removal, vfio's request): the verdicts cite them
-            else if (e instanceof Event.DeviceGone x) what = lossStep(x);
-            if (what != null) rows.add(new Row(e.ts(), o++, new String[]{mark(evidence, e), Durations.offsetMs(e.ts() - ep.start()), side, Text.shortDev(e.dev()), what}));
-        }
-        for (CallbackCall c : ep.callbacks()) {
-            String what = c.cb().wire + " " + (c.driver() == null || c.driver().isEmpty() ? "(no driver)" : c.driver())
-                    + (c.result() != null ? " → " + Pci.ers(c.result()) : "") + (c.end() != null ? " " + dur(c.end() - c.start()) : " (no exit)");
-            rows.add(new Row(c.start(), o++, new String[]{mark(evidence, c.enter(), c.exit()), Durations.offsetMs(c.start() - ep.start()), "host", Text.shortDev(c.dev()), what}));
-        }
-        for (HostReset r : ep.resets()) {
-            String what = "  ".repeat(Math.min(r.depth(), 3)) + r.fn() + (r.byRecovery() ? "" : " (not recovery)")
-                    + (r.end() != null ? " " + dur(r.end() - r.start()) : " (no exit)") + (r.ret() != null ? " ret " + r.ret() : "");
-            rows.add(new Row(r.start(), o++, new String[]{mark(evidence, r.enter(), r.exit()), Durations.offsetMs(r.start() - ep.start()), "host", Text.shortDev(r.bridge()), what}));
-        }
-        for (Access a : ep.accesses()) {
-            rows.add(new Row(a.start(), o++, new String[]{mark(evidence, a.enter(), a.exit()), null, "user", Text.shortDev(a.dev()),
-                    describe(a, ep)}, a.start() - ep.start()));
-        }
-        for (Event g : ep.gaps()) {
-            String what = g instanceof Event.Lost l ? "LOST " + l.count() + " events (cpu " + l.common().cpu() + ")"
-                    : "GAP " + (g instanceof Event.Gap x ? x.detail() : g.type() + " out of place");
-            rows.add(new Row(g.ts(), o++, new String[]{"!", Durations.offsetMs(g.ts() - ep.start()), "gap", "line " + g.line(), what}));
-        }
-        for (TraceGap g : ep.holes()) {
-            if (g.kind() != TraceGap.Kind.LOSS && g.kind() != TraceGap.Kind.LATE && g.kind() != TraceGap.Kind.INPUT
-                    && g.kind() != TraceGap.Kind.CAP) continue; // unpaired enters/exits show as their accesses
-            long at = Math.max(g.from(), ep.start());
-            String what = "GAP " + g.kind().id() + (g.kind() == TraceGap.Kind.LOSS ? " " + g.count() + " records" : "")
-                    + (g.cpu() != null ? " cpu " + g.cpu() : "") + " " + g.bounds();
-            rows.add(new Row(at, o++, new String[]{"!", Durations.offsetMs(at - ep.start()), "gap", g.line() > 0 ? "line " + g.line() : "", what}));
-        }
-        for (dev.aertrace.qemu.QemuText.Row q : dev.aertrace.qemu.QemuText.rows(ep, qemu, evidence))
-            rows.add(new Row(q.ts(), o++, q.cols()));
-        rows.sort(Comparator.comparingLong(Row::ts).thenComparingInt(Row::order));
-        return rows;
-    }
-
-    /** A device-loss step as one timeline row (the verdicts give the long phrase). */
-    static String lossStep(Event.DeviceGone x) {
-        return switch (x.type()) {
-            case "pci.remove.enter" -> "removal: pci_stop_and_remove_bus_device";
-            case "vfio.remove.enter" -> "vfio_pci_remove: the host takes the device";
-            case "vfio.request" -> "vfio request: the user is asked to release it";
-            default -> x.what().replace("pciehp handled a slot event", "pciehp slot event").replace(" on the port above it", "");
-        };
-    }
-
-    static String describe(Access a) { return describe(a, null); }
-
-    /** A duration is shown only when no gap of the episode lies between the access's enter and exit. */
-    static String describe(Access a, Episode ep) {
-        String who = a.comm();
-        boolean gap = false;
-        if (ep != null && a.end() != null)
-            for (TraceGap g : ep.holes())
-                if (g.from() < a.end() && g.to() > a.start() && g.kind() != TraceGap.Kind.TRACE_START) {
-                    gap = true;
-                    break;
-                }
-        String held = a.unpaired() ? (a.enter() == null ? " (enter unpaired: gap)" : " (exit unpaired: gap)")
-                : a.enter() == null ? " (enter not in trace)" : a.end() == null ? " (no exit)"
-                : gap ? " (gap inside)" : a.end() - a.start() >= 10_000_000 ? " held " + dur(a.end() - a.start()) : "";
-        boolean showRet = a.ret() != null && switch (a.kind()) {
-            case IOCTL, USER_RESET -> true;
-            case CONFIG_READ -> a.ret() < 0;
-            default -> false;
-        };
-        if (a.kind() == Access.Kind.OPEN || a.kind() == Access.Kind.CLOSE) return a.phrase() + " " + who;
-        return a.phraseWithValue() + (showRet ? " ret " + a.ret() : "") + held + " " + who;
-    }
-
-    private static String mark(Set<Event> evidence, Event... es) {
-        for (Event e : es) if (e != null && evidence.contains(e)) return "!";
-        return " ";
-    }
-
     static String cut(String s) {
         return Text.clip(s, WIDTH);
     }

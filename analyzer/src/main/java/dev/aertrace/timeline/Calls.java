@@ -48,14 +48,20 @@ final class Calls {
     /**
      * {@code keyOf(a).equals(keyOf(b))} for two events of one call's form (the callers compare types first), without
      * building the two strings: pairing runs for every enter and exit, and the concatenations were a tenth of the
-     * timeline's CPU. The device is the last part of every key; when neither names one with a '/' in it, no part
-     * after the first can hold one (numbers, booleans, the device), so the keys are equal exactly when the parts are.
+     * timeline's CPU. The device is the last part of every key and every part between the first and it is a number
+     * or a boolean: with the same device the keys are equal exactly when the parts are; with different ones only a
+     * '/' in a device can make them equal.
      */
     static boolean sameKey(Event a, Event b) {
         if (!keyed(a) || !keyed(b)) return keyOf(a).equals(keyOf(b)); // "" for the rest, whatever their device
         String da = String.valueOf(a.dev()), db = String.valueOf(b.dev());
-        if (da.indexOf('/') >= 0 || db.indexOf('/') >= 0) return keyOf(a).equals(keyOf(b));
-        if (!da.equals(db)) return false;
+        if (!da.equals(db)) {
+            // Different devices: only a '/' in one could shift the parts so that the joined keys still match.
+            if (da.indexOf('/') < 0 && db.indexOf('/') < 0) return false;
+            return keyOf(a).equals(keyOf(b));
+        }
+        // The same device ends both keys, and every part between the first and it is a number or a boolean (no
+        // '/'): the keys are equal exactly when the parts are, wherever a '/' is.
         boolean rwB = b instanceof Event.RwEnter || b instanceof Event.RwExit;
         if (a instanceof Event.RwEnter r && rwB) return sameRw(r.region(), r.offset(), r.size(), r.write(), b);
         else if (a instanceof Event.RwExit r && rwB) return sameRw(r.region(), r.offset(), r.size(), r.write(), b);

@@ -17,6 +17,9 @@ import java.util.List;
  * <li>{@code recoveryStart}/{@code recoveryEnd}/{@code result}: pcie_do_recovery's span and return value
  *     (pci_ers_result code); null when not seen (no recovery for correctable errors, or not in the trace).</li>
  * <li>{@code events}: every event attributed to the episode in time order (capped, see {@code elidedEvents}).</li>
+ * <li>{@code steps}: {@code events} without the user's reads' and writes' enters and exits (those are in
+ *     {@code accesses}): what a verdict or report that looks for a host step, an ioctl or a gap scans, a few dozen
+ *     events where a polling user makes thousands.</li>
  * <li>{@code gaps}: unreadable lines, late events and unpaired enters/exits seen inside the window (as events).</li>
  * <li>{@code holes}: every gap whose time bounds meet the episode (losses with their inferred bounds too): what
  *     the rule of evidence judges verdicts by.</li>
@@ -27,14 +30,21 @@ public record Episode(String source, int id, String device, Integer severity, Lo
                       long start, long end, Long recoveryStart, Long recoveryEnd, Integer result,
                       List<Phase> phases, List<CallbackCall> callbacks, List<HostReset> resets,
                       List<Access> accesses, List<Notification> notifications, List<Event> events,
-                      long elidedEvents, List<Event> gaps, List<dev.aertrace.ingest.TraceGap> holes,
+                      List<Event> steps, long elidedEvents, List<Event> gaps, List<dev.aertrace.ingest.TraceGap> holes,
                       boolean startedMidRecovery, boolean endedMidRecovery,
                       String kernel, String host) {
 
     public boolean fatal() {
         if (severity != null) return severity == 1;
-        for (Event e : events) if (e instanceof Event.RecoveryEnter r && r.state() != null) return r.state() == 2;
+        for (Event e : steps) if (e instanceof Event.RecoveryEnter r && r.state() != null) return r.state() == 2;
         return !resets.isEmpty();
+    }
+
+    /** {@code events} without the reads' and writes' enters and exits, in the same order (see {@code steps}). */
+    public static List<Event> steps(List<Event> events) {
+        java.util.ArrayList<Event> out = new java.util.ArrayList<>();
+        for (Event e : events) if (!(e instanceof Event.RwEnter || e instanceof Event.RwExit)) out.add(e);
+        return List.copyOf(out);
     }
 
     public boolean hasRecovery() { return recoveryStart != null || startedMidRecovery; }

@@ -73,7 +73,7 @@ final class EpisodeCloser {
                 b.resetBridge != null ? b.resetBridge : b.bridge, List.copyOf(new TreeSet<>(b.affected)), b.start, epEnd,
                 b.recoveryStart, b.recoveryEnd, b.result, b.phases(epEnd), List.copyOf(b.callbacks),
                 List.copyOf(b.resets), List.copyOf(b.accesses), List.copyOf(b.notifications), List.copyOf(b.events),
-                b.elided, List.copyOf(b.gaps), List.copyOf(holes), b.midStart, midEnd, st.kernel, st.host));
+                Episode.steps(b.events), b.elided, List.copyOf(b.gaps), List.copyOf(holes), b.midStart, midEnd, st.kernel, st.host));
         if (st.open.isEmpty() && st.now != Long.MIN_VALUE) st.ledger.prune(st.now - PRUNE_AFTER_NS);
     }
 

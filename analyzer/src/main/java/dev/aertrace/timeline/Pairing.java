@@ -213,8 +213,12 @@ final class Pairing {
         TreeMap<Long, Integer> m = openUser.get(e.dev());
         if (m == null) return;
         m.computeIfPresent(e.ts(), (k, n) -> n > 1 ? n - 1 : null);
-        if (m.isEmpty()) openUser.remove(e.dev());
+        // An emptied device's map stays for its next access (a polling user empties it at every exit), up to a bound.
+        if (m.isEmpty() && openUser.size() > MAX_IDLE_DEVICES) openUser.remove(e.dev());
     }
+
+    /** Devices whose empty map of open accesses is kept for reuse before emptied ones are dropped again. */
+    static final int MAX_IDLE_DEVICES = 1024;
 
     /** An access that began inside the window is still open: O(devices of the episode), not O(threads). */
     boolean hasOpenAccess(EpisodeDraft b) {

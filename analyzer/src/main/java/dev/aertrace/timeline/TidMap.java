@@ -37,15 +37,25 @@ final class TidMap {
         }
         used[i] = true;
         keys[i] = tid;
-        vals[i] = new ArrayDeque<>(4);
+        ArrayDeque<Event> d = spare;
+        if (d != null) spare = null;
+        else d = new ArrayDeque<>(4);
+        vals[i] = d;
         size++;
-        return vals[i];
+        return d;
     }
+
+    /**
+     * The last stack removed empty, for the next thread: a user's read empties its thread's stack at every exit
+     * and opens it again at the next enter, and a new deque per access was most of the pairing's allocation.
+     */
+    private ArrayDeque<Event> spare;
 
     /** Removes by re-inserting the rest of the probe run (linear probing has no tombstones here). */
     void remove(int tid) {
         int i = slot(tid);
         if (!used[i]) return;
+        if (vals[i].isEmpty()) spare = vals[i];
         used[i] = false;
         vals[i] = null;
         size--;
