@@ -197,39 +197,77 @@ final class EventBuilder {
                 "unknown type \"" + type + "\" at line " + lineNo + ": a newer agent's event or a damaged one, not known which");
     }
 
+    /**
+     * {@link #create}'s case of each type, worked out once per type ({@link LineType#build}): a switch on the type
+     * string hashed and compared it on every line. B_OTHER: the device-loss, link and QEMU types (deviceOrQemu).
+     */
+    static final int B_OTHER = 0, B_AER = 1, B_RECOVERY_ENTER = 2, B_RECOVERY_EXIT = 3, B_CB_ENTER = 4, B_CB_EXIT = 5,
+            B_RESET_ENTER = 6, B_RESET_EXIT = 7, B_ERR_ENTER = 8, B_ERR_EXIT = 9, B_SIGNAL = 10, B_EVENTFD_READ = 11,
+            B_IOCTL_ENTER = 12, B_IOCTL_EXIT = 13, B_RW_ENTER = 14, B_RW_EXIT = 15, B_RW = 16, B_OPEN = 17,
+            B_CLOSE = 18, B_USER_RESET_ENTER = 19, B_USER_RESET_EXIT = 20, B_CFG_LOCK = 21, B_LOST = 22;
+
+    static int build(String type) {
+        return switch (type) {
+            case "aer.event" -> B_AER;
+            case "recovery.enter" -> B_RECOVERY_ENTER;
+            case "recovery.exit" -> B_RECOVERY_EXIT;
+            case "cb.enter" -> B_CB_ENTER;
+            case "cb.exit" -> B_CB_EXIT;
+            case "reset.enter" -> B_RESET_ENTER;
+            case "reset.exit" -> B_RESET_EXIT;
+            case "vfio.err_detected.enter" -> B_ERR_ENTER;
+            case "vfio.err_detected.exit" -> B_ERR_EXIT;
+            case "eventfd.signal" -> B_SIGNAL;
+            case "eventfd.read" -> B_EVENTFD_READ;
+            case "vfio.ioctl.enter" -> B_IOCTL_ENTER;
+            case "vfio.ioctl.exit" -> B_IOCTL_EXIT;
+            case "vfio.rw.enter" -> B_RW_ENTER;
+            case "vfio.rw.exit" -> B_RW_EXIT;
+            case "vfio.rw" -> B_RW;
+            case "vfio.open" -> B_OPEN;
+            case "vfio.close" -> B_CLOSE;
+            case "user_reset.enter" -> B_USER_RESET_ENTER;
+            case "user_reset.exit" -> B_USER_RESET_EXIT;
+            case "cfg_lock" -> B_CFG_LOCK;
+            case "lost" -> B_LOST;
+            default -> B_OTHER;
+        };
+    }
+
     /** The typed event of a line {@link #refuse} accepted. */
-    Event create(String type, long line) {
+    Event create(LineType t, long line) {
+        String type = t.name;
         // cpu/pid/tid are optional on lost lines: a value from an earlier line must not leak into this one.
         Event.Common c = new Event.Common(s.ts, (s.has & F_CPU) != 0 ? (int) s.cpu : -1, (s.has & F_PID) != 0 ? (int) s.pid : 0,
                 (s.has & F_TID) != 0 ? (int) s.tid : 0, s.comm, s.dev, line);
         Integer state = (s.has & F_STATE) != 0 ? (int) s.state : null;
         Long ret = (s.has & F_RET) != 0 ? s.ret : null;
         Long value = (s.has & F_VALUE) != 0 ? s.value : null;
-        return switch (type) {
-            case "aer.event" -> new Event.AerError(c, (int) s.severity, s.status, s.tlpValid, s.tlp);
-            case "recovery.enter" -> new Event.RecoveryEnter(c, state);
-            case "recovery.exit" -> new Event.RecoveryExit(c, ret == null ? null : (int) (long) ret);
-            case "cb.enter" -> new Event.CallbackEnter(c, Event.Callback.fromWire(s.cb), s.driver == null ? "" : s.driver, state);
-            case "cb.exit" -> new Event.CallbackExit(c, Event.Callback.fromWire(s.cb), (s.has & F_RESULT) != 0 ? (int) s.result : null);
-            case "reset.enter" -> new Event.ResetEnter(c, s.fn);
-            case "reset.exit" -> new Event.ResetExit(c, s.fn, ret);
-            case "vfio.err_detected.enter" -> new Event.VfioErrDetectedEnter(c, state);
-            case "vfio.err_detected.exit" -> new Event.VfioErrDetectedExit(c, ret == null ? null : (int) (long) ret);
-            case "eventfd.signal" -> new Event.EventfdSignal(c, s.ctx);
-            case "eventfd.read" -> new Event.EventfdRead(c, s.ctx, ret, (s.has & F_ENTERED) != 0 ? s.entered : null);
-            case "vfio.ioctl.enter" -> new Event.IoctlEnter(c, s.cmd, s.cmdName != null ? s.cmdName : hex(s.cmd));
-            case "vfio.ioctl.exit" -> new Event.IoctlExit(c, s.cmd, s.cmdName != null ? s.cmdName : hex(s.cmd), ret);
-            case "vfio.rw.enter" -> new Event.RwEnter(c, s.region, s.offset, (int) s.size, s.write, value);
-            case "vfio.rw.exit" -> new Event.RwExit(c, s.region, s.offset, (int) s.size, s.write, ret, value);
+        return switch (t.build) {
+            case B_AER -> new Event.AerError(c, (int) s.severity, s.status, s.tlpValid, s.tlp);
+            case B_RECOVERY_ENTER -> new Event.RecoveryEnter(c, state);
+            case B_RECOVERY_EXIT -> new Event.RecoveryExit(c, ret == null ? null : (int) (long) ret);
+            case B_CB_ENTER -> new Event.CallbackEnter(c, Event.Callback.fromWire(s.cb), s.driver == null ? "" : s.driver, state);
+            case B_CB_EXIT -> new Event.CallbackExit(c, Event.Callback.fromWire(s.cb), (s.has & F_RESULT) != 0 ? (int) s.result : null);
+            case B_RESET_ENTER -> new Event.ResetEnter(c, s.fn);
+            case B_RESET_EXIT -> new Event.ResetExit(c, s.fn, ret);
+            case B_ERR_ENTER -> new Event.VfioErrDetectedEnter(c, state);
+            case B_ERR_EXIT -> new Event.VfioErrDetectedExit(c, ret == null ? null : (int) (long) ret);
+            case B_SIGNAL -> new Event.EventfdSignal(c, s.ctx);
+            case B_EVENTFD_READ -> new Event.EventfdRead(c, s.ctx, ret, (s.has & F_ENTERED) != 0 ? s.entered : null);
+            case B_IOCTL_ENTER -> new Event.IoctlEnter(c, s.cmd, s.cmdName != null ? s.cmdName : hex(s.cmd));
+            case B_IOCTL_EXIT -> new Event.IoctlExit(c, s.cmd, s.cmdName != null ? s.cmdName : hex(s.cmd), ret);
+            case B_RW_ENTER -> new Event.RwEnter(c, s.region, s.offset, (int) s.size, s.write, value);
+            case B_RW_EXIT -> new Event.RwExit(c, s.region, s.offset, (int) s.size, s.write, ret, value);
             // the enter half of a one-line access; wholeExit gives the other (EVENTS.md: a write's value is the
             // value written, as on vfio.rw.enter; a read's the value returned, as on vfio.rw.exit)
-            case "vfio.rw" -> new Event.RwEnter(c, s.region, s.offset, (int) s.size, s.write, s.write ? value : null);
-            case "vfio.open" -> new Event.VfioOpen(c);
-            case "vfio.close" -> new Event.VfioClose(c);
-            case "user_reset.enter" -> new Event.UserResetEnter(c, s.fn);
-            case "user_reset.exit" -> new Event.UserResetExit(c, s.fn, ret);
-            case "cfg_lock" -> new Event.CfgLock(c, s.op, ret);
-            case "lost" -> new Event.Lost(c, s.count, (s.has & F_SINCE) != 0 ? s.since : null,
+            case B_RW -> new Event.RwEnter(c, s.region, s.offset, (int) s.size, s.write, s.write ? value : null);
+            case B_OPEN -> new Event.VfioOpen(c);
+            case B_CLOSE -> new Event.VfioClose(c);
+            case B_USER_RESET_ENTER -> new Event.UserResetEnter(c, s.fn);
+            case B_USER_RESET_EXIT -> new Event.UserResetExit(c, s.fn, ret);
+            case B_CFG_LOCK -> new Event.CfgLock(c, s.op, ret);
+            case B_LOST -> new Event.Lost(c, s.count, (s.has & F_SINCE) != 0 ? s.since : null,
                     (s.has & F_UNTIL) != 0 ? s.until : null, (s.has & F_CPU) == 0);
             default -> deviceOrQemu(type, c, value);
         };

@@ -12,7 +12,12 @@ final class EventCodec {
             CB_EXIT = 6, RESET_ENTER = 7, RESET_EXIT = 8, ERR_DETECTED_ENTER = 9, ERR_DETECTED_EXIT = 10,
             EVENTFD_SIGNAL = 11, EVENTFD_READ = 12, IOCTL_ENTER = 13, IOCTL_EXIT = 14, OPEN = 15, CLOSE = 16,
             USER_RESET_ENTER = 17, USER_RESET_EXIT = 18, CFG_LOCK = 19, LOST = 20, DEVICE_GONE = 21, LINK_CHANGE = 22,
-            GAP = 23, Q_ENTER = 24, Q_EXIT = 25, Q_RUNSTATE = 26, Q_RESET = 27;
+            GAP = 23, Q_ENTER = 24, Q_EXIT = 25, Q_RUNSTATE = 26, Q_RESET = 27,
+            // an access whose strings (comm, dev, region) are all null or numbered before: written and read in one go
+            // (one room check, raw varints) if the chunk has room for the longest such record
+            RW_ENTER_RAW = 28, RW_EXIT_RAW = 29;
+    /** The most bytes a RW_*_RAW record takes: tag, 3 + 3 + 5 varints, write, 2 boxed values (11 each). */
+    private static final int RAW_MAX = 1 + 11 * 10 + 1 + 2 * 11;
     private static final Event.GapKind[] GAP_KINDS = Event.GapKind.values();
     private static final Event.Callback[] CALLBACKS = Event.Callback.values();
     private static final QemuEvents.Space[] SPACES = QemuEvents.Space.values();
@@ -33,6 +38,7 @@ final class EventCodec {
     boolean put(Event e, int history) {
         // the common types first: vfio.rw is ~98% of a busy trace
         if (e instanceof Event.RwEnter r) {
+            if (raw(RW_ENTER_RAW, history, r.common(), r.region(), r.offset(), r.size(), r.write(), false, null, r.value())) return true;
             common(RW_ENTER, history, r.common());
             b.putString(r.region());
             b.putLong(r.offset());
@@ -40,6 +46,7 @@ final class EventCodec {
             b.putBool(r.write());
             b.putLong(r.value());
         } else if (e instanceof Event.RwExit r) {
+            if (raw(RW_EXIT_RAW, history, r.common(), r.region(), r.offset(), r.size(), r.write(), true, r.ret(), r.value())) return true;
             common(RW_EXIT, history, r.common());
             b.putString(r.region());
             b.putLong(r.offset());
@@ -193,9 +200,71 @@ final class EventCodec {
         if ((same & SAME_DEV) == 0) b.putString(prevDev = c.dev());
     }
 
+    /**
+     * An access as RW_ENTER_RAW / RW_EXIT_RAW (the same fields as RW_ENTER / RW_EXIT, in the same order) when its
+     * strings need no lookup beyond SpillBytes' recent table; false (nothing written, nothing changed) otherwise.
+     */
+    private boolean raw(int kind, int history, Event.Common c, String region, long offset, int size, boolean write,
+                        boolean exit, Long ret, Long value) {
+        long reg = b.recentCode(region);
+        if (reg < 0) return false;
+        int same = (c.cpu() == prevCpu ? SAME_CPU : 0) | (c.pid() == prevPid ? SAME_PID : 0) | (c.tid() == prevTid ? SAME_TID : 0)
+                | (c.comm() == prevComm ? SAME_COMM : 0) | (c.dev() == prevDev ? SAME_DEV : 0);
+        long comm = 0, dev = 0;
+        if ((same & SAME_COMM) == 0 && (comm = b.recentCode(c.comm())) < 0) return false;
+        if ((same & SAME_DEV) == 0 && (dev = b.recentCode(c.dev())) < 0) return false;
+        if (!b.room(RAW_MAX)) return true; // given up: nothing is written any more
+        b.rawByte((FIRST_TAG + kind) | history);
+        b.rawLong(c.ts() - prevTs);
+        prevTs = c.ts();
+        b.rawLong(c.line() - prevLine);
+        prevLine = c.line();
+        b.rawByte(same);
+        if ((same & SAME_CPU) == 0) b.rawLong(prevCpu = c.cpu());
+        if ((same & SAME_PID) == 0) b.rawLong(prevPid = c.pid());
+        if ((same & SAME_TID) == 0) b.rawLong(prevTid = c.tid());
+        if ((same & SAME_COMM) == 0) {
+            b.rawLong(comm);
+            prevComm = c.comm();
+        }
+        if ((same & SAME_DEV) == 0) {
+            b.rawLong(dev);
+            prevDev = c.dev();
+        }
+        b.rawLong(reg);
+        b.rawLong(offset);
+        b.rawLong(size);
+        b.rawByte(write ? 1 : 0);
+        if (exit) b.rawBoxed(ret);
+        b.rawBoxed(value);
+        return true;
+    }
+
+    /** A RW_*_RAW record whose bytes are all in the chunk in hand: read without a check per field. */
+    private Event raw(int kind) {
+        long ts = prevTs + b.rawLong();
+        prevTs = ts;
+        long line = prevLine + b.rawLong();
+        prevLine = line;
+        int same = b.rawByte();
+        if ((same & SAME_CPU) == 0) prevCpu = (int) b.rawLong();
+        if ((same & SAME_PID) == 0) prevPid = (int) b.rawLong();
+        if ((same & SAME_TID) == 0) prevTid = (int) b.rawLong();
+        if ((same & SAME_COMM) == 0) prevComm = b.rawString();
+        if ((same & SAME_DEV) == 0) prevDev = b.rawString();
+        Event.Common c = new Event.Common(ts, prevCpu, prevPid, prevTid, prevComm, prevDev, line);
+        String region = b.rawString();
+        long offset = b.rawLong();
+        int size = (int) b.rawLong();
+        boolean write = b.rawByte() != 0;
+        return kind == RW_ENTER_RAW ? new Event.RwEnter(c, region, offset, size, write, b.rawBoxed())
+                : new Event.RwExit(c, region, offset, size, write, b.rawBoxed(), b.rawBoxed());
+    }
+
     /** The event after its tag (whose kind is {@code tag & ~(HISTORY | WHOLE)} - FIRST_TAG). */
     Event get(int tag) {
         int kind = (tag & ~(HISTORY | WHOLE)) - FIRST_TAG;
+        if (kind >= RW_ENTER_RAW && b.ready(RAW_MAX - 1)) return raw(kind);
         long ts = prevTs + b.getLong();
         prevTs = ts;
         long line = prevLine + b.getLong();
@@ -208,8 +277,8 @@ final class EventCodec {
         if ((same & SAME_DEV) == 0) prevDev = b.getString();
         Event.Common c = new Event.Common(ts, prevCpu, prevPid, prevTid, prevComm, prevDev, line);
         return switch (kind) {
-            case RW_ENTER -> new Event.RwEnter(c, b.getString(), b.getLong(), (int) b.getLong(), b.getBool(), b.getBoxed());
-            case RW_EXIT -> new Event.RwExit(c, b.getString(), b.getLong(), (int) b.getLong(), b.getBool(), b.getBoxed(), b.getBoxed());
+            case RW_ENTER, RW_ENTER_RAW -> new Event.RwEnter(c, b.getString(), b.getLong(), (int) b.getLong(), b.getBool(), b.getBoxed());
+            case RW_EXIT, RW_EXIT_RAW -> new Event.RwExit(c, b.getString(), b.getLong(), (int) b.getLong(), b.getBool(), b.getBoxed(), b.getBoxed());
             case GAP -> new Event.Gap(c, GAP_KINDS[(int) b.getLong()], b.getString());
             case CFG_LOCK -> new Event.CfgLock(c, b.getString(), b.getBoxed());
             case RESET_ENTER -> new Event.ResetEnter(c, b.getString());

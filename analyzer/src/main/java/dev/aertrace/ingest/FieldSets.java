@@ -84,9 +84,9 @@ final class FieldSets {
     static String foreign(String type, long allowed, long present, List<String> unknown) {
         long extra = present & ~allowed;
         if (extra != 0) return Scratch.NAMES[Long.numberOfTrailingZeros(extra)];
+        if (unknown == null || unknown.isEmpty()) return null; // the scanner keeps its list once made: usually empty
         Set<String> f = FIELDS.get(type);
-        if (unknown != null && !unknown.isEmpty() && f != null) // the scanner keeps its list once made: usually empty
-            for (String n : unknown) if (Strict.FIELDS.contains(n) && !f.contains(n)) return n;
+        if (f != null) for (String n : unknown) if (Strict.FIELDS.contains(n) && !f.contains(n)) return n;
         return null;
     }
 }

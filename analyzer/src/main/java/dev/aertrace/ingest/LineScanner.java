@@ -4,7 +4,8 @@ package dev.aertrace.ingest;
  * The fast path of ingest: reads the flat event object the agent writes ({@code {"type":"…","ts":…,…}}: no
  * whitespace, known field names, ASCII strings without escapes, integers, booleans, null) straight from the line's
  * bytes into the {@link Scratch}, with no parser object, no token objects and no per-line allocation beyond the
- * few strings the cache has not seen. Anything else — an escape, a byte of 0x80 or more, a list or object, a
+ * few strings the cache has not seen and the few shapes it learns (a line read from an earlier one's bytes but for
+ * its numbers: see "shapes" below). Anything else — an escape, a byte of 0x80 or more, a list or object, a
  * fraction, a number of more than 18 digits, whitespace, a field name the schema's event lines do not use,
  * malformed JSON — is declined ({@code false}) and the line goes to {@link JacksonLine}, which reads it as it
  * always did: one strict parser decides what is wrong with a damaged line, so its issue reads the same.
@@ -40,6 +41,22 @@ final class LineScanner {
     boolean scan(byte[] b, int from, int end) {
         int i = from + 1;
         if (i >= end || b[i] != '"') return false;
+        int set = -1;
+        if (from + 17 <= b.length) {
+            // the 8 bytes after {"type":" (the type's name, or what is there): which set of shapes to try
+            set = (int) (((long) LineSplitter.LONGS.get(b, from + 9) * 0x9E3779B97F4A7C15L) >>> 60);
+            if (credit[set] < CREDITS) credit[set]++;
+            if (shaped(b, from, end, set)) return true;
+        }
+        tokens = 0;
+        fieldCount = 0;
+        if (!fields(b, i, end)) return false;
+        if (set >= 0) learn(b, from, end, set);
+        return true;
+    }
+
+    /** The generic reading of the fields from {@code i} (at the first name's quote) to the closing brace. */
+    private boolean fields(byte[] b, int i, int end) {
         int prev = Scratch.NAMES.length; // "before the first field"
         while (true) {
             if (i >= end || b[i] != '"') return false;
@@ -57,6 +74,7 @@ final class LineScanner {
                 next[prev] = id;
             }
             prev = id;
+            fieldCount++;
             i = value(b, i + 2, end, id);
             if (i < 0 || i >= end) return false;
             if (b[i] == '}') return i + 1 == end;
@@ -75,9 +93,11 @@ final class LineScanner {
     /** The field that followed field {@code prev} on the last line that had it (the agent writes its fields in one order): -1 none. */
     private final int[] next = filled(Scratch.NAMES.length + 1);
 
-    private static int[] filled(int n) {
+    private static int[] filled(int n) { return filled(n, -1); }
+
+    private static int[] filled(int n, int v) {
         int[] a = new int[n];
-        java.util.Arrays.fill(a, -1);
+        java.util.Arrays.fill(a, v);
         return a;
     }
 
@@ -179,9 +199,14 @@ final class LineScanner {
         return i + word.length <= end && same(word, b, i, word.length);
     }
 
-    /** An integer as JSON writes it (no leading zero, no fraction or exponent), at most 18 digits: it fits a long. */
-    private int number(byte[] b, int i, int end, int id) {
-        int start = i;
+    /** The value of the integer {@link #integer} read last. */
+    private long integerValue;
+
+    /**
+     * The end of the integer at {@code b[i]} (i &lt; end) as JSON writes it (no leading zero, no fraction or exponent),
+     * at most 18 digits: it fits a long ({@link #integerValue}); -1 if there is none.
+     */
+    private int integer(byte[] b, int i, int end) {
         boolean neg = b[i] == '-';
         if (neg) i++;
         int digits = i;
@@ -189,10 +214,178 @@ final class LineScanner {
         while (i < end && b[i] >= '0' && b[i] <= '9') n = n * 10 + (b[i++] - '0');
         int count = i - digits;
         if (count == 0 || count > 18 || (count > 1 && b[digits] == '0')) return -1;
+        integerValue = neg ? -n : n;
+        return i;
+    }
+
+    private int number(byte[] b, int i, int end, int id) {
+        int start = i;
+        i = integer(b, i, end);
+        if (i < 0) return -1;
         if (i < end && b[i] != ',' && b[i] != '}') return -1; // a fraction, an exponent or garbage: the full parser says
         String text = Scratch.KIND[id] == Scratch.K_REASON
                 ? new String(b, start, i - start, java.nio.charset.StandardCharsets.ISO_8859_1) : null;
-        s.value(id, Scratch.INT, neg ? -n : n, text);
+        s.value(id, Scratch.INT, integerValue, text);
+        if (tokens < MAX_NUMBERS) {
+            tokenStart[tokens] = start;
+            tokenEnd[tokens] = i;
+            tokenId[tokens] = id;
+        }
+        tokens++;
         return i;
+    }
+
+    // ---------------------------------------------------------------- shapes
+
+    /*
+     * The agent writes a type's lines alike but for their numbers: the same names in the same order, and mostly the
+     * same strings (type, comm, dev, region) and booleans. A shape is such a line with its numbers cut out: its
+     * other bytes (the literals between the numbers) and the scratch the line left, but for its numbers. A line
+     * whose literals are those bytes, with an integer of the scanner's form (integer()) in each number's place,
+     * reads as the shape's line with those numbers: the field-by-field reading of the literals looks at no byte
+     * outside them (a number ends at the ',' or '}' that starts the next literal), and what a string, boolean or
+     * null does to the scratch does not depend on anything before it. So the line is compared literal by literal,
+     * eight bytes a step, its numbers read in place, and the scratch is the shape's with the numbers stored: no
+     * name lookups, no per-field dispatch. A line that matches no shape is read field by field as before, and
+     * teaches a shape. Bounded: SETS x WAYS shapes of at most MAX_NUMBERS numbers, each a copy of one line.
+     * LineScannerTest holds the long-lived scanner to a fresh one on every committed line, mutants and renumbered
+     * copies of them.
+     */
+    static final int SETS = 16, WAYS = 4, MAX_NUMBERS = 32;
+
+    private final LineShape[] shapes = new LineShape[SETS * WAYS];
+    /**
+     * Per set: the way that matched last (tried first), the next way to replace, and the budget: a line of the set
+     * earns one credit (up to CREDITS), a shape made costs SHAPE_COST. Lines that never repeat make at most one shape
+     * per SHAPE_COST lines; a set never stops learning (a new device or task gets its shape within SHAPE_COST lines).
+     */
+    private final int[] lastWay = new int[SETS], victim = new int[SETS], credit = filled(SETS, CREDITS);
+    static final int CREDITS = 64, SHAPE_COST = 8;
+    /** Lines read by a shape (tests). */
+    long shapeHits;
+
+    // the number tokens of the line being read field by field: start, end, field
+    private int tokens, fieldCount;
+    private final int[] tokenStart = new int[MAX_NUMBERS], tokenEnd = new int[MAX_NUMBERS], tokenId = new int[MAX_NUMBERS];
+
+    private boolean shaped(byte[] b, int from, int end, int set) {
+        int base = set * WAYS, first = lastWay[set];
+        for (int w = 0; w < WAYS; w++) {
+            int way = (first + w) & (WAYS - 1);
+            LineShape sh = shapes[base + way];
+            if (sh != null && match(sh, b, from, end)) {
+                lastWay[set] = way;
+                shapeHits++;
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Reads the line by shape {@code sh} if it is one of its lines (then true), else leaves the scratch as reset.
+     * One loop: a literal compared a word a step against the shape's words, then the number after it read as
+     * {@link #integer} reads it (inline: a call per literal and per number was a fifth of the reading under C2).
+     */
+    private boolean match(LineShape sh, byte[] b, int from, int end) {
+        long[] words = sh.words, masks = sh.masks, values = this.values;
+        int[] lens = sh.lens, starts = this.starts, ends = this.ends;
+        int n = sh.n;
+        int i = from, w = 0;
+        for (int k = 0; ; k++) {
+            int stop = i + lens[k];
+            if (k < n ? stop >= end : stop != end) return false; // a number follows a literal: at least one byte
+            for (; i + 8 <= stop; i += 8) if ((long) LineSplitter.LONGS.get(b, i) != words[w++]) return false;
+            if (i < stop) {
+                if (i + 8 <= b.length) {
+                    if ((((long) LineSplitter.LONGS.get(b, i) ^ words[w]) & masks[k]) != 0) return false;
+                } else if (!region(sh.lit, k == 0 ? 0 : sh.cut[k - 1], b, stop - lens[k], lens[k])) return false;
+                w++;
+                i = stop;
+            }
+            if (k == n) break;
+            starts[k] = i;
+            boolean neg = b[i] == '-';
+            if (neg) i++;
+            int digits = i;
+            long v = 0;
+            while (i < end && b[i] >= '0' && b[i] <= '9') v = v * 10 + (b[i++] - '0');
+            int count = i - digits;
+            if (count == 0 || count > 18 || (count > 1 && b[digits] == '0')) return false;
+            values[k] = neg ? -v : v;
+            ends[k] = i;
+        }
+        s.shape(sh.state);
+        int[] ids = sh.ids;
+        boolean[] plain = sh.plain;
+        for (int k = 0; k < n; k++) {
+            if (plain[k]) s.num(ids[k], values[k]);
+            else s.value(ids[k], Scratch.INT, values[k], Scratch.KIND[ids[k]] == Scratch.K_REASON // the number as written ("-0")
+                    ? new String(b, starts[k], ends[k] - starts[k], java.nio.charset.StandardCharsets.ISO_8859_1) : null);
+        }
+        return true;
+    }
+
+    private final long[] values = new long[MAX_NUMBERS];
+    private final int[] starts = new int[MAX_NUMBERS], ends = new int[MAX_NUMBERS];
+
+    /**
+     * {@code lit[l, l+len)} equals {@code b[i, i+len)}, both in bounds; eight bytes a step (lit is padded, so its last
+     * word is whole; b's is masked, or compared byte by byte at the very end of b). For a literal that ends within 8
+     * bytes of the end of b.
+     */
+    private static boolean region(byte[] lit, int l, byte[] b, int i, int len) {
+        int j = 0;
+        for (; j + 8 <= len; j += 8)
+            if ((long) LineSplitter.LONGS.get(lit, l + j) != (long) LineSplitter.LONGS.get(b, i + j)) return false;
+        int rest = len - j;
+        if (rest == 0) return true;
+        if (i + j + 8 <= b.length)
+            return (((long) LineSplitter.LONGS.get(lit, l + j) ^ (long) LineSplitter.LONGS.get(b, i + j)) & ((1L << (8 * rest)) - 1)) == 0;
+        for (; j < len; j++) if (lit[l + j] != b[i + j]) return false;
+        return true;
+    }
+
+    /** After a field-by-field reading of {@code b[from, end)}: makes it a shape of its set, if it can be one and the budget allows. */
+    private void learn(byte[] b, int from, int end, int set) {
+        int n = tokens;
+        if (n > MAX_NUMBERS || Long.bitCount(s.fields) != fieldCount) return; // too many numbers, or a name twice
+        long numbered = 0;
+        for (int k = 0; k < n; k++) numbered |= 1L << tokenId[k];
+        // a numeric field given a string, boolean or null is set to 0: not kept in the shape's state
+        if ((s.fields & NUMERIC & ~numbered) != 0) return;
+        if (credit[set] < SHAPE_COST) return;
+        credit[set] -= SHAPE_COST;
+        byte[] lit = new byte[end - from + 8];
+        int[] cut = new int[n + 1], ids = new int[n];
+        boolean[] plain = new boolean[n];
+        int l = 0, i = from;
+        for (int k = 0; k < n; k++) {
+            int len = tokenStart[k] - i;
+            System.arraycopy(b, i, lit, l, len);
+            l += len;
+            cut[k] = l;
+            i = tokenEnd[k];
+            ids[k] = tokenId[k];
+            plain[k] = Scratch.KIND[ids[k]] == Scratch.K_NUM;
+        }
+        System.arraycopy(b, i, lit, l, end - i);
+        l += end - i;
+        cut[n] = l;
+        LineShape sh = new LineShape(java.util.Arrays.copyOf(lit, l + 8), cut, ids, plain, n);
+        sh.state.shape(s);
+        int way = victim[set];
+        victim[set] = (way + 1) & (WAYS - 1);
+        shapes[set * WAYS + way] = sh;
+        lastWay[set] = way;
+    }
+
+    /** The fields of numeric kind (the ones a non-integer value sets to 0), as a {@link Scratch#fields} mask. */
+    private static final long NUMERIC;
+
+    static {
+        long m = 0;
+        for (int id = 0; id < Scratch.KIND.length; id++) if (Scratch.KIND[id] == Scratch.K_NUM) m |= 1L << id;
+        NUMERIC = m;
     }
 }

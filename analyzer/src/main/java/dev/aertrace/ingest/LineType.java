@@ -27,6 +27,8 @@ final class LineType {
     final LineRules.Check[] shape;
     /** {@link FieldSets#mask}: the fields a line of this type may carry. */
     final long fields;
+    /** {@link EventBuilder#build}: which typed event a line of this type makes. */
+    final int build;
 
     private LineType(String type, int code) {
         this.name = type;
@@ -42,6 +44,7 @@ final class LineType {
         rule = LineRules.of(type);
         shape = rule == null ? new LineRules.Check[0] : rule.shape().toArray(new LineRules.Check[0]);
         fields = FieldSets.mask(type);
+        build = EventBuilder.build(type);
     }
 
     private static final Map<String, LineType> KNOWN = new HashMap<>();

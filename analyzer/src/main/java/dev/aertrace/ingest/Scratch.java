@@ -134,7 +134,37 @@ final class Scratch {
         }
     }
 
-    private void num(int id, long v) {
+    /**
+     * The strings, flags and present booleans of {@code o} (LineScanner's shapes: a line read alike but for its
+     * numbers, which the caller stores after). Absent numbers and booleans keep their values, as on any line.
+     */
+    void shape(Scratch o) {
+        type = o.type;
+        comm = o.comm;
+        dev = o.dev;
+        cb = o.cb;
+        driver = o.driver;
+        fn = o.fn;
+        ctx = o.ctx;
+        cmdName = o.cmdName;
+        region = o.region;
+        op = o.op;
+        reason = o.reason;
+        event = o.event;
+        slot = o.slot;
+        handler = o.handler;
+        stateName = o.stateName;
+        reasonName = o.reasonName;
+        tlp = o.tlp;
+        has = o.has;
+        fields = o.fields;
+        if ((fields & (1L << 9)) != 0) tlpValid = o.tlpValid;
+        if ((fields & (1L << 23)) != 0) write = o.write;
+        if ((fields & (1L << 31)) != 0) dllla = o.dllla;
+        if ((fields & (1L << 40)) != 0) history = o.history;
+    }
+
+    void num(int id, long v) {
         switch (id) {
             case 1 -> ts = v;
             case 2 -> cpu = v;

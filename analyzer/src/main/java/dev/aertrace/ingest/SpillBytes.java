@@ -128,6 +128,49 @@ final class SpillBytes {
         chars(s);
     }
 
+    /**
+     * What {@link #putString} writes for {@code s} when that needs no lookup beyond the recent table: 0 for null, the
+     * number + 3 of a string found there by identity; -1 otherwise (then putString it).
+     */
+    long recentCode(String s) {
+        if (s == null) return 0;
+        int slot = s.hashCode() & (RECENT - 1);
+        return recent[slot] == s ? recentId[slot] + 3L : -1;
+    }
+
+    /**
+     * Room for {@code n} more bytes in the chunk, flushed first if need be; false once given up. After it, up to n
+     * bytes go in by the raw puts below, which check nothing (one check per record instead of one per field).
+     */
+    boolean room(int n) {
+        if (pos + n > CHUNK) flush();
+        return !failed;
+    }
+
+    void rawByte(int v) { buf[pos++] = (byte) v; }
+
+    /** {@link #putLong}'s bytes, after {@link #room}. */
+    void rawLong(long v) {
+        byte[] buf = this.buf;
+        int p = pos;
+        long z = (v << 1) ^ (v >> 63);
+        while ((z & ~0x7FL) != 0) {
+            buf[p++] = (byte) ((z & 0x7F) | 0x80);
+            z >>>= 7;
+        }
+        buf[p++] = (byte) z;
+        pos = p;
+    }
+
+    /** {@link #putLong(Long)}'s bytes, after {@link #room}. */
+    void rawBoxed(Long v) {
+        if (v == null) buf[pos++] = 0;
+        else {
+            buf[pos++] = 2; // zigzag 1
+            rawLong(v);
+        }
+    }
+
     private static final int RECENT = 32;
     private final String[] recent = new String[RECENT];
     private final int[] recentId = new int[RECENT];
@@ -240,6 +283,37 @@ final class SpillBytes {
     int getByte() {
         if (ip == il && !refill()) throw new UncheckedIOException(new IOException("spill ended mid-record"));
         return in[ip++] & 0xFF;
+    }
+
+    /** Whether {@code n} bytes can be read from the chunk in hand with the raw gets below (no refill between). */
+    boolean ready(int n) { return il - ip >= n; }
+
+    /** {@link #getLong} inside the chunk (after {@link #ready}). */
+    long rawLong() {
+        byte[] in = this.in;
+        int p = ip;
+        long z = 0;
+        int shift = 0;
+        while (true) {
+            int b = in[p++];
+            z |= (long) (b & 0x7F) << shift;
+            if (b >= 0) break;
+            shift += 7;
+        }
+        ip = p;
+        return (z >>> 1) ^ -(z & 1);
+    }
+
+    int rawByte() { return in[ip++] & 0xFF; }
+
+    Long rawBoxed() { return rawLong() == 0 ? null : Long.valueOf(rawLong()); }
+
+    /** {@link #getString} of null or a string numbered before (what {@link #recentCode} wrote), inside the chunk. */
+    String rawString() {
+        long k = rawLong();
+        if (k == 0) return null;
+        if (k < 3) throw new IllegalStateException("spill: a string where a numbered one was written");
+        return table[(int) (k - 3)];
     }
 
     long getLong() {

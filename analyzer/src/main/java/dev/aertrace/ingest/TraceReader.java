@@ -289,7 +289,7 @@ public final class TraceReader implements LineSplitter.Lines {
             return events.unknown(type, lineNo, maxTs);
         }
         Event refused = events.refuse(t, lineNo, maxTs, segmentStartNs);
-        return refused != null ? refused : events.create(type, lineNo);
+        return refused != null ? refused : events.create(t, lineNo);
     }
 
     private void footer() {

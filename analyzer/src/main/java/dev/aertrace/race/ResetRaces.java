@@ -37,8 +37,8 @@ final class ResetRaces extends VerdictRules {
         for (HostReset r : resets) {
             long end = endOf(ep, r);
             for (String dev : devicesOf(user)) {
-                List<Access> hit = user.stream().filter(a -> a.dev().equals(dev) && resetCovers(ep, r, dev)
-                        && a.overlaps(r.start(), end)).toList();
+                if (!resetCovers(ep, r, dev)) continue;
+                List<Access> hit = user.stream().filter(a -> a.dev().equals(dev) && a.overlaps(r.start(), end)).toList();
                 if (hit.isEmpty()) continue;
                 List<Event> ev = evidence(r.enter(), r.exit());
                 hit.forEach(a -> addAccess(ev, a));
@@ -62,12 +62,17 @@ final class ResetRaces extends VerdictRules {
             long end = endOf(ep, r);
             Event lock = null, unlock = null;
             boolean looked = false; // the reset's lock calls: looked up once (a scan of the episode), when an access needs them
+            String coveredDev = null; // the last device resetCovers said yes to: runs of one device ask once
             for (Access a : user) {
                 // Its start must be in the trace, and its exit too unless it was still open when the trace ended, or
                 // kept apart from it by a gap (unpaired): then it returned at the latest at that exit, and whether the
                 // reset held it is not known — a tentative verdict, where it had vanished (a footer that did not add
                 // up refused every pair, and the stall with them).
-                if (!resetCovers(ep, r, a.dev()) || a.enter() == null || (a.exitLost() && !a.unpaired())) continue;
+                if (a.enter() == null || (a.exitLost() && !a.unpaired())) continue;
+                if (!a.dev().equals(coveredDev)) {
+                    if (!resetCovers(ep, r, a.dev())) continue;
+                    coveredDev = a.dev();
+                }
                 if (a.start() < r.start() || a.start() > end) continue;
                 if (!looked) {
                     lock = lockDuring(ep, r, "lock");

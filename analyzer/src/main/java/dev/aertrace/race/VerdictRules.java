@@ -86,7 +86,13 @@ abstract class VerdictRules {
 
     static Set<String> devicesOf(List<Access> as) {
         Set<String> s = new TreeSet<>();
-        for (Access a : as) if (a.dev() != null) s.add(a.dev());
+        String last = null; // runs of one device: one sorted-set insert per run, not per access
+        for (Access a : as) {
+            String d = a.dev();
+            if (d == null || d.equals(last)) continue;
+            s.add(d);
+            last = d;
+        }
         return s;
     }
 }

@@ -132,17 +132,8 @@ final class FoldedTimeline {
         Marks marks = new Marks(evidence);
         int o = 0;
         for (Event e : ep.steps()) { // the accesses' own enters and exits are rows below, one per access
-            String what = null;
-            String side = "host";
-            if (e instanceof Event.AerError x) what = "AER " + Pci.severity(x.severity()) + " " + Pci.aerStatus(x.severity(), x.status());
-            else if (e instanceof Event.RecoveryEnter x) what = "pcie_do_recovery enter" + (x.state() != null ? " state=" + Pci.channel(x.state()) : "");
-            else if (e instanceof Event.RecoveryExit x) what = "pcie_do_recovery exit → " + Pci.ers(x.ret());
-            else if (e instanceof Event.EventfdSignal x) what = "eventfd signal (error irq to user)";
-            else if (e instanceof Event.CfgLock x) what = "pci_cfg_access_" + x.op() + (x.ret() != null ? " ret " + x.ret() : "");
-            else if (e instanceof Event.VfioErrDetectedEnter x) what = "vfio err_detected enter";
-            // a device loss's own steps (pciehp's slot event, the removal, vfio's request): the verdicts cite them
-            else if (e instanceof Event.DeviceGone x) what = lossStep(x);
-            if (what != null) rows.add(new Row(e.ts(), o++, new String[]{marks.of(e), Durations.offsetMs(e.ts() - ep.start()), side, Text.shortDev(e.dev()), what}));
+            String what = stepText(e);
+            if (what != null) rows.add(new Row(e.ts(), o++, new String[]{marks.of(e), Durations.offsetMs(e.ts() - ep.start()), "host", Text.shortDev(e.dev()), what}));
         }
         for (CallbackCall c : ep.callbacks()) {
             String what = c.cb().wire + " " + (c.driver() == null || c.driver().isEmpty() ? "(no driver)" : c.driver())
@@ -154,15 +145,7 @@ final class FoldedTimeline {
                     + (r.end() != null ? " " + dur(r.end() - r.start()) : " (no exit)") + (r.ret() != null ? " ret " + r.ret() : "");
             rows.add(new Row(r.start(), o++, new String[]{marks.of(r.enter(), r.exit()), Durations.offsetMs(r.start() - ep.start()), "host", Text.shortDev(r.bridge()), what}));
         }
-        String lastDev = null, shortDev = null; // one device for most of an episode's accesses: its short name once
-        for (Access a : ep.accesses()) {
-            if (a.dev() == null || !a.dev().equals(lastDev)) {
-                lastDev = a.dev();
-                shortDev = Text.shortDev(lastDev);
-            }
-            rows.add(new Row(a.start(), o++, new String[]{marks.of(a.enter(), a.exit()), null, "user", shortDev,
-                    describe(a, ep)}, a.start() - ep.start()));
-        }
+        o = accessRows(rows, ep, marks, o);
         for (Event g : ep.gaps()) {
             String what = g instanceof Event.Lost l ? "LOST " + l.count() + " events (cpu " + l.common().cpu() + ")"
                     : "GAP " + (g instanceof Event.Gap x ? x.detail() : g.type() + " out of place");
@@ -180,6 +163,36 @@ final class FoldedTimeline {
             rows.add(new Row(q.ts(), o++, q.cols()));
         rows.sort(Comparator.comparingLong(Row::ts).thenComparingInt(Row::order));
         return rows;
+    }
+
+    /** A host step's row text; null for the events that are not a row of their own. */
+    private static String stepText(Event e) {
+        if (e instanceof Event.AerError x) return "AER " + Pci.severity(x.severity()) + " " + Pci.aerStatus(x.severity(), x.status());
+        if (e instanceof Event.RecoveryEnter x) return "pcie_do_recovery enter" + (x.state() != null ? " state=" + Pci.channel(x.state()) : "");
+        if (e instanceof Event.RecoveryExit x) return "pcie_do_recovery exit → " + Pci.ers(x.ret());
+        if (e instanceof Event.EventfdSignal) return "eventfd signal (error irq to user)";
+        if (e instanceof Event.CfgLock x) return "pci_cfg_access_" + x.op() + (x.ret() != null ? " ret " + x.ret() : "");
+        if (e instanceof Event.VfioErrDetectedEnter) return "vfio err_detected enter";
+        // a device loss's own steps (pciehp's slot event, the removal, vfio's request): the verdicts cite them
+        if (e instanceof Event.DeviceGone x) return lossStep(x);
+        return null;
+    }
+
+    /**
+     * One row per access, numbered from {@code o}; returns the next number. Its own method: this loop runs for every
+     * access of every episode, and kept small the JIT compiles it without the rest of the rows' string building.
+     */
+    private static int accessRows(List<Row> rows, Episode ep, Marks marks, int o) {
+        String lastDev = null, shortDev = null; // one device for most of an episode's accesses: its short name once
+        for (Access a : ep.accesses()) {
+            if (a.dev() == null || !a.dev().equals(lastDev)) {
+                lastDev = a.dev();
+                shortDev = Text.shortDev(lastDev);
+            }
+            rows.add(new Row(a.start(), o++, new String[]{marks.of(a.enter(), a.exit()), null, "user", shortDev,
+                    describe(a, ep)}, a.start() - ep.start()));
+        }
+        return o;
     }
 
     /** A device-loss step as one timeline row (the verdicts give the long phrase). */

@@ -23,22 +23,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * line's end in its buffer. None of that may change what a line reads as: every line of every committed trace and
  * 300k mutants of them, in trace order and interleaved, read by the long-lived scanner give the same result and
  * the same fields as a fresh scanner with nothing remembered, with the line alone in an array of its own size.
+ * Likewise the shapes it learns (a line read from the bytes of an earlier one but for its numbers).
  */
 class LineScannerTest {
     static final Path TESTDATA = Path.of(System.getProperty("aertrace.testdata", "../testdata"));
 
     @Test
     void rememberedStateNeverChangesWhatALineReadsAs() throws IOException {
-        List<byte[]> lines = new ArrayList<>();
-        try (Stream<Path> s = Files.walk(TESTDATA)) {
-            for (Path p : s.filter(f -> f.toString().matches(".*\\.jsonl(\\.gz)?$")).sorted().toList()) {
-                try (InputStream in = TraceReader.decode(Files.newInputStream(p));
-                     BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.ISO_8859_1))) {
-                    for (String l; (l = r.readLine()) != null; ) lines.add(l.getBytes(StandardCharsets.ISO_8859_1));
-                }
-            }
-        }
-        assertTrue(lines.size() > 100_000, "committed traces not found under " + TESTDATA.toAbsolutePath());
+        List<byte[]> lines = committedLines();
         Scratch kept = new Scratch();
         LineScanner scanner = new LineScanner(kept, new StringCache());
         Random r = new Random(20261202);
@@ -67,6 +59,105 @@ class LineScannerTest {
             }
         }
         assertTrue(mutants >= 100_000 && declined > 1000, mutants + " mutants, " + declined + " declined");
+    }
+
+    /**
+     * A line that matches a shape the scanner learnt (the same bytes but for its numbers) is read from the shape:
+     * every committed line with its numbers replaced by others (valid ones of every length and sign, "-0", and
+     * ones the scanner declines: 19 digits, a leading zero, a lone '-', a fraction), read by one long-lived
+     * scanner, reads as a fresh scanner reads it alone; and most of them are read by a shape.
+     */
+    @Test
+    void renumberedLinesReadByShapeAsAlone() throws IOException {
+        List<byte[]> lines = committedLines();
+        Scratch kept = new Scratch();
+        LineScanner scanner = new LineScanner(kept, new StringCache());
+        Random r = new Random(20261203);
+        byte[] buf = new byte[1 << 16];
+        int read = 0, declined = 0;
+        for (byte[] original : lines) {
+            for (int copy = 0; copy < 2; copy++) {
+                byte[] line = renumbered(original, r);
+                if (line.length == 0 || line[0] != '{' || line.length + 16 > buf.length) continue;
+                int off = r.nextInt(64);
+                System.arraycopy(line, 0, buf, off, line.length);
+                for (int i = off + line.length; i < off + line.length + 16; i++) buf[i] = TAIL[r.nextInt(TAIL.length)];
+                kept.reset();
+                boolean got = scanner.scan(buf, off, off + line.length);
+                Scratch fresh = new Scratch();
+                boolean want = new LineScanner(fresh, new StringCache()).scan(line.clone(), 0, line.length);
+                String what = new String(line, StandardCharsets.ISO_8859_1);
+                assertEquals(want, got, what);
+                if (want) {
+                    assertEquals(dump(fresh), dump(kept), what);
+                    read++;
+                } else declined++;
+            }
+        }
+        assertTrue(read > 200_000 && declined > 10_000, read + " read, " + declined + " declined");
+        assertTrue(scanner.shapeHits > read * 3 / 4, scanner.shapeHits + " of " + read + " lines read by a shape");
+    }
+
+    /** A shape's number in "reason" keeps its text as written ("-0" stays "-0"), as the field-by-field reading does. */
+    @Test
+    void aShapeKeepsAReasonNumberAsWritten() {
+        Scratch s = new Scratch();
+        LineScanner scanner = new LineScanner(s, new StringCache());
+        for (String reason : List.of("3", "-0", "12", "-7", "0", "-0")) {
+            byte[] line = ("{\"type\":\"pcie.link_event\",\"ts\":5,\"cpu\":0,\"pid\":0,\"tid\":0,\"comm\":\"swapper/0\","
+                    + "\"dev\":\"0000:00:1c.0\",\"reason\":" + reason + "}").getBytes(StandardCharsets.ISO_8859_1);
+            s.reset();
+            assertTrue(scanner.scan(line, 0, line.length), reason);
+            assertEquals(reason, s.reason);
+            assertEquals(Long.parseLong(reason), s.reasonNum);
+        }
+        assertEquals(5, scanner.shapeHits, "lines read by the first one's shape");
+    }
+
+    /** Each field's integer (after a name's '":') replaced by another, valid or not, or kept. */
+    static byte[] renumbered(byte[] l, Random r) {
+        StringBuilder b = new StringBuilder();
+        int i = 0;
+        while (i < l.length) {
+            byte c = l[i];
+            b.append((char) (c & 0xff));
+            i++;
+            // a name's closing quote and colon, then a number (not a ':' inside a dev string like "0000:01:00.0")
+            if (c != ':' || i < 2 || l[i - 2] != '"' || i >= l.length || !(l[i] == '-' || (l[i] >= '0' && l[i] <= '9'))) continue;
+            int j = i + 1;
+            while (j < l.length && l[j] >= '0' && l[j] <= '9') j++;
+            int pick = r.nextInt(40);
+            if (pick < 10) b.append(new String(l, i, j - i, StandardCharsets.ISO_8859_1)); // kept
+            else if (pick < 38) b.append(VALID[r.nextInt(VALID.length)].replace("R", Long.toString(r.nextLong() % POWERS[r.nextInt(19)])));
+            else b.append(DECLINED[r.nextInt(DECLINED.length)]);
+            i = j;
+        }
+        return b.toString().getBytes(StandardCharsets.ISO_8859_1);
+    }
+
+    /** R: a random long of up to 18 digits, either sign. */
+    private static final String[] VALID = {"0", "-0", "7", "-1", "42", "255", "4096", "R", "R", "R", "999999999999999999",
+            "-999999999999999999"};
+    private static final String[] DECLINED = {"1000000000000000000", "-1000000000000000000", "012", "-", "1.5", "1e3", "00", "-01"};
+    private static final long[] POWERS = new long[19];
+
+    static {
+        POWERS[0] = 10;
+        for (int i = 1; i < POWERS.length; i++) POWERS[i] = POWERS[i - 1] * 10;
+    }
+
+    private static List<byte[]> committedLines() throws IOException {
+        List<byte[]> lines = new ArrayList<>();
+        try (Stream<Path> s = Files.walk(TESTDATA)) {
+            for (Path p : s.filter(f -> f.toString().matches(".*\\.jsonl(\\.gz)?$")).sorted().toList()) {
+                try (InputStream in = TraceReader.decode(Files.newInputStream(p));
+                     BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.ISO_8859_1))) {
+                    for (String l; (l = r.readLine()) != null; ) lines.add(l.getBytes(StandardCharsets.ISO_8859_1));
+                }
+            }
+        }
+        assertTrue(lines.size() > 100_000, "committed traces not found under " + TESTDATA.toAbsolutePath());
+        return lines;
     }
 
     /** Integers of 1 to 18 digits read as Long.parseLong reads them; 19 digits and more, and a non-digit inside, are declined. */

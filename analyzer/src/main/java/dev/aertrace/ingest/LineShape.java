@@ -1,0 +1,45 @@
+package dev.aertrace.ingest;
+
+/**
+ * One of {@link LineScanner}'s shapes: a line the agent wrote with its numbers cut out (the literals between them),
+ * the fields its numbers go to, and the scratch the line left but for its numbers.
+ */
+final class LineShape {
+    /** The line's bytes without its numbers (for a literal at the very end of a buffer, compared byte by byte). */
+    final byte[] lit;
+    /** The end in lit of the literal before number k; cut[n]: the end of the last literal. */
+    final int[] cut;
+    /** Each literal's length, its bytes as little-endian words (a last partial word zero-filled) and that word's mask. */
+    final int[] lens;
+    final long[] words, masks;
+    /** Number k's field, and whether it is a numeric field whose flags the scratch already has (a plain store). */
+    final int[] ids;
+    final boolean[] plain;
+    final int n;
+    /** The scratch the shape's line left (its numbers aside). */
+    final Scratch state = new Scratch();
+
+    LineShape(byte[] lit, int[] cut, int[] ids, boolean[] plain, int n) {
+        this.lit = lit;
+        this.cut = cut;
+        this.ids = ids;
+        this.plain = plain;
+        this.n = n;
+        lens = new int[n + 1];
+        masks = new long[n + 1];
+        int count = 0;
+        for (int k = 0; k <= n; k++) {
+            lens[k] = cut[k] - (k == 0 ? 0 : cut[k - 1]);
+            count += (lens[k] + 7) >>> 3;
+            int rest = lens[k] & 7;
+            masks[k] = rest == 0 ? -1L : (1L << (8 * rest)) - 1;
+        }
+        words = new long[count];
+        int w = 0;
+        for (int k = 0; k <= n; k++) {
+            int at = k == 0 ? 0 : cut[k - 1];
+            for (int j = 0; j < lens[k]; j += 8, w++)
+                for (int x = 0; x < 8 && j + x < lens[k]; x++) words[w] |= (lit[at + j + x] & 0xffL) << (8 * x);
+        }
+    }
+}
