@@ -15,16 +15,16 @@ import java.util.Set;
  * after the recovery — are counted, not listed ({@code --accesses all} lists them).
  */
 final class AccessWindow {
-    private final Set<Event> evidence = new HashSet<>();
     private final long[] from, to;
-    private final EvidenceSet lookup;
+    private final EvidenceSet evidence;
 
     AccessWindow(AnalyzedEpisode a) {
         int n = a.verdicts().size() + a.episode().resets().size(), i = 0;
+        Set<Event> ev = new HashSet<>();
         from = new long[n];
         to = new long[n];
         for (Verdict v : a.verdicts()) {
-            evidence.addAll(v.evidence());
+            ev.addAll(v.evidence());
             from[i] = v.from();
             to[i++] = v.to();
         }
@@ -32,11 +32,11 @@ final class AccessWindow {
             from[i] = r.start();
             to[i++] = r.end() != null ? r.end() : a.episode().end();
         }
-        lookup = new EvidenceSet(evidence);
+        evidence = new EvidenceSet(ev);
     }
 
     boolean evidence(Access x) {
-        return lookup.contains(x.enter()) || lookup.contains(x.exit());
+        return evidence.contains(x.enter()) || evidence.contains(x.exit());
     }
 
     /** The access overlaps a verdict's span or a host reset (an access without an exit runs to its episode's end). */

@@ -26,7 +26,6 @@ import static dev.aertrace.text.Durations.dur;
 final class FoldedTimeline {
     private FoldedTimeline() {}
 
-    /** The timeline's rows, at most {@code maxTimelineLines}, repeated user lines folded. */
     /** The episode's timeline rows appended to {@code L}: at most {@code maxTimelineLines}, repeats folded. */
     static void append(List<String> L, Episode ep, Set<Event> evidence, List<QemuLane> qemu, int maxTimelineLines) {
         fold(L, timeline(ep, evidence, qemu), maxTimelineLines);
@@ -129,21 +128,21 @@ final class FoldedTimeline {
 
     private static List<Row> timeline(Episode ep, Set<Event> evidence, List<QemuLane> qemu) {
         List<Row> rows = new ArrayList<>(ep.accesses().size() + 64);
-        Marks marks = new Marks(evidence);
+        EvidenceSet marks = new EvidenceSet(evidence);
         int o = 0;
         for (Event e : ep.steps()) { // the accesses' own enters and exits are rows below, one per access
             String what = stepText(e);
-            if (what != null) rows.add(new Row(e.ts(), o++, new String[]{marks.of(e), Durations.offsetMs(e.ts() - ep.start()), "host", Text.shortDev(e.dev()), what}));
+            if (what != null) rows.add(new Row(e.ts(), o++, new String[]{mark(marks, e, null), Durations.offsetMs(e.ts() - ep.start()), "host", Text.shortDev(e.dev()), what}));
         }
         for (CallbackCall c : ep.callbacks()) {
             String what = c.cb().wire + " " + (c.driver() == null || c.driver().isEmpty() ? "(no driver)" : c.driver())
                     + (c.result() != null ? " → " + Pci.ers(c.result()) : "") + (c.end() != null ? " " + dur(c.end() - c.start()) : " (no exit)");
-            rows.add(new Row(c.start(), o++, new String[]{marks.of(c.enter(), c.exit()), Durations.offsetMs(c.start() - ep.start()), "host", Text.shortDev(c.dev()), what}));
+            rows.add(new Row(c.start(), o++, new String[]{mark(marks, c.enter(), c.exit()), Durations.offsetMs(c.start() - ep.start()), "host", Text.shortDev(c.dev()), what}));
         }
         for (HostReset r : ep.resets()) {
             String what = "  ".repeat(Math.min(r.depth(), 3)) + r.fn() + (r.byRecovery() ? "" : " (not recovery)")
                     + (r.end() != null ? " " + dur(r.end() - r.start()) : " (no exit)") + (r.ret() != null ? " ret " + r.ret() : "");
-            rows.add(new Row(r.start(), o++, new String[]{marks.of(r.enter(), r.exit()), Durations.offsetMs(r.start() - ep.start()), "host", Text.shortDev(r.bridge()), what}));
+            rows.add(new Row(r.start(), o++, new String[]{mark(marks, r.enter(), r.exit()), Durations.offsetMs(r.start() - ep.start()), "host", Text.shortDev(r.bridge()), what}));
         }
         o = accessRows(rows, ep, marks, o);
         for (Event g : ep.gaps()) {
@@ -182,14 +181,14 @@ final class FoldedTimeline {
      * One row per access, numbered from {@code o}; returns the next number. Its own method: this loop runs for every
      * access of every episode, and kept small the JIT compiles it without the rest of the rows' string building.
      */
-    private static int accessRows(List<Row> rows, Episode ep, Marks marks, int o) {
+    private static int accessRows(List<Row> rows, Episode ep, EvidenceSet marks, int o) {
         String lastDev = null, shortDev = null; // one device for most of an episode's accesses: its short name once
         for (Access a : ep.accesses()) {
             if (a.dev() == null || !a.dev().equals(lastDev)) {
                 lastDev = a.dev();
                 shortDev = Text.shortDev(lastDev);
             }
-            rows.add(new Row(a.start(), o++, new String[]{marks.of(a.enter(), a.exit()), null, "user", shortDev,
+            rows.add(new Row(a.start(), o++, new String[]{mark(marks, a.enter(), a.exit()), null, "user", shortDev,
                     describe(a, ep)}, a.start() - ep.start()));
         }
         return o;
@@ -229,14 +228,8 @@ final class FoldedTimeline {
         return a.phraseWithValue() + (showRet ? " ret " + a.ret() : "") + held + " " + who;
     }
 
-    /** The '!' of a row whose event is evidence. */
-    private static final class Marks {
-        private final EvidenceSet evidence;
-
-        Marks(Set<Event> evidence) { this.evidence = new EvidenceSet(evidence); }
-
-        String of(Event e) { return evidence.contains(e) ? "!" : " "; }
-
-        String of(Event a, Event b) { return evidence.contains(a) || evidence.contains(b) ? "!" : " "; }
+    /** The '!' of a row whose event ({@code a}, or {@code b} when not null) is evidence. */
+    private static String mark(EvidenceSet evidence, Event a, Event b) {
+        return evidence.contains(a) || evidence.contains(b) ? "!" : " ";
     }
 }
