@@ -42,4 +42,21 @@ final class LineShape {
                 for (int x = 0; x < 8 && j + x < lens[k]; x++) words[w] |= (lit[at + j + x] & 0xffL) << (8 * x);
         }
     }
+
+    /**
+     * {@code lit[l, l+len)} equals {@code b[i, i+len)}, both in bounds; eight bytes a step (lit is padded, so its last
+     * word is whole; b's is masked, or compared byte by byte at the very end of b). For a literal that ends within 8
+     * bytes of the end of b.
+     */
+    static boolean region(byte[] lit, int l, byte[] b, int i, int len) {
+        int j = 0;
+        for (; j + 8 <= len; j += 8)
+            if ((long) LineSplitter.LONGS.get(lit, l + j) != (long) LineSplitter.LONGS.get(b, i + j)) return false;
+        int rest = len - j;
+        if (rest == 0) return true;
+        if (i + j + 8 <= b.length)
+            return (((long) LineSplitter.LONGS.get(lit, l + j) ^ (long) LineSplitter.LONGS.get(b, i + j)) & ((1L << (8 * rest)) - 1)) == 0;
+        for (; j < len; j++) if (lit[l + j] != b[i + j]) return false;
+        return true;
+    }
 }
