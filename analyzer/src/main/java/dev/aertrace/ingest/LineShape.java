@@ -43,6 +43,27 @@ final class LineShape {
         }
     }
 
+    /** The shape of line {@code b[from, end)}, whose n numbers are at [start[k], end[k]) for field id[k]. */
+    static LineShape of(byte[] b, int from, int end, int n, int[] start, int[] stop, int[] id) {
+        byte[] lit = new byte[end - from + 8];
+        int[] cut = new int[n + 1], ids = new int[n];
+        boolean[] plain = new boolean[n];
+        int l = 0, i = from;
+        for (int k = 0; k < n; k++) {
+            int len = start[k] - i;
+            System.arraycopy(b, i, lit, l, len);
+            l += len;
+            cut[k] = l;
+            i = stop[k];
+            ids[k] = id[k];
+            plain[k] = Scratch.KIND[ids[k]] == Scratch.K_NUM;
+        }
+        System.arraycopy(b, i, lit, l, end - i);
+        l += end - i;
+        cut[n] = l;
+        return new LineShape(java.util.Arrays.copyOf(lit, l + 8), cut, ids, plain, n);
+    }
+
     /**
      * {@code lit[l, l+len)} equals {@code b[i, i+len)}, both in bounds; eight bytes a step (lit is padded, so its last
      * word is whole; b's is masked, or compared byte by byte at the very end of b). For a literal that ends within 8
