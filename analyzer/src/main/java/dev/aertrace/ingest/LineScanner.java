@@ -359,7 +359,15 @@ final class LineScanner {
         s.shape(sh.state);
         int[] ids = sh.ids;
         boolean[] plain = sh.plain;
-        for (int k = 0; k < n; k++) {
+        int k = 0;
+        if (sh.thread) { // what num() stores, without its switch (a call each under either JIT: too big to inline)
+            s.ts = values[0];
+            s.cpu = values[1];
+            s.pid = values[2];
+            s.tid = values[3];
+            k = 4;
+        }
+        for (; k < n; k++) {
             if (plain[k]) s.num(ids[k], values[k]);
             else s.value(ids[k], Scratch.INT, values[k], Scratch.KIND[ids[k]] == Scratch.K_REASON // the number as written ("-0")
                     ? new String(b, starts[k], ends[k] - starts[k], java.nio.charset.StandardCharsets.ISO_8859_1) : null);

@@ -16,6 +16,8 @@ final class LineShape {
     final int[] ids;
     final boolean[] plain;
     final int n;
+    /** Numbers 0..3 are ts, cpu, pid and tid, plain (every line the agent writes but the footer and dump markers). */
+    final boolean thread;
     /** The scratch the shape's line left (its numbers aside). */
     final Scratch state = new Scratch();
 
@@ -25,6 +27,7 @@ final class LineShape {
         this.ids = ids;
         this.plain = plain;
         this.n = n;
+        thread = n >= 4 && ids[0] == 1 && ids[1] == 2 && ids[2] == 3 && ids[3] == 4 && plain[0] && plain[1] && plain[2] && plain[3];
         lens = new int[n + 1];
         masks = new long[n + 1];
         int count = 0;
