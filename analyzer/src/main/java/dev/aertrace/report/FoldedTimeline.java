@@ -160,9 +160,12 @@ final class FoldedTimeline {
         }
         for (dev.aertrace.qemu.QemuText.Row q : dev.aertrace.qemu.QemuText.rows(ep, qemu, evidence))
             rows.add(new Row(q.ts(), o++, q.cols()));
-        rows.sort(Comparator.comparingLong(Row::ts).thenComparingInt(Row::order));
+        rows.sort(ROW_ORDER);
         return rows;
     }
+
+    /** Time, then the order rows were made in: written out, as the key-extractor chain's lambdas cost per compare. */
+    private static final Comparator<Row> ROW_ORDER = (x, y) -> x.ts != y.ts ? Long.compare(x.ts, y.ts) : Integer.compare(x.order, y.order);
 
     /** A host step's row text; null for the events that are not a row of their own. */
     private static String stepText(Event e) {
@@ -183,13 +186,14 @@ final class FoldedTimeline {
      */
     private static int accessRows(List<Row> rows, Episode ep, EvidenceSet marks, int o) {
         String lastDev = null, shortDev = null; // one device for most of an episode's accesses: its short name once
+        ConfigTexts texts = new ConfigTexts();
         for (Access a : ep.accesses()) {
             if (a.dev() == null || !a.dev().equals(lastDev)) {
                 lastDev = a.dev();
                 shortDev = Text.shortDev(lastDev);
             }
             rows.add(new Row(a.start(), o++, new String[]{mark(marks, a.enter(), a.exit()), null, "user", shortDev,
-                    describe(a, ep)}, a.start() - ep.start()));
+                    describe(a, ep, texts)}, a.start() - ep.start()));
         }
         return o;
     }
@@ -204,10 +208,10 @@ final class FoldedTimeline {
         };
     }
 
-    static String describe(Access a) { return describe(a, null); }
+    static String describe(Access a) { return describe(a, null, null); }
 
     /** A duration is shown only when no gap of the episode lies between the access's enter and exit. */
-    static String describe(Access a, Episode ep) {
+    static String describe(Access a, Episode ep, ConfigTexts texts) {
         String who = a.comm();
         boolean gap = false;
         if (ep != null && a.end() != null)
@@ -225,7 +229,40 @@ final class FoldedTimeline {
             default -> false;
         };
         if (a.kind() == Access.Kind.OPEN || a.kind() == Access.Kind.CLOSE) return a.phrase() + " " + who;
+        // nothing held or returned to say: the text is the phrase, value and comm alone, as ConfigTexts keys it
+        if (texts != null && held.isEmpty() && !showRet && a.isConfig() && a.value() != null) return texts.of(a);
         return a.phraseWithValue() + (showRet ? " ret " + a.ret() : "") + held + " " + who;
+    }
+
+    /**
+     * The text of a config access with nothing held or returned to say: {@code phraseWithValue() + " " + comm},
+     * which depends on the direction, offset, size, value and comm alone. A polling user repeats a handful of those
+     * thousands of times an episode, and the phrase, the hex value and the joins were built anew for each.
+     * Direct-mapped: a slot whose key differs is simply rebuilt, so the text is always the one that key gives.
+     */
+    static final class ConfigTexts {
+        private static final int SLOTS = 64;
+        private final long[] offset = new long[SLOTS], value = new long[SLOTS];
+        private final int[] sizeAndWrite = new int[SLOTS];
+        private final String[] comm = new String[SLOTS], text = new String[SLOTS];
+
+        String of(Access a) {
+            long off = a.offset(), v = a.value();
+            int sw = a.size() << 1 | (a.kind() == Access.Kind.CONFIG_WRITE ? 1 : 0);
+            String c = a.comm();
+            int h = Long.hashCode(off * 31 + v) * 31 + sw;
+            int slot = (h ^ h >>> 16) & (SLOTS - 1);
+            String t = text[slot];
+            if (t != null && offset[slot] == off && value[slot] == v && sizeAndWrite[slot] == sw
+                    && java.util.Objects.equals(comm[slot], c)) return t;
+            t = a.phraseWithValue() + " " + c;
+            offset[slot] = off;
+            value[slot] = v;
+            sizeAndWrite[slot] = sw;
+            comm[slot] = c;
+            text[slot] = t;
+            return t;
+        }
     }
 
     /** The '!' of a row whose event ({@code a}, or {@code b} when not null) is evidence. */

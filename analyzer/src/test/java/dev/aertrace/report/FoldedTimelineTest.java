@@ -41,6 +41,31 @@ class FoldedTimelineTest {
         }
     }
 
+    /**
+     * The config-text cache gives what the access's own phrase gives, for keys that differ in one part only and
+     * collide in its 64 slots (200 distinct keys), asked in random order so slots are rebuilt and found again.
+     */
+    @Test
+    void configTextsGiveTheAccessesOwnText() {
+        Random r = new Random(13);
+        FoldedTimeline.ConfigTexts texts = new FoldedTimeline.ConfigTexts();
+        java.util.List<dev.aertrace.timeline.Access> keys = new java.util.ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            boolean write = r.nextInt(4) == 0;
+            long offset = r.nextInt(3) == 0 ? 4 : r.nextInt(0x1000);
+            int size = new int[]{1, 2, 4}[r.nextInt(3)];
+            long value = r.nextInt(3) == 0 ? 0xffffffffL : r.nextInt(0x10000);
+            String comm = new String[]{"vfio-user", "qemu-system-x86", null, "vfio-user2"}[r.nextInt(4)];
+            keys.add(new dev.aertrace.timeline.Access(write ? dev.aertrace.timeline.Access.Kind.CONFIG_WRITE
+                    : dev.aertrace.timeline.Access.Kind.CONFIG_READ, "0000:01:00.0", 1, 1, comm == null ? null : new String(comm),
+                    0, 1L, null, offset, size, value, 0L, null, null, null));
+        }
+        for (int i = 0; i < 20_000; i++) {
+            dev.aertrace.timeline.Access a = keys.get(r.nextInt(keys.size()));
+            assertEquals(a.phraseWithValue() + " " + a.comm(), texts.of(a));
+        }
+    }
+
     /** Short strings over two letters: joined strings often coincide across different boundaries. */
     private static String rnd(Random r) {
         StringBuilder sb = new StringBuilder();
