@@ -43,7 +43,7 @@ final class LineScanner {
         if (i >= end || b[i] != '"') return false;
         int set = -1;
         if (from + 25 <= b.length) {
-            set = set(b, from);
+            set = LineShape.set(b, from);
             if (credit[set] < CREDITS) credit[set]++;
             if (shaped(b, from, end, set, false)) return true;
         }
@@ -52,19 +52,6 @@ final class LineScanner {
         if (!fields(b, i, end)) return false;
         if (set >= 0) learn(b, from, end, set);
         return true;
-    }
-
-    /**
-     * Which set of shapes to try: the type's name, or what is there, from the 16 bytes after {"type":" up to the
-     * first quote in the second 8 (a type of up to 15 bytes: the name alone, not the first digits of ts, which
-     * would spread one shape over several sets). vfio.rw.enter and vfio.rw.exit share their first 8 bytes: by those
-     * alone, most lines tried the other's shape first. Any set gives the same reading (a shape is tried in full).
-     */
-    private static int set(byte[] b, int from) {
-        long w = (long) LineSplitter.LONGS.get(b, from + 17), q = w ^ 0x2222222222222222L;
-        long z = (q - 0x0101010101010101L) & ~q & 0x8080808080808080L; // the first quote's top bit is z's lowest
-        long name = w & ((z & -z) - 1); // z == 0: all of w
-        return (int) ((((long) LineSplitter.LONGS.get(b, from + 9) * 0x9E3779B97F4A7C15L) ^ (name * 0xC2B2AE3D27D4EB4FL)) >>> 60);
     }
 
     /** The generic reading of the fields from {@code i} (at the first name's quote) to the closing brace. */
@@ -284,7 +271,7 @@ final class LineScanner {
      */
     int line(byte[] b, int from, int n) {
         if (from + 25 > b.length) return -1;
-        int set = set(b, from);
+        int set = LineShape.set(b, from);
         if (!shaped(b, from, n, set, true)) return -1;
         if (credit[set] < CREDITS) credit[set]++; // as scan() would have (on -1, scan() will)
         return lineEnd;

@@ -46,6 +46,20 @@ final class LineShape {
         }
     }
 
+    /**
+     * Which of LineScanner's sets of shapes a line tries: the type's name, or what is there, from the 16 bytes after {"type":" up to the
+     * first quote in the second 8 (a type of up to 15 bytes: the name alone, not the first digits of ts, which
+     * would spread one shape over several sets). vfio.rw.enter and vfio.rw.exit share their first 8 bytes: by those
+     * alone, most lines tried the other's shape first. Any set gives the same reading (a shape is tried in full).
+     */
+    static int set(byte[] b, int from) {
+        long w = (long) LineSplitter.LONGS.get(b, from + 17), q = w ^ 0x2222222222222222L;
+        long z = (q - 0x0101010101010101L) & ~q & 0x8080808080808080L; // the first quote's top bit is z's lowest
+        long name = w & ((z & -z) - 1); // z == 0: all of w
+        // the top 4 bits: LineScanner.SETS (16)
+        return (int) ((((long) LineSplitter.LONGS.get(b, from + 9) * 0x9E3779B97F4A7C15L) ^ (name * 0xC2B2AE3D27D4EB4FL)) >>> 60);
+    }
+
     /** The shape of line {@code b[from, end)}, whose n numbers are at [start[k], end[k]) for field id[k]. */
     static LineShape of(byte[] b, int from, int end, int n, int[] start, int[] stop, int[] id) {
         byte[] lit = new byte[end - from + 8];
