@@ -42,11 +42,10 @@ final class LineScanner {
         int i = from + 1;
         if (i >= end || b[i] != '"') return false;
         int set = -1;
-        if (from + 17 <= b.length) {
-            // the 8 bytes after {"type":" (the type's name, or what is there): which set of shapes to try
-            set = (int) (((long) LineSplitter.LONGS.get(b, from + 9) * 0x9E3779B97F4A7C15L) >>> 60);
+        if (from + 25 <= b.length) {
+            set = LineShape.set(b, from);
             if (credit[set] < CREDITS) credit[set]++;
-            if (shaped(b, from, end, set)) return true;
+            if (shaped(b, from, end, set, false)) return true;
         }
         tokens = 0;
         fieldCount = 0;
@@ -261,49 +260,78 @@ final class LineScanner {
      */
     private final int[] lastWay = new int[SETS], victim = new int[SETS], credit = filled(SETS, CREDITS);
     static final int CREDITS = 64, SHAPE_COST = 8;
-    /** Lines read by a shape (tests). */
-    long shapeHits;
+    /**
+     * Reads the line that starts at {@code b[from]} by a shape, if one reads it up to a '\n' before {@code n} (the
+     * end of the bytes in hand): the '\n''s index; else -1, nothing read (the scratch as reset), and the caller
+     * splits and {@link #scan}s the line as ever. Exact: a shape's literals hold no '\n' (they are bytes of a line)
+     * and a number's are digits or '-', so the '\n' found is the line's first, where the splitter would have cut it;
+     * and a shape reads b[from, that '\n') alike whether its end is known or not (every literal but the last ends
+     * before it; a number's digits stop at the '\n' at the latest; the ways are tried in the same order). So the
+     * splitter need not look for the line's end first (a tenth of the reading).
+     */
+    int line(byte[] b, int from, int n) {
+        if (from + 25 > b.length) return -1;
+        int set = LineShape.set(b, from);
+        if (!shaped(b, from, n, set, true)) return -1;
+        if (credit[set] < CREDITS) credit[set]++; // as scan() would have (on -1, scan() will)
+        return lineEnd;
+    }
+
+    /** Where the line read by {@link #line} ended. */
+    private int lineEnd;
+
+    /** Lines read by a shape, and shapes tried in vain (tests). */
+    long shapeHits, shapeMisses;
 
     // the number tokens of the line being read field by field: start, end, field
     private int tokens, fieldCount;
     private final int[] tokenStart = new int[MAX_NUMBERS], tokenEnd = new int[MAX_NUMBERS], tokenId = new int[MAX_NUMBERS];
 
-    private boolean shaped(byte[] b, int from, int end, int set) {
+    private boolean shaped(byte[] b, int from, int end, int set, boolean open) {
         int base = set * WAYS, first = lastWay[set];
         for (int w = 0; w < WAYS; w++) {
             int way = (first + w) & (WAYS - 1);
             LineShape sh = shapes[base + way];
-            if (sh != null && match(sh, b, from, end)) {
+            if (sh == null) continue;
+            if (match(sh, b, from, end, open)) {
                 lastWay[set] = way;
                 shapeHits++;
                 return true;
             }
+            shapeMisses++;
         }
         return false;
     }
 
     /**
      * Reads the line by shape {@code sh} if it is one of its lines (then true), else leaves the scratch as reset.
+     * {@code open}: b[from, end) holds the line and more, the line ends where the shape's last literal is followed
+     * by a '\n' (then {@link #lineEnd}); else b[from, end) is the line.
      * One loop: a literal compared a word a step against the shape's words, then the number after it read as
      * {@link #integer} reads it (inline: a call per literal and per number was a fifth of the reading under C2).
      */
-    private boolean match(LineShape sh, byte[] b, int from, int end) {
+    private boolean match(LineShape sh, byte[] b, int from, int end, boolean open) {
         long[] words = sh.words, masks = sh.masks, values = this.values;
         int[] lens = sh.lens, starts = this.starts, ends = this.ends;
         int n = sh.n;
         int i = from, w = 0;
         for (int k = 0; ; k++) {
             int stop = i + lens[k];
-            if (k < n ? stop >= end : stop != end) return false; // a number follows a literal: at least one byte
+            // a number follows a literal (at least one byte); the last literal ends the line
+            if (k < n || open ? stop >= end : stop != end) return false;
             for (; i + 8 <= stop; i += 8) if ((long) LineSplitter.LONGS.get(b, i) != words[w++]) return false;
             if (i < stop) {
                 if (i + 8 <= b.length) {
                     if ((((long) LineSplitter.LONGS.get(b, i) ^ words[w]) & masks[k]) != 0) return false;
-                } else if (!region(sh.lit, k == 0 ? 0 : sh.cut[k - 1], b, stop - lens[k], lens[k])) return false;
+                } else if (!LineShape.region(sh.lit, k == 0 ? 0 : sh.cut[k - 1], b, stop - lens[k], lens[k])) return false;
                 w++;
                 i = stop;
             }
-            if (k == n) break;
+            if (k == n) {
+                if (open && b[stop] != '\n') return false;
+                lineEnd = stop;
+                break;
+            }
             starts[k] = i;
             boolean neg = b[i] == '-';
             if (neg) i++;
@@ -318,7 +346,15 @@ final class LineScanner {
         s.shape(sh.state);
         int[] ids = sh.ids;
         boolean[] plain = sh.plain;
-        for (int k = 0; k < n; k++) {
+        int k = 0;
+        if (sh.thread) { // what num() stores, without its switch (a call each under either JIT: too big to inline)
+            s.ts = values[0];
+            s.cpu = values[1];
+            s.pid = values[2];
+            s.tid = values[3];
+            k = 4;
+        }
+        for (; k < n; k++) {
             if (plain[k]) s.num(ids[k], values[k]);
             else s.value(ids[k], Scratch.INT, values[k], Scratch.KIND[ids[k]] == Scratch.K_REASON // the number as written ("-0")
                     ? new String(b, starts[k], ends[k] - starts[k], java.nio.charset.StandardCharsets.ISO_8859_1) : null);
@@ -328,23 +364,6 @@ final class LineScanner {
 
     private final long[] values = new long[MAX_NUMBERS];
     private final int[] starts = new int[MAX_NUMBERS], ends = new int[MAX_NUMBERS];
-
-    /**
-     * {@code lit[l, l+len)} equals {@code b[i, i+len)}, both in bounds; eight bytes a step (lit is padded, so its last
-     * word is whole; b's is masked, or compared byte by byte at the very end of b). For a literal that ends within 8
-     * bytes of the end of b.
-     */
-    private static boolean region(byte[] lit, int l, byte[] b, int i, int len) {
-        int j = 0;
-        for (; j + 8 <= len; j += 8)
-            if ((long) LineSplitter.LONGS.get(lit, l + j) != (long) LineSplitter.LONGS.get(b, i + j)) return false;
-        int rest = len - j;
-        if (rest == 0) return true;
-        if (i + j + 8 <= b.length)
-            return (((long) LineSplitter.LONGS.get(lit, l + j) ^ (long) LineSplitter.LONGS.get(b, i + j)) & ((1L << (8 * rest)) - 1)) == 0;
-        for (; j < len; j++) if (lit[l + j] != b[i + j]) return false;
-        return true;
-    }
 
     /** After a field-by-field reading of {@code b[from, end)}: makes it a shape of its set, if it can be one and the budget allows. */
     private void learn(byte[] b, int from, int end, int set) {
@@ -356,23 +375,7 @@ final class LineScanner {
         if ((s.fields & NUMERIC & ~numbered) != 0) return;
         if (credit[set] < SHAPE_COST) return;
         credit[set] -= SHAPE_COST;
-        byte[] lit = new byte[end - from + 8];
-        int[] cut = new int[n + 1], ids = new int[n];
-        boolean[] plain = new boolean[n];
-        int l = 0, i = from;
-        for (int k = 0; k < n; k++) {
-            int len = tokenStart[k] - i;
-            System.arraycopy(b, i, lit, l, len);
-            l += len;
-            cut[k] = l;
-            i = tokenEnd[k];
-            ids[k] = tokenId[k];
-            plain[k] = Scratch.KIND[ids[k]] == Scratch.K_NUM;
-        }
-        System.arraycopy(b, i, lit, l, end - i);
-        l += end - i;
-        cut[n] = l;
-        LineShape sh = new LineShape(java.util.Arrays.copyOf(lit, l + 8), cut, ids, plain, n);
+        LineShape sh = LineShape.of(b, from, end, n, tokenStart, tokenEnd, tokenId);
         sh.state.shape(s);
         int way = victim[set];
         victim[set] = (way + 1) & (WAYS - 1);

@@ -19,6 +19,13 @@ final class LineSplitter {
 
         void overlong();
 
+        /**
+         * A line may start at {@code b[from]}, from &lt; n: if it is read and handled whole before a '\n' in
+         * {@code b[from, n)}, that '\n''s index (the line is {@code b[from, index)}, as {@link #line} would have
+         * been given it), else -1 and nothing done.
+         */
+        default int whole(byte[] b, int from, int n) { return -1; }
+
         /** A live stream has been quiet for a while: time passes. */
         default void quiet() {}
     }
@@ -31,6 +38,16 @@ final class LineSplitter {
         this.live = live;
     }
 
+    /** Opens {@code raw}, transparently gunzipping it (detected by its magic bytes). */
+    static InputStream decode(InputStream raw) throws IOException {
+        java.io.BufferedInputStream in = new java.io.BufferedInputStream(raw, 1 << 16);
+        in.mark(2);
+        int a = in.read(), b = in.read();
+        in.reset();
+        if (a == 0x1f && b == 0x8b) return new java.util.zip.GZIPInputStream(in, 1 << 16); // unbuffered: a truncated .gz still yields what it had
+        return in;
+    }
+
     void split(InputStream in) throws IOException {
         byte[] buf = new byte[1 << 16];
         byte[] line = new byte[4096];
@@ -39,7 +56,16 @@ final class LineSplitter {
         int n;
         while ((n = readLive(in, buf)) > 0) {
             int from = 0;
-            for (int i = nextNewline(buf, 0, n); i < n; i = nextNewline(buf, i + 1, n)) {
+            while (true) {
+                if (len == 0 && !overlong && from < n) {
+                    int e = out.whole(buf, from, n);
+                    if (e >= 0) {
+                        from = e + 1;
+                        continue;
+                    }
+                }
+                int i = nextNewline(buf, from, n);
+                if (i >= n) break;
                 if (len == 0 && !overlong) {
                     out.line(buf, from, i - from, true);
                 } else {

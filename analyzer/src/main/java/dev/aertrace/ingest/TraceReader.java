@@ -2,11 +2,9 @@ package dev.aertrace.ingest;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
-import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.List;
-import java.util.zip.GZIPInputStream;
 
 import static dev.aertrace.ingest.Scratch.F_EVENTS;
 import static dev.aertrace.ingest.Scratch.F_HISTORY;
@@ -60,14 +58,7 @@ public final class TraceReader implements LineSplitter.Lines {
     }
 
     /** Opens {@code raw}, transparently gunzipping it. */
-    public static InputStream decode(InputStream raw) throws IOException {
-        BufferedInputStream in = new BufferedInputStream(raw, 1 << 16);
-        in.mark(2);
-        int a = in.read(), b = in.read();
-        in.reset();
-        if (a == 0x1f && b == 0x8b) return new GZIPInputStream(in, 1 << 16); // unbuffered: a truncated .gz still yields what it had
-        return in;
-    }
+    public static InputStream decode(InputStream raw) throws IOException { return LineSplitter.decode(raw); }
 
     /**
      * For a live stream from a local agent: {@code clock} reads the same clock as the events' ts (CLOCK_MONOTONIC,
@@ -144,11 +135,27 @@ public final class TraceReader implements LineSplitter.Lines {
                 return;
             }
         }
-        if (s.type == null) {
-            bad(Issue.Kind.INVALID_EVENT, "no \"type\" field");
-            return;
-        }
-        dispatch(b, off, len);
+        read(b, off, len);
+    }
+
+    private void read(byte[] b, int off, int len) {
+        if (s.type != null) dispatch(b, off, len);
+        else bad(Issue.Kind.INVALID_EVENT, "no \"type\" field");
+    }
+
+    /**
+     * A line the scanner reads by a shape up to its '\n' (LineScanner.line) before the splitter looks for it: as
+     * {@link #line} would (no '\r' before the '\n': a shape's line ends with '}'; no blank before its '{').
+     */
+    @Override
+    public int whole(byte[] b, int from, int n) {
+        if (b[from] != '{') return -1;
+        s.reset();
+        int e = scanner.line(b, from, n);
+        if (e < 0) return -1;
+        lineNo++;
+        read(b, from, e - from);
+        return e;
     }
 
     private static String firstLine(String m) {

@@ -131,7 +131,7 @@ class EventSpillTest {
                 h.realtimeNs(), h.attached(), h.missing(), h.filterDevices(), null, h.line()) + " " + h.topology().devices();
     }
 
-    private static String text(SourceReport r) {
+    static String text(SourceReport r) {
         return new SourceReport(r.source(), null, r.footer(), r.lines(), r.events(), r.eventsByType(), r.unknownTypes(),
                 r.unknownFields(), r.lostEvents(), r.segments(), r.issues()) + " " + text(r.header());
     }
@@ -150,7 +150,7 @@ class EventSpillTest {
      * contents), the others as text. Printed only when two differ: building a string per call took most of this
      * test's time.
      */
-    private static final class Log implements TraceListener, Diagnostics.Recorder {
+    static final class Log implements TraceListener, Diagnostics.Recorder {
         final List<Object> calls = new ArrayList<>();
 
         @Override public void header(TraceHeader h) { calls.add("header " + EventSpillTest.text(h)); }

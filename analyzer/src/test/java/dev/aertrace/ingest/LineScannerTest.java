@@ -98,6 +98,32 @@ class LineScannerTest {
         assertTrue(scanner.shapeHits > read * 3 / 4, scanner.shapeHits + " of " + read + " lines read by a shape");
     }
 
+    /**
+     * The set of shapes a line tries is chosen by its type's name, so a type's lines find their own shape first:
+     * vfio.rw.enter and vfio.rw.exit (alternating, 98% of a polling user's trace) share their first 8 bytes, and when
+     * those alone chose the set, an enter line tried 3 shapes in vain on average (the bench trace, session 13).
+     */
+    @Test
+    void aLineTriesItsOwnTypesShapesFirst() throws IOException {
+        Scratch s = new Scratch();
+        LineScanner scanner = new LineScanner(s, new StringCache());
+        long lines = 0;
+        try (InputStream in = TraceReader.decode(Files.newInputStream(TESTDATA.resolve("lab/6.1/fatal-race.jsonl.gz")));
+             BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.ISO_8859_1))) {
+            byte[] buf = new byte[1 << 16];
+            for (String l; (l = r.readLine()) != null; ) {
+                byte[] line = l.getBytes(StandardCharsets.ISO_8859_1);
+                if (line.length + 32 > buf.length || line[0] != '{') continue;
+                System.arraycopy(line, 0, buf, 0, line.length);
+                s.reset();
+                scanner.scan(buf, 0, line.length);
+                lines++;
+            }
+        }
+        assertTrue(lines > 3000 && scanner.shapeHits > lines * 9 / 10, scanner.shapeHits + " of " + lines + " lines read by a shape");
+        assertTrue(scanner.shapeMisses < scanner.shapeHits / 10, scanner.shapeMisses + " shapes tried in vain for " + scanner.shapeHits + " hits");
+    }
+
     /** A shape's number in "reason" keeps its text as written ("-0" stays "-0"), as the field-by-field reading does. */
     @Test
     void aShapeKeepsAReasonNumberAsWritten() {
