@@ -17,6 +17,7 @@ import dev.aertrace.timeline.Notification;
 import dev.aertrace.timeline.TimelineBuilder;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -51,11 +52,20 @@ public final class RaceDetector {
         Episode ep = withEpisodeGaps(ep0, header);
         List<Verdict> v = new ArrayList<>();
         List<HostReset> resets = ep.resets().stream().filter(r -> r.byRecovery() && r.depth() == 0).toList();
-        List<Access> user = ep.accesses().stream()
-                .filter(a -> a.kind() != Access.Kind.OPEN && a.kind() != Access.Kind.CLOSE).toList();
-        List<Access> inWindow = user.stream().filter(a -> a.end() == null || a.end() >= ep.start()).toList();
-        // A refused reset (negative return, no reset function reached) did not touch the device.
-        List<Access> touching = inWindow.stream().filter(a -> !DeviceVerdicts.refused(ep, a)).toList();
+        // One loop for the three lists (thousands of accesses an episode for a polling user), read-only as before.
+        int n = ep.accesses().size();
+        List<Access> user = new ArrayList<>(n), inWindow = new ArrayList<>(n), touching = new ArrayList<>(n);
+        for (Access a : ep.accesses()) {
+            if (a.kind() == Access.Kind.OPEN || a.kind() == Access.Kind.CLOSE) continue;
+            user.add(a);
+            if (a.end() != null && a.end() < ep.start()) continue;
+            inWindow.add(a);
+            // A refused reset (negative return, no reset function reached) did not touch the device.
+            if (!DeviceVerdicts.refused(ep, a)) touching.add(a);
+        }
+        user = Collections.unmodifiableList(user);
+        inWindow = Collections.unmodifiableList(inWindow);
+        touching = Collections.unmodifiableList(touching);
 
         resetRaces.duringReset(ep, resets, touching, v);
         resetRaces.stalled(ep, resets, touching, v);

@@ -38,7 +38,8 @@ final class ResetRaces extends VerdictRules {
             long end = endOf(ep, r);
             for (String dev : devicesOf(user)) {
                 if (!resetCovers(ep, r, dev)) continue;
-                List<Access> hit = user.stream().filter(a -> a.dev().equals(dev) && a.overlaps(r.start(), end)).toList();
+                List<Access> hit = new ArrayList<>(); // a loop, not a stream: per access of every episode
+                for (Access a : user) if (a.dev().equals(dev) && a.overlaps(r.start(), end)) hit.add(a);
                 if (hit.isEmpty()) continue;
                 List<Event> ev = evidence(r.enter(), r.exit());
                 hit.forEach(a -> addAccess(ev, a));
@@ -55,6 +56,12 @@ final class ResetRaces extends VerdictRules {
                                 + ": the user touched the device in the middle of the host reset; how many is not known."));
             }
         }
+    }
+
+    /** The access overlaps one of the resets that cover {@code dev}. */
+    private static boolean inReset(Episode ep, List<HostReset> resets, String dev, Access a) {
+        for (HostReset r : resets) if (resetCovers(ep, r, dev) && a.overlaps(r.start(), endOf(ep, r))) return true;
+        return false;
     }
 
     void stalled(Episode ep, List<HostReset> resets, List<Access> user, List<Verdict> out) {
@@ -202,10 +209,9 @@ final class ResetRaces extends VerdictRules {
             boolean frozen = det.state() != null ? det.state() >= 2 : ep.fatal();
             if (!frozen) continue;
             if (res == null) to = ep.recoveryEnd();
-            final long f = from;
-            final Long tt = to;
-            List<Access> hit = user.stream().filter(a -> a.dev().equals(dev) && a.overlaps(f, tt) && !a.isReset()
-                    && resets.stream().noneMatch(r -> resetCovers(ep, r, dev) && a.overlaps(r.start(), endOf(ep, r)))).toList();
+            List<Access> hit = new ArrayList<>(); // a loop, not a stream: per access of every episode
+            for (Access a : user)
+                if (a.dev().equals(dev) && a.overlaps(from, to) && !a.isReset() && !inReset(ep, resets, dev, a)) hit.add(a);
             if (hit.isEmpty()) continue;
             List<Event> ev = evidence(det.enter(), res != null ? res.exit() : null);
             hit.forEach(a -> addAccess(ev, a));

@@ -24,6 +24,10 @@ final class EvidenceSet {
     }
 
     boolean contains(Event e) {
-        return e != null && Arrays.binarySearch(lines, e.line()) >= 0 && events.contains(e);
+        if (e == null || lines.length == 0) return false;
+        long l = e.line();
+        // Evidence sits around the reset and the error, while the accesses asked about span the whole episode: most
+        // lie outside the evidence's first and last line, and no search is needed to rule them out.
+        return l >= lines[0] && l <= lines[lines.length - 1] && Arrays.binarySearch(lines, l) >= 0 && events.contains(e);
     }
 }

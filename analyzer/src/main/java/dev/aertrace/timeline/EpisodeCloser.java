@@ -55,14 +55,18 @@ final class EpisodeCloser {
         st.open.clear();
     }
 
+    /** Written out: thousands of compares an episode, and the key-extractor's lambda cost a call more each. */
+    private static final Comparator<Event> BY_TS = (x, y) -> Long.compare(x.ts(), y.ts());
+    private static final Comparator<Access> BY_START = (x, y) -> Long.compare(x.start(), y.start());
+
     private void emit(EpisodeDraft b, long end, boolean atEnd) {
         boolean midEnd = !b.recoveryDone && (b.recoveryStart != null || b.midStart);
         for (EpisodeDraft.OpenReset r : b.openResets)
             b.resets.add(new HostReset(r.enter().dev(), r.enter().fn(), r.enter().ts(), null, null, r.depth(), r.byRecovery(), r.enter(), null));
         for (Event.CallbackEnter c : b.openCallbacks.values())
             b.callbacks.add(new CallbackCall(c.dev(), c.cb(), c.driver(), c.state(), c.ts(), null, null, c, null));
-        b.events.sort(Comparator.comparingLong(Event::ts));
-        b.accesses.sort(Comparator.comparingLong(Access::start));
+        b.events.sort(BY_TS);
+        b.accesses.sort(BY_START);
         b.callbacks.sort(Comparator.comparingLong(CallbackCall::start));
         b.resets.sort(Comparator.comparingLong(HostReset::start).thenComparingInt(HostReset::depth));
         long last = b.events.isEmpty() ? b.start : b.events.get(b.events.size() - 1).ts();
