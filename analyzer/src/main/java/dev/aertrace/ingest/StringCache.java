@@ -47,6 +47,10 @@ final class StringCache {
             return byteSlots[idx];
         }
         String s = new String(buf, off, len, java.nio.charset.StandardCharsets.ISO_8859_1);
+        // The literal's own instance: every access is checked "config".equals(region) three times or more (size,
+        // return, read value; the timeline's calls), and equals() returns at once for the same instance. Which instance
+        // a value is never changes what it means: identity is only ever a shortcut before equals or a lookup.
+        if (len == 6 && s.equals("config")) s = "config";
         byteSlots[idx] = s;
         byteKeys[idx] = lastKey = java.util.Arrays.copyOfRange(buf, off, off + len);
         return s;

@@ -124,6 +124,24 @@ class LineScannerTest {
         assertTrue(scanner.shapeMisses < scanner.shapeHits / 10, scanner.shapeMisses + " shapes tried in vain for " + scanner.shapeHits + " hits");
     }
 
+    /**
+     * A config access's region is the literal "config" itself (StringCache), so the checks that compare it with
+     * "config" on every access return at once; read field by field and by shape alike.
+     */
+    @Test
+    void aConfigRegionIsTheLiteral() {
+        Scratch s = new Scratch();
+        LineScanner scanner = new LineScanner(s, new StringCache());
+        for (int n = 0; n < 3; n++) {
+            byte[] line = ("{\"type\":\"vfio.rw.enter\",\"ts\":" + (5 + n) + ",\"cpu\":0,\"pid\":7,\"tid\":7,\"comm\":\"u\","
+                    + "\"dev\":\"0000:01:00.0\",\"region\":\"config\",\"offset\":4,\"size\":2,\"write\":false}").getBytes(StandardCharsets.ISO_8859_1);
+            s.reset();
+            assertTrue(scanner.scan(line, 0, line.length));
+            assertTrue(s.region == "config", "region " + s.region + " is another instance"); // identity is the point
+        }
+        assertEquals(2, scanner.shapeHits, "lines read by the first one's shape");
+    }
+
     /** A shape's number in "reason" keeps its text as written ("-0" stays "-0"), as the field-by-field reading does. */
     @Test
     void aShapeKeepsAReasonNumberAsWritten() {
