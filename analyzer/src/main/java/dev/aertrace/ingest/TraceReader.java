@@ -150,9 +150,11 @@ public final class TraceReader implements LineSplitter.Lines {
     @Override
     public int whole(byte[] b, int from, int n) {
         if (b[from] != '{') return -1;
-        s.reset();
+        // no reset: a shape reads nothing into the scratch unless it reads the line, and then sets all that reset()
+        // clears but the unknown fields (a shape's line has none); on -1, line() resets
         int e = scanner.line(b, from, n);
         if (e < 0) return -1;
+        if (s.unknown != null) s.unknown.clear();
         lineNo++;
         read(b, from, e - from);
         return e;
@@ -212,7 +214,7 @@ public final class TraceReader implements LineSplitter.Lines {
         eventsInSegment++;
         totalEvents++;
         count(t);
-        if (s.unknown != null) for (String f : s.unknown) diag.unknownField(type, f, lineNo);
+        if (s.unknown != null && !s.unknown.isEmpty()) for (String f : s.unknown) diag.unknownField(type, f, lineNo);
         // A one-line access was written when it returned: its place in the file is its exit_ts, its ts is as old
         // as the access took (a read held by a reset: seconds), by design.
         long at = t.whole ? s.exitTs : s.ts;
