@@ -9,7 +9,6 @@ import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.function.Consumer;
 
 /**
@@ -24,7 +23,7 @@ final class Pairing {
     private final Consumer<Access> attribute;
     private final TidMap stacks = new TidMap();
     /** Start times of the open user operations per device: hasOpenAccess without walking every thread. */
-    private final Map<String, TreeMap<Long, Integer>> openUser = new HashMap<>();
+    private final Map<String, OpenStarts> openUser = new HashMap<>();
     /**
      * Enters dropped at the thread bound: like missing exits, but all of a segment's share one ledger gap that
      * widens (tens of thousands of gaps, each met by every later episode, made a 2.4 GB report).
@@ -205,14 +204,14 @@ final class Pairing {
 
     private void track(Event e) {
         if (!Calls.userEnterOp(e) || e.dev() == null) return;
-        openUser.computeIfAbsent(e.dev(), k -> new TreeMap<>()).merge(e.ts(), 1, Integer::sum);
+        openUser.computeIfAbsent(e.dev(), k -> new OpenStarts()).add(e.ts());
     }
 
     private void untrack(Event e) {
         if (!Calls.userEnterOp(e) || e.dev() == null) return;
-        TreeMap<Long, Integer> m = openUser.get(e.dev());
+        OpenStarts m = openUser.get(e.dev());
         if (m == null) return;
-        m.computeIfPresent(e.ts(), (k, n) -> n > 1 ? n - 1 : null);
+        m.remove(e.ts());
         // An emptied device's map stays for its next access (a polling user empties it at every exit), up to a bound.
         if (m.isEmpty() && openUser.size() > MAX_IDLE_DEVICES) openUser.remove(e.dev());
     }
@@ -223,8 +222,8 @@ final class Pairing {
     /** An access that began inside the window is still open: O(devices of the episode), not O(threads). */
     boolean hasOpenAccess(EpisodeDraft b) {
         for (String d : b.affected) {
-            TreeMap<Long, Integer> m = openUser.get(d);
-            if (m != null && !m.isEmpty() && m.firstKey() <= b.closeAt) return true;
+            OpenStarts m = openUser.get(d);
+            if (m != null && !m.isEmpty() && m.min() <= b.closeAt) return true;
         }
         return false;
     }
