@@ -88,7 +88,9 @@ public final class Analyzer {
             long window = Math.max(opt.reorderWindowNs(), Math.min(MAX_WINDOW_NS, late.max + late.max / 10 + 1_000_000));
             Diagnostics diag = new Diagnostics();
             HeaderTap tap = new HeaderTap();
-            tap.next = pipeline(source, diag, ledger, window, tap, sink, late.qemu);
+            // Read again (the spill given up), the input is not the one the first pass saw if it grew meanwhile:
+            // the QEMU lane then stays, whatever the first pass saw.
+            tap.next = pipeline(source, diag, ledger, window, tap, sink, late.qemu || !spill.complete());
             if (spill.complete()) {
                 spill.replay(tap, diag);
                 // the reader's counts are the first pass's; its issues, replayed in order among the pipeline's, are here
