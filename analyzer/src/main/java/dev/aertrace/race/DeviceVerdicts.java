@@ -33,14 +33,20 @@ import static dev.aertrace.text.Durations.dur;
 final class DeviceVerdicts extends VerdictRules {
     DeviceVerdicts(RaceDetector.Options opt) { super(opt); }
 
+    /** The loop apart from the sentences (see ResetRaces.overlapping: what C2 compiles with it). */
+    private static List<Access> allOnesReads(Episode ep, List<Access> user, String dev) {
+        List<Access> hit = new ArrayList<>();
+        for (Access a : user)
+            if (a.dev().equals(dev) && a.kind() == Access.Kind.CONFIG_READ && a.start() >= ep.start() && a.value() != null
+                    && a.size() > 0 && a.size() <= 4 && a.value() == Pci.allOnes(a.size()) && (a.ret() == null || a.ret() > 0))
+                hit.add(a);
+        return hit;
+    }
+
     /** All-ones config reads, per device, counted per register, with the first and last time they returned. */
     void allOnes(Episode ep, List<Access> user, List<Verdict> out) {
         for (String dev : devicesOf(user)) {
-            List<Access> hit = new ArrayList<>(); // a loop, not a stream: per access of every episode
-            for (Access a : user)
-                if (a.dev().equals(dev) && a.kind() == Access.Kind.CONFIG_READ && a.start() >= ep.start() && a.value() != null
-                        && a.size() > 0 && a.size() <= 4 && a.value() == Pci.allOnes(a.size()) && (a.ret() == null || a.ret() > 0))
-                    hit.add(a);
+            List<Access> hit = allOnesReads(ep, user, dev);
             if (hit.isEmpty()) continue;
             List<Event> ev = new ArrayList<>();
             hit.forEach(a -> addAccess(ev, a));
