@@ -55,7 +55,11 @@ public final class RaceDetector {
         // One loop for the three lists (thousands of accesses an episode for a polling user), read-only as before.
         int n = ep.accesses().size();
         List<Access> user = new ArrayList<>(n), inWindow = new ArrayList<>(n), touching = new ArrayList<>(n);
+        boolean byStart = true;
+        long prev = Long.MIN_VALUE;
         for (Access a : ep.accesses()) {
+            if (a.start() < prev) byStart = false;
+            prev = a.start();
             if (a.kind() == Access.Kind.OPEN || a.kind() == Access.Kind.CLOSE) continue;
             user.add(a);
             if (a.end() != null && a.end() < ep.start()) continue;
@@ -63,6 +67,8 @@ public final class RaceDetector {
             // A refused reset (negative return, no reset function reached) did not touch the device.
             if (!DeviceVerdicts.refused(ep, a)) touching.add(a);
         }
+        resetRaces.byStart = byStart;
+        deviceVerdicts.byStart = byStart;
         user = Collections.unmodifiableList(user);
         inWindow = Collections.unmodifiableList(inWindow);
         touching = Collections.unmodifiableList(touching);

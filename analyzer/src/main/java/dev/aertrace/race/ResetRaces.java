@@ -38,7 +38,7 @@ final class ResetRaces extends VerdictRules {
             long end = endOf(ep, r);
             for (String dev : devicesOf(user)) {
                 if (!resetCovers(ep, r, dev)) continue;
-                List<Access> hit = overlapping(user, dev, r.start(), end);
+                List<Access> hit = overlapping(user, dev, r.start(), end, byStart);
                 if (!hit.isEmpty()) out.add(duringResetVerdict(ep, r, dev, hit));
             }
         }
@@ -49,9 +49,12 @@ final class ResetRaces extends VerdictRules {
      * their own, apart from the sentences: with the loop inside it, C2 compiled access-during-reset four times at 3 M
      * events (0.9 s of compile CPU), its sentence building inlined each time.
      */
-    private static List<Access> overlapping(List<Access> user, String dev, long from, Long to) {
+    private static List<Access> overlapping(List<Access> user, String dev, long from, Long to, boolean byStart) {
         List<Access> hit = new ArrayList<>();
-        for (Access a : user) if (a.dev().equals(dev) && a.overlaps(from, to)) hit.add(a);
+        for (Access a : user) {
+            if (byStart && to != null && a.start() > to) break; // this and every later one start after the span
+            if (a.dev().equals(dev) && a.overlaps(from, to)) hit.add(a);
+        }
         return hit;
     }
 
@@ -84,6 +87,7 @@ final class ResetRaces extends VerdictRules {
             boolean looked = false; // the reset's lock calls: looked up once (a scan of the episode), when an access needs them
             String coveredDev = null; // the last device resetCovers said yes to: runs of one device ask once
             for (Access a : user) {
+                if (byStart && a.start() > end) break; // this and every later one start after the reset
                 // Its start must be in the trace, and its exit too unless it was still open when the trace ended, or
                 // kept apart from it by a gap (unpaired): then it returned at the latest at that exit, and whether the
                 // reset held it is not known — a tentative verdict, where it had vanished (a footer that did not add
@@ -170,7 +174,7 @@ final class ResetRaces extends VerdictRules {
                 if (va == 0xffff) continue; // nobody answered: that is the all-ones verdict, not a state change
                 long cleared = vb & ~va & COMMAND_STATE_BITS;
                 if (cleared == 0) continue;
-                if (userWroteCommand(user, dev, before, after)) continue;
+                if (userWroteCommand(user, dev, before, after, byStart)) continue;
                 if (notifiedAfter(ep, dev, end)) continue;
                 out.add(stateChangedVerdict(ep, r, dev, before, after, vb, va, cleared));
             }
@@ -178,10 +182,12 @@ final class ResetRaces extends VerdictRules {
     }
 
     /** The user itself wrote COMMAND between the two reads: its own write, not the reset, may have cleared the bits. */
-    private static boolean userWroteCommand(List<Access> user, String dev, Access before, Access after) {
-        for (Access a : user)
+    private static boolean userWroteCommand(List<Access> user, String dev, Access before, Access after, boolean byStart) {
+        for (Access a : user) {
+            if (byStart && a.start() > after.end()) break; // this and every later one start after the second read
             if (a.dev().equals(dev) && a.kind() == Access.Kind.CONFIG_WRITE && a.offset() <= 4 && a.offset() + a.size() > 4
                     && a.start() >= before.start() && a.start() <= after.end()) return true;
+        }
         return false;
     }
 
@@ -222,16 +228,19 @@ final class ResetRaces extends VerdictRules {
             boolean frozen = det.state() != null ? det.state() >= 2 : ep.fatal();
             if (!frozen) continue;
             if (res == null) to = ep.recoveryEnd();
-            List<Access> hit = outsideResets(ep, resets, user, dev, from, to);
+            List<Access> hit = outsideResets(ep, resets, user, dev, from, to, byStart);
             if (!hit.isEmpty()) out.add(recoveryWindowVerdict(ep, dev, det, res, from, to, hit));
         }
     }
 
     /** The accesses to {@code dev} overlapping [from, to], but for user resets and those a covering reset overlaps. */
-    private static List<Access> outsideResets(Episode ep, List<HostReset> resets, List<Access> user, String dev, long from, Long to) {
+    private static List<Access> outsideResets(Episode ep, List<HostReset> resets, List<Access> user, String dev, long from, Long to,
+                                              boolean byStart) {
         List<Access> hit = new ArrayList<>();
-        for (Access a : user)
+        for (Access a : user) {
+            if (byStart && to != null && a.start() > to) break; // this and every later one start after the window
             if (a.dev().equals(dev) && a.overlaps(from, to) && !a.isReset() && !inReset(ep, resets, dev, a)) hit.add(a);
+        }
         return hit;
     }
 
