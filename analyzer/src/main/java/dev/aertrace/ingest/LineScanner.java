@@ -333,6 +333,8 @@ final class LineScanner {
                 break;
             }
             starts[k] = i;
+            // integer()'s rules, written out: under the launcher's C2 limits (FreqInlineSize=40) the call stayed a
+            // call per number, and this loop runs for every number of nearly every line
             boolean neg = b[i] == '-';
             if (neg) i++;
             int digits = i;

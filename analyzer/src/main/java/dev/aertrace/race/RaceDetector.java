@@ -68,7 +68,6 @@ public final class RaceDetector {
             if (!DeviceVerdicts.refused(ep, a)) touching.add(a);
         }
         resetRaces.byStart = byStart;
-        deviceVerdicts.byStart = byStart;
         user = Collections.unmodifiableList(user);
         inWindow = Collections.unmodifiableList(inWindow);
         touching = Collections.unmodifiableList(touching);

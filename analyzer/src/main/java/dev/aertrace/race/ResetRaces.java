@@ -33,6 +33,13 @@ import static dev.aertrace.text.Durations.dur;
 final class ResetRaces extends VerdictRules {
     ResetRaces(RaceDetector.Options opt) { super(opt); }
 
+    /**
+     * Set by {@link RaceDetector} for each episode: its accesses are in start order (the timeline sorts them), and so
+     * is every list of them a rule is given, so a scan for accesses that start by some time may stop at the first that
+     * starts later. Checked, not assumed: an episode built another way scans to the end.
+     */
+    boolean byStart;
+
     void duringReset(Episode ep, List<HostReset> resets, List<Access> user, List<Verdict> out) {
         for (HostReset r : resets) {
             long end = endOf(ep, r);
@@ -236,11 +243,8 @@ final class ResetRaces extends VerdictRules {
     /** The accesses to {@code dev} overlapping [from, to], but for user resets and those a covering reset overlaps. */
     private static List<Access> outsideResets(Episode ep, List<HostReset> resets, List<Access> user, String dev, long from, Long to,
                                               boolean byStart) {
-        List<Access> hit = new ArrayList<>();
-        for (Access a : user) {
-            if (byStart && to != null && a.start() > to) break; // this and every later one start after the window
-            if (a.dev().equals(dev) && a.overlaps(from, to) && !a.isReset() && !inReset(ep, resets, dev, a)) hit.add(a);
-        }
+        List<Access> hit = overlapping(user, dev, from, to, byStart);
+        hit.removeIf(a -> a.isReset() || inReset(ep, resets, dev, a));
         return hit;
     }
 

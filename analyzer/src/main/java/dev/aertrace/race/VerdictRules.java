@@ -32,13 +32,6 @@ abstract class VerdictRules {
 
     VerdictRules(RaceDetector.Options opt) { this.opt = opt; }
 
-    /**
-     * Set by {@link RaceDetector} for each episode: its accesses are in start order (the timeline sorts them), and so
-     * is every list of them a rule is given, so a scan for accesses that start by some time may stop at the first that
-     * starts later. Checked, not assumed: an episode built another way scans to the end.
-     */
-    boolean byStart;
-
     final long settle = 2_000_000_000L;
 
     long settle(Episode ep) { return settle; }
