@@ -88,8 +88,8 @@ public final class KernelLogs {
         }
         int nl = indexOf(b, n, (byte) '\n');
         try {
-            com.fasterxml.jackson.databind.JsonNode h = new com.fasterxml.jackson.databind.ObjectMapper()
-                    .readTree(new String(b, 0, nl < 0 ? n : nl, StandardCharsets.UTF_8));
+            com.fasterxml.jackson.databind.JsonNode h = dev.aertrace.ingest.HeaderLine.tree(
+                    new String(b, 0, nl < 0 ? n : nl, StandardCharsets.UTF_8));
             if (h == null || !"header".equals(h.path("type").asText()) || !h.has("mono_ns") || !h.has("realtime_ns")) return null;
             long rt = h.get("realtime_ns").asLong(), mono = h.get("mono_ns").asLong();
             return rt == 0 ? null : rt - mono;

@@ -41,6 +41,29 @@ class CliTest {
         return p;
     }
 
+    /**
+     * A command line naming a subcommand gets only that one built (startup, issue 13); anything else gets all, and
+     * the table's names are the commands' own.
+     */
+    @Test
+    void onlyTheNamedSubcommandIsBuiltAndTheTableMatchesTheCommandsNames() {
+        assertEquals(List.of("analyze"), List.copyOf(Main.commandLine("analyze", "x").getSubcommands().keySet()));
+        assertEquals(List.of("chart-bench"), List.copyOf(Main.commandLine("chart-bench").getSubcommands().keySet()));
+        var all = Main.commandLine("--help").getSubcommands();
+        assertEquals(List.of("analyze", "record", "bench", "chart", "timeline", "export", "compare", "history",
+                "chart-bench", "fleet", "generate-completion", "help"), List.copyOf(all.keySet()));
+        all.forEach((name, sub) -> assertEquals(name, new picocli.CommandLine(sub.getCommand()).getCommandName(), name));
+        assertEquals(all.keySet(), Main.commandLine("help", "analyze").getSubcommands().keySet());
+        assertEquals(all.keySet(), Main.commandLine("analyse").getSubcommands().keySet());
+        assertEquals(all.keySet(), Main.commandLine().getSubcommands().keySet());
+        Out typo = run("analyse");
+        assertEquals(2, typo.code());
+        assertTrue(typo.err().contains("analyze"), typo.err()); // picocli's suggestion needs every name
+        Out help = run("help", "analyze");
+        assertEquals(0, help.code(), help.err());
+        assertTrue(help.out().contains("Usage: aertrace analyze"), help.out());
+    }
+
     @Test
     void raceExitCodeAndTextFitsEightyColumns() throws Exception {
         Out r = run("analyze", write("race.jsonl", Scenarios.stalled().bytes()).toString());

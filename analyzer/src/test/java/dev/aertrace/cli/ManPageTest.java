@@ -20,7 +20,7 @@ class ManPageTest {
     @Test
     void everySubcommandAndOptionIsInTheManPage() throws Exception {
         String man = Files.readString(MAN);
-        CommandLine cl = new CommandLine(new Main());
+        CommandLine cl = Main.commandLine("--help");
         List<String> missing = new ArrayList<>();
         for (Map.Entry<String, CommandLine> c : cl.getSubcommands().entrySet()) {
             if (!man.contains("\n.SS " + roff(c.getKey()) + "\n")) missing.add("command " + c.getKey());
