@@ -70,7 +70,8 @@ public final class Main {
             cl.addSubcommand(args[0], one);
             return cl;
         }
-        COMMANDS.forEach(cl::addSubcommand);
+        // a loop, not cl::addSubcommand: the archive's dump would resolve that method reference (see Handler)
+        for (java.util.Map.Entry<String, Class<?>> c : COMMANDS.entrySet()) cl.addSubcommand(c.getKey(), c.getValue());
         cl.getSubcommands().get("generate-completion").getCommandSpec().usageMessage().hidden(false);
         return cl;
     }
@@ -78,13 +79,24 @@ public final class Main {
     public static int run(String... args) {
         try {
             CommandLine cl = commandLine(args);
-            cl.setExecutionExceptionHandler((ex, cmd, parsed) -> handle(ex, cmd.getCommandName(), cmd.getErr()));
+            cl.setExecutionExceptionHandler(new Handler());
             return cl.execute(args);
         } catch (ThreadDeath stop) {
             throw stop; // not an error of ours: whoever stopped the thread wants it gone
         } catch (Throwable e) {
             // picocli hands Errors (OutOfMemoryError, StackOverflowError) straight through
             return handle(e, "", new java.io.PrintWriter(System.err, true));
+        }
+    }
+
+    /**
+     * A class, not a lambda: the class-data archive's dump resolves a lambda's interface, and picocli's classes
+     * (Java 5 class files) once resolved at dump time are left out of the archive, CommandLine with them.
+     */
+    private static final class Handler implements CommandLine.IExecutionExceptionHandler {
+        @Override
+        public int handleExecutionException(Exception ex, CommandLine cmd, CommandLine.ParseResult parsed) {
+            return handle(ex, cmd.getCommandName(), cmd.getErr());
         }
     }
 
