@@ -78,7 +78,35 @@ final class BenchRuns {
 
     /** One worker run: exit code, wall ns, CPU ns, peak heap, peak RSS, report bytes, report CRC-32. */
     static long[] worker(List<String> jvm, String mode, Path... files) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>();
+        return worker(List.of(), jvm, mode, files);
+    }
+
+    /**
+     * The command that runs a JVM on one CPU (util-linux's taskset, on the first CPU this process may use), or empty
+     * when there is none: the JVM then sees one CPU and sizes its JIT and collector for it, as on a one-core machine.
+     */
+    static List<String> oneCpu() {
+        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(java.io.File.pathSeparator)) {
+            Path t = Path.of(dir.isEmpty() ? "." : dir, "taskset");
+            if (Files.isExecutable(t)) return List.of(t.toString(), "-c", String.valueOf(firstCpu()));
+        }
+        return List.of();
+    }
+
+    /** The first CPU in this process's affinity list (/proc/self/status Cpus_allowed_list), 0 if unknown. */
+    private static int firstCpu() {
+        try {
+            for (String l : Files.readAllLines(Path.of("/proc/self/status")))
+                if (l.startsWith("Cpus_allowed_list:")) return Integer.parseInt(l.substring(18).trim().split("[-,]")[0]);
+        } catch (IOException | RuntimeException e) {
+            // not Linux, or a format this does not know: the first CPU
+        }
+        return 0;
+    }
+
+    /** The same run with {@code prefix} before the JVM (e.g. {@link #oneCpu}). */
+    static long[] worker(List<String> prefix, List<String> jvm, String mode, Path... files) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(prefix);
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.addAll(mode.equals("floor") ? FLOOR : jvm);
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), BenchWorker.class.getName(), mode));
