@@ -95,7 +95,7 @@ final class BenchCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "%n%d inputs of %d events each (%s), analyze -j 1 on one CPU (%s) and on all %d, against -j %d;"
                         + " JVM options (the launcher's for these inputs): %s%n", inputs, BenchRuns.lines(f) - 2, f,
                 pin.isEmpty() ? "not measured: no taskset" : String.join(" ", pin), cpus, cpus, String.join(" ", jvm));
-        double[] toCore = new double[runs], toOne = new double[runs];
+        double[] toCore = new double[runs], toOne = new double[runs], side = new double[runs];
         boolean same = true;
         for (int i = 0; i < runs; i++) {
             long[][] r = new long[3][];
@@ -105,15 +105,17 @@ final class BenchCommand implements Callable<Integer> {
                 r[m] = BenchRuns.worker(m == 0 ? pin : List.of(), jvm, m == 2 ? "jobs=" + cpus : "jobs=1", files);
             }
             long[] core = r[0], one = r[1], all = r[2];
+            side[i] = BenchRuns.sideBySide(jvm, files[0], files[0]);
             toOne[i] = (double) all[1] / one[1];
             toCore[i] = core == null ? Double.NaN : (double) all[1] / core[1];
             same &= one[5] == all[5] && one[6] == all[6] && one[0] == all[0]
                     && (core == null || (core[5] == all[5] && core[6] == all[6] && core[0] == all[0]));
             System.out.printf(Locale.ROOT, "  round %d: -j 1 on one CPU %s; -j 1 %.2f s wall %.2f s CPU; -j %d %.2f s wall %.2f s CPU;"
-                            + " wall ratio to one CPU %s, to -j 1 %.2f; %s%n", i + 1,
+                            + " wall ratio to one CPU %s, to -j 1 %.2f; the two CPUs side by side %s; %s%n", i + 1,
                     core == null ? "-" : String.format(Locale.ROOT, "%.2f s wall %.2f s CPU", core[1] / 1e9, core[2] / 1e9),
                     one[1] / 1e9, one[2] / 1e9, cpus, all[1] / 1e9, all[2] / 1e9,
-                    core == null ? "-" : String.format(Locale.ROOT, "%.2f", toCore[i]), toOne[i], BenchRuns.load("load"));
+                    core == null ? "-" : String.format(Locale.ROOT, "%.2f", toCore[i]), toOne[i],
+                    Double.isNaN(side[i]) ? "-" : String.format(Locale.ROOT, "%.2fx the CPU alone", side[i]), BenchRuns.load("load"));
         }
         double medOne = median(toOne);
         if (pin.isEmpty()) {
@@ -125,6 +127,10 @@ final class BenchCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "issue 13 target: %d inputs on %d CPUs within 0.6x of one CPU's wall time: %s (median %.2fx);"
                         + " against -j 1 on all %d CPUs (its JIT compiling on the others) %.2fx; same report (bytes and CRC-32): %s%n",
                 inputs, cpus, med <= 0.6 ? "met" : "NOT met", med, cpus, medOne, same ? "yes" : "NO");
+        if (!Double.isNaN(side[0]))
+            System.out.printf(Locale.ROOT, "the host's two CPUs side by side (two -j 1 runs of 2 inputs pinned one per CPU at once, against"
+                    + " each alone): median %.2fx the CPU alone (1.00: two whole cores; above it, no -j %d can reach half of one CPU's time)%n",
+                    median(side), cpus);
     }
 
     private static double median(double[] v) {
