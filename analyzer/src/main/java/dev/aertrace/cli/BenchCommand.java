@@ -77,7 +77,7 @@ final class BenchCommand implements Callable<Integer> {
 
     /**
      * Several inputs: the same N files (one scaled trace named N times, each read and analysed on its own) on one CPU
-     * ({@code -j 1} under {@code taskset -c 0}: the whole JVM, its JIT and collector too, on one core), with
+     * ({@code -j 1} under {@code taskset -c}, the first CPU this process may use: the whole JVM, its JIT and collector too, on one core), with
      * {@code -j 1} on all CPUs and with {@code -j <CPUs>}, the order rotating per round; wall ratios per round, and the
      * reports' CRC must be equal. The target is against one core, as the issue states it; {@code -j 1} on all CPUs is
      * printed beside it because there the JIT's compile threads run free on the other CPUs, which {@code -j <CPUs>}

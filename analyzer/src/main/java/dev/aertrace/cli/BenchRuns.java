@@ -86,17 +86,17 @@ final class BenchRuns {
      * when there is none: the JVM then sees one CPU and sizes its JIT and collector for it, as on a one-core machine.
      */
     static List<String> oneCpu() {
-        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(java.io.File.pathSeparator)) {
-            Path t = Path.of(dir.isEmpty() ? "." : dir, "taskset");
-            if (Files.isExecutable(t)) return List.of(t.toString(), "-c", String.valueOf(firstCpu()));
-        }
-        return List.of();
+        List<Integer> c = allowedCpus();
+        return onCpu(c.isEmpty() ? 0 : c.get(0));
     }
 
-    /** The first CPU in this process's affinity list, 0 if unknown. */
-    private static int firstCpu() {
-        List<Integer> c = allowedCpus();
-        return c.isEmpty() ? 0 : c.get(0);
+    /** taskset -c {@code cpu}, or empty without taskset on PATH. */
+    private static List<String> onCpu(int cpu) {
+        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(java.io.File.pathSeparator)) {
+            Path t = Path.of(dir.isEmpty() ? "." : dir, "taskset");
+            if (Files.isExecutable(t)) return List.of(t.toString(), "-c", String.valueOf(cpu));
+        }
+        return List.of();
     }
 
     /** The CPUs this process may run on (/proc/self/status Cpus_allowed_list, e.g. "0-3,6"); empty if unknown. */
@@ -133,9 +133,9 @@ final class BenchRuns {
      */
     static double sideBySide(List<String> jvm, Path... files) throws IOException, InterruptedException {
         List<Integer> cpus = allowedCpus();
-        List<String> one = oneCpu();
-        if (cpus.size() < 2 || one.isEmpty()) return Double.NaN;
-        List<String> a = List.of(one.get(0), "-c", String.valueOf(cpus.get(0))), b = List.of(one.get(0), "-c", String.valueOf(cpus.get(1)));
+        if (cpus.size() < 2) return Double.NaN;
+        List<String> a = onCpu(cpus.get(0)), b = onCpu(cpus.get(1));
+        if (a.isEmpty()) return Double.NaN;
         long alone = worker(a, jvm, "jobs=1", files)[2] + worker(b, jvm, "jobs=1", files)[2];
         java.util.concurrent.FutureTask<long[]> other = new java.util.concurrent.FutureTask<>(() -> worker(b, jvm, "jobs=1", files));
         Thread t = new Thread(other, "bench-side-by-side");

@@ -27,15 +27,16 @@ public final class HeaderLine {
      * is not JSON, with the parser's message.
      */
     public static JsonNode tree(byte[] b, int off, int len) throws IOException {
-        try (JsonParser p = FACTORY.createParser(b, off, len)) {
-            JsonToken t = p.nextToken();
-            return t == null ? NODES.missingNode() : value(p, t);
-        }
+        return tree(FACTORY.createParser(b, off, len));
     }
 
     /** The same from a string (a header already decoded). */
     public static JsonNode tree(String s) throws IOException {
-        try (JsonParser p = FACTORY.createParser(s)) {
+        return tree(FACTORY.createParser(s));
+    }
+
+    private static JsonNode tree(JsonParser parser) throws IOException {
+        try (JsonParser p = parser) {
             JsonToken t = p.nextToken();
             return t == null ? NODES.missingNode() : value(p, t);
         }
