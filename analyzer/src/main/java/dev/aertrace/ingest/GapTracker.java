@@ -167,14 +167,15 @@ public final class GapTracker implements TraceListener {
     }
 
     private void seen(Event e) {
+        Event.Common k = e.common(); // once: Event's accessors are two interface calls each (many record types)
+        long ts = k.ts(), line = k.line();
         if (historyMax != Long.MIN_VALUE) { // the dump ended: its records precede this event
-            historyJump(e.ts(), e.line(), historyMax, historyMaxLine);
+            historyJump(ts, line, historyMax, historyMaxLine);
             historyMax = Long.MIN_VALUE;
         }
-        int c = slot(e.common().cpu());
+        int c = slot(k.cpu());
         if (c >= lastTs.length) grow(c);
-        long ts = e.ts();
-        started(ts, e.line());
+        started(ts, line);
         if (c != lastCpu) { // a new block of this CPU's records starts
             beforeBlock2[c] = beforeBlock1[c];
             lineBefore2[c] = lineBefore1[c];
@@ -183,14 +184,14 @@ public final class GapTracker implements TraceListener {
             lastCpu = c;
         }
         lastTs[c] = ts;
-        lastLine[c] = e.line();
+        lastLine[c] = line;
         if (maxTs != Long.MIN_VALUE && ts < maxTs && maxTs - ts > PLAUSIBLE_LATE_NS) {
-            if (jump != null && ledger.holds(jump) && jump.to() >= ts) jump.widen(ts, maxTs, e.line());
-            else jump = ledger.add(TraceGap.Kind.LATE, null, ts, maxTs, e.line(), e.line(), maxLine, 1,
+            if (jump != null && ledger.holds(jump) && jump.to() >= ts) jump.widen(ts, maxTs, line);
+            else jump = ledger.add(TraceGap.Kind.LATE, null, ts, maxTs, line, line, maxLine, 1,
                     "an event more than 1 s older than one before it in the file: a buffer read late or a damaged timestamp");
         } else if (jump != null && ts > jump.to()) jump = null;
         if (ts > maxTs) maxTs = ts;
-        maxLine = e.line();
+        maxLine = line;
         lastWasLost = false;
         if (!pending.isEmpty()) {
             for (int i = pending.size() - 1; i >= 0; i--) {
@@ -200,14 +201,14 @@ public final class GapTracker implements TraceListener {
                     long late = ts > Long.MAX_VALUE - PLAUSIBLE_LATE_NS ? Long.MAX_VALUE : ts + PLAUSIBLE_LATE_NS;
                     if (late > p.hi) {
                         p.hi = late;
-                        p.hiLine = e.line();
+                        p.hiLine = line;
                     }
                 }
                 if (!p.cpus.get(c)) continue;
                 p.cpus.clear(c);
                 if (ts > p.hi) {
                     p.hi = ts;
-                    p.hiLine = e.line();
+                    p.hiLine = line;
                 }
                 if (p.cpus.isEmpty()) { // until then it stays open: reaches to the end of the trace
                     p.entry.close(p.hi, p.hiLine);

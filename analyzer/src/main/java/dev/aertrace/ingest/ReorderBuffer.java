@@ -103,11 +103,13 @@ public final class ReorderBuffer implements TraceListener {
 
     @Override
     public void event(Event e) {
-        long ts = e.ts();
+        Event.Common k = e.common(); // once: Event's accessors are two interface calls each (many record types)
+        long ts = k.ts();
         if (ts < released) {
             if (e instanceof Event.Gap g && g.kind() != Event.GapKind.UNKNOWN_TYPE) { // an unknown type has its own ts: late like an event
                 // A hole has no timestamp of its own: it sits where the stream is now.
-                e = new Event.Gap(new Event.Common(released, g.common().cpu(), 0, 0, "", g.dev(), g.line()), g.kind(), g.detail());
+                e = new Event.Gap(new Event.Common(released, k.cpu(), 0, 0, "", k.dev(), k.line()), g.kind(), g.detail());
+                k = e.common();
                 ts = released;
             } else {
                 diag.issue(Issue.Kind.OUT_OF_ORDER, e.line(), e.type() + " at ts " + ts + " is " + (released - ts)
@@ -131,7 +133,7 @@ public final class ReorderBuffer implements TraceListener {
         }
         if (lateGap != null && ts > lateGap.to()) lateGap = null;
         Held h = new Held(e, ts, seq++);
-        int cpu = e.common().cpu();
+        int cpu = k.cpu();
         int slot = cpu < 0 || cpu >= MAX_CPUS ? MAX_CPUS : cpu; // synthesised gaps (cpu -1) and odd CPUs share one
         ArrayDeque<Held> q = perCpu[slot];
         if (q == null) q = perCpu[slot] = new ArrayDeque<>();

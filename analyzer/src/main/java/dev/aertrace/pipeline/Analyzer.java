@@ -148,7 +148,7 @@ public final class Analyzer {
         @Override public void event(Event e) {
             if (e instanceof Event.Qemu) qemu = true;
             if (e instanceof Event.Gap || e instanceof Event.Lost) return; // the agent's own time, not a record's
-            long ts = e.ts();
+            long ts = e.common().ts();
             if (ts > newest) newest = ts;
             else if (newest - ts > max) max = newest - ts;
         }

@@ -19,12 +19,13 @@ public final class LastSeen {
     private int size;
 
     public void seen(Event e) {
-        int tid = e.tid();
+        Event.Common c = e.common(); // once: Event's accessors are two interface calls each (many record types)
+        int tid = c.tid();
         int i = find(tid);
         if (used[i]) {
-            if (e.ts() >= ts[i]) {
-                ts[i] = e.ts();
-                lines[i] = e.line();
+            if (c.ts() >= ts[i]) {
+                ts[i] = c.ts();
+                lines[i] = c.line();
             }
             return;
         }
@@ -34,8 +35,8 @@ public final class LastSeen {
         }
         used[i] = true;
         tids[i] = tid;
-        ts[i] = e.ts();
-        lines[i] = e.line();
+        ts[i] = c.ts();
+        lines[i] = c.line();
         if (++size * 2 > tids.length) grow();
     }
 

@@ -104,7 +104,8 @@ public final class TimelineBuilder implements TraceListener {
 
     @Override
     public void event(Event e) {
-        if (e.ts() > st.now) st.now = e.ts();
+        long ts = e.common().ts();
+        if (ts > st.now) st.now = ts;
         closer.closeDue(st.now);
         dispatch(e);
         if (!(e instanceof Event.Gap || e instanceof Event.Lost)) st.lastByTid.seen(e);
