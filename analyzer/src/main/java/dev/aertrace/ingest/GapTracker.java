@@ -167,7 +167,7 @@ public final class GapTracker implements TraceListener {
     }
 
     private void seen(Event e) {
-        Event.Common k = e.common(); // once: Event's accessors are two interface calls each (many record types)
+        Event.Common k = Event.of(e);
         long ts = k.ts(), line = k.line();
         if (historyMax != Long.MIN_VALUE) { // the dump ended: its records precede this event
             historyJump(ts, line, historyMax, historyMaxLine);

@@ -103,7 +103,7 @@ public final class ReorderBuffer implements TraceListener {
 
     @Override
     public void event(Event e) {
-        Event.Common k = e.common(); // once: Event's accessors are two interface calls each (many record types)
+        Event.Common k = Event.of(e);
         long ts = k.ts();
         if (ts < released) {
             if (e instanceof Event.Gap g && g.kind() != Event.GapKind.UNKNOWN_TYPE) { // an unknown type has its own ts: late like an event

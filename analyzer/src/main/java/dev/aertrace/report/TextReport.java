@@ -119,11 +119,7 @@ public final class TextReport implements ReportSink {
             L.add(cut("   * " + v.kind().id + (v.tentative() ? " (tentative)" : "") + " [" + v.kind().category.name()
                     .toLowerCase(Locale.ROOT) + "] " + nz(v.dev())));
             wrap(L, "     " + v.sentence(), "     ");
-            StringBuilder lines = new StringBuilder();
-            for (Event e : v.evidence()) {
-                evidence.add(e);
-                if (e.line() > 0) lines.append(lines.length() == 0 ? "" : ",").append(e.line());
-            }
+            StringBuilder lines = evidenceLines(v, evidence);
             if (lines.length() > 0) wrap(L, "     evidence lines " + lines, "       ");
             if (v.kind() != Verdict.Kind.INCONCLUSIVE)
                 for (TraceGap g : v.gaps().subList(0, Math.min(3, v.gaps().size())))
@@ -134,6 +130,21 @@ public final class TextReport implements ReportSink {
         FoldedTimeline.append(L, ep, evidence, a.qemu(), maxTimelineLines);
         if (ep.elidedEvents() > 0) L.add("     (" + ep.elidedEvents() + " events beyond the per-episode cap not kept)");
         return L;
+    }
+
+    /**
+     * The verdict's evidence added to {@code evidence}, and its line numbers. Apart from render: a verdict's evidence
+     * may be thousands of reads, and a loop that long in render made C2 compile all of render (its largest
+     * compilation at 10 M events, 0.11 s), which runs once per episode.
+     */
+    private static StringBuilder evidenceLines(Verdict v, Set<Event> evidence) {
+        StringBuilder lines = new StringBuilder();
+        for (Event e : v.evidence()) {
+            evidence.add(e);
+            long line = e.line();
+            if (line > 0) lines.append(lines.length() == 0 ? "" : ",").append(line);
+        }
+        return lines;
     }
 
     /** {@code s} right-aligned in {@code w} columns ("%10s"). */

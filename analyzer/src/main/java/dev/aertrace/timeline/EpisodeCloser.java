@@ -56,7 +56,7 @@ final class EpisodeCloser {
     }
 
     /** Written out: thousands of compares an episode, and the key-extractor's lambda cost a call more each. */
-    private static final Comparator<Event> BY_TS = (x, y) -> Long.compare(x.common().ts(), y.common().ts());
+    private static final Comparator<Event> BY_TS = (x, y) -> Long.compare(Event.of(x).ts(), Event.of(y).ts());
     private static final Comparator<Access> BY_START = (x, y) -> Long.compare(x.start(), y.start());
 
     private void emit(EpisodeDraft b, long end, boolean atEnd) {

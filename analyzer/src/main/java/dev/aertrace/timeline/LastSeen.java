@@ -19,7 +19,7 @@ public final class LastSeen {
     private int size;
 
     public void seen(Event e) {
-        Event.Common c = e.common(); // once: Event's accessors are two interface calls each (many record types)
+        Event.Common c = Event.of(e);
         int tid = c.tid();
         int i = find(tid);
         if (used[i]) {

@@ -104,7 +104,7 @@ public final class TimelineBuilder implements TraceListener {
 
     @Override
     public void event(Event e) {
-        long ts = e.common().ts();
+        long ts = Event.of(e).ts();
         if (ts > st.now) st.now = ts;
         closer.closeDue(st.now);
         dispatch(e);
