@@ -288,8 +288,19 @@ final class SpillBytes {
     /** Whether {@code n} bytes can be read from the chunk in hand with the raw gets below (no refill between). */
     boolean ready(int n) { return il - ip >= n; }
 
-    /** {@link #getLong} inside the chunk (after {@link #ready}). */
+    /**
+     * {@link #getLong} inside the chunk (after {@link #ready}). A one-byte value (most of a record's fields: line
+     * steps, sizes, flags, numbered strings) is read by a method small enough for C2 to inline at the launcher's
+     * limit (FreqInlineSize=40), where the whole decoder, a call per field, was not.
+     */
     long rawLong() {
+        int b = in[ip];
+        if (b < 0) return rawLonger();
+        ip++;
+        return (b >>> 1) ^ -(b & 1);
+    }
+
+    private long rawLonger() {
         byte[] in = this.in;
         int p = ip;
         long z = 0;
