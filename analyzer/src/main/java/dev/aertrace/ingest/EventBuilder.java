@@ -87,9 +87,9 @@ final class EventBuilder {
     private static final java.util.regex.Pattern KERNEL = java.util.regex.Pattern.compile("([0-9]{1,4})\\.([0-9]{1,4})");
 
     /** What is missing or mistyped on a line of a known type, or null: the generic checks, then its rules. */
-    private String missing(String type, LineRules.Rule rule, int need, LineRules.Check[] shape) {
+    private String missing(LineType t, LineRules.Rule rule, int need, LineRules.Check[] shape) {
         if ((s.has & need) != need) return "missing or mistyped numeric/boolean field";
-        if (recoveryRet && (s.has & F_RET) == 0 && type.equals("recovery.exit"))
+        if (recoveryRet && (s.has & F_RET) == 0 && t.recoveryExit)
             return "missing \"ret\" (the header's kernel, 5.7 or later, returns the recovery result and the agent writes it)";
         if ((s.has & F_BADTYPE) != 0) return "a field has the wrong JSON type";
         if ((s.has & F_BADSTRING) != 0) return "a string with an unpaired UTF-16 surrogate (no agent writes one)";
@@ -109,7 +109,7 @@ final class EventBuilder {
     Event.Gap refuse(LineType t, long line, long maxTs, long segmentStartNs) {
         String type = t.name;
         LineRules.Rule rule = t.rule;
-        String missing = missing(type, rule, t.need, t.shape);
+        String missing = missing(t, rule, t.need, t.shape);
         if (missing == null) {
             String f = FieldSets.foreign(type, t.fields, s.fields, s.unknown);
             if (f != null) missing = "field \"" + f + "\", which a " + type + " line never carries (a retyped or damaged line)";

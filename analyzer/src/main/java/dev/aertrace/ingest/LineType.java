@@ -20,6 +20,8 @@ final class LineType {
     final boolean rw, lost;
     /** A one-line access (schema v3 {@code vfio.rw}): an enter at its ts and an exit at its exit_ts. */
     final boolean whole;
+    /** recovery.exit, whose ret the header's kernel may require (asked of every line without a ret). */
+    final boolean recoveryExit;
     /** {@link LineRules#need}: -1 for a type this analyzer does not know. */
     final int need;
     final LineRules.Rule rule;
@@ -40,6 +42,7 @@ final class LineType {
         whole = type.equals("vfio.rw");
         rw = whole || type.startsWith("vfio.rw.");
         lost = type.equals("lost");
+        recoveryExit = type.equals("recovery.exit");
         need = LineRules.need(type);
         rule = LineRules.of(type);
         shape = rule == null ? new LineRules.Check[0] : rule.shape().toArray(new LineRules.Check[0]);

