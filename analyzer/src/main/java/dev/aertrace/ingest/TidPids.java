@@ -44,7 +44,7 @@ final class TidPids {
         if (tid == 0) return false; // the idle task of every cpu: pid 0 too (Plausible checks that)
         int i = slot(tid);
         if (used[i] && tids[i] == tid && Math.abs(ts - seen[i]) <= WINDOW_NS
-                && (pids[i] != pid || comm != null && comms[i] != null && !comm.equals(comms[i]))) {
+                && (pids[i] != pid || comm != null && comms[i] != null && comm != comms[i] && !comm.equals(comms[i]))) {
             otherPid = pids[i];
             otherComm = comms[i];
             otherTs = seen[i];

@@ -55,7 +55,7 @@ final class Calls {
     static boolean sameKey(Event a, Event b) {
         if (!keyed(a) || !keyed(b)) return keyOf(a).equals(keyOf(b)); // "" for the rest, whatever their device
         String da = String.valueOf(a.dev()), db = String.valueOf(b.dev());
-        if (!da.equals(db)) {
+        if (da != db && !da.equals(db)) { // the reader's strings repeat by instance; equals is a call under C2's limits
             // Different devices: only a '/' in one could shift the parts so that the joined keys still match.
             if (da.indexOf('/') < 0 && db.indexOf('/') < 0) return false;
             return keyOf(a).equals(keyOf(b));
@@ -96,9 +96,9 @@ final class Calls {
 
     private static boolean sameRw(String region, long offset, int size, boolean write, Event b) {
         if (b instanceof Event.RwEnter r)
-            return offset == r.offset() && size == r.size() && write == r.write() && String.valueOf(region).equals(String.valueOf(r.region()));
+            return offset == r.offset() && size == r.size() && write == r.write() && (region == r.region() || String.valueOf(region).equals(String.valueOf(r.region())));
         Event.RwExit r = (Event.RwExit) b;
-        return offset == r.offset() && size == r.size() && write == r.write() && String.valueOf(region).equals(String.valueOf(r.region()));
+        return offset == r.offset() && size == r.size() && write == r.write() && (region == r.region() || String.valueOf(region).equals(String.valueOf(r.region())));
     }
 
     static boolean userEnterOp(Event e) {
