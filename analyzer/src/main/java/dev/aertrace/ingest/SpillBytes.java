@@ -352,8 +352,7 @@ final class SpillBytes {
         int n = (int) getLong();
         char[] cs = new char[n];
         for (int i = 0; i < n; i++) cs[i] = (char) getLong();
-        String s = new String(cs);
-        if (s.equals("config")) s = "config"; // the literal's own instance, as the reader gives it (StringCache.ascii)
+        String s = StringCache.literal(new String(cs));
         if (k == 1) {
             if (tableSize == table.length) table = Arrays.copyOf(table, tableSize * 2);
             table[tableSize++] = s;

@@ -46,17 +46,23 @@ final class StringCache {
             lastKey = k;
             return byteSlots[idx];
         }
-        String s = new String(buf, off, len, java.nio.charset.StandardCharsets.ISO_8859_1);
-        // The literal's own instance: every access is checked "config".equals(region) three times or more (size,
-        // return, read value; the timeline's calls), and equals() returns at once for the same instance. Which instance
-        // a value is never changes what it means: identity is only ever a shortcut before equals or a lookup.
-        if (len == 6 && s.equals("config")) s = "config";
+        String s = literal(new String(buf, off, len, java.nio.charset.StandardCharsets.ISO_8859_1));
         byteSlots[idx] = s;
         byteKeys[idx] = lastKey = java.util.Arrays.copyOfRange(buf, off, off + len);
         return s;
     }
 
     private static final byte[] EMPTY = {};
+
+    /**
+     * "config" as the literal's own instance (for the reader and the spill's decoder alike): every access is checked
+     * "config".equals(region) three times or more (size, return, read value; the timeline's calls), and equals()
+     * returns at once for the same instance. Which instance a value is never changes what it means: identity is only
+     * ever a shortcut before equals or a lookup.
+     */
+    static String literal(String s) {
+        return s.length() == 6 && s.equals("config") ? "config" : s;
+    }
 
     /** The bytes of the string {@link #ascii} returned last (its slot's key, not to be changed), or null if not cached. */
     byte[] lastKey;

@@ -96,9 +96,14 @@ final class Calls {
 
     private static boolean sameRw(String region, long offset, int size, boolean write, Event b) {
         if (b instanceof Event.RwEnter r)
-            return offset == r.offset() && size == r.size() && write == r.write() && (region == r.region() || String.valueOf(region).equals(String.valueOf(r.region())));
+            return offset == r.offset() && size == r.size() && write == r.write() && sameRegion(region, r.region());
         Event.RwExit r = (Event.RwExit) b;
-        return offset == r.offset() && size == r.size() && write == r.write() && (region == r.region() || String.valueOf(region).equals(String.valueOf(r.region())));
+        return offset == r.offset() && size == r.size() && write == r.write() && sameRegion(region, r.region());
+    }
+
+    /** As the keys compare them (null as "null"); by instance first: the reader's regions repeat, equals is a call under C2's limits. */
+    private static boolean sameRegion(String a, String b) {
+        return a == b || String.valueOf(a).equals(String.valueOf(b));
     }
 
     static boolean userEnterOp(Event e) {
